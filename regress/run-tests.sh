@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# regress/run-tests.sh -- the whole test suite: pg_regress, isolation, TAP.
+#
+# Installs missing Debian packages, builds the extension, installs it into a
+# private relocated copy of PostgreSQL under a temporary directory, and runs
+# every suite against throwaway clusters owned by an unprivileged user
+# (postgres when started as root, since initdb refuses root).
+#
+# Ends with one line "N passed, N failed" and exits non-zero on any failure.
+#
+#   bash regress/run-tests.sh                 everything
+#   SUITES="regress tap" bash regress/run-tests.sh
+#   TAP_TESTS="t/001_worker.pl" bash regress/run-tests.sh
+#   KEEP=1 ...                                keep the work directory
+
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SUITES=${SUITES:-"regress isolation tap"}
+
+ensure_packages $NADIA_BASE_PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
+for f in "$ROOT"/regress/extra-packages/*.list; do
+	[ -e "$f" ] && ensure_packages $(grep -v '^#' "$f")
+done
+[ -x "$ROOT/regress/prepare.sh" ] && "$ROOT/regress/prepare.sh"
+
+log "building"
+if ! build; then
+	make -C "$ROOT" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+WORK=$(mktemp -d /tmp/nadia_bgw_test.XXXXXX)
+chmod 755 "$WORK"
+if [ -z "${KEEP:-}" ]; then
+	trap 'rm -rf "$WORK"' EXIT
+else
+	log "work directory: $WORK"
+fi
+
+log "installing into a private copy of PostgreSQL"
+BINDIR=$(private_install "$WORK/inst") || { echo "0 passed, 1 failed"; exit 1; }
+PGXS_DIR=$(dirname "$("$BINDIR/pg_config" --pgxs)")/..
+PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
+
+# the suites write their results next to their inputs: give them a copy
+cp -a "$ROOT/regress" "$WORK/src"
+mkdir -p "$WORK/out"
+chown -R "$(run_user)" "$WORK"
+
+PASSED=0
+FAILED=0
+FAILURES=()
+
+# count_pg_regress OUTPUT_FILE STATUS NAME
+count_pg_regress() {
+	local out=$1 status=$2 name=$3 ok bad
+	ok=$(grep -Ec '^(test | +)[^ ].* \.\.\. ok' "$out")
+	bad=$(grep -Ec '\.\.\. (FAILED|failed)' "$out")
+	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1 # the suite could not run at all
+	fi
+	PASSED=$((PASSED + ok))
+	FAILED=$((FAILED + bad))
+	[ "$bad" -gt 0 ] && FAILURES+=("$name")
+}
+
+run_regress() {
+	local tests out status
+	tests=$(cd "$WORK/src/sql" && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+	[ -z "$tests" ] && return
+	log "pg_regress"
+	out=$WORK/out/regress.log
+	as_user "$PGXS_DIR/test/regress/pg_regress" \
+		--bindir="$BINDIR" \
+		--temp-instance="$WORK/tmp_regress" \
+		--temp-config="$WORK/src/regress.conf" \
+		--inputdir="$WORK/src" \
+		--outputdir="$WORK/out/regress" \
+		--dbname=contrib_regression \
+		$tests >"$out" 2>&1
+	status=$?
+	cat "$out"
+	[ -f "$WORK/out/regress/regression.diffs" ] && cat "$WORK/out/regress/regression.diffs"
+	count_pg_regress "$out" $status pg_regress
+}
+
+run_isolation() {
+	local tests out status
+	tests=$(cd "$WORK/src/specs" 2>/dev/null && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
+	[ -z "$tests" ] && return
+	log "isolation"
+	out=$WORK/out/isolation.log
+	mkdir -p "$WORK/out/isolation"
+	as_user "$PGXS_DIR/test/isolation/pg_isolation_regress" \
+		--bindir="$BINDIR" \
+		--temp-instance="$WORK/tmp_isolation" \
+		--temp-config="$WORK/src/regress.conf" \
+		--inputdir="$WORK/src" \
+		--outputdir="$WORK/out/isolation" \
+		--dbname=isolation_regression \
+		$tests >"$out" 2>&1
+	status=$?
+	cat "$out"
+	[ -f "$WORK/out/isolation/regression.diffs" ] && cat "$WORK/out/isolation/regression.diffs"
+	count_pg_regress "$out" $status isolation
+}
+
+run_tap() {
+	local t out status ok bad
+	log "TAP"
+	mkdir -p "$WORK/out/tap"
+	chown "$(run_user)" "$WORK/out/tap"
+	for t in ${TAP_TESTS:-$(cd "$WORK/src" && ls t/*.pl)}; do
+		out=$WORK/out/tap/$(basename "$t" .pl).log
+		mkdir -p "$WORK/out/tap/$(basename "$t" .pl)"
+		chown "$(run_user)" "$WORK/out/tap/$(basename "$t" .pl)"
+		(cd "$WORK/src" && as_user env \
+			PATH="$BINDIR:$PATH" \
+			PERL5LIB="$PGXS_DIR/test/perl:$WORK/src/t" \
+			PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
+			TESTDIR="$WORK/out/tap/$(basename "$t" .pl)" \
+			TEMP_CONFIG="$WORK/src/regress.conf" \
+			NADIA_ROOT="$WORK/src" \
+			NADIA_BINDIR="$BINDIR" \
+			prove -v "$t") >"$out" 2>&1
+		status=$?
+		cat "$out"
+		ok=$(grep -Ec '^ *ok [0-9]+' "$out")
+		bad=$(grep -Ec '^ *not ok [0-9]+' "$out")
+		if [ $status -ne 0 ] && [ "$bad" -eq 0 ]; then
+			bad=1 # died before reporting a failure
+			for log in "$WORK"/out/tap/$(basename "$t" .pl)/tmp_check/log/*; do
+				[ -f "$log" ] && { echo "--- $log"; tail -n 50 "$log"; }
+			done
+		fi
+		PASSED=$((PASSED + ok))
+		FAILED=$((FAILED + bad))
+		[ "$bad" -gt 0 ] && FAILURES+=("$t")
+	done
+}
+
+for suite in $SUITES; do
+	case $suite in
+	regress) run_regress ;;
+	isolation) run_isolation ;;
+	tap) run_tap ;;
+	*) log "unknown suite $suite"; FAILED=$((FAILED + 1)) ;;
+	esac
+done
+
+[ ${#FAILURES[@]} -gt 0 ] && log "failed: ${FAILURES[*]}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

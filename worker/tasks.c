@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * tasks.c
+ *		The scheduler's task table: which tasks a cycle runs, in order.
+ *
+ * Each module contributes one entry.  Order matters: later tasks (for
+ * example regression detection) read what earlier ones (sampling) wrote
+ * in the same cycle.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "nadia_bgw.h"
+
+const NadiaTask nadia_tasks[] = {
+	{"heartbeat", nadia_heartbeat_task},
+};
+
+const int	nadia_ntasks = lengthof(nadia_tasks);
