@@ -70,6 +70,7 @@ typedef struct SampleCtx
 	StringInfoData outcome;		/* jsonb text: {"source": "ok", ...} */
 	StringInfoData rows;		/* jsonb text: {"source": n, ...} */
 	StringInfoData failed;		/* text[] literal body */
+	StringInfoData ms;			/* jsonb text: {"source": milliseconds, ...} */
 } SampleCtx;
 
 void
@@ -177,14 +178,22 @@ run_step_body(SampleCtx *ctx, StepKind kind, const HistSource *src)
 	switch (kind)
 	{
 		case STEP_STATEMENTS:
-			nadia_sample_statement_texts(ctx->pgss_schema, ctx->ts);
-			n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, ctx->pgss_schema);
-			nadia_check_pgss_evictions(ctx->pgss_schema, ctx->ts, ctx->sample_id,
-									   ctx->from_worker);
-			break;
+			{
+				int64		entries;
+
+				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id,
+											  ctx->pgss_schema, &entries);
+				nadia_check_pgss_evictions(ctx->pgss_schema, ctx->ts, ctx->sample_id,
+										   ctx->from_worker, entries);
+				break;
+			}
 		case STEP_DELTA:
-			n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, NULL);
-			break;
+			{
+				int64		seen;
+
+				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, NULL, &seen);
+				break;
+			}
 		case STEP_ACTIVITY:
 			n = nadia_sample_activity(ctx->ts);
 			break;
@@ -217,8 +226,11 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	int64		n = 0;
+	instr_time	t0,
+				t1;
 
 	CHECK_FOR_INTERRUPTS();
+	INSTR_TIME_SET_CURRENT(t0);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 
@@ -259,6 +271,9 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	json_add(&ctx->ms, name, psprintf("%.3f", INSTR_TIME_GET_MILLISEC(t1)));
 }
 
 /*
@@ -274,7 +289,6 @@ nadia_take_sample(bool from_worker)
 	const char *reason = NULL;
 	bool		isnull;
 	int			i;
-	Oid			types[6] = {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 
 	INSTR_TIME_SET_CURRENT(start);
@@ -286,6 +300,8 @@ nadia_take_sample(bool from_worker)
 	initStringInfo(&ctx.rows);
 	appendStringInfoChar(&ctx.rows, '{');
 	initStringInfo(&ctx.failed);
+	initStringInfo(&ctx.ms);
+	appendStringInfoChar(&ctx.ms, '{');
 
 	/* statistics read in this transaction must be current, not cached */
 	pgstat_clear_snapshot();
@@ -328,6 +344,7 @@ nadia_take_sample(bool from_worker)
 
 	appendStringInfoChar(&ctx.outcome, '}');
 	appendStringInfoChar(&ctx.rows, '}');
+	appendStringInfoChar(&ctx.ms, '}');
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
 
@@ -338,14 +355,13 @@ nadia_take_sample(bool from_worker)
 	values[4] = CStringGetTextDatum(ctx.outcome.data);
 	values[5] = CStringGetTextDatum(psprintf("{%s}", ctx.failed.data));
 	if (SPI_execute_with_args("INSERT INTO nadia_bgw.samples"
-							  " (sample_id, sampled_at, duration_ms, taken_by, outcome, failed_sources, rows_written)"
-							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::text[], $7::jsonb)",
-							  7, (Oid[]) {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
+							  " (sample_id, sampled_at, duration_ms, taken_by, outcome, failed_sources, rows_written, source_ms)"
+							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::text[], $7::jsonb, $8::jsonb)",
+							  8, (Oid[]) {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
 							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
-							  CStringGetTextDatum(ctx.rows.data)},
+							  CStringGetTextDatum(ctx.rows.data), CStringGetTextDatum(ctx.ms.data)},
 							  NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the sample");
-	(void) types;
 	return ctx.sample_id;
 }
 

@@ -37,6 +37,11 @@ extern char *nadia_bgw_debug_fail_source;
 #define HC_RESTART	0x0100		/* reset marker: a change restarts the row's counters */
 #define HC_LATE		0x0200		/* computed for changed rows only */
 #define HC_KEEP		0x0400		/* late column: NULL keeps the previous value */
+#define HC_TRIGGER	0x0800		/* a change of it recomputes the lazy columns */
+#define HC_NOUPDATE	0x2000		/* state column written when the row is created only */
+#define HC_LAZY		0x1000		/* late column computed only when a trigger
+								 * column changed (or the row is new); else
+								 * NULL in history, previous value in state */
 
 typedef struct HistColumn
 {
@@ -58,6 +63,8 @@ typedef struct HistSource
 	const char *detect_rels;	/* relations whose columns "@" expressions may use */
 	const char *reset_query;	/* source-wide stats_reset, or NULL */
 	const char *hist_filter;	/* extra condition for history rows, or NULL */
+	const char *pending_cond;	/* rows that need a second pass (statements
+								 * without text yet), or NULL */
 	const HistColumn *cols;
 	int			ncols;
 } HistSource;
@@ -66,13 +73,14 @@ typedef struct HistSource
 extern const HistSource nadia_delta_sources[];
 extern const int nadia_n_delta_sources;
 extern int64 nadia_sample_delta_source(const HistSource *src, TimestampTz ts,
-									   int64 sample_id, const char *pgss_schema);
+									   int64 sample_id, const char *pgss_schema,
+									   int64 *seen);
 extern int64 nadia_sample_statement_texts(const char *pgss_schema, TimestampTz ts);
 extern int64 nadia_sample_activity(TimestampTz ts);
 extern int64 nadia_sample_lock_waits(TimestampTz ts);
 extern int64 nadia_sample_replication(TimestampTz ts);
 extern void nadia_check_pgss_evictions(const char *pgss_schema, TimestampTz ts,
-									   int64 sample_id, bool from_worker);
+									   int64 sample_id, bool from_worker, int64 entries);
 extern void nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 							   const char *kind, int64 count, const char *details_json);
 

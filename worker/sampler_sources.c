@@ -29,6 +29,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -55,6 +56,7 @@ static const HistColumn statement_cols[] = {
 	{"dbid", "s.dbid", "oid", KEY},
 	{"userid", "s.userid", "oid", KEY},
 	{"toplevel", "s.toplevel", "boolean", KEY | HC_HKEY | HC_HIST},
+	{"first_seen", "$1", TS, HC_STATE | HC_NOUPDATE},
 	{"info_reset", "(SELECT i.stats_reset FROM %s.pg_stat_statements_info i)", TS, RSET},
 	{"stats_since", "@stats_since", TS, RSET},
 	{"calls", "s.calls", I8, CNT},
@@ -92,45 +94,43 @@ static const HistColumn statement_cols[] = {
 
 /*
  * Tables: pg_class read directly with the pgstat accessor functions, which
- * is what pg_stat_user_tables and pg_statio_user_tables do, in one pass.
- * Our own schema is left out.  Sizes are computed for changed tables only.
+ * is what pg_stat_user_tables and pg_statio_user_tables do, in one pass;
+ * per-table index sums come from one hashed aggregate over pg_index.  Our
+ * own schema is left out.  Sizes are measured again only when the table
+ * was written, vacuumed or rewritten since they were last measured.
  */
+#define WRT (CNT | HC_TRIGGER)
+#define LAZY (LATE | HC_LAZY)
 static const HistColumn table_cols[] = {
 	{"relid", "c.oid", "oid", KEY | HC_HKEY | HC_HIST},
 	{"schemaname", "n.nspname", "name", SONLY},
 	{"relname", "c.relname", "name", SONLY},
-	{"relfilenode", "c.relfilenode", "oid", SONLY},
+	{"relfilenode", "c.relfilenode", "oid", SONLY | HC_TRIGGER},
 	{"reltoastrelid", "c.reltoastrelid", "oid", SONLY},
 	{"relfrozenxid", "c.relfrozenxid", "xid", SONLY},
 	{"db_reset", "(SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database())", TS, RSET},
 	{"seq_scan", "pg_catalog.pg_stat_get_numscans(c.oid)", I8, CNT},
 	{"seq_tup_read", "pg_catalog.pg_stat_get_tuples_returned(c.oid)", I8, CNT},
-	{"idx_scan", "(SELECT sum(pg_catalog.pg_stat_get_numscans(x.indexrelid))::bigint"
-		" FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)", I8, CNT},
-	{"idx_tup_fetch", "(SELECT sum(pg_catalog.pg_stat_get_tuples_fetched(x.indexrelid))::bigint"
-		" FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)"
-		" + pg_catalog.pg_stat_get_tuples_fetched(c.oid)", I8, CNT},
-	{"n_tup_ins", "pg_catalog.pg_stat_get_tuples_inserted(c.oid)", I8, CNT},
-	{"n_tup_upd", "pg_catalog.pg_stat_get_tuples_updated(c.oid)", I8, CNT},
-	{"n_tup_del", "pg_catalog.pg_stat_get_tuples_deleted(c.oid)", I8, CNT},
+	{"idx_scan", "ix.idx_scan", I8, CNT},
+	{"idx_tup_fetch", "ix.idx_tup_fetch + pg_catalog.pg_stat_get_tuples_fetched(c.oid)", I8, CNT},
+	{"n_tup_ins", "pg_catalog.pg_stat_get_tuples_inserted(c.oid)", I8, WRT},
+	{"n_tup_upd", "pg_catalog.pg_stat_get_tuples_updated(c.oid)", I8, WRT},
+	{"n_tup_del", "pg_catalog.pg_stat_get_tuples_deleted(c.oid)", I8, WRT},
 	{"n_tup_hot_upd", "pg_catalog.pg_stat_get_tuples_hot_updated(c.oid)", I8, CNT},
-	{"vacuum_count", "pg_catalog.pg_stat_get_vacuum_count(c.oid)", I8, CNT},
-	{"autovacuum_count", "pg_catalog.pg_stat_get_autovacuum_count(c.oid)", I8, CNT},
+	{"vacuum_count", "pg_catalog.pg_stat_get_vacuum_count(c.oid)", I8, WRT},
+	{"autovacuum_count", "pg_catalog.pg_stat_get_autovacuum_count(c.oid)", I8, WRT},
 	{"analyze_count", "pg_catalog.pg_stat_get_analyze_count(c.oid)", I8, CNT},
 	{"autoanalyze_count", "pg_catalog.pg_stat_get_autoanalyze_count(c.oid)", I8, CNT},
 	{"heap_blks_read", "pg_catalog.pg_stat_get_blocks_fetched(c.oid) - pg_catalog.pg_stat_get_blocks_hit(c.oid)", I8, CNT},
 	{"heap_blks_hit", "pg_catalog.pg_stat_get_blocks_hit(c.oid)", I8, CNT},
-	{"idx_blks_read", "(SELECT sum(pg_catalog.pg_stat_get_blocks_fetched(x.indexrelid) - pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint"
-		" FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)", I8, CNT},
-	{"idx_blks_hit", "(SELECT sum(pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint"
-		" FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)", I8, CNT},
-	{"toast_blks_read", "pg_catalog.pg_stat_get_blocks_fetched(c.reltoastrelid) - pg_catalog.pg_stat_get_blocks_hit(c.reltoastrelid)", I8, CNT},
-	{"toast_blks_hit", "pg_catalog.pg_stat_get_blocks_hit(c.reltoastrelid)", I8, CNT},
-	{"tidx_blks_read", "(SELECT sum(pg_catalog.pg_stat_get_blocks_fetched(x.indexrelid) - pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint"
-		" FROM pg_catalog.pg_index x WHERE x.indrelid = c.reltoastrelid AND c.reltoastrelid <> 0)", I8, CNT},
-	{"tidx_blks_hit", "(SELECT sum(pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint"
-		" FROM pg_catalog.pg_index x WHERE x.indrelid = c.reltoastrelid AND c.reltoastrelid <> 0)", I8, CNT},
+	{"idx_blks_read", "ix.idx_blks_read", I8, CNT},
+	{"idx_blks_hit", "ix.idx_blks_hit", I8, CNT},
+	{"toast_blks_read", "CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_blocks_fetched(c.reltoastrelid)"
+		" - pg_catalog.pg_stat_get_blocks_hit(c.reltoastrelid) END", I8, CNT},
+	{"toast_blks_hit", "CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_stat_get_blocks_hit(c.reltoastrelid) END", I8, CNT},
+	{"tidx_blks_read", "tx.idx_blks_read", I8, CNT},
+	{"tidx_blks_hit", "tx.idx_blks_hit", I8, CNT},
 	{"n_live_tup", "pg_catalog.pg_stat_get_live_tuples(c.oid)", I8, GAUGE},
 	{"n_dead_tup", "pg_catalog.pg_stat_get_dead_tuples(c.oid)", I8, GAUGE},
 	{"n_mod_since_analyze", "pg_catalog.pg_stat_get_mod_since_analyze(c.oid)", I8, GAUGE},
@@ -139,40 +139,52 @@ static const HistColumn table_cols[] = {
 	{"last_autovacuum", "pg_catalog.pg_stat_get_last_autovacuum_time(c.oid)", TS, GAUGE},
 	{"last_analyze", "pg_catalog.pg_stat_get_last_analyze_time(c.oid)", TS, GAUGE},
 	{"last_autoanalyze", "pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)", TS, GAUGE},
-	{"frozenxid_age", "pg_catalog.age(c.relfrozenxid)", "integer", LATE},
-	{"heap_bytes", "pg_catalog.pg_relation_size(c.relid)", I8, LATE},
-	{"index_bytes", "pg_catalog.pg_indexes_size(c.relid)", I8, LATE},
-	{"toast_bytes", "CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_total_relation_size(c.reltoastrelid) ELSE 0 END", I8, LATE},
-	{"total_bytes", "pg_catalog.pg_total_relation_size(c.relid)", I8, LATE},
+	{"frozenxid_age", "pg_catalog.age(c.relfrozenxid)", "integer", LAZY},
+	{"heap_bytes", "pg_catalog.pg_relation_size(c.relid)", I8, LAZY},
+	{"index_bytes", "pg_catalog.pg_indexes_size(c.relid)", I8, LAZY},
+	{"toast_bytes", "CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_total_relation_size(c.reltoastrelid) ELSE 0 END", I8, LAZY},
+	{"total_bytes", "pg_catalog.pg_total_relation_size(c.relid)", I8, LAZY},
 };
 
-/* Indexes: pg_stat_user_indexes + pg_statio_user_indexes + pg_index */
+#define INDEX_SUMS(alias) \
+	" LEFT JOIN (SELECT x.indrelid, sum(pg_catalog.pg_stat_get_numscans(x.indexrelid))::bigint AS idx_scan," \
+	" sum(pg_catalog.pg_stat_get_tuples_fetched(x.indexrelid))::bigint AS idx_tup_fetch," \
+	" sum(pg_catalog.pg_stat_get_blocks_fetched(x.indexrelid) - pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint AS idx_blks_read," \
+	" sum(pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint AS idx_blks_hit" \
+	" FROM pg_catalog.pg_index x GROUP BY x.indrelid) " alias
+
+/*
+ * Indexes: pg_stat_user_indexes + pg_statio_user_indexes + pg_index.  The
+ * definition is read again only when the index is rebuilt, the size when
+ * its table was written or the index rebuilt.
+ */
 static const HistColumn index_cols[] = {
 	{"indexrelid", "i.oid", "oid", KEY | HC_HKEY | HC_HIST},
 	{"relid", "x.indrelid", "oid", SONLY},
 	{"schemaname", "n.nspname", "name", SONLY},
 	{"relname", "t.relname", "name", SONLY},
 	{"indexrelname", "i.relname", "name", SONLY},
-	{"relfilenode", "i.relfilenode", "oid", SONLY},
+	{"relfilenode", "i.relfilenode", "oid", SONLY | HC_TRIGGER},
+	{"table_writes", "pg_catalog.pg_stat_get_tuples_inserted(x.indrelid) + pg_catalog.pg_stat_get_tuples_updated(x.indrelid)"
+		" + pg_catalog.pg_stat_get_vacuum_count(x.indrelid) + pg_catalog.pg_stat_get_autovacuum_count(x.indrelid)",
+	I8, HC_STATE | HC_TRIGGER},
 	{"db_reset", "(SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database())", TS, RSET},
 	{"is_valid", "x.indisvalid", "boolean", SONLY},
 	{"is_unique", "x.indisunique", "boolean", SONLY},
 	{"is_primary", "x.indisprimary", "boolean", SONLY},
-	{"constraint_name", "(SELECT k.conname FROM pg_catalog.pg_constraint k WHERE k.conindid = c.indexrelid"
-		" AND k.contype IN ('p', 'u', 'x') LIMIT 1)", "name", HC_LATE | HC_STATE},
-	{"constraint_type", "(SELECT k.contype FROM pg_catalog.pg_constraint k WHERE k.conindid = c.indexrelid"
-		" AND k.contype IN ('p', 'u', 'x') LIMIT 1)", "\"char\"", HC_LATE | HC_STATE},
+	{"constraint_name", "k.conname", "name", SONLY},
+	{"constraint_type", "k.contype", "\"char\"", SONLY},
 	{"index_key", "(SELECT concat_ws(' ', x2.indrelid, x2.indkey::text, x2.indclass::text, x2.indcollation::text,"
 		" pg_catalog.pg_get_expr(x2.indexprs, x2.indrelid), 'WHERE', pg_catalog.pg_get_expr(x2.indpred, x2.indrelid))"
-		" FROM pg_catalog.pg_index x2 WHERE x2.indexrelid = c.indexrelid)", "text", HC_LATE | HC_STATE},
-	{"indexdef", "pg_catalog.pg_get_indexdef(c.indexrelid)", "text", HC_LATE | HC_STATE},
+		" FROM pg_catalog.pg_index x2 WHERE x2.indexrelid = c.indexrelid)", "text", HC_LATE | HC_STATE | HC_LAZY},
+	{"indexdef", "pg_catalog.pg_get_indexdef(c.indexrelid)", "text", HC_LATE | HC_STATE | HC_LAZY},
 	{"idx_scan", "pg_catalog.pg_stat_get_numscans(i.oid)", I8, CNT},
 	{"idx_tup_read", "pg_catalog.pg_stat_get_tuples_returned(i.oid)", I8, CNT},
 	{"idx_tup_fetch", "pg_catalog.pg_stat_get_tuples_fetched(i.oid)", I8, CNT},
 	{"idx_blks_read", "pg_catalog.pg_stat_get_blocks_fetched(i.oid) - pg_catalog.pg_stat_get_blocks_hit(i.oid)", I8, CNT},
 	{"idx_blks_hit", "pg_catalog.pg_stat_get_blocks_hit(i.oid)", I8, CNT},
-	{"index_bytes", "pg_catalog.pg_relation_size(c.indexrelid)", I8, LATE},
+	{"index_bytes", "pg_catalog.pg_relation_size(c.indexrelid)", I8, LAZY},
 };
 
 /*
@@ -246,41 +258,44 @@ const HistSource nadia_delta_sources[] = {
 		"%s.pg_stat_statements",
 		"SELECT stats_reset FROM %s.pg_stat_statements_info",
 		"NOT coalesce(d.excluded, false) AND d.stmt_id IS NOT NULL",
+		"d.stmt_id IS NULL",
 	statement_cols, lengthof(statement_cols)},
 	{"tables", "nadia_bgw.table_state", "nadia_bgw.table_samples",
 		"nadia_bgw.table_hourly", "nadia_bgw.table_daily",
-		"pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+		"pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		INDEX_SUMS("ix") " ON ix.indrelid = c.oid" INDEX_SUMS("tx") " ON tx.indrelid = c.reltoastrelid",
 		"c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')"
 		" AND n.nspname !~ '^pg_toast'",
 		NULL,
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
-		NULL,
+		NULL, NULL,
 	table_cols, lengthof(table_cols)},
 	{"indexes", "nadia_bgw.index_state", "nadia_bgw.index_samples",
 		"nadia_bgw.index_hourly", "nadia_bgw.index_daily",
 		"pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid"
 		" JOIN pg_catalog.pg_class t ON t.oid = x.indrelid"
-		" JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace",
+		" JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace"
+		" LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x')",
 		"t.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')"
 		" AND n.nspname !~ '^pg_toast'",
 		NULL,
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
-		NULL,
+		NULL, NULL,
 	index_cols, lengthof(index_cols)},
 	{"databases", "nadia_bgw.database_state", "nadia_bgw.database_samples",
 		"nadia_bgw.database_hourly", "nadia_bgw.database_daily",
 		"pg_catalog.pg_stat_database d", "d.datid <> 0",
 		"pg_catalog.pg_stat_database",
-		NULL, NULL,
+		NULL, NULL, NULL,
 	database_cols, lengthof(database_cols)},
 	{"cluster", "nadia_bgw.cluster_state", "nadia_bgw.cluster_samples",
 		"nadia_bgw.cluster_hourly", "nadia_bgw.cluster_daily",
 		"pg_catalog.pg_stat_bgwriter b CROSS JOIN pg_catalog.pg_stat_wal w%s", NULL,
 		"pg_catalog.pg_stat_bgwriter pg_catalog.pg_stat_wal pg_catalog.pg_stat_checkpointer",
 		"SELECT greatest(b.stats_reset, w.stats_reset) FROM pg_catalog.pg_stat_bgwriter b, pg_catalog.pg_stat_wal w",
-		NULL,
+		NULL, NULL,
 	cluster_cols, lengthof(cluster_cols)},
 };
 
@@ -295,7 +310,9 @@ const int	nadia_n_delta_sources = lengthof(nadia_delta_sources);
 typedef struct BuiltSource
 {
 	char	   *sample_sql;
+	SPIPlanPtr	sample_plan;	/* kept for the life of the backend */
 	char	   *vanished_sql;
+	char	   *fixup_sql;		/* second pass of pending rows, or NULL */
 	char	   *pgss_schema;
 } BuiltSource;
 
@@ -458,6 +475,7 @@ static void
 build_source(const HistSource *src, int idx, const char *schema)
 {
 	StringInfoData q;
+	StringInfoData recompute;
 	List	   *avail;
 	const char *k0 = first_key(src);
 	int			i,
@@ -472,7 +490,7 @@ build_source(const HistSource *src, int idx, const char *schema)
 	appendStringInfoString(&q, "WITH cur AS (");
 	append_source_query(&q, src, avail, schema, false);
 	appendStringInfoString(&q, "), d AS (SELECT c.*");
-	appendStringInfo(&q, ", p.%s IS NULL AS is_new", k0);
+	appendStringInfo(&q, ", p.%s IS NULL AS is_new, p.dropped_at IS NOT NULL AS resurrected", k0);
 	appendStringInfo(&q, ", (p.%s IS NOT NULL AND (p.dropped_at IS NOT NULL", k0);
 	for (i = 0; i < src->ncols; i++)
 	{
@@ -484,14 +502,25 @@ build_source(const HistSource *src, int idx, const char *schema)
 			appendStringInfo(&q, " OR c.%s IS DISTINCT FROM p.%s", col->name, col->name);
 	}
 	appendStringInfoString(&q, ")) AS restart");
+	/* lazy columns are measured again only when a trigger column moved */
+	initStringInfo(&recompute);
+	appendStringInfo(&recompute, "p.%s IS NULL OR p.dropped_at IS NOT NULL", k0);
+	for (i = 0; i < src->ncols; i++)
+		if (src->cols[i].flags & HC_TRIGGER)
+			appendStringInfo(&recompute, " OR c.%s IS DISTINCT FROM p.%s",
+							 src->cols[i].name, src->cols[i].name);
 	for (i = 0; i < src->ncols; i++)
 	{
 		const HistColumn *col = &src->cols[i];
 
 		if (col->flags & HC_LATE)
 		{
-			appendStringInfo(&q, ", (%s)::%s AS %s", col->expr, col->type, col->name);
-			if (col->flags & HC_KEEP)
+			if (col->flags & HC_LAZY)
+				appendStringInfo(&q, ", CASE WHEN %s THEN (%s)::%s END AS %s",
+								 recompute.data, col->expr, col->type, col->name);
+			else
+				appendStringInfo(&q, ", (%s)::%s AS %s", col->expr, col->type, col->name);
+			if (col->flags & (HC_KEEP | HC_LAZY))
 				appendStringInfo(&q, ", p.%s AS p_%s", col->name, col->name);
 		}
 		if (col->flags & (HC_DELTA | HC_MIN | HC_MAX))
@@ -547,9 +576,9 @@ build_source(const HistSource *src, int idx, const char *schema)
 	{
 		const HistColumn *col = &src->cols[i];
 
-		if (!(col->flags & HC_STATE) || (col->flags & HC_KEY))
+		if (!(col->flags & HC_STATE) || (col->flags & (HC_KEY | HC_NOUPDATE)))
 			continue;
-		if (col->flags & HC_KEEP)
+		if (col->flags & (HC_KEEP | HC_LAZY))
 			appendStringInfo(&q, ", %s = coalesce(d.%s, d.p_%s)", col->name, col->name, col->name);
 		else
 			appendStringInfo(&q, ", %s = d.%s", col->name, col->name);
@@ -569,9 +598,13 @@ build_source(const HistSource *src, int idx, const char *schema)
 			appendStringInfo(&q, ", d.%s", src->cols[i].name);
 	appendStringInfoString(&q, " FROM d WHERE d.is_new RETURNING 1)");
 
-	appendStringInfoString(&q, " SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM d),"
-						   " (SELECT count(*) FROM d WHERE is_new), (SELECT count(*) FROM d WHERE restart),"
-						   " (SELECT count(*) FROM h), (SELECT count(*) FROM u), (SELECT count(*) FROM i)");
+	appendStringInfo(&q, " SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM d),"
+					 " (SELECT count(*) FROM d WHERE is_new), (SELECT count(*) FROM d WHERE restart),"
+					 " (SELECT count(*) FROM h),"
+					 " (SELECT count(*) FROM %s WHERE dropped_at IS NULL)"
+					 " + (SELECT count(*) FROM d WHERE is_new OR resurrected),"
+					 " (SELECT count(*) FROM d WHERE %s)",
+					 src->state_table, src->pending_cond ? src->pending_cond : "false");
 
 	elog(DEBUG1, "nadia_bgw: sampling SQL of source \"%s\": %s", src->name, q.data);
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -590,6 +623,38 @@ build_source(const HistSource *src, int idx, const char *schema)
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	built[idx].vanished_sql = pstrdup(q.data);
 	MemoryContextSwitchTo(old);
+
+	/*
+	 * Statements seen for the first time have no text (hence no stmt_id)
+	 * until the text pass ran: this second pass links them and writes their
+	 * history rows (new entries: the delta is the whole value).
+	 */
+	if (src->pending_cond)
+	{
+		resetStringInfo(&q);
+		appendStringInfo(&q, "WITH f AS (UPDATE %s p SET stmt_id = t.stmt_id, excluded = t.excluded"
+						 " FROM nadia_bgw.statements t WHERE p.stmt_id IS NULL AND p.first_seen = $1"
+						 " AND t.queryid = p.queryid AND t.dbid = p.dbid AND t.userid = p.userid"
+						 " RETURNING p.*) INSERT INTO %s (sampled_at",
+						 src->state_table, src->hist_table);
+		for (i = 0; i < src->ncols; i++)
+			if (src->cols[i].flags & HC_HIST)
+				appendStringInfo(&q, ", %s", src->cols[i].name);
+		appendStringInfoString(&q, ") SELECT $1");
+		for (i = 0; i < src->ncols; i++)
+		{
+			if (!(src->cols[i].flags & HC_HIST))
+				continue;
+			if (src->cols[i].flags & HC_DELTA)
+				appendStringInfo(&q, ", nullif(f.%s, 0)", src->cols[i].name);
+			else
+				appendStringInfo(&q, ", f.%s", src->cols[i].name);
+		}
+		appendStringInfoString(&q, " FROM f WHERE $2 AND NOT f.excluded AND $3 IS NOT NULL");
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		built[idx].fixup_sql = pstrdup(q.data);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* Run a statement with the sampler's three parameters; returns SPI code. */
@@ -712,50 +777,64 @@ nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
  */
 int64
 nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id,
-						  const char *pgss_schema)
+						  const char *pgss_schema, int64 *seen_out)
 {
 	int			idx = src - nadia_delta_sources;
 	bool		initialized;
 	int64		seen,
-				changed,
-				added,
 				restarted,
 				written,
-				live;
+				live,
+				pending;
 	bool		isnull;
+	Datum		values[3];
 
-	if (built[idx].sample_sql == NULL ||
+	if (built[idx].sample_plan == NULL ||
 		strcmp(built[idx].pgss_schema, pgss_schema ? pgss_schema : "") != 0)
+	{
+		SPIPlanPtr	plan;
+
 		build_source(src, idx, pgss_schema);
+		/* a generic plan: the parameters never change its shape */
+		plan = SPI_prepare_cursor(built[idx].sample_sql, 3,
+								  (Oid[]) {TIMESTAMPTZOID, BOOLOID, INT8OID},
+								  CURSOR_OPT_GENERIC_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "preparing the sampling statement of source \"%s\" failed: %s",
+				 src->name, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		built[idx].sample_plan = plan;
+	}
 
 	initialized = source_bookkeeping(src, ts, sample_id, pgss_schema);
 
-	if (exec_params(built[idx].sample_sql, ts, initialized, sample_id, false) != SPI_OK_SELECT ||
+	values[0] = TimestampTzGetDatum(ts);
+	values[1] = BoolGetDatum(initialized);
+	values[2] = Int64GetDatum(sample_id);
+	if (SPI_execute_plan(built[idx].sample_plan, values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
-	{
-		/* rebuild next time: a view may have changed under us */
-		built[idx].sample_sql = NULL;
 		elog(ERROR, "sampling source \"%s\" failed", src->name);
-	}
 	seen = nadia_spi_getint8(0, 1, &isnull);
-	changed = nadia_spi_getint8(0, 2, &isnull);
-	added = nadia_spi_getint8(0, 3, &isnull);
 	restarted = nadia_spi_getint8(0, 4, &isnull);
 	written = nadia_spi_getint8(0, 5, &isnull);
-	(void) changed;
-	(void) added;
+	live = nadia_spi_getint8(0, 6, &isnull);
+	pending = nadia_spi_getint8(0, 7, &isnull);
+	*seen_out = seen;
 
 	if (restarted > 0 && initialized)
 		nadia_record_event(sample_id, ts, src->name, "counters_restarted", restarted, NULL);
 
-	/* objects gone since the last sample: mark them in the state */
+	/* new statements: store their text, then link them and write their rows */
+	if (pending > 0)
 	{
-		char	   *q = psprintf("SELECT count(*) FROM %s WHERE dropped_at IS NULL", src->state_table);
-
-		if (SPI_execute(q, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "counting %s failed", src->state_table);
-		live = nadia_spi_getint8(0, 1, &isnull);
+		nadia_sample_statement_texts(pgss_schema, ts);
+		if (exec_params(built[idx].fixup_sql, ts, initialized, sample_id, false) != SPI_OK_INSERT)
+			elog(ERROR, "linking new statements failed");
+		written += SPI_processed;
 	}
+
+	/* objects gone since the last sample: mark them in the state */
 	if (live > seen &&
 		exec_params(built[idx].vanished_sql, ts, initialized, sample_id, false) != SPI_OK_UPDATE)
 		elog(ERROR, "marking vanished objects of source \"%s\" failed", src->name);
@@ -783,15 +862,6 @@ nadia_sample_statement_texts(const char *schema, TimestampTz ts)
 	char	   *q;
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2];
-
-	q = psprintf("SELECT 1 FROM %s.pg_stat_statements(false) s"
-				 " WHERE s.queryid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nadia_bgw.statements t"
-				 " WHERE t.queryid = s.queryid AND t.dbid = s.dbid AND t.userid = s.userid) LIMIT 1",
-				 schema);
-	if (SPI_execute(q, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "looking for new statements failed");
-	if (SPI_processed == 0)
-		return 0;
 
 	q = psprintf("INSERT INTO nadia_bgw.statements"
 				 " (queryid, dbid, userid, datname, username, query, query_len, redacted, excluded, first_seen)"
@@ -823,26 +893,24 @@ nadia_sample_statement_texts(const char *schema, TimestampTz ts)
  */
 void
 nadia_check_pgss_evictions(const char *schema, TimestampTz ts, int64 sample_id,
-						   bool from_worker)
+						   bool from_worker, int64 entries)
 {
 	char	   *q;
 	bool		isnull;
 	int64		dealloc,
-				prev,
-				entries;
+				prev;
 	bool		prev_null;
 	bool		warn_due;
 
-	q = psprintf("SELECT i.dealloc, st.dealloc, (SELECT count(*) FROM %s.pg_stat_statements(false)),"
+	q = psprintf("SELECT i.dealloc, st.dealloc,"
 				 " st.last_warning_at IS NULL OR st.last_warning_at < $1 - interval '1 hour'"
 				 " FROM %s.pg_stat_statements_info i"
-				 " LEFT JOIN nadia_bgw.source_state st ON st.source = 'statements'", schema, schema);
+				 " LEFT JOIN nadia_bgw.source_state st ON st.source = 'statements'", schema);
 	if (exec_params(q, ts, false, sample_id, false) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading pg_stat_statements_info failed");
 	dealloc = nadia_spi_getint8(0, 1, &isnull);
 	prev = nadia_spi_getint8(0, 2, &prev_null);
-	entries = nadia_spi_getint8(0, 3, &isnull);
-	warn_due = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	warn_due = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 
 	if (!prev_null && dealloc > prev)
 	{

@@ -20,7 +20,8 @@ CREATE TABLE nadia_bgw.samples (
     taken_by       text NOT NULL,          -- 'worker' or 'take_sample'
     outcome        jsonb NOT NULL,          -- {"statements": "ok", "locks": "error: ...", ...}
     failed_sources text[] NOT NULL DEFAULT '{}',
-    rows_written   jsonb NOT NULL DEFAULT '{}'  -- {"statements": 123, ...}
+    rows_written   jsonb NOT NULL DEFAULT '{}', -- {"statements": 123, ...}
+    source_ms      jsonb NOT NULL DEFAULT '{}'  -- {"statements": 1.234, ...}
 );
 ALTER SEQUENCE nadia_bgw.samples_sample_id_seq OWNED BY nadia_bgw.samples.sample_id;
 
@@ -91,6 +92,7 @@ CREATE TABLE nadia_bgw.statements (
 
 CREATE TABLE nadia_bgw.statement_state (
     queryid bigint NOT NULL, dbid oid NOT NULL, userid oid NOT NULL, toplevel boolean NOT NULL,
+    first_seen timestamptz,
     stmt_id integer, excluded boolean, info_reset timestamptz, stats_since timestamptz,
     calls bigint, plans bigint, total_exec_time double precision, total_plan_time double precision,
     rows bigint,
@@ -158,6 +160,7 @@ CREATE TABLE nadia_bgw.table_samples (
 CREATE TABLE nadia_bgw.index_state (
     indexrelid oid PRIMARY KEY,
     relid oid, schemaname name, relname name, indexrelname name, relfilenode oid, db_reset timestamptz,
+    table_writes bigint,       -- inserts+updates+vacuums of the table: a change re-measures index_bytes
     is_valid boolean, is_unique boolean, is_primary boolean, constraint_name name, constraint_type "char",
     index_key text,            -- indkey, indclass, expressions and predicate: equal keys = duplicates
     indexdef text,
