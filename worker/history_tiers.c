@@ -90,12 +90,29 @@ rollup_range(const char *tier, TimestampTz start, TimestampTz upto)
 	values[0] = TimestampTzGetDatum(start);
 	values[1] = TimestampTzGetDatum(upto);
 
-	/* partitions of the target tier for every bucket in the range */
-	if (SPI_execute_with_args(psprintf("SELECT nadia_bgw.ensure_partitions('%s', g)"
-									   " FROM pg_catalog.generate_series($1, $2 - interval '1 %s', interval '1 %s') g",
-									   tier, hourly ? "hour" : "day", hourly ? "hour" : "day"),
-							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not create %s partitions", tier);
+	/* partitions of the target tier for the buckets that have data */
+	{
+		StringInfoData q;
+		int			n = 0;
+
+		initStringInfo(&q);
+		appendStringInfo(&q, "SELECT nadia_bgw.ensure_partitions('%s', b) FROM (SELECT DISTINCT"
+						 " pg_catalog.date_trunc('%s', x.sampled_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS b"
+						 " FROM (", tier, hourly ? "hour" : "day");
+		for (i = 0; i < nadia_n_delta_sources; i++)
+		{
+			const HistSource *src = &nadia_delta_sources[i];
+
+			if (src->hourly_table == NULL)
+				continue;
+			appendStringInfo(&q, "%sSELECT sampled_at FROM %s WHERE sampled_at >= $1 AND sampled_at < $2",
+							 n++ ? " UNION ALL " : "",
+							 hourly ? src->hist_table : src->hourly_table);
+		}
+		appendStringInfoString(&q, ") x) y");
+		if (SPI_execute_with_args(q.data, 2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not create %s partitions", tier);
+	}
 
 	for (i = 0; i < nadia_n_delta_sources; i++)
 	{

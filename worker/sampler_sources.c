@@ -108,8 +108,6 @@ static const HistColumn table_cols[] = {
 	{"relfilenode", "c.relfilenode", "oid", SONLY | HC_TRIGGER},
 	{"reltoastrelid", "c.reltoastrelid", "oid", SONLY},
 	{"relfrozenxid", "c.relfrozenxid", "xid", SONLY},
-	{"db_reset", "(SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
-		" WHERE d.datname = pg_catalog.current_database())", TS, RSET},
 	{"seq_scan", "pg_catalog.pg_stat_get_numscans(c.oid)", I8, CNT},
 	{"seq_tup_read", "pg_catalog.pg_stat_get_tuples_returned(c.oid)", I8, CNT},
 	{"idx_scan", "ix.idx_scan", I8, CNT},
@@ -168,8 +166,6 @@ static const HistColumn index_cols[] = {
 	{"table_writes", "pg_catalog.pg_stat_get_tuples_inserted(x.indrelid) + pg_catalog.pg_stat_get_tuples_updated(x.indrelid)"
 		" + pg_catalog.pg_stat_get_vacuum_count(x.indrelid) + pg_catalog.pg_stat_get_autovacuum_count(x.indrelid)",
 	I8, HC_STATE | HC_TRIGGER},
-	{"db_reset", "(SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
-		" WHERE d.datname = pg_catalog.current_database())", TS, RSET},
 	{"is_valid", "x.indisvalid", "boolean", SONLY},
 	{"is_unique", "x.indisunique", "boolean", SONLY},
 	{"is_primary", "x.indisprimary", "boolean", SONLY},
@@ -195,7 +191,7 @@ static const HistColumn index_cols[] = {
 static const HistColumn database_cols[] = {
 	{"datid", "d.datid", "oid", KEY | HC_HKEY | HC_HIST},
 	{"datname", "d.datname", "name", SONLY},
-	{"stats_reset", "d.stats_reset", TS, RSET},
+	{"stats_reset", "d.stats_reset", TS, HC_STATE},
 	{"xact_commit", "d.xact_commit", I8, CNT},
 	{"xact_rollback", "d.xact_rollback", I8, CNT},
 	{"blks_read", "d.blks_read", I8, CNT},

@@ -128,7 +128,7 @@ CREATE TABLE nadia_bgw.statement_samples (
 
 CREATE TABLE nadia_bgw.table_state (
     relid oid PRIMARY KEY,
-    schemaname name, relname name, relfilenode oid, reltoastrelid oid, relfrozenxid xid, db_reset timestamptz,
+    schemaname name, relname name, relfilenode oid, reltoastrelid oid, relfrozenxid xid,
     seq_scan bigint, seq_tup_read bigint, idx_scan bigint, idx_tup_fetch bigint,
     n_tup_ins bigint, n_tup_upd bigint, n_tup_del bigint, n_tup_hot_upd bigint,
     vacuum_count bigint, autovacuum_count bigint, analyze_count bigint, autoanalyze_count bigint,
@@ -159,7 +159,7 @@ CREATE TABLE nadia_bgw.table_samples (
 
 CREATE TABLE nadia_bgw.index_state (
     indexrelid oid PRIMARY KEY,
-    relid oid, schemaname name, relname name, indexrelname name, relfilenode oid, db_reset timestamptz,
+    relid oid, schemaname name, relname name, indexrelname name, relfilenode oid,
     table_writes bigint,       -- inserts+updates+vacuums of the table: a change re-measures index_bytes
     is_valid boolean, is_unique boolean, is_primary boolean, constraint_name name, constraint_type "char",
     index_key text,            -- indkey, indclass, expressions and predicate: equal keys = duplicates
@@ -335,6 +335,7 @@ CREATE FUNCTION nadia_bgw.ensure_partitions(p_tier text, ts timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     t        record;
@@ -352,14 +353,19 @@ BEGIN
                 AND NOT EXISTS (SELECT 1 FROM nadia_bgw.history_partitions p
                                  WHERE p.parent = h.parent AND p.lo <= ts AND ts < p.hi)
     LOOP
+        -- epoch arithmetic: interval arithmetic in a DST zone would make
+        -- 23- or 25-hour days and misaligned partitions
         lo := to_timestamp(floor(extract(epoch FROM ts) / w_s) * w_s);
-        hi := lo + width;
+        hi := to_timestamp(floor(extract(epoch FROM ts) / w_s) * w_s + w_s);
         SELECT max(p.hi) INTO prev_hi FROM nadia_bgw.history_partitions p
          WHERE p.parent = t.parent AND p.hi <= ts;
         SELECT min(p.lo) INTO next_lo FROM nadia_bgw.history_partitions p
          WHERE p.parent = t.parent AND p.lo > ts;
         IF prev_hi IS NOT NULL AND prev_hi > lo THEN lo := prev_hi; END IF;
         IF next_lo IS NOT NULL AND next_lo < hi THEN hi := next_lo; END IF;
+        IF lo >= hi THEN
+            RAISE EXCEPTION 'no room for a partition of % at %', t.parent, ts;
+        END IF;
         child := format('%s_%s', (SELECT c.relname FROM pg_class c WHERE c.oid = t.parent),
                         to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD_HH24MI'));
         EXECUTE format('CREATE TABLE nadia_bgw.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
