@@ -78,6 +78,33 @@ $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 ok(wake($node), 'recovered');
 is(status_of($node, 'sample', 'outcome'), 'ok', 'task ok again');
 
+# --- a crash empties the unlogged state: a new baseline, no inflated deltas
+$node->safe_psql('postgres', "INSERT INTO t SELECT g, g FROM generate_series(100, 199) g");
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+ok(wake($node), 'cycle before the crash');
+my $before = $node->safe_psql('postgres', "SELECT max(sample_id) FROM nadia_bgw.samples");
+$node->stop('immediate');
+$node->start;
+# the restarted worker's first cycle takes the new baseline
+wait_until($node, "SELECT runs >= 1 FROM nadia_bgw.status WHERE task = 'sample'");
+$node->safe_psql('postgres', "INSERT INTO t VALUES (1000, 1)");
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+ok(wake($node), 'cycle after the crash');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(DISTINCT source, ',' ORDER BY source) FROM nadia_bgw.stats_events"
+		  . " WHERE kind = 'state_lost' AND sample_id > $before"),
+	'cluster,databases,indexes,statements,tables', 'every source took a new baseline');
+is( $node->safe_psql('postgres',
+		"SELECT coalesce(sum(n_tup_ins), 0) FROM nadia_bgw.table_history WHERE relname = 't' AND sample_id > $before"),
+	'1', 'no delta against the lost state');
+$node->safe_psql('postgres', "INSERT INTO t VALUES (1001, 1)");
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+ok(wake($node), 'next cycle');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(n_tup_ins::text, ',' ORDER BY sample_id) FROM nadia_bgw.table_history"
+		  . " WHERE relname = 't' AND sample_id > $before"),
+	'1,1', 'deltas resume from the new baseline');
+
 $node->stop;
 
 # --- without pg_stat_statements loaded: one warning, other sources sampled
