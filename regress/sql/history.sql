@@ -135,8 +135,17 @@ SELECT nadia_bgw.take_sample() AS s8 \gset
 SELECT n_tup_ins FROM nadia_bgw.table_history WHERE sample_id = :s8 AND relname = 'regress_hist';
 
 -- reader surface
+-- an index scanned once, then idle for a sample: used, not "unused"
+SET enable_seqscan = off;
+SELECT id FROM regress_hist WHERE v = 3;
+RESET enable_seqscan;
+SELECT pg_stat_force_next_flush();
+SELECT nadia_bgw.take_sample() > 0 AS sampled;
+SELECT nadia_bgw.take_sample() > 0 AS sampled_idle;
+SELECT sum(idx_scan_total) AS v_scans, count(*) FILTER (WHERE unused) AS v_unused
+  FROM nadia_bgw.index_usage WHERE indexrelname IN ('regress_hist_v', 'regress_hist_v_dup');
 SELECT duplicate_index, same_as FROM nadia_bgw.duplicate_indexes WHERE relname = 'regress_hist';
-SELECT indexrelname, backs_constraint, unused FROM nadia_bgw.index_usage
+SELECT indexrelname, backs_constraint FROM nadia_bgw.index_usage
  WHERE relname = 'regress_hist' ORDER BY 1;
 SELECT calls, query FROM nadia_bgw.statement_stats_by_pattern('%from regress_hist where%');
 SELECT calls >= 3 AS in_slow_queries FROM nadia_bgw.slow_queries WHERE query LIKE '%FROM regress_hist WHERE%';
