@@ -182,19 +182,19 @@ run_step_body(SampleCtx *ctx, StepKind kind, const HistSource *src)
 	{
 		case STEP_STATEMENTS:
 			{
-				int64		entries;
+				int64		vanished;
 
 				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id,
-											  ctx->pgss_schema, &entries);
+											  ctx->pgss_schema, &vanished);
 				nadia_check_pgss_evictions(ctx->pgss_schema, ctx->ts, ctx->sample_id,
-										   ctx->from_worker, entries);
+										   ctx->from_worker);
 				break;
 			}
 		case STEP_DELTA:
 			{
-				int64		seen;
+				int64		vanished;
 
-				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, NULL, &seen);
+				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, NULL, &vanished);
 				break;
 			}
 		case STEP_ACTIVITY:
