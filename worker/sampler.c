@@ -182,19 +182,19 @@ run_step_body(SampleCtx *ctx, StepKind kind, const HistSource *src)
 	{
 		case STEP_STATEMENTS:
 			{
-				int64		vanished;
+				int64		entries;
 
 				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id,
-											  ctx->pgss_schema, &vanished);
+											  ctx->pgss_schema, &entries);
 				nadia_check_pgss_evictions(ctx->pgss_schema, ctx->ts, ctx->sample_id,
-										   ctx->from_worker);
+										   ctx->from_worker, entries);
 				break;
 			}
 		case STEP_DELTA:
 			{
-				int64		vanished;
+				int64		seen;
 
-				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, NULL, &vanished);
+				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, NULL, &seen);
 				break;
 			}
 		case STEP_ACTIVITY:

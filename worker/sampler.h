@@ -75,13 +75,13 @@ extern const HistSource nadia_delta_sources[];
 extern const int nadia_n_delta_sources;
 extern int64 nadia_sample_delta_source(const HistSource *src, TimestampTz ts,
 									   int64 sample_id, const char *pgss_schema,
-									   int64 *vanished);
+									   int64 *seen);
 extern int64 nadia_sample_statement_texts(const char *pgss_schema, TimestampTz ts);
 extern int64 nadia_sample_activity(TimestampTz ts);
 extern int64 nadia_sample_lock_waits(TimestampTz ts);
 extern int64 nadia_sample_replication(TimestampTz ts);
 extern void nadia_check_pgss_evictions(const char *pgss_schema, TimestampTz ts,
-									   int64 sample_id, bool from_worker);
+									   int64 sample_id, bool from_worker, int64 entries);
 extern void nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 							   const char *kind, int64 count, const char *details_json);
 

@@ -308,6 +308,7 @@ typedef struct BuiltSource
 {
 	char	   *sample_sql;
 	SPIPlanPtr	sample_plan;	/* kept for the life of the backend */
+	char	   *vanished_sql;
 	char	   *fixup_sql;		/* second pass of pending rows, or NULL */
 	char	   *pgss_schema;
 } BuiltSource;
@@ -485,17 +486,9 @@ build_source(const HistSource *src, int idx, const char *schema)
 	/* cur: what the statistics say now */
 	appendStringInfoString(&q, "WITH cur AS (");
 	append_source_query(&q, src, avail, schema, false);
-	/*
-	 * d: rows that changed, are new, or vanished (in the state, no longer in
-	 * the statistics: dropped tables, evicted statements), from one full
-	 * join of the statistics with the state.
-	 */
 	appendStringInfoString(&q, "), d AS (SELECT c.*");
-	appendStringInfo(&q, ", p.%s IS NULL AS is_new, c.%s IS NULL AS vanished", k0, k0);
-	for (i = 0; i < src->ncols; i++)
-		if (src->cols[i].flags & HC_KEY)
-			appendStringInfo(&q, ", p.%s AS pk_%s", src->cols[i].name, src->cols[i].name);
-	appendStringInfo(&q, ", (c.%s IS NOT NULL AND p.%s IS NOT NULL AND (p.dropped_at IS NOT NULL", k0, k0);
+	appendStringInfo(&q, ", p.%s IS NULL AS is_new, p.dropped_at IS NOT NULL AS resurrected", k0);
+	appendStringInfo(&q, ", (p.%s IS NOT NULL AND (p.dropped_at IS NOT NULL", k0);
 	for (i = 0; i < src->ncols; i++)
 	{
 		const HistColumn *col = &src->cols[i];
@@ -508,12 +501,11 @@ build_source(const HistSource *src, int idx, const char *schema)
 	appendStringInfoString(&q, ")) AS restart");
 	/* lazy columns are measured again only when a trigger column moved */
 	initStringInfo(&recompute);
-	appendStringInfo(&recompute, "c.%s IS NOT NULL AND (p.%s IS NULL OR p.dropped_at IS NOT NULL", k0, k0);
+	appendStringInfo(&recompute, "p.%s IS NULL OR p.dropped_at IS NOT NULL", k0);
 	for (i = 0; i < src->ncols; i++)
 		if (src->cols[i].flags & HC_TRIGGER)
 			appendStringInfo(&recompute, " OR c.%s IS DISTINCT FROM p.%s",
 							 src->cols[i].name, src->cols[i].name);
-	appendStringInfoChar(&recompute, ')');
 	for (i = 0; i < src->ncols; i++)
 	{
 		const HistColumn *col = &src->cols[i];
@@ -531,10 +523,9 @@ build_source(const HistSource *src, int idx, const char *schema)
 		if (col->flags & (HC_DELTA | HC_MIN | HC_MAX | HC_WHENCHANGED))
 			appendStringInfo(&q, ", p.%s AS p_%s", col->name, col->name);
 	}
-	appendStringInfo(&q, " FROM cur c FULL JOIN %s p ON ", src->state_table);
+	appendStringInfo(&q, " FROM cur c LEFT JOIN %s p ON ", src->state_table);
 	append_key_join(&q, src, "c", "p");
-	appendStringInfo(&q, " WHERE (c.%s IS NULL AND p.dropped_at IS NULL) OR (c.%s IS NOT NULL AND"
-					 " (p.%s IS NULL OR p.dropped_at IS NOT NULL OR ", k0, k0, k0);
+	appendStringInfo(&q, " WHERE p.%s IS NULL OR p.dropped_at IS NOT NULL OR ", k0);
 	n = 0;
 	for (i = 0; i < src->ncols; i++)
 		if (src->cols[i].flags & HC_DETECT)
@@ -544,7 +535,7 @@ build_source(const HistSource *src, int idx, const char *schema)
 	for (i = 0; i < src->ncols; i++)
 		if (src->cols[i].flags & HC_DETECT)
 			appendStringInfo(&q, "%sp.%s", n++ ? ", " : "ROW(", src->cols[i].name);
-	appendStringInfoString(&q, ")))");
+	appendStringInfoString(&q, ")");
 
 	/* h: history rows */
 	appendStringInfo(&q, "), h AS (INSERT INTO %s (sampled_at", src->hist_table);
@@ -574,7 +565,7 @@ build_source(const HistSource *src, int idx, const char *schema)
 		else
 			appendStringInfo(&q, ", d.%s", nm);
 	}
-	appendStringInfoString(&q, " FROM d WHERE $2 AND NOT d.vanished");
+	appendStringInfoString(&q, " FROM d WHERE $2");
 	if (src->hist_filter)
 		appendStringInfo(&q, " AND %s", src->hist_filter);
 	appendStringInfoString(&q, " RETURNING 1)");
@@ -592,15 +583,8 @@ build_source(const HistSource *src, int idx, const char *schema)
 		else
 			appendStringInfo(&q, ", %s = d.%s", col->name, col->name);
 	}
-	appendStringInfoString(&q, " FROM d WHERE NOT d.is_new AND NOT d.vanished AND ");
+	appendStringInfoString(&q, " FROM d WHERE NOT d.is_new AND ");
 	append_key_join(&q, src, "p", "d");
-	appendStringInfoString(&q, " RETURNING 1)");
-
-	/* v: objects gone since the last sample */
-	appendStringInfo(&q, ", v AS (UPDATE %s p SET dropped_at = $1 FROM d WHERE d.vanished", src->state_table);
-	for (i = 0; i < src->ncols; i++)
-		if (src->cols[i].flags & HC_KEY)
-			appendStringInfo(&q, " AND p.%s = d.pk_%s", src->cols[i].name, src->cols[i].name);
 	appendStringInfoString(&q, " RETURNING 1)");
 
 	/* i: state of new rows */
@@ -614,16 +598,30 @@ build_source(const HistSource *src, int idx, const char *schema)
 			appendStringInfo(&q, ", d.%s", src->cols[i].name);
 	appendStringInfoString(&q, " FROM d WHERE d.is_new RETURNING 1)");
 
-	appendStringInfo(&q, " SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM d),"
+	appendStringInfo(&q, " SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM d),"
 					 " (SELECT count(*) FROM d WHERE is_new), (SELECT count(*) FROM d WHERE restart),"
-					 " (SELECT count(*) FROM h), (SELECT count(*) FROM u),"
-					 " (SELECT count(*) FROM d WHERE NOT vanished AND %s)",
-					 src->pending_cond ? src->pending_cond : "false");
+					 " (SELECT count(*) FROM h),"
+					 " (SELECT count(*) FROM %s WHERE dropped_at IS NULL)"
+					 " + (SELECT count(*) FROM d WHERE is_new OR resurrected),"
+					 " (SELECT count(*) FROM d WHERE %s)",
+					 src->state_table, src->pending_cond ? src->pending_cond : "false");
 
 	elog(DEBUG1, "nadia_bgw: sampling SQL of source \"%s\": %s", src->name, q.data);
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	built[idx].sample_sql = pstrdup(q.data);
 	built[idx].pgss_schema = pstrdup(schema ? schema : "");
+	MemoryContextSwitchTo(old);
+
+	/* objects that disappeared (dropped tables, evicted statements) */
+	resetStringInfo(&q);
+	appendStringInfo(&q, "UPDATE %s p SET dropped_at = $1 WHERE p.dropped_at IS NULL"
+					 " AND NOT EXISTS (SELECT 1 FROM (", src->state_table);
+	append_source_query(&q, src, avail, schema, true);
+	appendStringInfoString(&q, ") c WHERE ");
+	append_key_join(&q, src, "c", "p");
+	appendStringInfoString(&q, ")");
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	built[idx].vanished_sql = pstrdup(q.data);
 	MemoryContextSwitchTo(old);
 
 	/*
@@ -800,13 +798,14 @@ nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
  */
 int64
 nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id,
-						  const char *pgss_schema, int64 *vanished_out)
+						  const char *pgss_schema, int64 *seen_out)
 {
 	int			idx = src - nadia_delta_sources;
 	bool		initialized;
-	int64		vanished,
+	int64		seen,
 				restarted,
 				written,
+				live,
 				pending;
 	bool		isnull;
 	Datum		values[3];
@@ -837,11 +836,12 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 	if (SPI_execute_plan(built[idx].sample_plan, values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "sampling source \"%s\" failed", src->name);
-	vanished = nadia_spi_getint8(0, 1, &isnull);
+	seen = nadia_spi_getint8(0, 1, &isnull);
 	restarted = nadia_spi_getint8(0, 4, &isnull);
 	written = nadia_spi_getint8(0, 5, &isnull);
+	live = nadia_spi_getint8(0, 6, &isnull);
 	pending = nadia_spi_getint8(0, 7, &isnull);
-	*vanished_out = vanished;
+	*seen_out = seen;
 
 	if (restarted > 0 && initialized)
 		nadia_record_event(sample_id, ts, src->name, "counters_restarted", restarted, NULL);
@@ -854,6 +854,11 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 			elog(ERROR, "linking new statements failed");
 		written += SPI_processed;
 	}
+
+	/* objects gone since the last sample: mark them in the state */
+	if (live > seen &&
+		exec_params(built[idx].vanished_sql, ts, initialized, sample_id, false) != SPI_OK_UPDATE)
+		elog(ERROR, "marking vanished objects of source \"%s\" failed", src->name);
 
 	if (!initialized &&
 		SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = $2 WHERE source = $1",
@@ -909,7 +914,7 @@ nadia_sample_statement_texts(const char *schema, TimestampTz ts)
  */
 void
 nadia_check_pgss_evictions(const char *schema, TimestampTz ts, int64 sample_id,
-						   bool from_worker)
+						   bool from_worker, int64 entries)
 {
 	char	   *q;
 	bool		isnull;
@@ -931,12 +936,6 @@ nadia_check_pgss_evictions(const char *schema, TimestampTz ts, int64 sample_id,
 	if (!prev_null && dealloc > prev)
 	{
 		const char *max = GetConfigOption("pg_stat_statements.max", true, false);
-		int64		entries;
-
-		if (SPI_execute(psprintf("SELECT count(*) FROM %s.pg_stat_statements(false)", schema),
-						false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "counting pg_stat_statements entries failed");
-		entries = nadia_spi_getint8(0, 1, &isnull);
 
 		nadia_record_event(sample_id, ts, "statements", "dealloc", dealloc - prev,
 						   psprintf("{'entries': " INT64_FORMAT ", 'max': %s}", entries, max ? max : "null"));
