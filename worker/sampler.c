@@ -48,6 +48,9 @@ int			nadia_bgw_daily_retention = 365 * 1440;
 int			nadia_bgw_query_text_max = 4096;
 char	   *nadia_bgw_debug_fail_source = NULL;
 
+/* advisory lock key serializing samples: "nadiasmp" */
+#define NADIA_SAMPLE_LOCK_KEY	INT64CONST(0x6e61646961736d70)
+
 /* the worker warns once when pg_stat_statements goes missing, not each cycle */
 static bool pgss_warned = false;
 
@@ -289,11 +292,9 @@ nadia_take_sample(bool from_worker)
 	const char *reason = NULL;
 	bool		isnull;
 	int			i;
-	Datum		values[6];
+	Datum		values[8];
 
-	INSTR_TIME_SET_CURRENT(start);
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.ts = GetCurrentTimestamp();
 	ctx.from_worker = from_worker;
 	initStringInfo(&ctx.outcome);
 	appendStringInfoChar(&ctx.outcome, '{');
@@ -303,8 +304,19 @@ nadia_take_sample(bool from_worker)
 	initStringInfo(&ctx.ms);
 	appendStringInfoChar(&ctx.ms, '{');
 
+	/*
+	 * One sample at a time (the worker's and take_sample() calls): two
+	 * samples computing deltas against the same previous state would both
+	 * count the same interval.  The lock is held until commit, so the next
+	 * sample reads the state this one wrote.
+	 */
+	(void) DirectFunctionCall1(pg_advisory_xact_lock_int8,
+							   Int64GetDatum(NADIA_SAMPLE_LOCK_KEY));
+
 	/* statistics read in this transaction must be current, not cached */
 	pgstat_clear_snapshot();
+	INSTR_TIME_SET_CURRENT(start);
+	ctx.ts = GetCurrentTimestamp();
 
 	if (SPI_execute("SELECT pg_catalog.nextval('nadia_bgw.samples_sample_id_seq')", false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not allocate a sample id");
@@ -354,13 +366,13 @@ nadia_take_sample(bool from_worker)
 	values[3] = CStringGetTextDatum(from_worker ? "worker" : "take_sample");
 	values[4] = CStringGetTextDatum(ctx.outcome.data);
 	values[5] = CStringGetTextDatum(psprintf("{%s}", ctx.failed.data));
+	values[6] = CStringGetTextDatum(ctx.rows.data);
+	values[7] = CStringGetTextDatum(ctx.ms.data);
 	if (SPI_execute_with_args("INSERT INTO nadia_bgw.samples"
 							  " (sample_id, sampled_at, duration_ms, taken_by, outcome, failed_sources, rows_written, source_ms)"
 							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::text[], $7::jsonb, $8::jsonb)",
 							  8, (Oid[]) {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
-							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
-							  CStringGetTextDatum(ctx.rows.data), CStringGetTextDatum(ctx.ms.data)},
-							  NULL, false, 0) != SPI_OK_INSERT)
+							  values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the sample");
 	return ctx.sample_id;
 }
