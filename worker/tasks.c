@@ -12,9 +12,11 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "rollup.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"rollup", nadia_rollup_task},
 };
 
 const int	nadia_ntasks = lengthof(nadia_tasks);
