@@ -102,6 +102,7 @@ AS $$
         ELSE date_bin(r.bucket, ts, r.origin)
     END
 $$;
+REVOKE ALL ON FUNCTION nadia_bgw._rollup_bucket_start(nadia_bgw.rollup, timestamptz) FROM PUBLIC;
 
 -- Start of the bucket after the one starting at s.
 CREATE FUNCTION nadia_bgw._rollup_next(r nadia_bgw.rollup, s timestamptz)
@@ -115,6 +116,7 @@ AS $$
         ELSE s + r.bucket
     END
 $$;
+REVOKE ALL ON FUNCTION nadia_bgw._rollup_next(nadia_bgw.rollup, timestamptz) FROM PUBLIC;
 
 -- The bucket column's value (as text) of the bucket starting at s.
 CREATE FUNCTION nadia_bgw._rollup_value(r nadia_bgw.rollup, s timestamptz)
@@ -127,6 +129,7 @@ AS $$
         ELSE s::text
     END
 $$;
+REVOKE ALL ON FUNCTION nadia_bgw._rollup_value(nadia_bgw.rollup, timestamptz) FROM PUBLIC;
 
 -- Starts of the buckets overlapping [lo, hi] (stepping in local time for
 -- whole-day buckets, so that DST days stay one bucket each).
@@ -141,6 +144,7 @@ AS $$
                             nadia_bgw._rollup_bucket_start(r, hi) AT TIME ZONE z.zone,
                             r.bucket) AS g
 $$;
+REVOKE ALL ON FUNCTION nadia_bgw._rollup_buckets(nadia_bgw.rollup, timestamptz, timestamptz) FROM PUBLIC;
 
 -- Oldest bucket start kept, or -infinity without a horizon.
 CREATE FUNCTION nadia_bgw._rollup_cutoff(r nadia_bgw.rollup, now_start timestamptz)
@@ -156,6 +160,7 @@ AS $$
         ELSE nadia_bgw._rollup_bucket_start(r, now_start - r.horizon)
     END
 $$;
+REVOKE ALL ON FUNCTION nadia_bgw._rollup_cutoff(nadia_bgw.rollup, timestamptz) FROM PUBLIC;
 
 -- Recompute the buckets in [s, e): delete them, insert them from the source.
 CREATE FUNCTION nadia_bgw._rollup_recompute(r nadia_bgw.rollup, s timestamptz, e timestamptz)
@@ -530,7 +535,14 @@ BEGIN
     END LOOP;
     where_list := format('%I >= $1 AND %I < $2', time_column, time_column);
     IF filter IS NOT NULL THEN
-        PERFORM nadia_bgw._rollup_check_expr(source, format('1 WHERE (%s)', filter), 'filter');
+        IF position(';' IN filter) > 0 THEN
+            RAISE EXCEPTION 'invalid filter "%"', filter USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        BEGIN
+            EXECUTE format('EXPLAIN (COSTS OFF) SELECT 1 FROM %s WHERE (%s)', source, filter);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'invalid filter "%": %', filter, SQLERRM USING ERRCODE = SQLSTATE;
+        END;
         where_list := where_list || format(' AND (%s)', filter);
     END IF;
     query := format('SELECT %s FROM %s WHERE %s GROUP BY %s',
