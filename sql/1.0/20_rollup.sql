@@ -179,8 +179,10 @@ REVOKE ALL ON FUNCTION nadia_bgw._rollup_recompute(nadia_bgw.rollup, timestamptz
 
 -- The refresh of one rollup: what refresh_rollup() and the worker run.
 -- Returns the number of buckets recomputed, or NULL when skip_locked and
--- another session is refreshing it.
-CREATE FUNCTION nadia_bgw._rollup_refresh(rid integer, skip_locked boolean)
+-- another session is refreshing it.  as_of (tests only) stands in for
+-- now() when placing the threshold and the horizon, to simulate midnight.
+CREATE FUNCTION nadia_bgw._rollup_refresh(rid integer, skip_locked boolean,
+                                          as_of timestamptz DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -220,7 +222,7 @@ BEGIN
         END IF;
     END IF;
 
-    now_start := nadia_bgw._rollup_bucket_start(r, now());
+    now_start := nadia_bgw._rollup_bucket_start(r, coalesce(as_of, now()));
     cutoff := nadia_bgw._rollup_cutoff(r, now_start);
 
     -- hot buckets: did a transaction write at or above the threshold?
@@ -305,7 +307,7 @@ BEGIN
     RETURN n;
 END
 $$;
-REVOKE ALL ON FUNCTION nadia_bgw._rollup_refresh(integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nadia_bgw._rollup_refresh(integer, boolean, timestamptz) FROM PUBLIC;
 
 -- The worker's task: every rollup of this database, each in a
 -- subtransaction so that one failure does not stop the others.
