@@ -6,6 +6,7 @@
 CREATE EXTENSION IF NOT EXISTS nadia_bgw;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
+\set SHOW_CONTEXT never
 
 CREATE TABLE events (
     id       bigserial PRIMARY KEY,
@@ -213,6 +214,7 @@ SELECT DATE(at) AS day, model, count(*) FROM events
  WHERE at >= '2024-03-09' AND at < '2024-03-12' OR DATE(at) = '2024-10-27'
  GROUP BY 1, 2 ORDER BY 1, 2;
 SET TimeZone = 'UTC';
+\set SHOW_CONTEXT never
 
 -- the reader sees the view, not the catalog
 SELECT has_table_privilege('nadia_bgw_reader', 'nadia_bgw.rollups', 'SELECT') AS reader_view,
