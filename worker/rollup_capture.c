@@ -44,6 +44,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -52,7 +53,7 @@
 
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_capture);
 
-/* Parsed trigger arguments, cached in fn_extra for one statement. */
+/* Parsed trigger arguments (see capture_state). */
 typedef struct CaptureState
 {
 	Oid			relid;			/* relation the attnum belongs to */
@@ -104,15 +105,41 @@ current_lxid(void)
 #endif
 }
 
+/*
+ * Parsed arguments per trigger, kept for the life of the backend: a
+ * trigger's arguments never change (create_rollup makes a new trigger),
+ * and re-parsing them for every single-row INSERT statement would cost
+ * the writers more than the capture itself.
+ */
+#define STATE_CACHE_SIZE 32
+static CaptureState *state_cache[STATE_CACHE_SIZE];
+static Oid	state_cache_tgoid[STATE_CACHE_SIZE];
+static int	state_cache_next = 0;
+
 static CaptureState *
 capture_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 {
 	CaptureState *st = (CaptureState *) fcinfo->flinfo->fn_extra;
 	Trigger    *trig = trigdata->tg_trigger;
 	Relation	rel = trigdata->tg_relation;
+	int			i;
 
 	if (st != NULL && st->relid == RelationGetRelid(rel))
 		return st;
+
+	for (i = 0; i < STATE_CACHE_SIZE; i++)
+	{
+		if (state_cache[i] != NULL && state_cache_tgoid[i] == trig->tgoid &&
+			state_cache[i]->relid == RelationGetRelid(rel))
+		{
+			st = state_cache[i];
+			/* the slot may have been set up since: look again */
+			if (st->slot < 0)
+				st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
+			fcinfo->flinfo->fn_extra = st;
+			return st;
+		}
+	}
 
 	if (trig->tgnargs != 7)
 		ereport(ERROR,
@@ -121,7 +148,7 @@ capture_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 						trig->tgnargs),
 				 errhint("Create rollups with nadia_bgw.create_rollup() only.")));
 
-	st = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CaptureState));
+	st = MemoryContextAllocZero(TopMemoryContext, sizeof(CaptureState));
 	st->relid = RelationGetRelid(rel);
 	st->rollup_id = pg_strtoint32(trig->tgargs[0]);
 	st->uid = DatumGetInt64(DirectFunctionCall1(int8in,
@@ -141,12 +168,17 @@ capture_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	if (st->width <= 0)
 		elog(ERROR, "bad bucket width in rollup trigger");
 	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 		st->tz = PointerGetDatum(cstring_to_text(trig->tgargs[6]));
 		MemoryContextSwitchTo(old);
 	}
 	st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
+
+	/* replace round-robin; an evicted state is leaked (a few dozen bytes) */
+	state_cache[state_cache_next] = st;
+	state_cache_tgoid[state_cache_next] = trig->tgoid;
+	state_cache_next = (state_cache_next + 1) % STATE_CACHE_SIZE;
 	fcinfo->flinfo->fn_extra = st;
 	return st;
 }
@@ -155,13 +187,14 @@ capture_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 static void
 log_invalidation(int32 rollup_id, TimestampTz lo, TimestampTz hi)
 {
-	Oid			nsp = get_namespace_oid(NADIA_BGW_SCHEMA, false);
-	Oid			relid = get_relname_relid("rollup_invalidation", nsp);
+	Oid			relid;
 	Relation	rel;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 	HeapTuple	tup;
 
+	relid = get_relname_relid("rollup_invalidation",
+							  get_namespace_oid(NADIA_BGW_SCHEMA, false));
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
