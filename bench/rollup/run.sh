@@ -8,7 +8,7 @@
 #   DAYS=30 ROWS_PER_DAY=10000 bash bench/rollup/run.sh     quick
 #
 # Knobs: DAYS, ROWS_PER_DAY, SEED, PGBENCH_SECONDS (per run, default 20),
-# PARTS (default "refresh writers load": which sections to run),
+# PARTS (default "refresh writers probe load": which sections to run),
 # ROUNDS (alternating capture off/on pgbench rounds, default 3),
 # BENCH_DIR (default /tmp/nadia_bench_rollup), BENCH_PORT (default 5521),
 # BENCH_KEEP=1 (leave the cluster running), BENCH_REUSE=1 (reuse a loaded
@@ -23,8 +23,9 @@ PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 ROUNDS=${ROUNDS:-3}
 BENCH_DIR=${BENCH_DIR:-/tmp/nadia_bench_rollup}
 BENCH_PORT=${BENCH_PORT:-5521}
-PARTS=${PARTS:-refresh writers load}
+PARTS=${PARTS:-refresh writers probe load}
 part() { grep -qw "$1" <<<"$PARTS"; }
+CPU_ROUNDS=$((ROUNDS * 2 + 1))
 
 ensure_packages $NADIA_BASE_PACKAGES
 build
@@ -189,7 +190,7 @@ cpu_loop() {
 		psql -X -At | tr '\n' ' ' | awk -v n="$1" '{printf "%.1f\n", ($3 - $1) * 1000000 / 100 / n}'
 }
 echo
-CPU_ROUNDS=$((ROUNDS * 2 + 1))
+
 echo "== Writers: backend CPU per single-row INSERT transaction (us), 10,000 rows per run, $CPU_ROUNDS alternating rounds (min; median)"
 for back in 0 80; do
 	off=(); on=()
@@ -207,9 +208,13 @@ for back in 0 80; do
 		"$(awk -v a="$moff" -v b="$mon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')" "${off[*]}" "${on[*]}"
 done
 
+fi
+
+if part probe; then
 # the capture's own cost, isolated on a narrow unindexed table where
-# nothing else hides it: 20,000 single-row transactions, min of the rounds
-$PSQL <<'SQL'
+# nothing else hides it: 20,000 single-row transactions without waiting for
+# the WAL flush (synchronous_commit = off), min of the rounds
+$PSQL >/dev/null <<'SQL'
 DROP TABLE IF EXISTS capture_probe CASCADE;
 CREATE TABLE capture_probe (at timestamptz NOT NULL, v integer);
 SELECT nadia_bgw.create_rollup(name => 'capture_probe_daily', source => 'capture_probe',
@@ -234,9 +239,9 @@ for back in 0 80; do
 	off=(); on=()
 	for r in $(seq 1 "$CPU_ROUNDS"); do
 		$PSQL -c "ALTER TABLE capture_probe DISABLE TRIGGER $ptrig"
-		off+=("$(psql -X -At -c "CALL probe_loop(20000, $back)")")
+		off+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
 		$PSQL -c "ALTER TABLE capture_probe ENABLE TRIGGER $ptrig"
-		on+=("$(psql -X -At -c "CALL probe_loop(20000, $back)")")
+		on+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
 	done
 	minoff=$(printf '%s\n' "${off[@]}" | sort -n | head -n 1)
 	minon=$(printf '%s\n' "${on[@]}" | sort -n | head -n 1)
