@@ -5,6 +5,7 @@
 \set risk random(0, 99)
 \set c1 random(1, 40)
 \set c2 random(2, 12)
+\set tg :client_id * 1000000000 + random(1, 999999999)
 INSERT INTO public.interactions
     (user_id, conversation_id, message_number, user_message, llm1_raw_response,
      llm2_bubbles, constitution_risk_score, constitution_recommendation,
@@ -15,4 +16,4 @@ VALUES
      'how much does the premium plan cost?', 'Sure! Our monthly plan is 29 USD.',
      ARRAY['Sure!', 'Our monthly plan is 29 USD.'], :risk / 100.0, 'approve',
      0.50, 'gemini-2.0-flash', 'gpt-4o-mini', :c1 / 10000.0, :c2 / 10000.0,
-     'PROSPECT', :client_id * 1000000000 + :scale, now(), now());
+     'PROSPECT', :tg, now(), now());
