@@ -15,7 +15,10 @@
  *	- are not members of nadia_bgw_reader, or the database has no nadia_bgw;
  *	- can write anything: INSERT/UPDATE/DELETE/TRUNCATE/TRIGGER/REFERENCES
  *	  on any relation, UPDATE/USAGE on any sequence, CREATE on the database
- *	  or on any schema;
+ *	  or on any schema (UPDATE on pg_settings, which everyone has, only
+ *	  sets session-local parameters and is not counted; nor is TEMP, which
+ *	  PUBLIC has by default and which creates session-private objects
+ *	  only);
  *	- can read any application relation, that is any table, view,
  *	  materialized view, foreign table or sequence outside pg_catalog,
  *	  information_schema and nadia_bgw that no extension owns (the
@@ -106,6 +109,7 @@ static const char *check_sql =
 "    FROM me, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 "   WHERE NOT me.rolsuper AND c.relkind IN ('r', 'p', 'v', 'm', 'f')\n"
 "     AND n.nspname NOT LIKE 'pg\\_temp\\_%'\n"
+"     AND c.oid <> 'pg_catalog.pg_settings'::regclass\n"
 "     AND (has_table_privilege(me.oid, c.oid, 'DELETE, TRUNCATE, TRIGGER')\n"
 "          OR has_any_column_privilege(me.oid, c.oid, 'INSERT, UPDATE, REFERENCES'))\n"
 "  UNION ALL\n"
