@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "nadia_bgw.h"
+#include "sampler.h"
 
 PG_MODULE_MAGIC;
 
@@ -139,6 +140,8 @@ register_worker(void)
 void
 _PG_init(void)
 {
+	/* before define_gucs(), which reserves the prefix */
+	nadia_sampler_init();
 	define_gucs();
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -12,9 +12,11 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "sampler.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"sample", nadia_sample_task},
 };
 
 const int	nadia_ntasks = lengthof(nadia_tasks);
