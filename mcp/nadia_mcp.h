@@ -174,6 +174,10 @@ typedef struct ToolDef
 	const char *provider;		/* nadia_bgw module that fills them */
 	const char *empty_note;		/* said when no row comes back */
 	bool		heavy;			/* counts against heavy_per_hour */
+	/* a relation the query may lack, and the query to run then */
+	const char *optional_relation;
+	const char *fallback_sql;
+	const char *fallback_note;
 } ToolDef;
 
 extern const ToolDef *tools_all(int *n);
@@ -202,8 +206,8 @@ typedef struct McpServer
 	const char *protocol_version;	/* negotiated */
 	/* hook used by the fuzzer in place of db_run_tool */
 	DbOutcome	(*run_tool) (struct McpServer *srv, const ToolDef *tool,
-							 const char *const *values, PGresult **result,
-							 char *errbuf, size_t errlen);
+							 const char *sql, const char *const *values,
+							 PGresult **result, char *errbuf, size_t errlen);
 } McpServer;
 
 extern void server_init(McpServer *srv, const McpLimits *limits, McpDb *db);

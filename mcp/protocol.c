@@ -51,7 +51,7 @@ protocol_allows_batches(const McpServer *srv)
 }
 
 static DbOutcome
-default_run_tool(McpServer *srv, const ToolDef *tool,
+default_run_tool(McpServer *srv, const ToolDef *tool, const char *sql,
 				 const char *const *values, PGresult **result,
 				 char *errbuf, size_t errlen)
 {
@@ -65,7 +65,7 @@ default_run_tool(McpServer *srv, const ToolDef *tool,
 		snprintf(errbuf, errlen, "no database connection");
 		return DB_UNAVAILABLE;
 	}
-	return db_run_tool(srv->db, &srv->limits, tool->sql, nparams, values,
+	return db_run_tool(srv->db, &srv->limits, sql, nparams, values,
 					   result, errbuf, errlen);
 }
 
@@ -293,6 +293,7 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 	PGresult   *res = NULL;
 	DbOutcome	outcome;
 	cJSON	   *structured;
+	bool		fallback = false;
 
 	name = params ? cJSON_GetObjectItemCaseSensitive(params, "name") : NULL;
 	if (!cJSON_IsString(name))
@@ -360,7 +361,24 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 	(void) np;
 
 	errbuf[0] = '\0';
-	outcome = srv->run_tool(srv, tool, sqlvalues, &res, errbuf, sizeof(errbuf));
+	outcome = srv->run_tool(srv, tool, tool->sql, sqlvalues, &res, errbuf,
+							sizeof(errbuf));
+
+	/*
+	 * A tool whose query joins an optional module's relation answers
+	 * without it while that module is not installed, and says so.
+	 */
+	if (outcome == DB_MISSING && tool->fallback_sql &&
+		strstr(errbuf, tool->optional_relation) != NULL)
+	{
+		if (res)
+			PQclear(res);
+		res = NULL;
+		errbuf[0] = '\0';
+		outcome = srv->run_tool(srv, tool, tool->fallback_sql, sqlvalues, &res,
+								errbuf, sizeof(errbuf));
+		fallback = true;
+	}
 	schema_free_args(tool, values);
 	if (outcome != DB_OK)
 	{
@@ -378,6 +396,8 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 	PQclear(res);
 	if (structured == NULL)
 		return outcome_error(srv, tool, DB_ERROR, errbuf);
+	if (fallback && !cJSON_HasObjectItem(structured, "note"))
+		cJSON_AddStringToObject(structured, "note", tool->fallback_note);
 	return tool_success(srv, structured);
 }
 

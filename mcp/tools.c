@@ -61,7 +61,7 @@ static const char slow_sql[] =
 "       round(s.shared_blks_hit::numeric / nullif(s.shared_blks_hit + s.shared_blks_read, 0), 4)\n"
 "         AS cache_hit_ratio,\n"
 "       s.query\n"
-"  FROM nadia_bgw.statement_totals($1::timestamptz) s\n"
+"  FROM nadia_bgw.mcp_statement_totals($1::timestamptz) s\n"
 " WHERE s.calls > 0 AND ($2::text IS NULL OR s.datname = $2::text)\n"
 " ORDER BY s.total_exec_time_ms / s.calls DESC, s.queryid\n"
 " LIMIT $3::int";
@@ -101,7 +101,7 @@ static const char qstats_sql[] =
 "         AS shared_blks_per_call,\n"
 "       s.temp_blks_written, s.wal_bytes,\n"
 "       s.first_seen, s.last_seen, s.query\n"
-"  FROM nadia_bgw.statement_totals($2::timestamptz) s\n"
+"  FROM nadia_bgw.mcp_statement_totals($2::timestamptz) s\n"
 " WHERE $1::text IS NULL\n"
 "    OR strpos(lower(s.query), lower($1::text)) > 0\n"
 "    OR s.queryid::text = $1::text\n"
@@ -123,7 +123,7 @@ static const ToolColumn cost_cols[] = {
 };
 
 static const char cost_sql[] =
-"WITH s AS (SELECT * FROM nadia_bgw.statement_totals($1::timestamptz)),\n"
+"WITH s AS (SELECT * FROM nadia_bgw.mcp_statement_totals($1::timestamptz)),\n"
 "tot AS (SELECT sum(total_exec_time_ms) AS t,\n"
 "               sum(shared_blks_read + temp_blks_written) AS io,\n"
 "               sum(wal_bytes) AS wal FROM s)\n"
@@ -148,31 +148,33 @@ static const ToolColumn conn_cols[] = {
 	{"sampled_at", COL_TIME, "time of the sample"},
 	{"max_connections", COL_INT, "the server's max_connections"},
 	{"backends", COL_INT, "client backends"},
-	{"usage_ratio", COL_NUM, "backends / max_connections"},
+	{"used_ratio", COL_NUM, "backends / max_connections, 0..1"},
 	{"active", COL_INT, "backends running a query"},
 	{"idle", COL_INT, "idle backends"},
 	{"idle_in_transaction", COL_INT, "backends idle inside a transaction"},
-	{"waiting", COL_INT, "backends waiting on any wait event"},
+	{"waiting", COL_INT, "active backends waiting on something other than the client"},
 	{"waiting_on_lock", COL_INT, "backends waiting on a heavyweight lock"},
 	{"longest_query_s", COL_NUM, "age of the longest running query, s"},
 	{"longest_query_queryid", COL_ID, "its query id"},
 	{"longest_xact_s", COL_NUM, "age of the oldest open transaction, s"},
 	{"longest_idle_in_xact_s", COL_NUM, "longest idle-in-transaction time, s"},
-	{"by_wait_event_type", COL_JSON, "backends per wait event type"},
+	{"peak_backends_1h", COL_INT, "most backends in the hour before the sample"},
+	{"peak_idle_in_transaction_1h", COL_INT, "most idle-in-transaction backends in that hour"},
+	{"by_wait_event_type", COL_JSON, "active backends per wait event type"},
 	{"by_database", COL_JSON, "backends per database"},
 };
 
 static const char conn_sql[] =
 "SELECT a.sampled_at, a.max_connections, a.backends,\n"
-"       round(a.backends::numeric / nullif(a.max_connections, 0), 4) AS usage_ratio,\n"
+"       round(a.used_ratio::numeric, 4) AS used_ratio,\n"
 "       a.active, a.idle, a.idle_in_transaction, a.waiting, a.waiting_on_lock,\n"
 "       round(a.longest_query_s::numeric, 3) AS longest_query_s,\n"
 "       a.longest_query_queryid::text AS longest_query_queryid,\n"
 "       round(a.longest_xact_s::numeric, 3) AS longest_xact_s,\n"
 "       round(a.longest_idle_in_xact_s::numeric, 3) AS longest_idle_in_xact_s,\n"
+"       a.peak_backends_1h, a.peak_idle_in_transaction_1h,\n"
 "       a.by_wait_event_type, a.by_database\n"
-"  FROM nadia_bgw.activity_samples a\n"
-" ORDER BY a.sampled_at DESC\n"
+"  FROM nadia_bgw.connections a\n"
 " LIMIT least($1::int, 1)";
 
 static const ToolColumn lock_cols[] = {
@@ -220,20 +222,31 @@ static const ToolColumn index_cols[] = {
 	{"indexrelname", COL_TEXT, "index"},
 	{"index_bytes", COL_INT, "index size, bytes"},
 	{"idx_scan_total", COL_INT, "scans since statistics were last reset"},
-	{"idx_scan_7d", COL_INT, "scans in the last 7 days of history"},
+	{"idx_scan_30d", COL_INT, "scans in the last 30 days of history"},
+	{"table_writes_30d", COL_INT, "rows inserted, updated and deleted in the table in 30 days"},
 	{"backs_constraint", COL_BOOL, "the index enforces a primary key, unique or exclusion constraint"},
 	{"is_valid", COL_BOOL, "false for an index left invalid by a failed CREATE INDEX CONCURRENTLY"},
-	{"verdict", COL_TEXT, "invalid, unused, rarely used, duplicate or used"},
-	{"duplicate_of", COL_TEXT, "another index of the table with the same definition"},
+	{"verdict", COL_TEXT, "invalid, duplicate, unused, rarely used or used"},
+	{"duplicate_of", COL_TEXT, "the index of the same table with the same definition to keep"},
 	{"indexdef", COL_TEXT, "CREATE INDEX statement"},
 };
 
 static const char index_sql[] =
 "SELECT u.schemaname, u.relname, u.indexrelname, u.index_bytes, u.idx_scan_total,\n"
-"       u.idx_scan_7d, u.backs_constraint, u.is_valid, u.verdict, u.duplicate_of, u.indexdef\n"
+"       u.idx_scan_30d, u.table_writes_30d, u.backs_constraint, u.is_valid,\n"
+"       CASE WHEN NOT u.is_valid THEN 'invalid'\n"
+"            WHEN d.same_as IS NOT NULL THEN 'duplicate'\n"
+"            WHEN u.unused THEN 'unused'\n"
+"            WHEN u.rarely_used THEN 'rarely used'\n"
+"            ELSE 'used' END AS verdict,\n"
+"       d.same_as::text AS duplicate_of, u.indexdef\n"
 "  FROM nadia_bgw.index_usage u\n"
-" ORDER BY CASE u.verdict WHEN 'invalid' THEN 0 WHEN 'duplicate' THEN 1\n"
-"          WHEN 'unused' THEN 2 WHEN 'rarely used' THEN 3 ELSE 4 END,\n"
+"  LEFT JOIN LATERAL (SELECT x.same_as FROM nadia_bgw.duplicate_indexes x\n"
+"                      WHERE x.schemaname = u.schemaname AND x.relname = u.relname\n"
+"                        AND x.duplicate_index = u.indexrelname\n"
+"                      ORDER BY x.same_as LIMIT 1) d ON true\n"
+" ORDER BY CASE WHEN NOT u.is_valid THEN 0 WHEN d.same_as IS NOT NULL THEN 1\n"
+"               WHEN u.unused THEN 2 WHEN u.rarely_used THEN 3 ELSE 4 END,\n"
 "          u.index_bytes DESC NULLS LAST, u.indexrelname\n"
 " LIMIT $1::int";
 
@@ -255,7 +268,7 @@ static const char missing_sql[] =
 "       round(t.seq_tup_read::numeric / nullif(t.seq_scan, 0), 1) AS avg_rows_per_seq_scan,\n"
 "       t.idx_scan,\n"
 "       round(t.idx_scan::numeric / nullif(t.idx_scan + t.seq_scan, 0), 4) AS index_scan_ratio\n"
-"  FROM nadia_bgw.table_totals($1::timestamptz) t\n"
+"  FROM nadia_bgw.mcp_table_totals($1::timestamptz) t\n"
 "  JOIN nadia_bgw.table_stats_latest l USING (relid)\n"
 " WHERE t.seq_scan > 0\n"
 "   AND l.n_live_tup >= $2::int\n"
@@ -266,38 +279,40 @@ static const char missing_sql[] =
 static const ToolColumn table_cols[] = {
 	{"schemaname", COL_TEXT, "schema"},
 	{"relname", COL_TEXT, "table"},
-	{"n_live_tup", COL_INT, "live rows (estimate)"},
-	{"n_dead_tup", COL_INT, "dead rows (estimate)"},
-	{"dead_ratio", COL_NUM, "n_dead_tup / (n_live_tup + n_dead_tup), 0..1"},
 	{"total_bytes", COL_INT, "size with indexes and TOAST, bytes"},
 	{"heap_bytes", COL_INT, "heap size, bytes"},
 	{"index_bytes", COL_INT, "size of its indexes, bytes"},
 	{"toast_bytes", COL_INT, "TOAST size, bytes"},
+	{"n_live_tup", COL_INT, "live rows (estimate)"},
+	{"n_dead_tup", COL_INT, "dead rows (estimate)"},
+	{"dead_tuple_ratio", COL_NUM, "n_dead_tup / (n_live_tup + n_dead_tup), 0..1"},
+	{"bloat_bytes_estimate", COL_INT, "heap bytes x dead ratio: a rough bloat estimate"},
 	{"seq_scan_total", COL_INT, "sequential scans since statistics reset"},
 	{"idx_scan_total", COL_INT, "index scans since statistics reset"},
-	{"n_tup_ins", COL_INT, "rows inserted in the last sample interval"},
-	{"n_tup_upd", COL_INT, "rows updated in the last sample interval"},
-	{"n_tup_del", COL_INT, "rows deleted in the last sample interval"},
+	{"index_scan_ratio", COL_NUM, "idx_scan_total / (seq_scan_total + idx_scan_total), 0..1"},
 	{"sampled_at", COL_TIME, "time of the sample these figures come from"},
 };
 
 static const char table_sql[] =
-"SELECT l.schemaname, l.relname, l.n_live_tup, l.n_dead_tup,\n"
-"       round(l.n_dead_tup::numeric / nullif(l.n_live_tup + l.n_dead_tup, 0), 4) AS dead_ratio,\n"
-"       l.total_bytes, l.heap_bytes, l.index_bytes, l.toast_bytes,\n"
-"       l.seq_scan_total, l.idx_scan_total, l.n_tup_ins, l.n_tup_upd, l.n_tup_del,\n"
-"       l.sampled_at\n"
-"  FROM nadia_bgw.table_stats_latest l\n"
-" ORDER BY l.total_bytes DESC NULLS LAST, l.relname\n"
+"SELECT t.schemaname, t.relname, t.total_bytes, t.heap_bytes, t.index_bytes, t.toast_bytes,\n"
+"       t.n_live_tup, t.n_dead_tup,\n"
+"       round(t.dead_tuple_ratio::numeric, 4) AS dead_tuple_ratio,\n"
+"       t.bloat_bytes_estimate, t.seq_scan_total, t.idx_scan_total,\n"
+"       round(t.index_scan_ratio::numeric, 4) AS index_scan_ratio, t.sampled_at\n"
+"  FROM nadia_bgw.table_stats t\n"
+" ORDER BY t.total_bytes DESC NULLS LAST, t.relname\n"
 " LIMIT $1::int";
 
 static const ToolColumn vacuum_cols[] = {
 	{"schemaname", COL_TEXT, "schema"},
 	{"relname", COL_TEXT, "table"},
+	{"n_live_tup", COL_INT, "live rows (estimate)"},
 	{"n_dead_tup", COL_INT, "dead rows (estimate)"},
-	{"dead_ratio", COL_NUM, "n_dead_tup / (n_live_tup + n_dead_tup), 0..1"},
+	{"autovacuum_dead_threshold", COL_INT, "dead rows at which autovacuum starts (global settings)"},
+	{"vacuum_due", COL_BOOL, "n_dead_tup is past that threshold"},
 	{"n_mod_since_analyze", COL_INT, "rows changed since the last ANALYZE"},
-	{"last_vacuum", COL_TIME, "last manual VACUUM (including nadia_bgw's)"},
+	{"analyze_due", COL_BOOL, "past autoanalyze's threshold"},
+	{"last_vacuum", COL_TIME, "last manual VACUUM (nadia_bgw's scheduler included)"},
 	{"last_autovacuum", COL_TIME, "last autovacuum"},
 	{"last_analyze", COL_TIME, "last manual ANALYZE"},
 	{"last_autoanalyze", COL_TIME, "last autoanalyze"},
@@ -305,27 +320,47 @@ static const ToolColumn vacuum_cols[] = {
 	{"autovacuum_count_total", COL_INT, "autovacuums since statistics reset"},
 	{"frozenxid_age", COL_INT, "age(relfrozenxid), transactions"},
 	{"freeze_max_age_ratio", COL_NUM, "frozenxid_age / autovacuum_freeze_max_age (1 = forced anti-wraparound vacuum)"},
-	{"scheduler_last_action", COL_TEXT, "last VACUUM/ANALYZE nadia_bgw's scheduler ran on the table"},
-	{"scheduler_last_outcome", COL_TEXT, "its outcome"},
-	{"scheduler_last_at", COL_TIME, "when it started"},
-	{"scheduler_jobs_7d", COL_INT, "jobs the scheduler ran on the table in the last 7 days"},
+	{"scheduler_last_action", COL_TEXT, "last job of nadia_bgw's maintenance scheduler on the table"},
+	{"scheduler_last_reason", COL_TEXT, "why the scheduler planned it"},
+	{"scheduler_last_outcome", COL_TEXT, "its outcome (done, skipped-locked, failed, ...)"},
+	{"scheduler_last_at", COL_TIME, "when it was planned"},
+	{"scheduler_jobs_7d", COL_INT, "scheduler jobs on the table in the last 7 days"},
 };
 
-/* with the maintenance scheduler's history ... */
-static const char vacuum_sql[] =
-"SELECT l.schemaname, l.relname, l.n_dead_tup,\n"
-"       round(l.n_dead_tup::numeric / nullif(l.n_live_tup + l.n_dead_tup, 0), 4) AS dead_ratio,\n"
-"       l.n_mod_since_analyze, l.last_vacuum, l.last_autovacuum, l.last_analyze,\n"
-"       l.last_autoanalyze, l.vacuum_count_total, l.autovacuum_count_total,\n"
-"       l.frozenxid_age,\n"
-"       round(l.frozenxid_age::numeric /\n"
+#define VACUUM_SELECT \
+"SELECT v.schemaname, v.relname, v.n_live_tup, v.n_dead_tup, v.autovacuum_dead_threshold,\n" \
+"       v.vacuum_due, v.n_mod_since_analyze, v.analyze_due, v.last_vacuum,\n" \
+"       v.last_autovacuum, v.last_analyze, v.last_autoanalyze, v.vacuum_count_total,\n" \
+"       v.autovacuum_count_total, v.frozenxid_age,\n" \
+"       round(v.frozenxid_age::numeric /\n" \
 "             current_setting('autovacuum_freeze_max_age')::numeric, 4) AS freeze_max_age_ratio,\n"
-"       m.action AS scheduler_last_action, m.outcome AS scheduler_last_outcome,\n"
-"       m.started_at AS scheduler_last_at, m.jobs_7d AS scheduler_jobs_7d\n"
-"  FROM nadia_bgw.table_stats_latest l\n"
-"  LEFT JOIN nadia_bgw.maintenance_by_table m ON m.relid = l.relid\n"
-" ORDER BY l.n_dead_tup DESC NULLS LAST, l.frozenxid_age DESC NULLS LAST, l.relname\n"
-" LIMIT $1::int";
+#define VACUUM_ORDER \
+" ORDER BY v.n_dead_tup DESC NULLS LAST, v.frozenxid_age DESC NULLS LAST, v.relname\n" \
+" LIMIT $1::int"
+
+/* with what the maintenance scheduler did ... */
+static const char vacuum_sql[] =
+VACUUM_SELECT
+"       m.action AS scheduler_last_action, m.reason AS scheduler_last_reason,\n"
+"       m.outcome AS scheduler_last_outcome, m.planned_at AS scheduler_last_at,\n"
+"       (SELECT count(*) FROM nadia_bgw.maintenance_history j\n"
+"         WHERE j.relid = v.relid AND j.planned_at >= now() - interval '7 days')\n"
+"         AS scheduler_jobs_7d\n"
+"  FROM nadia_bgw.vacuum_stats v\n"
+"  LEFT JOIN LATERAL (SELECT h.action, h.reason, h.outcome, h.planned_at\n"
+"                       FROM nadia_bgw.maintenance_history h\n"
+"                      WHERE h.relid = v.relid\n"
+"                      ORDER BY h.planned_at DESC LIMIT 1) m ON true\n"
+VACUUM_ORDER;
+
+/* ... and without, while the scheduler is not installed */
+static const char vacuum_sql_nosched[] =
+VACUUM_SELECT
+"       NULL::text AS scheduler_last_action, NULL::text AS scheduler_last_reason,\n"
+"       NULL::text AS scheduler_last_outcome, NULL::timestamptz AS scheduler_last_at,\n"
+"       NULL::bigint AS scheduler_jobs_7d\n"
+"  FROM nadia_bgw.vacuum_stats v\n"
+VACUUM_ORDER;
 
 /* ---------------------------------------------------------------- */
 /* buffers and I/O                                                   */
@@ -342,19 +377,19 @@ static const ToolColumn buffer_cols[] = {
 static const char buffer_sql[] =
 "(SELECT 'database' AS kind, d.datname::text AS name, d.blks_hit, d.blks_read,\n"
 "        round(d.blks_hit::numeric / nullif(d.blks_hit + d.blks_read, 0), 4) AS hit_ratio\n"
-"   FROM nadia_bgw.database_totals($1::timestamptz) d\n"
+"   FROM nadia_bgw.mcp_database_totals($1::timestamptz) d\n"
 "  ORDER BY d.blks_read DESC)\n"
 "UNION ALL\n"
 "(SELECT 'table', format('%I.%I', t.schemaname, t.relname),\n"
-"        t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit + t.tidx_blks_hit,\n"
-"        t.heap_blks_read + t.idx_blks_read + t.toast_blks_read + t.tidx_blks_read,\n"
-"        round((t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit + t.tidx_blks_hit)::numeric\n"
-"              / nullif(t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit + t.tidx_blks_hit\n"
-"                       + t.heap_blks_read + t.idx_blks_read + t.toast_blks_read + t.tidx_blks_read, 0), 4)\n"
-"   FROM nadia_bgw.table_totals($1::timestamptz) t\n"
-"  WHERE t.heap_blks_read + t.idx_blks_read + t.toast_blks_read + t.tidx_blks_read\n"
+"        t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit,\n"
+"        t.heap_blks_read + t.idx_blks_read + t.toast_blks_read,\n"
+"        round((t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit)::numeric\n"
+"              / nullif(t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit\n"
+"                       + t.heap_blks_read + t.idx_blks_read + t.toast_blks_read, 0), 4)\n"
+"   FROM nadia_bgw.mcp_table_totals($1::timestamptz) t\n"
+"  WHERE t.heap_blks_read + t.idx_blks_read + t.toast_blks_read\n"
 "        + t.heap_blks_hit + t.idx_blks_hit > 0\n"
-"  ORDER BY t.heap_blks_read + t.idx_blks_read + t.toast_blks_read + t.tidx_blks_read DESC,\n"
+"  ORDER BY t.heap_blks_read + t.idx_blks_read + t.toast_blks_read DESC,\n"
 "           t.relname\n"
 "  LIMIT 20)\n"
 "LIMIT $2::int";
@@ -380,7 +415,7 @@ static const char io_sql[] =
 "       round(h.blk_write_time_ms::numeric, 3) AS blk_write_time_ms,\n"
 "       h.temp_bytes, h.wal_bytes, h.buffers_checkpoint, h.buffers_clean,\n"
 "       h.buffers_backend, h.checkpoints, h.checkpoints_req\n"
-"  FROM nadia_bgw.io_by_hour($1::timestamptz) h\n"
+"  FROM nadia_bgw.mcp_io_by_hour($1::timestamptz) h\n"
 " ORDER BY h.hour DESC\n"
 " LIMIT $2::int";
 
@@ -415,27 +450,34 @@ static const char repl_sql[] =
 /* ---------------------------------------------------------------- */
 
 static const ToolColumn alert_cols[] = {
+	{"alert_id", COL_INT, "alert identifier"},
 	{"kind", COL_TEXT, "what was detected (latency regression, seq-scan surge, ...)"},
-	{"object", COL_TEXT, "what it is about: database, relation or query"},
+	{"state", COL_TEXT, "open or resolved"},
+	{"severity", COL_TEXT, "info, warning or critical"},
+	{"object", COL_TEXT, "what it is about: database, relation or statement"},
 	{"metric", COL_TEXT, "the figure compared"},
 	{"baseline", COL_NUM, "its normal value, learned from history"},
-	{"observed", COL_NUM, "the value that raised the alert"},
-	{"severity", COL_TEXT, "severity"},
+	{"observed", COL_NUM, "the value that raised or last updated the alert"},
+	{"ratio", COL_NUM, "observed / baseline"},
+	{"queryid", COL_ID, "query id, for statement alerts"},
 	{"opened_at", COL_TIME, "when the alert opened"},
+	{"updated_at", COL_TIME, "last time a cycle confirmed it"},
 	{"resolved_at", COL_TIME, "when it resolved (null while open)"},
+	{"acknowledged", COL_BOOL, "an operator acknowledged it"},
+	{"muted", COL_BOOL, "it matches a mute and sent no notification"},
 	{"details", COL_JSON, "everything else the detector recorded"},
 };
 
 static const char alert_sql[] =
-"SELECT a.kind::text AS kind, a.object::text AS object, a.metric::text AS metric,\n"
-"       a.baseline::float8 AS baseline, a.observed::float8 AS observed,\n"
-"       a.severity::text AS severity, a.opened_at, a.resolved_at,\n"
-"       to_jsonb(a.details) AS details\n"
+"SELECT a.alert_id, a.kind, a.state, a.severity, a.object, a.metric,\n"
+"       a.baseline, a.observed, a.ratio, a.queryid::text AS queryid,\n"
+"       a.opened_at, a.updated_at, a.resolved_at,\n"
+"       a.acknowledged_at IS NOT NULL AS acknowledged, a.muted, a.details\n"
 "  FROM nadia_bgw.alerts a\n"
-" WHERE $1::text = 'all'\n"
-"    OR ($1::text = 'open' AND a.resolved_at IS NULL)\n"
-"    OR ($1::text = 'resolved' AND a.resolved_at IS NOT NULL)\n"
-" ORDER BY a.resolved_at IS NULL DESC, a.opened_at DESC\n"
+" WHERE $1::text = 'all' OR a.state = $1::text\n"
+" ORDER BY a.state = 'open' DESC,\n"
+"          CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,\n"
+"          a.opened_at DESC\n"
 " LIMIT $2::int";
 
 /* ---------------------------------------------------------------- */
@@ -455,6 +497,9 @@ static const ToolColumn rollup_cols[] = {
 
 /* ---------------------------------------------------------------- */
 
+/* the tool reads nothing optional */
+#define NO_FALLBACK NULL, NULL, NULL
+
 static const ToolDef tools[] = {
 	{
 		"slow_queries", "Slow queries",
@@ -464,9 +509,9 @@ static const ToolDef tools[] = {
 		{ARG_LIMIT("20"), ARG_SINCE_DEF("24h"),
 		 {"database", ARG_TEXT, "Only statements run in this database.", 0, 0, 63, NULL, NULL}},
 		3, slow_cols, N(slow_cols), slow_sql,
-		"nadia_bgw.statement_totals() over the statement history",
-		"the sampler (pg_stat_statements must be in shared_preload_libraries)",
-		"no statement ran in the range, or pg_stat_statements is not loaded", false
+		"nadia_bgw.mcp_statement_totals() over the statement history",
+		"nadia_bgw's sampler (with pg_stat_statements in shared_preload_libraries)",
+		"no statement ran in the range, or pg_stat_statements is not loaded", false, NO_FALLBACK
 	},
 	{
 		"query_stats", "Statement statistics",
@@ -478,9 +523,9 @@ static const ToolDef tools[] = {
 		  0, 0, 200, NULL, NULL},
 		 ARG_SINCE_DEF("24h"), ARG_LIMIT("20")},
 		3, qstats_cols, N(qstats_cols), qstats_sql,
-		"nadia_bgw.statement_totals() over the statement history",
-		"the sampler (pg_stat_statements must be in shared_preload_libraries)",
-		"no statement in the range matches", true
+		"nadia_bgw.mcp_statement_totals() over the statement history",
+		"nadia_bgw's sampler (with pg_stat_statements in shared_preload_libraries)",
+		"no statement in the range matches", true, NO_FALLBACK
 	},
 	{
 		"active_connections", "Connections",
@@ -488,8 +533,8 @@ static const ToolDef tools[] = {
 		"max_connections, the longest query and transaction (query ids, never other "
 		"sessions' text), backends by wait event type and by database.",
 		{{0}}, 0, conn_cols, N(conn_cols), conn_sql,
-		"nadia_bgw.activity_samples", "the sampler",
-		"no activity sample yet", false
+		"nadia_bgw.connections", "nadia_bgw's sampler",
+		"no activity sample yet", false, NO_FALLBACK
 	},
 	{
 		"lock_analysis", "Lock waits",
@@ -497,17 +542,18 @@ static const ToolDef tools[] = {
 		"mode and waiting statement, with the query ids of the blockers.",
 		{ARG_SINCE_DEF("1h"), ARG_LIMIT("50")},
 		2, lock_cols, N(lock_cols), lock_sql,
-		"nadia_bgw.lock_wait_samples", "the sampler",
-		"no session waited on a lock at any sample in the range", false
+		"nadia_bgw.lock_wait_samples", "nadia_bgw's sampler",
+		"no session waited on a lock at any sample in the range", false, NO_FALLBACK
 	},
 	{
 		"index_usage", "Index usage",
-		"Every index with its size and scans, flagged invalid, unused (no scan since "
-		"statistics reset, not backing a constraint), rarely used (fewer than 50 "
-		"scans in 7 days) or duplicate (same definition as another index of the table).",
+		"Every index with its size and scans, flagged invalid, duplicate (same "
+		"definition as another index of the table), unused (no scan since statistics "
+		"reset, not backing a constraint) or rarely used (fewer than 50 scans in 30 "
+		"days while its table was written more than ten times as often).",
 		{ARG_LIMIT("50")}, 1, index_cols, N(index_cols), index_sql,
-		"nadia_bgw.index_usage over the index history", "the sampler",
-		"no index sampled yet", false
+		"nadia_bgw.index_usage and nadia_bgw.duplicate_indexes", "nadia_bgw's sampler",
+		"no index sampled yet", false, NO_FALLBACK
 	},
 	{
 		"missing_indexes", "Missing index candidates",
@@ -519,16 +565,16 @@ static const ToolDef tools[] = {
 		  "10000", NULL},
 		 ARG_LIMIT("20")},
 		3, missing_cols, N(missing_cols), missing_sql,
-		"nadia_bgw.table_totals() over the table history", "the sampler",
-		"no large table was read by sequential scans in the range", true
+		"nadia_bgw.mcp_table_totals() over the table history", "nadia_bgw's sampler",
+		"no large table was read by sequential scans in the range", true, NO_FALLBACK
 	},
 	{
 		"table_stats", "Table statistics",
 		"Tables by size with live and dead rows, sizes of heap, indexes and TOAST, "
 		"scan counters and the writes of the last sample interval.",
 		{ARG_LIMIT("50")}, 1, table_cols, N(table_cols), table_sql,
-		"nadia_bgw.table_stats_latest", "the sampler",
-		"no table sampled yet", false
+		"nadia_bgw.table_stats", "nadia_bgw's sampler",
+		"no table sampled yet", false, NO_FALLBACK
 	},
 	{
 		"vacuum_stats", "Vacuum and wraparound",
@@ -536,9 +582,12 @@ static const ToolDef tools[] = {
 		"autovacuum_freeze_max_age, and what nadia_bgw's maintenance scheduler last "
 		"did on each table.",
 		{ARG_LIMIT("50")}, 1, vacuum_cols, N(vacuum_cols), vacuum_sql,
-		"nadia_bgw.table_stats_latest and nadia_bgw.maintenance_history",
-		"the sampler and the maintenance scheduler",
-		"no table sampled yet", false
+		"nadia_bgw.vacuum_stats and nadia_bgw.maintenance_history",
+		"nadia_bgw's sampler",
+		"no table sampled yet", false,
+		"nadia_bgw.maintenance_history", vacuum_sql_nosched,
+		"the scheduler_* columns are empty: nadia_bgw's maintenance scheduler "
+		"(nadia_bgw.maintenance_history) is not installed in this database"
 	},
 	{
 		"cost_analysis", "Cost by statement",
@@ -546,9 +595,9 @@ static const ToolDef tools[] = {
 		"over a time range: where the database spends its effort.",
 		{ARG_SINCE_DEF("24h"), ARG_LIMIT("20")},
 		2, cost_cols, N(cost_cols), cost_sql,
-		"nadia_bgw.statement_totals() over the statement history",
-		"the sampler (pg_stat_statements must be in shared_preload_libraries)",
-		"no statement ran in the range", true
+		"nadia_bgw.mcp_statement_totals() over the statement history",
+		"nadia_bgw's sampler (with pg_stat_statements in shared_preload_libraries)",
+		"no statement ran in the range", true, NO_FALLBACK
 	},
 	{
 		"buffer_cache_stats", "Buffer cache hit ratios",
@@ -556,8 +605,8 @@ static const ToolDef tools[] = {
 		"tables that read the most blocks.",
 		{ARG_SINCE_DEF("24h"), ARG_LIMIT("50")},
 		2, buffer_cols, N(buffer_cols), buffer_sql,
-		"nadia_bgw.database_totals() and nadia_bgw.table_totals()", "the sampler",
-		"no database or table activity in the range", false
+		"nadia_bgw.mcp_database_totals() and nadia_bgw.mcp_table_totals()", "nadia_bgw's sampler",
+		"no database or table activity in the range", false, NO_FALLBACK
 	},
 	{
 		"io_stats", "I/O by hour",
@@ -565,16 +614,16 @@ static const ToolDef tools[] = {
 		"background-writer activity per hour over a time range.",
 		{ARG_SINCE_DEF("24h"), ARG_LIMIT("48")},
 		2, io_cols, N(io_cols), io_sql,
-		"nadia_bgw.io_by_hour() over the database and cluster history", "the sampler",
-		"no sample in the range", false
+		"nadia_bgw.mcp_io_by_hour() over the database and cluster history", "nadia_bgw's sampler",
+		"no sample in the range", false, NO_FALLBACK
 	},
 	{
 		"replication_lag", "Replication lag",
 		"Standbys and replication slots in the latest sample with lag in bytes and "
 		"seconds and the WAL each slot retains.",
 		{ARG_LIMIT("50")}, 1, repl_cols, N(repl_cols), repl_sql,
-		"nadia_bgw.replication_samples", "the sampler",
-		"no standby is connected and no replication slot exists (as of the latest sample)", false
+		"nadia_bgw.replication_samples", "nadia_bgw's sampler",
+		"no standby is connected and no replication slot exists (as of the latest sample)", false, NO_FALLBACK
 	},
 	{
 		"alerts", "Alerts",
@@ -584,41 +633,41 @@ static const ToolDef tools[] = {
 		{{"state", ARG_ENUM, "Which alerts: open, resolved or all.", 0, 0, 0, "open", alert_states},
 		 ARG_LIMIT("50")},
 		2, alert_cols, N(alert_cols), alert_sql,
-		"nadia_bgw.alerts", "regression detection",
-		"no alert in that state", false
+		"nadia_bgw.alerts", "nadia_bgw's regression detection",
+		"no alert in that state", false, NO_FALLBACK
 	},
 	{
 		"review_queue_stats", "NADIA review queue",
 		"The NADIA review queue per day from its rollup: pending reviews and review "
 		"latency.",
 		{ARG_SINCE_DEF("30d"), ARG_LIMIT("31")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("review_queue"),
-		"the review_queue rollup (nadia_bgw.rollups)", "the rollup module (a NADIA review-queue rollup)",
-		"the rollup has no bucket in the range", false
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("review_queue_stats"),
+		"the rollup exposed for review_queue_stats (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA review-queue rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
 	},
 	{
 		"user_activity_patterns", "NADIA user activity",
 		"Messages and distinct users per hour from the NADIA hourly activity rollup.",
 		{ARG_SINCE_DEF("2d"), ARG_LIMIT("48")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("user_activity"),
-		"the user_activity rollup (nadia_bgw.rollups)", "the rollup module (a NADIA hourly user-activity rollup)",
-		"the rollup has no bucket in the range", false
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("user_activity_patterns"),
+		"the rollup exposed for user_activity_patterns (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA hourly user-activity rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
 	},
 	{
 		"llm_cost_tracking", "NADIA LLM cost",
 		"LLM cost per day and model from the NADIA cost rollup.",
 		{ARG_SINCE_DEF("30d"), ARG_LIMIT("100")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("llm_cost"),
-		"the llm_cost rollup (nadia_bgw.rollups)", "the rollup module (a NADIA LLM-cost rollup)",
-		"the rollup has no bucket in the range", false
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("llm_cost_tracking"),
+		"the rollup exposed for llm_cost_tracking (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA LLM-cost rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
 	},
 	{
 		"recovery_system_stats", "NADIA recovered messages",
 		"Messages recovered by the NADIA recovery system per day, from its rollup.",
 		{ARG_SINCE_DEF("30d"), ARG_LIMIT("31")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("recovery"),
-		"the recovery rollup (nadia_bgw.rollups)", "the rollup module (a NADIA recovered-messages rollup)",
-		"the rollup has no bucket in the range", false
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("recovery_system_stats"),
+		"the rollup exposed for recovery_system_stats (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA recovered-messages rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
 	},
 };
 

@@ -55,14 +55,16 @@ sample_value(ColKind kind, int row)
 }
 
 static DbOutcome
-fake_run_tool(McpServer *srv, const ToolDef *tool, const char *const *values,
-			  PGresult **result, char *errbuf, size_t errlen)
+fake_run_tool(McpServer *srv, const ToolDef *tool, const char *sql,
+			  const char *const *values, PGresult **result, char *errbuf,
+			  size_t errlen)
 {
 	PGresAttDesc attrs[64];
 	PGresult   *res;
 	int			rows;
 
 	(void) srv;
+	(void) sql;
 	(void) values;
 	*result = NULL;
 	switch (outcome_seed++ % 7)
@@ -74,7 +76,8 @@ fake_run_tool(McpServer *srv, const ToolDef *tool, const char *const *values,
 			snprintf(errbuf, errlen, "canceling statement due to statement timeout");
 			return DB_TIMEOUT;
 		case 3:
-			snprintf(errbuf, errlen, "relation \"nadia_bgw.alerts\" does not exist");
+			snprintf(errbuf, errlen, "relation \"%s\" does not exist",
+					 tool->optional_relation ? tool->optional_relation : "nadia_bgw.alerts");
 			return DB_MISSING;
 		case 4:
 			snprintf(errbuf, errlen, "server closed the connection unexpectedly");

@@ -196,5 +196,5 @@ try {
 } catch (e) {
   report = { fatal: String(e.stack ?? e) };
 }
-process.stdout.write(JSON.stringify(report) + '\n');
-process.exit(0);
+// exit only once the report is flushed: a pipe is written asynchronously
+process.stdout.write(JSON.stringify(report) + '\n', () => process.exit(0));
