@@ -60,12 +60,15 @@ install-mcp: mcp/nadia-mcp
 	$(INSTALL_PROGRAM) mcp/nadia-mcp '$(DESTDIR)$(bindir)/nadia-mcp'
 
 # The fuzz target links everything but main.c, with ASan/UBSan/LSan.
+# FUZZ_BIN may point elsewhere (the test suite builds it in its work
+# directory from a read-only checkout).
 FUZZ_CC ?= clang
-mcp/fuzz/nadia-mcp-fuzz: $(filter-out mcp/main.c,$(MCP_SRCS)) $(MCP_HDRS) mcp/fuzz/fuzz_message.c
+FUZZ_BIN ?= mcp/fuzz/nadia-mcp-fuzz
+$(FUZZ_BIN): $(filter-out mcp/main.c,$(MCP_SRCS)) $(MCP_HDRS) mcp/fuzz/fuzz_message.c
 	$(FUZZ_CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Imcp -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ $(filter-out mcp/main.c,$(MCP_SRCS)) mcp/fuzz/fuzz_message.c $(MCP_LIBS)
 
-fuzz: mcp/fuzz/nadia-mcp-fuzz
+fuzz: $(FUZZ_BIN)
 
 EXTRA_CLEAN += mcp/nadia-mcp mcp/fuzz/nadia-mcp-fuzz
