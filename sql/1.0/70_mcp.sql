@@ -219,44 +219,64 @@ CREATE TABLE nadia_bgw.mcp_rollups (
     tool       text PRIMARY KEY
                CHECK (tool IN ('review_queue_stats', 'user_activity_patterns',
                                'llm_cost_tracking', 'recovery_system_stats')),
-    rollup     name NOT NULL,
+    rollup     text NOT NULL,           -- schema-qualified rollup table
     exposed_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 REVOKE ALL ON nadia_bgw.mcp_rollups FROM PUBLIC;
 GRANT SELECT ON nadia_bgw.mcp_rollups TO nadia_bgw_reader;
 
--- Expose (or, with rollup => NULL, withdraw) a rollup for one tool.
-CREATE FUNCTION nadia_bgw.mcp_expose_rollup(tool text, rollup name)
-RETURNS void
+-- Expose (or, with rollup => NULL, withdraw) a rollup for one tool.  The
+-- name is resolved with the caller's search_path and must be a rollup of
+-- nadia_bgw.rollups.  Superuser only (not SECURITY DEFINER).
+CREATE FUNCTION nadia_bgw.mcp_expose_rollup(tool text, rollup text)
+RETURNS text
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    target regclass;
+    found  boolean;
+    qname  text;
 BEGIN
     IF rollup IS NULL THEN
         DELETE FROM nadia_bgw.mcp_rollups m WHERE m.tool = mcp_expose_rollup.tool;
-        RETURN;
+        RETURN NULL;
     END IF;
-    INSERT INTO nadia_bgw.mcp_rollups AS m (tool, rollup) VALUES (tool, rollup)
+    target := rollup::regclass;
+    IF pg_catalog.to_regclass('nadia_bgw.rollups') IS NULL THEN
+        RAISE EXCEPTION 'nadia_bgw rollups are not installed in this database';
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM nadia_bgw.rollups r
+                             WHERE pg_catalog.to_regclass(r.name::text) = $1)'
+       INTO found USING target;
+    IF NOT found THEN
+        RAISE EXCEPTION '% is not a nadia_bgw rollup', target
+            USING HINT = 'Create it with nadia_bgw.create_rollup(); nadia_bgw.rollups lists them.';
+    END IF;
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO qname
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = target;
+    INSERT INTO nadia_bgw.mcp_rollups AS m (tool, rollup) VALUES (tool, qname)
     ON CONFLICT ON CONSTRAINT mcp_rollups_pkey
     DO UPDATE SET rollup = EXCLUDED.rollup, exposed_at = pg_catalog.now();
+    RETURN qname;
 END
 $$;
-REVOKE ALL ON FUNCTION nadia_bgw.mcp_expose_rollup(text, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nadia_bgw.mcp_expose_rollup(text, text) FROM PUBLIC;
 
 -- The buckets of the rollup exposed for a tool, newest first, each row as
 -- (bucket, jsonb of the other columns).  SECURITY DEFINER: it reads a
 -- table the caller cannot, so it serves only a table that is registered
 -- as a nadia_bgw rollup (nadia_bgw.rollups) and exposed for that tool
--- (nadia_bgw.mcp_rollups), fixed columns, bounded rows.  An absent rollup
--- module or rollup raises undefined_table, which nadia-mcp reports as "not
--- available".
+-- (nadia_bgw.mcp_rollups): rows of aggregates, bounded in number.  An
+-- absent rollup module or rollup raises undefined_table, which nadia-mcp
+-- reports as "not available".
 CREATE FUNCTION nadia_bgw.rollup_rows(tool text, since timestamptz, max_rows integer)
 RETURNS TABLE (ord bigint, bucket text, "values" jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    rname   name;
+    rname   text;
     reg     jsonb;
     target  regclass;
     bcol    text;
@@ -265,31 +285,28 @@ BEGIN
     IF rname IS NULL THEN
         RAISE EXCEPTION 'no rollup is exposed to MCP for %', tool
             USING ERRCODE = 'undefined_table',
-                  HINT = 'A superuser runs SELECT nadia_bgw.mcp_expose_rollup(''' || tool || ''', ''<rollup name>'').';
+                  HINT = format('A superuser runs SELECT nadia_bgw.mcp_expose_rollup(%L, <rollup>).', tool);
     END IF;
-    IF pg_catalog.to_regclass('nadia_bgw.rollups') IS NULL THEN
-        RAISE EXCEPTION 'relation "nadia_bgw.rollups" does not exist (the rollup module is not installed)'
+    IF to_regclass('nadia_bgw.rollups') IS NULL THEN
+        RAISE EXCEPTION 'relation "nadia_bgw.rollups" does not exist (nadia_bgw rollups are not installed)'
             USING ERRCODE = 'undefined_table';
     END IF;
-    -- read the registry row generically: only "name" and the bucket column are relied on
-    EXECUTE 'SELECT pg_catalog.to_jsonb(r) FROM nadia_bgw.rollups r WHERE r.name::text = $1 LIMIT 1'
-       INTO reg USING rname::text;
+    target := to_regclass(rname);
+    IF target IS NOT NULL THEN
+        -- the registry row, read generically: only name and bucket_column are relied on
+        EXECUTE 'SELECT to_jsonb(r) FROM nadia_bgw.rollups r WHERE to_regclass(r.name::text) = $1 LIMIT 1'
+           INTO reg USING target;
+    END IF;
     IF reg IS NULL THEN
-        RAISE EXCEPTION 'rollup "%" exposed for % is not a nadia_bgw rollup', rname, tool
+        RAISE EXCEPTION 'rollup % exposed for % does not exist or is no longer a nadia_bgw rollup', rname, tool
             USING ERRCODE = 'undefined_table';
-    END IF;
-    target := pg_catalog.to_regclass(coalesce(reg ->> 'target', reg ->> 'rollup_table',
-                                              pg_catalog.quote_ident(reg ->> 'name')));
-    IF target IS NULL THEN
-        RAISE EXCEPTION 'table of rollup "%" does not exist', rname USING ERRCODE = 'undefined_table';
     END IF;
     bcol := coalesce(reg ->> 'bucket_column',
-                     (SELECT a.attname FROM pg_catalog.pg_attribute a
+                     (SELECT a.attname FROM pg_attribute a
                        WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
                        ORDER BY a.attnum LIMIT 1));
     RETURN QUERY EXECUTE format(
-        'SELECT pg_catalog.row_number() OVER (ORDER BY t.%1$I DESC), t.%1$I::text,
-                pg_catalog.to_jsonb(t) - %2$L
+        'SELECT row_number() OVER (ORDER BY t.%1$I DESC), t.%1$I::text, to_jsonb(t) - %2$L
            FROM %3$s t
           WHERE t.%1$I >= $1
           ORDER BY t.%1$I DESC
