@@ -12,9 +12,11 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "regression.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"regressions", nadia_regressions_task},
 };
 
 const int	nadia_ntasks = lengthof(nadia_tasks);
