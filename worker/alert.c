@@ -682,7 +682,7 @@ fetch_payload_row(int64 alert_id, PayloadRow *row)
 							   "  FROM nadia_bgw.alerts a"
 							   "  LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.userid"
 							   " WHERE a.alert_id = $1",
-							   1, types, vals, NULL, true, 1);
+							   1, types, vals, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading alert failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)

@@ -44,6 +44,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "nadia_bgw.h"
 #include "regression.h"
@@ -249,8 +250,8 @@ typedef struct DetectContext
 	bool		fresh;			/* a sample newer than the last run's */
 	int64		last_seen;		/* newest sample of the previous run, or 0 */
 	int64		newest;			/* newest sample now, or 0 */
-	Datum		window;			/* int8[] of the recent window's samples */
-	Datum		new_samples;	/* int8[] of samples not folded in yet */
+	Datum		window;			/* timestamptz[]: sampled_at of the recent window */
+	Datum		new_samples;	/* timestamptz[]: samples not folded in yet */
 	int64		runs;			/* detection runs before this one */
 } DetectContext;
 
@@ -343,7 +344,7 @@ read_candidates(const char *sql, int nargs, Oid *types, Datum *vals)
 	"         pg_catalog.sum(h.rows)::float8 AS nrows," \
 	"         pg_catalog.sum(h.shared_blks_hit + h.shared_blks_read)::float8 AS blks" \
 	"    FROM nadia_bgw.statement_history h" \
-	"   WHERE h.sample_id = ANY ($1)" \
+	"   WHERE h.sampled_at = ANY ($1)" \
 	"   GROUP BY h.dbid, h.userid, h.queryid)," \
 	" o AS (" \
 	"  SELECT w.*, w.total_ms / w.calls AS mean_ms," \
@@ -375,7 +376,7 @@ detect_query_latency(DetectContext *ctx)
 		"   AND o.mean_ms - b.mean >= $4"
 		"   AND o.mean_ms >= b.mean + $5 * pg_catalog.sqrt(b.var)"
 		" ORDER BY o.total_ms DESC";
-	Oid			types[7] = {INT8ARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	Oid			types[7] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, FLOAT8OID, INT8OID};
 	Datum		vals[7];
 
@@ -416,7 +417,7 @@ detect_plan_change(DetectContext *ctx)
 		"   AND o.value >= $3 * b.mean"
 		"   AND o.value - b.mean >= o.min_increase"
 		" ORDER BY o.ord, o.total_ms DESC";
-	Oid			types[6] = {INT8ARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	Oid			types[6] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, INT8OID};
 	Datum		vals[6];
 
@@ -455,7 +456,7 @@ detect_new_statement(DetectContext *ctx)
 		"                    WHERE b.scope = 'statement' AND b.dbid = o.dbid"
 		"                      AND b.objid = o.queryid AND b.userid = o.userid)"
 		" ORDER BY o.total_ms DESC";
-	Oid			types[3] = {INT8ARRAYOID, FLOAT8OID, FLOAT8OID};
+	Oid			types[3] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID};
 	Datum		vals[3];
 
 	if (ctx->runs < baseline_min_samples)
@@ -464,6 +465,160 @@ detect_new_statement(DetectContext *ctx)
 	vals[1] = Float8GetDatum(new_statement_share);
 	vals[2] = Float8GetDatum(new_statement_min_ms);
 	return read_candidates(sql, 3, types, vals);
+}
+
+/* ---------------------------------------------------------------------
+ * Table and database detectors (table and database history)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A large table whose scans turn sequential: the signature of a missing or
+ * dropped index.  The sequential share of scans does not depend on how
+ * long the window is, unlike a count of scans.
+ */
+static List *
+detect_seqscan_surge(DetectContext *ctx)
+{
+	const char *sql =
+		"WITH w AS ("
+		"  SELECT h.relid, pg_catalog.sum(h.seq_scan)::float8 AS seq,"
+		"         pg_catalog.sum(h.idx_scan)::float8 AS idx,"
+		"         pg_catalog.sum(h.seq_tup_read)::float8 AS tup"
+		"    FROM nadia_bgw.table_history h"
+		"   WHERE h.sampled_at = ANY ($1)"
+		"   GROUP BY h.relid),"
+		" d AS (SELECT oid FROM pg_catalog.pg_database"
+		"        WHERE datname = pg_catalog.current_database())"
+		"SELECT 'seqscan_surge', pg_catalog.format('seqscan_surge:%s', w.relid),"
+		"       pg_catalog.format('table %I.%I', t.schemaname, t.relname), 'table',"
+		"       d.oid, pg_catalog.current_database()::text, w.relid,"
+		"       pg_catalog.format('%I.%I', t.schemaname, t.relname),"
+		"       NULL::int8, NULL::oid, NULL::text,"
+		"       'seq_scan_share', b.mean, w.seq / (w.seq + w.idx),"
+		"       CASE WHEN w.seq / (w.seq + w.idx) - b.mean >= 0.9 THEN 'critical' ELSE 'warning' END,"
+		"       pg_catalog.jsonb_build_object('seq_scan', w.seq, 'idx_scan', w.idx,"
+		"           'seq_tup_read', w.tup, 'n_live_tup', t.n_live_tup,"
+		"           'rows_per_seq_scan', pg_catalog.round((w.tup / w.seq)::numeric),"
+		"           'baseline_samples', b.n)"
+		"  FROM w CROSS JOIN d"
+		"  JOIN nadia_bgw.table_stats_latest t ON t.relid = w.relid"
+		"  JOIN nadia_bgw.baselines b"
+		"    ON b.scope = 'table' AND b.dbid = d.oid AND b.objid = w.relid"
+		"   AND b.userid = 0 AND b.metric = 'seq_scan_share'"
+		" WHERE w.seq >= $2 AND t.n_live_tup >= $3 AND b.n >= $5"
+		"   AND w.seq / (w.seq + w.idx) - b.mean >= $4"
+		" ORDER BY w.tup DESC";
+	Oid			types[5] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
+	Datum		vals[5];
+
+	vals[0] = ctx->window;
+	vals[1] = Float8GetDatum(seqscan_min_scans);
+	vals[2] = Float8GetDatum(seqscan_min_rows);
+	vals[3] = Float8GetDatum(seqscan_share_increase);
+	vals[4] = Int64GetDatum(baseline_min_samples);
+	return read_candidates(sql, 5, types, vals);
+}
+
+/*
+ * A table whose dead share is high and not falling: vacuum does not keep
+ * up.  The baseline is the recent level of the ratio; a ratio at or above
+ * it means no vacuum brought it down lately.
+ */
+static List *
+detect_dead_tuples(DetectContext *ctx)
+{
+	const char *sql =
+		"WITH d AS (SELECT oid FROM pg_catalog.pg_database"
+		"            WHERE datname = pg_catalog.current_database()),"
+		" t AS (SELECT t.*, t.n_dead_tup::float8"
+		"               / NULLIF(t.n_live_tup + t.n_dead_tup, 0) AS ratio"
+		"         FROM nadia_bgw.table_stats_latest t)"
+		"SELECT 'dead_tuples', pg_catalog.format('dead_tuples:%s', t.relid),"
+		"       pg_catalog.format('table %I.%I', t.schemaname, t.relname), 'table',"
+		"       d.oid, pg_catalog.current_database()::text, t.relid,"
+		"       pg_catalog.format('%I.%I', t.schemaname, t.relname),"
+		"       NULL::int8, NULL::oid, NULL::text,"
+		"       'dead_tuple_ratio', b.mean, t.ratio,"
+		"       CASE WHEN t.ratio >= 0.5 THEN 'critical' ELSE 'warning' END,"
+		"       pg_catalog.jsonb_build_object('n_dead_tup', t.n_dead_tup,"
+		"           'n_live_tup', t.n_live_tup, 'last_vacuum', t.last_vacuum,"
+		"           'last_autovacuum', t.last_autovacuum)"
+		"  FROM t CROSS JOIN d"
+		"  LEFT JOIN nadia_bgw.baselines b"
+		"    ON b.scope = 'table' AND b.dbid = d.oid AND b.objid = t.relid"
+		"   AND b.userid = 0 AND b.metric = 'dead_tuple_ratio'"
+		" WHERE t.n_dead_tup >= $1 AND t.ratio >= $2"
+		"   AND (b.mean IS NULL OR t.ratio >= b.mean)"
+		" ORDER BY t.n_dead_tup DESC";
+	Oid			types[2] = {FLOAT8OID, FLOAT8OID};
+	Datum		vals[2];
+
+	vals[0] = Float8GetDatum(dead_tuple_min);
+	vals[1] = Float8GetDatum(dead_tuple_ratio);
+	return read_candidates(sql, 2, types, vals);
+}
+
+/* Cache hit ratio drop, temporary file growth and deadlocks, per database. */
+static List *
+detect_database(DetectContext *ctx)
+{
+	const char *sql =
+		"WITH w AS ("
+		"  SELECT h.datid, pg_catalog.max(h.datname::text) AS datname,"
+		"         pg_catalog.sum(h.blks_hit)::float8 AS hit,"
+		"         pg_catalog.sum(h.blks_read)::float8 AS rd,"
+		"         pg_catalog.sum(h.temp_bytes)::float8"
+		"           / pg_catalog.count(DISTINCT h.sampled_at) AS temp,"
+		"         pg_catalog.sum(h.temp_files)::float8 AS temp_files,"
+		"         pg_catalog.sum(h.deadlocks)::float8 AS deadlocks"
+		"    FROM nadia_bgw.database_history h"
+		"   WHERE h.sampled_at = ANY ($1)"
+		"   GROUP BY h.datid),"
+		" b AS (SELECT b.dbid, b.metric, b.mean, b.n FROM nadia_bgw.baselines b"
+		"        WHERE b.scope = 'database')"
+		"SELECT 'cache_hit_drop', pg_catalog.format('cache_hit_drop:%s', w.datid),"
+		"       pg_catalog.format('database %s', w.datname), 'database',"
+		"       w.datid, w.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+		"       'cache_hit_ratio', b.mean, w.hit / (w.hit + w.rd),"
+		"       CASE WHEN w.hit / (w.hit + w.rd) < b.mean - 5 * $3 THEN 'critical' ELSE 'warning' END,"
+		"       pg_catalog.jsonb_build_object('blks_hit', w.hit, 'blks_read', w.rd,"
+		"           'baseline_samples', b.n)"
+		"  FROM w JOIN b ON b.dbid = w.datid AND b.metric = 'cache_hit_ratio'"
+		" WHERE w.hit + w.rd >= $4 AND b.n >= $8"
+		"   AND w.hit / (w.hit + w.rd) < $2"
+		"   AND w.hit / (w.hit + w.rd) < b.mean - $3"
+		" UNION ALL "
+		"SELECT 'temp_spill', pg_catalog.format('temp_spill:%s', w.datid),"
+		"       pg_catalog.format('database %s', w.datname), 'database',"
+		"       w.datid, w.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+		"       'temp_bytes_per_sample', b.mean, w.temp,"
+		"       CASE WHEN w.temp >= 10 * $6 * GREATEST(b.mean, $5 / $6) THEN 'critical' ELSE 'warning' END,"
+		"       pg_catalog.jsonb_build_object('temp_files', w.temp_files,"
+		"           'baseline_samples', b.n)"
+		"  FROM w JOIN b ON b.dbid = w.datid AND b.metric = 'temp_bytes_per_sample'"
+		" WHERE w.temp >= $5 AND w.temp >= $6 * b.mean AND b.n >= $8"
+		" UNION ALL "
+		"SELECT 'deadlocks', pg_catalog.format('deadlocks:%s', w.datid),"
+		"       pg_catalog.format('database %s', w.datname), 'database',"
+		"       w.datid, w.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+		"       'deadlocks', $7::float8, w.deadlocks,"
+		"       CASE WHEN w.deadlocks >= 10 * $7 THEN 'critical' ELSE 'warning' END,"
+		"       '{}'::jsonb"
+		"  FROM w WHERE w.deadlocks >= $7";
+	Oid			types[8] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
+	Datum		vals[8];
+
+	vals[0] = ctx->window;
+	vals[1] = Float8GetDatum(cache_hit_ratio);
+	vals[2] = Float8GetDatum(cache_hit_drop);
+	vals[3] = Float8GetDatum(cache_min_blocks);
+	vals[4] = Float8GetDatum((double) temp_spill_min_kb * 1024.0);
+	vals[5] = Float8GetDatum(temp_spill_ratio);
+	vals[6] = Float8GetDatum(deadlocks_threshold);
+	vals[7] = Int64GetDatum(baseline_min_samples);
+	return read_candidates(sql, 8, types, vals);
 }
 
 /* ---------------------------------------------------------------------
@@ -710,6 +865,9 @@ static const Detector detectors[] = {
 	{"query latency", "query_latency", true, detect_query_latency},
 	{"plan change", "plan_change", true, detect_plan_change},
 	{"new statement", "new_statement", true, detect_new_statement},
+	{"sequential scans", "seqscan_surge", true, detect_seqscan_surge},
+	{"dead tuples", "dead_tuples", true, detect_dead_tuples},
+	{"database", "cache_hit_drop,temp_spill,deadlocks", true, detect_database},
 	{"connections", "connections", false, detect_connections},
 	{"long transactions", "long_transaction,idle_in_transaction", false, detect_long_transactions},
 	{"lock waits", "lock_wait", false, detect_lock_waits},
@@ -718,13 +876,14 @@ static const Detector detectors[] = {
 	{"debug", "debug", false, detect_debug},
 };
 
+typedef void (*GuardedFn) (void *arg);
+
 /*
- * Run one detector in a subtransaction.  On error, log a warning and
- * return false: its kinds then count as not evaluated this run, so their
- * open alerts neither fire nor count towards resolution.
+ * Run fn(arg) in a subtransaction.  On error, log a warning naming "what"
+ * and return false; the caller's transaction goes on.
  */
 static bool
-run_detector(const Detector *det, DetectContext *ctx, List **candidates)
+run_guarded(const char *what, GuardedFn fn, void *arg)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -735,9 +894,7 @@ run_detector(const Detector *det, DetectContext *ctx, List **candidates)
 
 	PG_TRY();
 	{
-		List	   *found = det->run(ctx);
-
-		*candidates = list_concat(*candidates, found);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
@@ -755,13 +912,44 @@ run_detector(const Detector *det, DetectContext *ctx, List **candidates)
 		CurrentResourceOwner = oldowner;
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
-				 errmsg("nadia_bgw: detector \"%s\" failed: %s", det->name,
+				 errmsg("nadia_bgw: %s failed: %s", what,
 						edata->message ? edata->message : "unknown error"),
-				 errhint("The other detectors ran; alerts of this detector are left as they were.")));
+				 errhint("The rest of the detection run went on.")));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+typedef struct DetectorCall
+{
+	const Detector *det;
+	DetectContext *ctx;
+	List	   *found;
+} DetectorCall;
+
+static void
+call_detector(void *arg)
+{
+	DetectorCall *call = (DetectorCall *) arg;
+
+	call->found = call->det->run(call->ctx);
+}
+
+/*
+ * Run one detector.  If it fails, its kinds count as not evaluated this
+ * run, so their open alerts neither fire nor count towards resolution.
+ */
+static bool
+run_detector(const Detector *det, DetectContext *ctx, List **candidates)
+{
+	DetectorCall call = {det, ctx, NIL};
+	char	   *what = psprintf("detector \"%s\"", det->name);
+
+	if (!run_guarded(what, call_detector, &call))
+		return false;
+	*candidates = list_concat(*candidates, call.found);
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -769,25 +957,33 @@ run_detector(const Detector *det, DetectContext *ctx, List **candidates)
  * ---------------------------------------------------------------------
  */
 
-static Datum
-int8_array(List *ids)
+/* One sample: id and time (history rows are keyed by time). */
+typedef struct SampleRef
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(ids), 1));
+	int64		id;
+	TimestampTz at;
+} SampleRef;
+
+static Datum
+timestamptz_array(List *samples)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(samples), 1));
 	ListCell   *lc;
 	int			i = 0;
 
-	foreach(lc, ids)
-		elems[i++] = Int64GetDatum(*(int64 *) lfirst(lc));
-	return PointerGetDatum(construct_array(elems, i, INT8OID, sizeof(int64),
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	foreach(lc, samples)
+		elems[i++] = TimestampTzGetDatum(((SampleRef *) lfirst(lc))->at);
+	return PointerGetDatum(construct_array(elems, i, TIMESTAMPTZOID,
+										   sizeof(TimestampTz), FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
 }
 
 static List *
-query_ids(const char *sql, int nargs, Oid *types, Datum *vals)
+query_samples(const char *sql, int nargs, Oid *types, Datum *vals)
 {
 	int			rc;
 	uint64		i;
-	List	   *ids = NIL;
+	List	   *samples = NIL;
 
 	rc = SPI_execute_with_args(sql, nargs, types, vals, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
@@ -795,13 +991,15 @@ query_ids(const char *sql, int nargs, Oid *types, Datum *vals)
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		int64	   *id = palloc(sizeof(int64));
+		SampleRef  *ref = palloc(sizeof(SampleRef));
 
-		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-										  SPI_tuptable->tupdesc, 1, &isnull));
-		ids = lappend(ids, id);
+		ref->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+		ref->at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 2, &isnull));
+		samples = lappend(samples, ref);
 	}
-	return ids;
+	return samples;
 }
 
 /* Fill in the sample part of the context from nadia_bgw.samples. */
@@ -830,8 +1028,8 @@ load_context(DetectContext *ctx)
 	ctx->last_seen = isnull ? 0 : DatumGetInt64(d);
 	ctx->runs = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 	ctx->have_history = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-	ctx->window = int8_array(NIL);
-	ctx->new_samples = int8_array(NIL);
+	ctx->window = timestamptz_array(NIL);
+	ctx->new_samples = timestamptz_array(NIL);
 
 	if (ctx->have_history)
 	{
@@ -842,63 +1040,53 @@ load_context(DetectContext *ctx)
 
 		vals[0] = Int32GetDatum(regression_window);
 		vals[1] = Int64GetDatum(ctx->last_seen);
-		window = query_ids("SELECT sample_id FROM nadia_bgw.samples"
-						   " ORDER BY sample_id DESC LIMIT $1",
-						   1, types, vals);
+		window = query_samples("SELECT sample_id, sampled_at FROM nadia_bgw.samples"
+							   " ORDER BY sample_id DESC LIMIT $1",
+							   1, types, vals);
 		/* after a long pause, fold in a bounded number of samples */
-		fresh = query_ids("SELECT sample_id FROM nadia_bgw.samples"
-						  " WHERE sample_id > $2"
-						  " ORDER BY sample_id DESC LIMIT $1",
-						  2, types, vals);
-		ctx->window = int8_array(window);
-		ctx->new_samples = int8_array(fresh);
+		fresh = query_samples("SELECT sample_id, sampled_at FROM nadia_bgw.samples"
+							  " WHERE sample_id > $2"
+							  " ORDER BY sample_id DESC LIMIT $1",
+							  2, types, vals);
+		ctx->window = timestamptz_array(window);
+		ctx->new_samples = timestamptz_array(fresh);
 		if (window != NIL)
-			ctx->newest = *(int64 *) linitial(window);
+			ctx->newest = ((SampleRef *) linitial(window))->id;
 		ctx->fresh = (fresh != NIL);
 	}
 }
 
 /*
- * Fold the new samples into the statement baselines: one EWMA step per
- * statement and metric (the new samples summed), skipping statements with
- * an open latency or plan-change alert.  alpha is 1/(n+1) while a baseline
- * is young (a plain mean) and 2/(span+1) once it is older.
+ * Fold observations into the baselines: one EWMA step per object and
+ * metric.  "obs_sql" returns (scope, dbid, objid, userid, metric, value,
+ * keys) from the new samples ($1); an object whose alert key is among the
+ * open alerts is skipped, so a regression does not become the new normal
+ * while it is reported.  alpha is 1/(n+1) while a baseline is young (a
+ * plain mean and variance) and 2/(span+1) once it is older.
  */
 static void
-update_statement_baselines(DetectContext *ctx)
+update_baselines(DetectContext *ctx, const char *obs_sql)
 {
-	const char *sql =
-		"WITH w AS ("
-		"  SELECT h.dbid, h.userid, h.queryid,"
-		"         pg_catalog.sum(h.calls)::float8 AS calls,"
-		"         pg_catalog.sum(h.total_exec_time_ms)::float8 AS total_ms,"
-		"         pg_catalog.sum(h.rows)::float8 AS nrows,"
-		"         pg_catalog.sum(h.shared_blks_hit + h.shared_blks_read)::float8 AS blks"
-		"    FROM nadia_bgw.statement_history h"
-		"   WHERE h.sample_id = ANY ($1)"
-		"   GROUP BY h.dbid, h.userid, h.queryid"
-		"  HAVING pg_catalog.sum(h.calls) > 0)"
-		"INSERT INTO nadia_bgw.baselines AS b (scope, dbid, objid, userid, metric, mean, var, n)"
-		"SELECT 'statement', w.dbid, w.queryid, w.userid, v.metric, v.value, 0, 1"
-		"  FROM w CROSS JOIN LATERAL (VALUES"
-		"    ('mean_exec_time_ms', w.total_ms / w.calls),"
-		"    ('shared_blks_per_call', w.blks / w.calls),"
-		"    ('rows_per_call', w.nrows / w.calls)) v(metric, value)"
-		" WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.alerts a"
-		"                    WHERE a.state = 'open'"
-		"                      AND a.kind IN ('query_latency', 'plan_change')"
-		"                      AND a.dbid = w.dbid AND a.userid = w.userid"
-		"                      AND a.queryid = w.queryid)"
-		" ORDER BY 2, 3, 4, 5 "
-		"ON CONFLICT (scope, dbid, objid, userid, metric) DO UPDATE"
-		"   SET mean = b.mean + GREATEST(1.0 / (b.n + 1), 2.0 / ($2 + 1))"
-		"                     * (excluded.mean - b.mean),"
-		"       var = (1 - GREATEST(1.0 / (b.n + 1), 2.0 / ($2 + 1)))"
-		"             * (b.var + GREATEST(1.0 / (b.n + 1), 2.0 / ($2 + 1))"
-		"                        * (excluded.mean - b.mean) ^ 2),"
-		"       n = b.n + 1,"
-		"       updated_at = pg_catalog.now()";
-	Oid			types[2] = {INT8ARRAYOID, FLOAT8OID};
+	char	   *sql = psprintf(
+							   "WITH obs (scope, dbid, objid, userid, metric, value, keys) AS (%s)"
+							   "INSERT INTO nadia_bgw.baselines AS b"
+							   "       (scope, dbid, objid, userid, metric, mean, var, n)"
+							   "SELECT o.scope, o.dbid, o.objid, o.userid, o.metric, o.value, 0, 1"
+							   "  FROM obs o"
+							   " WHERE o.value IS NOT NULL AND o.value <> 'NaN'"
+							   "   AND NOT EXISTS (SELECT 1 FROM nadia_bgw.alerts a"
+							   "                    WHERE a.state = 'open' AND a.alert_key = ANY (o.keys))"
+							   " ORDER BY 1, 2, 3, 4, 5 "
+							   "ON CONFLICT (scope, dbid, objid, userid, metric) DO UPDATE"
+							   "   SET mean = b.mean + GREATEST(1.0 / (b.n + 1), 2.0 / ($2 + 1))"
+							   "                     * (excluded.mean - b.mean),"
+							   "       var = (1 - GREATEST(1.0 / (b.n + 1), 2.0 / ($2 + 1)))"
+							   "             * (b.var + GREATEST(1.0 / (b.n + 1), 2.0 / ($2 + 1))"
+							   "                        * (excluded.mean - b.mean) ^ 2),"
+							   "       n = b.n + 1,"
+							   "       updated_at = pg_catalog.now()",
+							   obs_sql);
+	Oid			types[2] = {TIMESTAMPTZARRAYOID, FLOAT8OID};
 	Datum		vals[2];
 	int			rc;
 
@@ -906,9 +1094,77 @@ update_statement_baselines(DetectContext *ctx)
 	vals[1] = Float8GetDatum(baseline_samples);
 	rc = SPI_execute_with_args(sql, 2, types, vals, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "updating statement baselines failed: %s",
-			 SPI_result_code_string(rc));
+		elog(ERROR, "updating baselines failed: %s", SPI_result_code_string(rc));
 }
+
+typedef struct BaselineCall
+{
+	DetectContext *ctx;
+	const char *obs_sql;
+} BaselineCall;
+
+static void
+call_update_baselines(void *arg)
+{
+	BaselineCall *call = (BaselineCall *) arg;
+
+	update_baselines(call->ctx, call->obs_sql);
+}
+
+/* Per-call figures of each statement that ran in the new samples. */
+static const char *const statement_obs_sql =
+"SELECT 'statement', w.dbid, w.queryid, w.userid, v.metric, v.value,"
+"       ARRAY[pg_catalog.format('query_latency:%s:%s:%s', w.dbid, w.userid, w.queryid),"
+"             pg_catalog.format('plan_change:%s:%s:%s', w.dbid, w.userid, w.queryid)]"
+"  FROM (SELECT h.dbid, h.userid, h.queryid,"
+"               pg_catalog.sum(h.calls)::float8 AS calls,"
+"               pg_catalog.sum(h.total_exec_time_ms)::float8 AS total_ms,"
+"               pg_catalog.sum(h.rows)::float8 AS nrows,"
+"               pg_catalog.sum(h.shared_blks_hit + h.shared_blks_read)::float8 AS blks"
+"          FROM nadia_bgw.statement_history h"
+"         WHERE h.sampled_at = ANY ($1)"
+"         GROUP BY h.dbid, h.userid, h.queryid"
+"        HAVING pg_catalog.sum(h.calls) > 0) w"
+" CROSS JOIN LATERAL (VALUES"
+"    ('mean_exec_time_ms', w.total_ms / w.calls),"
+"    ('shared_blks_per_call', w.blks / w.calls),"
+"    ('rows_per_call', w.nrows / w.calls)) v(metric, value)";
+
+/* The sequential share of the scans of each table scanned. */
+static const char *const table_obs_sql =
+"SELECT 'table', (SELECT oid FROM pg_catalog.pg_database"
+"                  WHERE datname = pg_catalog.current_database()),"
+"       h.relid::int8, 0::oid, 'seq_scan_share',"
+"       pg_catalog.sum(h.seq_scan)::float8"
+"         / pg_catalog.sum(h.seq_scan + h.idx_scan),"
+"       ARRAY[pg_catalog.format('seqscan_surge:%s', h.relid)]"
+"  FROM nadia_bgw.table_history h"
+" WHERE h.sampled_at = ANY ($1)"
+" GROUP BY h.relid"
+"HAVING pg_catalog.sum(h.seq_scan + h.idx_scan) > 0"
+" UNION ALL "
+"SELECT 'table', (SELECT oid FROM pg_catalog.pg_database"
+"                  WHERE datname = pg_catalog.current_database()),"
+"       t.relid::int8, 0::oid, 'dead_tuple_ratio',"
+"       t.n_dead_tup::float8 / NULLIF(t.n_live_tup + t.n_dead_tup, 0),"
+"       '{}'::text[]"
+"  FROM nadia_bgw.table_stats_latest t";
+
+/* Hit ratio and temporary bytes per sample of each database. */
+static const char *const database_obs_sql =
+"SELECT 'database', h.datid, 0::int8, 0::oid, v.metric, v.value, v.keys"
+"  FROM (SELECT h.datid,"
+"               pg_catalog.sum(h.blks_hit)::float8 AS hit,"
+"               pg_catalog.sum(h.blks_read)::float8 AS rd,"
+"               pg_catalog.sum(h.temp_bytes)::float8 / pg_catalog.count(DISTINCT h.sampled_at) AS temp"
+"          FROM nadia_bgw.database_history h"
+"         WHERE h.sampled_at = ANY ($1)"
+"         GROUP BY h.datid) h"
+" CROSS JOIN LATERAL (VALUES"
+"    ('cache_hit_ratio', h.hit / NULLIF(h.hit + h.rd, 0),"
+"     ARRAY[pg_catalog.format('cache_hit_drop:%s', h.datid)]),"
+"    ('temp_bytes_per_sample', h.temp,"
+"     ARRAY[pg_catalog.format('temp_spill:%s', h.datid)])) v(metric, value, keys)";
 
 static void
 save_state(DetectContext *ctx)
@@ -983,7 +1239,21 @@ nadia_detect_regressions(void)
 	events = nadia_alert_apply(candidates, evaluated);
 
 	if (ctx.fresh)
-		update_statement_baselines(&ctx);
+	{
+		BaselineCall calls[3] = {
+			{&ctx, statement_obs_sql},
+			{&ctx, table_obs_sql},
+			{&ctx, database_obs_sql}
+		};
+		static const char *const names[3] = {
+			"updating statement baselines",
+			"updating table baselines",
+			"updating database baselines"
+		};
+
+		for (i = 0; i < 3; i++)
+			(void) run_guarded(names[i], call_update_baselines, &calls[i]);
+	}
 	save_state(&ctx);
 	return events;
 }
