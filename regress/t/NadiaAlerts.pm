@@ -47,7 +47,7 @@ sub detect
 {
 	my ($node, $settings, $db) = @_;
 	my $out = $node->safe_psql($db // 'postgres',
-		($settings // '') . "\nSELECT event || '|' || kind || '|' || object"
+		($settings // '') . ";\nSELECT event || '|' || kind || '|' || object"
 		  . " FROM nadia_bgw.detect_regressions() ORDER BY alert_id");
 	return grep { $_ ne '' } split /\n/, $out;
 }
@@ -117,7 +117,7 @@ sub run_pgbench
 	my ($stdout, $stderr);
 	my $ok = IPC::Run::run(
 		[
-			'pgbench', '-n', '-q', '-c', $clients // 1, '-t', $xacts,
+			'pgbench', '-n', '-c', $clients // 1, '-t', $xacts,
 			'-f', $script, '-h', $node->host, '-p', $node->port, $db
 		],
 		'>', \$stdout, '2>', \$stderr);
