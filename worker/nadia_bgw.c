@@ -20,6 +20,7 @@
 
 #include "nadia_bgw.h"
 #include "regression.h"
+#include "sampler.h"
 
 PG_MODULE_MAGIC;
 
@@ -142,6 +143,8 @@ register_worker(void)
 void
 _PG_init(void)
 {
+	/* before define_gucs(), which reserves the prefix */
+	nadia_sampler_init();
 	define_gucs();
 
 	if (!process_shared_preload_libraries_in_progress)

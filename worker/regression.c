@@ -71,7 +71,7 @@ static double new_statement_min_ms = 1000.0;
 /* Tables */
 static int	seqscan_min_rows = 10000;
 static int	seqscan_min_scans = 10;
-static double seqscan_share_increase = 0.5;
+static double seqscan_share_increase = 0.3;
 static double dead_tuple_ratio = 0.2;
 static int	dead_tuple_min = 10000;
 
@@ -176,7 +176,7 @@ nadia_regression_define_gucs(void)
 			&seqscan_min_scans, 10, 1, INT_MAX, 0);
 	def_real("nadia_bgw.seqscan_share_increase",
 			 "Rise of the sequential share of a table's scans, over baseline, that is flagged.",
-			 &seqscan_share_increase, 0.5, 0.01, 1.0);
+			 &seqscan_share_increase, 0.3, 0.01, 1.0);
 	def_real("nadia_bgw.dead_tuple_ratio",
 			 "Dead share of a table's tuples that is flagged when it keeps growing.",
 			 &dead_tuple_ratio, 0.2, 0.001, 1.0);

@@ -13,9 +13,11 @@
 
 #include "nadia_bgw.h"
 #include "regression.h"
+#include "sampler.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"sample", nadia_sample_task},
 	{"regressions", nadia_regressions_task},
 };
 
