@@ -1141,7 +1141,7 @@ static const char *const table_obs_sql =
 "  FROM nadia_bgw.table_history h"
 " WHERE h.sampled_at = ANY ($1)"
 " GROUP BY h.relid"
-"HAVING pg_catalog.sum(h.seq_scan + h.idx_scan) > 0"
+" HAVING pg_catalog.sum(h.seq_scan + h.idx_scan) > 0"
 " UNION ALL "
 "SELECT 'table', (SELECT oid FROM pg_catalog.pg_database"
 "                  WHERE datname = pg_catalog.current_database()),"
