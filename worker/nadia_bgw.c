@@ -20,6 +20,7 @@
 
 #include "nadia_bgw.h"
 #include "regression.h"
+#include "rollup.h"
 #include "sampler.h"
 
 PG_MODULE_MAGIC;
@@ -152,6 +153,7 @@ _PG_init(void)
 
 	nadia_bgw_preloaded = true;
 	nadia_shmem_init();
+	nadia_rollup_shmem_init();
 	register_worker();
 }
 

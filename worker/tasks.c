@@ -13,10 +13,12 @@
 
 #include "nadia_bgw.h"
 #include "regression.h"
+#include "rollup.h"
 #include "sampler.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"rollup", nadia_rollup_task},
 	{"sample", nadia_sample_task},
 	{"regressions", nadia_regressions_task},
 };
