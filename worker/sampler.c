@@ -48,6 +48,9 @@ int			nadia_bgw_daily_retention = 365 * 1440;
 int			nadia_bgw_query_text_max = 4096;
 char	   *nadia_bgw_debug_fail_source = NULL;
 
+/* advisory lock key serializing samples: "nadiasmp" */
+#define NADIA_SAMPLE_LOCK_KEY	INT64CONST(0x6e61646961736d70)
+
 /* the worker warns once when pg_stat_statements goes missing, not each cycle */
 static bool pgss_warned = false;
 
@@ -291,9 +294,7 @@ nadia_take_sample(bool from_worker)
 	int			i;
 	Datum		values[6];
 
-	INSTR_TIME_SET_CURRENT(start);
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.ts = GetCurrentTimestamp();
 	ctx.from_worker = from_worker;
 	initStringInfo(&ctx.outcome);
 	appendStringInfoChar(&ctx.outcome, '{');
@@ -303,8 +304,19 @@ nadia_take_sample(bool from_worker)
 	initStringInfo(&ctx.ms);
 	appendStringInfoChar(&ctx.ms, '{');
 
+	/*
+	 * One sample at a time (the worker's and take_sample() calls): two
+	 * samples computing deltas against the same previous state would both
+	 * count the same interval.  The lock is held until commit, so the next
+	 * sample reads the state this one wrote.
+	 */
+	(void) DirectFunctionCall1(pg_advisory_xact_lock_int8,
+							   Int64GetDatum(NADIA_SAMPLE_LOCK_KEY));
+
 	/* statistics read in this transaction must be current, not cached */
 	pgstat_clear_snapshot();
+	INSTR_TIME_SET_CURRENT(start);
+	ctx.ts = GetCurrentTimestamp();
 
 	if (SPI_execute("SELECT pg_catalog.nextval('nadia_bgw.samples_sample_id_seq')", false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not allocate a sample id");

@@ -55,7 +55,6 @@ nadia_bgw.database = 'postgres'
 nadia_bgw.enabled = off
 powa.frequency = -1
 powa.coalesce = 100
-autovacuum = off
 max_locks_per_transaction = 1024
 CONF
 as_user pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
@@ -104,7 +103,7 @@ Q -c "SELECT pg_stat_force_next_flush()" >/dev/null
 
 # baselines: the first sample/snapshot of each only records where counters are
 Q -c "SELECT nadia_bgw.take_sample()" >/dev/null
-Q -c "SELECT powa_take_snapshot()" >/dev/null
+Q -c "SELECT powa_take_snapshot()" >/dev/null 2>&1
 
 size_nadia_raw() {
 	Q -c "SELECT sum(pg_total_relation_size(child)) FROM nadia_bgw.history_partitions p
@@ -119,13 +118,24 @@ size_powa_all() {
 	       WHERE c.relkind = 'r' AND c.relname ~ '^powa_.*history'"
 }
 
+# The three measurements run in one long-lived session each, as a worker
+# would (plans and caches warm); the workload runs in its own sessions.
+coproc MF { nice psql -X -q -At 2>/dev/null; }
+coproc MN { nice psql -X -q -At 2>/dev/null; }
+coproc MP { nice psql -X -q -At 2>/dev/null; }
+ask() { # ask FD_IN FD_OUT SQL -> first output line
+	echo "$3" >&"$1"
+	local line
+	read -r line <&"$2"
+	echo "$line"
+}
 round() { # round N PHASE
 	shuf -n "$ACTIVE" "$DIR/all.sql" | Q >/dev/null
 	Q -c "SELECT pg_stat_force_next_flush()" >/dev/null
 	sleep 0.1
-	f=$(Q -c "SELECT bench_time('SELECT bench_floor()')")
-	n=$(Q -c "SELECT bench_time('SELECT nadia_bgw.take_sample()')")
-	p=$(Q -c "SELECT bench_time('SELECT powa_take_snapshot()')" 2>/dev/null)
+	f=$(ask "${MF[1]}" "${MF[0]}" "SELECT bench_time('SELECT bench_floor()');")
+	n=$(ask "${MN[1]}" "${MN[0]}" "SELECT bench_time('SELECT nadia_bgw.take_sample()');")
+	p=$(ask "${MP[1]}" "${MP[0]}" "SELECT bench_time('SELECT powa_take_snapshot()');")
 	Q -c "INSERT INTO bench_cost VALUES ($1, '$2', $f, $n, $p)"
 }
 
@@ -153,7 +163,7 @@ SET TimeZone = 'UTC';
 CREATE TEMP TABLE real_samples AS
   SELECT row_number() OVER (ORDER BY sampled_at) - 1 AS k, sampled_at
     FROM nadia_bgw.samples WHERE sample_id > 1;
-SELECT nadia_bgw.ensure_partitions('raw', g)
+SELECT count(nadia_bgw.ensure_partitions('raw', g))
   FROM generate_series('2026-01-01 00:00+00'::timestamptz, '2026-01-01 23:00+00', '1 hour') g;
 CREATE TEMP TABLE minute_map AS
   SELECT '2026-01-01 00:00+00'::timestamptz + m * interval '1 minute' AS sim_at,
@@ -185,8 +195,8 @@ hourly_rows=$(Q -c "SELECT count(*) FROM nadia_bgw.statement_hourly")
 log "adding 30 days of history"
 Q <<'SQL'
 SET TimeZone = 'UTC';
-SELECT nadia_bgw.ensure_partitions('hourly', g) FROM generate_series('2026-01-02'::timestamptz, '2026-01-31', '1 day') g;
-SELECT nadia_bgw.ensure_partitions('daily', g) FROM generate_series('2026-01-02'::timestamptz, '2026-01-31', '1 day') g;
+SELECT count(nadia_bgw.ensure_partitions('hourly', g)) FROM generate_series('2026-01-02'::timestamptz, '2026-01-31', '1 day') g;
+SELECT count(nadia_bgw.ensure_partitions('daily', g)) FROM generate_series('2026-01-02'::timestamptz, '2026-01-31', '1 day') g;
 DO $$
 DECLARE t text; cols text;
 BEGIN
@@ -236,11 +246,11 @@ UNION ALL SELECT 'nadia simulated day: raw (1440 samples)', $day_raw
 UNION ALL SELECT 'nadia simulated day: hourly + daily tiers after downsampling', $day_tiers
 UNION ALL SELECT 'powa day after coalescing (1440 x per-snapshot)', (($powa_all1 - $powa_all0) / $ROUNDS * 1440)::bigint;
 \echo '=== Ratios'
-SELECT round(((($nadia_raw1 - $nadia_raw0) / $ROUNDS) / (($powa_cur_half - $powa_cur0) / $HALF))::numeric, 3)
+SELECT round(((($nadia_raw1 - $nadia_raw0)::numeric / $ROUNDS) / (($powa_cur_half - $powa_cur0)::numeric / $HALF)), 3)
          AS raw_sample_over_powa_snapshot,
-       round(($day_tiers / (($powa_all1 - $powa_all0) / $ROUNDS * 1440))::numeric, 3)
+       round(($day_tiers::numeric / (($powa_all1 - $powa_all0)::numeric / $ROUNDS * 1440)), 3)
          AS day_tiers_over_powa_day,
-       round((($day_raw + $day_tiers) / (($powa_all1 - $powa_all0) / $ROUNDS * 1440))::numeric, 3)
+       round((($day_raw + $day_tiers)::numeric / (($powa_all1 - $powa_all0)::numeric / $ROUNDS * 1440)), 3)
          AS day_raw_plus_tiers_over_powa_day;
 \echo 'statement rows in the hourly tier for the day: $hourly_rows; nadia history with 30 days present: $hist_total'
 SELECT count(*) AS statements_tracked FROM pg_stat_statements;
