@@ -372,56 +372,72 @@ apply_candidate(NadiaCandidate *c)
  * Count a normal cycle for each open alert of an evaluated kind that did
  * not fire, and resolve those that reached the configured count.
  */
-static List *
-count_normal_cycles(List *evaluated_kinds, List *fired_keys, List *events)
+static Datum
+text_array(List *strings)
 {
-	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, INT4OID};
-	Datum		vals[3];
-	Datum	   *kinds;
-	Datum	   *keys;
-	int			nkinds = list_length(evaluated_kinds);
-	int			nkeys = list_length(fired_keys);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(strings), 1));
 	ListCell   *lc;
-	int			i;
+	int			i = 0;
+
+	foreach(lc, strings)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * For each open alert of an evaluated kind that did not fire: count a
+ * normal cycle when there is evidence it is normal (its kind is not one of
+ * "judged_kinds", or its key is among "judged_keys"), an idle cycle
+ * otherwise.  Resolve after alert_resolve_cycles normal cycles in a row
+ * ("auto"), or after ten times as many cycles without evidence ("stale").
+ */
+static List *
+count_normal_cycles(List *evaluated_kinds, List *fired_keys,
+					List *judged_kinds, List *judged_keys, List *events)
+{
+	Oid			types[5] = {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		vals[5];
 	int			rc;
 	uint64		r;
 
-	if (nkinds == 0)
+	if (evaluated_kinds == NIL)
 		return events;
 
-	kinds = palloc(sizeof(Datum) * nkinds);
-	i = 0;
-	foreach(lc, evaluated_kinds)
-		kinds[i++] = CStringGetTextDatum((char *) lfirst(lc));
-	keys = palloc(sizeof(Datum) * Max(nkeys, 1));
-	i = 0;
-	foreach(lc, fired_keys)
-		keys[i++] = CStringGetTextDatum((char *) lfirst(lc));
-
-	vals[0] = PointerGetDatum(construct_array(kinds, nkinds, TEXTOID, -1, false, TYPALIGN_INT));
-	vals[1] = PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT));
+	vals[0] = text_array(evaluated_kinds);
+	vals[1] = text_array(fired_keys);
 	vals[2] = Int32GetDatum(nadia_bgw_alert_resolve_cycles);
+	vals[3] = text_array(judged_kinds);
+	vals[4] = text_array(judged_keys);
 
 	rc = SPI_execute_with_args(
+							   "WITH n AS ("
+							   "  SELECT a.alert_id, c.evidence,"
+							   "         CASE WHEN c.evidence AND a.normal_cycles + 1 >= $3 THEN 'auto'"
+							   "              WHEN NOT c.evidence AND a.idle_cycles + 1 >= $3 * 10 THEN 'stale'"
+							   "         END AS resolution"
+							   "    FROM nadia_bgw.alerts a"
+							   "   CROSS JOIN LATERAL (SELECT NOT (a.kind = ANY ($4))"
+							   "                              OR a.alert_key = ANY ($5) AS evidence) c"
+							   "   WHERE a.state = 'open'"
+							   "     AND a.kind = ANY ($1)"
+							   "     AND a.alert_key <> ALL ($2))"
 							   "UPDATE nadia_bgw.alerts a"
-							   "   SET normal_cycles = a.normal_cycles + 1,"
-							   "       state = CASE WHEN a.normal_cycles + 1 >= $3"
+							   "   SET normal_cycles = CASE WHEN n.evidence THEN a.normal_cycles + 1"
+							   "                            ELSE a.normal_cycles END,"
+							   "       idle_cycles = CASE WHEN n.evidence THEN 0 ELSE a.idle_cycles + 1 END,"
+							   "       state = CASE WHEN n.resolution IS NOT NULL"
 							   "                    THEN 'resolved' ELSE 'open' END,"
-							   "       resolved_at = CASE WHEN a.normal_cycles + 1 >= $3"
+							   "       resolved_at = CASE WHEN n.resolution IS NOT NULL"
 							   "                          THEN pg_catalog.now() END,"
-							   "       resolved_by = CASE WHEN a.normal_cycles + 1 >= $3"
-							   "                          THEN 'auto' END,"
-							   "       notify_pending = CASE WHEN a.normal_cycles + 1 >= $3"
-							   "                              AND NOT a.muted"
+							   "       resolved_by = n.resolution,"
+							   "       notify_pending = CASE WHEN n.resolution IS NOT NULL AND NOT a.muted"
 							   "                             THEN 'resolved'"
 							   "                             ELSE a.notify_pending END,"
 							   "       updated_at = pg_catalog.now()"
-							   " WHERE a.state = 'open'"
-							   "   AND a.kind = ANY ($1)"
-							   "   AND a.alert_key <> ALL ($2)"
+							   "  FROM n WHERE a.alert_id = n.alert_id"
 							   " RETURNING a.alert_id, a.state, a.kind, a.severity, a.object,"
 							   "           a.metric, a.baseline, a.observed",
-							   3, types, vals, NULL, false, 0);
+							   5, types, vals, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "counting normal cycles failed: %s", SPI_result_code_string(rc));
 
@@ -454,11 +470,14 @@ count_normal_cycles(List *evaluated_kinds, List *fired_keys, List *events)
  * Apply one detection run's findings to nadia_bgw.alerts.  "candidates"
  * are the conditions that hold now; "evaluated_kinds" the alert kinds
  * whose detectors had fresh data (only those count normal cycles, so that
- * running detection twice on the same sample resolves nothing).  Returns
- * the list of NadiaAlertEvent, then sends queued notifications.
+ * running detection twice on the same sample resolves nothing);
+ * "judged_kinds" the kinds that need evidence ("judged_keys") to count a
+ * normal cycle.  Returns the list of NadiaAlertEvent; queued notifications
+ * are sent before returning.
  */
 List *
-nadia_alert_apply(List *candidates, List *evaluated_kinds)
+nadia_alert_apply(List *candidates, List *evaluated_kinds,
+				  List *judged_kinds, List *judged_keys)
 {
 	List	   *events = NIL;
 	List	   *fired = NIL;
@@ -482,7 +501,8 @@ nadia_alert_apply(List *candidates, List *evaluated_kinds)
 		if (e != NULL)
 			events = lappend(events, e);
 	}
-	events = count_normal_cycles(evaluated_kinds, fired, events);
+	events = count_normal_cycles(evaluated_kinds, fired, judged_kinds,
+								 judged_keys, events);
 	(void) nadia_alert_send_pending();
 	return events;
 }

@@ -266,10 +266,31 @@ typedef struct Detector
 } Detector;
 
 /*
+ * Kinds whose alerts count a normal cycle only when the detector judged
+ * their object and found it normal (enough calls, scans or blocks in the
+ * window), not merely because the object was quiet: a slow query that ran
+ * too few times in one interval has not recovered.  Such an alert with no
+ * evidence either way for alert_resolve_cycles x 10 runs is resolved as
+ * "stale" (the statement stopped running, the table is no longer read).
+ * For the other kinds, an object that does not fire is normal.
+ */
+static const char *const judged_kinds[] = {
+	"query_latency", "plan_change", "seqscan_surge", "cache_hit_drop"
+};
+
+/*
+ * Keys of the objects the history detectors judged in this run without
+ * finding anything: evidence that they are normal (see judged_kinds).
+ */
+static List *judged_keys = NIL;
+
+/*
  * Read the candidates a detector query returns.  Every detector query
  * returns the same columns, in this order:
  *	kind, alert_key, object, object_type, dbid, datname, relid, relname,
  *	queryid, userid, query, metric, baseline, observed, severity, details
+ * and optionally "firing": a row with firing = false is an object that was
+ * judged and found normal; only its key is kept.
  */
 static List *
 read_candidates(const char *sql, int nargs, Oid *types, Datum *vals)
@@ -281,17 +302,25 @@ read_candidates(const char *sql, int nargs, Oid *types, Datum *vals)
 	rc = SPI_execute_with_args(sql, nargs, types, vals, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "detector query failed: %s", SPI_result_code_string(rc));
-	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts != 16)
-		elog(ERROR, "detector query must return 16 columns");
+	if (SPI_tuptable == NULL ||
+		(SPI_tuptable->tupdesc->natts != 16 && SPI_tuptable->tupdesc->natts != 17))
+		elog(ERROR, "detector query must return 16 or 17 columns");
 
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		NadiaCandidate *c = palloc0(sizeof(NadiaCandidate));
+		NadiaCandidate *c;
 		bool		isnull;
 		Datum		d;
 
+		if (desc->natts == 17 &&
+			!DatumGetBool(SPI_getbinval(tup, desc, 17, &isnull)))
+		{
+			judged_keys = lappend(judged_keys, SPI_getvalue(tup, desc, 2));
+			continue;
+		}
+		c = palloc0(sizeof(NadiaCandidate));
 		c->kind = SPI_getvalue(tup, desc, 1);
 		c->alert_key = SPI_getvalue(tup, desc, 2);
 		c->object = SPI_getvalue(tup, desc, 3);
@@ -367,15 +396,15 @@ detect_query_latency(DetectContext *ctx)
 		"       o.dbid, o.datname, NULL::oid, NULL::text, o.queryid, o.userid, o.query,"
 		"       'mean_exec_time_ms', b.mean, o.mean_ms,"
 		"       CASE WHEN o.mean_ms >= $6 * b.mean THEN 'critical' ELSE 'warning' END,"
-		STATEMENT_DETAILS_SQL
+		STATEMENT_DETAILS_SQL ","
+		"       o.mean_ms >= $3 * b.mean"
+		"       AND o.mean_ms - b.mean >= $4"
+		"       AND o.mean_ms >= b.mean + $5 * pg_catalog.sqrt(b.var) AS firing"
 		"  FROM o JOIN nadia_bgw.baselines b"
 		"    ON b.scope = 'statement' AND b.dbid = o.dbid AND b.objid = o.queryid"
 		"   AND b.userid = o.userid AND b.metric = 'mean_exec_time_ms'"
 		" WHERE o.calls >= $2 AND b.n >= $7"
-		"   AND o.mean_ms >= $3 * b.mean"
-		"   AND o.mean_ms - b.mean >= $4"
-		"   AND o.mean_ms >= b.mean + $5 * pg_catalog.sqrt(b.var)"
-		" ORDER BY o.total_ms DESC";
+		" ORDER BY firing DESC, o.total_ms DESC";
 	Oid			types[7] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, FLOAT8OID, INT8OID};
 	Datum		vals[7];
@@ -409,14 +438,13 @@ detect_plan_change(DetectContext *ctx)
 		"       pg_catalog.format('query %s in %s', o.queryid, o.datname), 'statement',"
 		"       o.dbid, o.datname, NULL::oid, NULL::text, o.queryid, o.userid, o.query,"
 		"       o.metric, b.mean, o.value, 'warning',"
-		STATEMENT_DETAILS_SQL
+		STATEMENT_DETAILS_SQL ","
+		"       o.value >= $3 * b.mean AND o.value - b.mean >= o.min_increase AS firing"
 		"  FROM m o JOIN nadia_bgw.baselines b"
 		"    ON b.scope = 'statement' AND b.dbid = o.dbid AND b.objid = o.queryid"
 		"   AND b.userid = o.userid AND b.metric = o.metric"
 		" WHERE o.calls >= $2 AND b.n >= $6"
-		"   AND o.value >= $3 * b.mean"
-		"   AND o.value - b.mean >= o.min_increase"
-		" ORDER BY o.ord, o.total_ms DESC";
+		" ORDER BY firing DESC, o.ord, o.total_ms DESC";
 	Oid			types[6] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, INT8OID};
 	Datum		vals[6];
@@ -499,16 +527,16 @@ detect_seqscan_surge(DetectContext *ctx)
 		"       CASE WHEN w.seq / (w.seq + w.idx) - b.mean >= 0.9 THEN 'critical' ELSE 'warning' END,"
 		"       pg_catalog.jsonb_build_object('seq_scan', w.seq, 'idx_scan', w.idx,"
 		"           'seq_tup_read', w.tup, 'n_live_tup', t.n_live_tup,"
-		"           'rows_per_seq_scan', pg_catalog.round((w.tup / w.seq)::numeric),"
-		"           'baseline_samples', b.n)"
+		"           'rows_per_seq_scan', pg_catalog.round((w.tup / NULLIF(w.seq, 0))::numeric),"
+		"           'baseline_samples', b.n),"
+		"       w.seq >= $2 AND w.seq / (w.seq + w.idx) - b.mean >= $4 AS firing"
 		"  FROM w CROSS JOIN d"
 		"  JOIN nadia_bgw.table_stats_latest t ON t.relid = w.relid"
 		"  JOIN nadia_bgw.baselines b"
 		"    ON b.scope = 'table' AND b.dbid = d.oid AND b.objid = w.relid"
 		"   AND b.userid = 0 AND b.metric = 'seq_scan_share'"
-		" WHERE w.seq >= $2 AND t.n_live_tup >= $3 AND b.n >= $5"
-		"   AND w.seq / (w.seq + w.idx) - b.mean >= $4"
-		" ORDER BY w.tup DESC";
+		" WHERE w.seq + w.idx >= $2 AND t.n_live_tup >= $3 AND b.n >= $5"
+		" ORDER BY firing DESC, w.tup DESC";
 	Oid			types[5] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
 	Datum		vals[5];
 
@@ -583,11 +611,10 @@ detect_database(DetectContext *ctx)
 		"       'cache_hit_ratio', b.mean, w.hit / (w.hit + w.rd),"
 		"       CASE WHEN w.hit / (w.hit + w.rd) < b.mean - 5 * $3 THEN 'critical' ELSE 'warning' END,"
 		"       pg_catalog.jsonb_build_object('blks_hit', w.hit, 'blks_read', w.rd,"
-		"           'baseline_samples', b.n)"
+		"           'baseline_samples', b.n),"
+		"       w.hit / (w.hit + w.rd) < $2 AND w.hit / (w.hit + w.rd) < b.mean - $3"
 		"  FROM w JOIN b ON b.dbid = w.datid AND b.metric = 'cache_hit_ratio'"
 		" WHERE w.hit + w.rd >= $4 AND b.n >= $8"
-		"   AND w.hit / (w.hit + w.rd) < $2"
-		"   AND w.hit / (w.hit + w.rd) < b.mean - $3"
 		" UNION ALL "
 		"SELECT 'temp_spill', pg_catalog.format('temp_spill:%s', w.datid),"
 		"       pg_catalog.format('database %s', w.datname), 'database',"
@@ -595,7 +622,7 @@ detect_database(DetectContext *ctx)
 		"       'temp_bytes_per_sample', b.mean, w.temp,"
 		"       CASE WHEN w.temp >= 10 * $6 * GREATEST(b.mean, $5 / $6) THEN 'critical' ELSE 'warning' END,"
 		"       pg_catalog.jsonb_build_object('temp_files', w.temp_files,"
-		"           'baseline_samples', b.n)"
+		"           'baseline_samples', b.n), true"
 		"  FROM w JOIN b ON b.dbid = w.datid AND b.metric = 'temp_bytes_per_sample'"
 		" WHERE w.temp >= $5 AND w.temp >= $6 * b.mean AND b.n >= $8"
 		" UNION ALL "
@@ -604,7 +631,7 @@ detect_database(DetectContext *ctx)
 		"       w.datid, w.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
 		"       'deadlocks', $7::float8, w.deadlocks,"
 		"       CASE WHEN w.deadlocks >= 10 * $7 THEN 'critical' ELSE 'warning' END,"
-		"       '{}'::jsonb"
+		"       '{}'::jsonb, true"
 		"  FROM w WHERE w.deadlocks >= $7";
 	Oid			types[8] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
@@ -1213,6 +1240,7 @@ nadia_detect_regressions(void)
 	DetectContext ctx;
 	List	   *candidates = NIL;
 	List	   *evaluated = NIL;
+	List	   *judged = NIL;
 	List	   *events;
 	int			i;
 	int			rc;
@@ -1224,6 +1252,7 @@ nadia_detect_regressions(void)
 		elog(ERROR, "taking the detection lock failed");
 
 	load_context(&ctx);
+	judged_keys = NIL;
 
 	for (i = 0; i < (int) lengthof(detectors); i++)
 	{
@@ -1236,7 +1265,10 @@ nadia_detect_regressions(void)
 			evaluated = add_kinds(evaluated, det->kinds);
 	}
 
-	events = nadia_alert_apply(candidates, evaluated);
+	for (i = 0; i < (int) lengthof(judged_kinds); i++)
+		judged = lappend(judged, (char *) judged_kinds[i]);
+	events = nadia_alert_apply(candidates, evaluated, judged, judged_keys);
+	judged_keys = NIL;
 
 	if (ctx.fresh)
 	{

@@ -71,7 +71,8 @@ extern bool nadia_bgw_debug_fail_notify;
 extern void nadia_alert_define_gucs(void);
 extern const char *nadia_severity_name(NadiaSeverity s);
 extern NadiaSeverity nadia_severity_from_name(const char *name);
-extern List *nadia_alert_apply(List *candidates, List *evaluated_kinds);
+extern List *nadia_alert_apply(List *candidates, List *evaluated_kinds,
+							   List *judged_kinds, List *judged_keys);
 extern int	nadia_alert_send_pending(void);
 extern char *nadia_alert_payload(int64 alert_id, const char *event);
 
