@@ -14,6 +14,14 @@ cycle() {
 	$PSQL -qAt -c "SELECT nadia_bgw.wake(wait => true, timeout_ms => 120000)" >/dev/null
 }
 
+# This step drives the worker's cycles itself (workload, then wake()), so
+# that each cycle's sample holds one round of the workload.
+INTERVAL=$($PSQL -qAt -c "SHOW nadia_bgw.interval")
+$PSQL -qAt -c "ALTER SYSTEM SET nadia_bgw.interval = '1h'" -c "SELECT pg_reload_conf()" >/dev/null
+restore_interval() {
+	$PSQL -qAt -c "ALTER SYSTEM SET nadia_bgw.interval = '$INTERVAL'" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
 # A LISTEN client: psql reading commands from a pipe; a "flush" command
 # makes it print the notifications it has received.
 FIFO=$DEMO_DIR/alerts.fifo
@@ -23,7 +31,7 @@ mkfifo "$FIFO"
 psql -X -q -f - <"$FIFO" >"$OUT" 2>&1 &
 LISTENER=$!
 exec 3>"$FIFO"
-trap 'echo "\q" >&3 2>/dev/null || true; exec 3>&- || true; wait $LISTENER 2>/dev/null || true' EXIT
+trap 'restore_interval; echo "\q" >&3 2>/dev/null || true; exec 3>&- || true; wait $LISTENER 2>/dev/null || true' EXIT
 echo "LISTEN nadia_bgw_alerts;" >&3
 FLUSHES=0
 SHOWN=0
@@ -40,7 +48,7 @@ show_notifications() {
 	while IFS= read -r payload; do
 		n=$((n + 1))
 		echo "-- NOTIFY payload received by the LISTEN client ($(printf %s "$payload" | wc -c) bytes):"
-		$PSQL -qAt -v p="$payload" -c "SELECT jsonb_pretty(:'p'::jsonb)"
+		echo "SELECT jsonb_pretty(:'p'::jsonb);" | $PSQL -qAt -v p="$payload"
 	done < <(grep '^Asynchronous notification "nadia_bgw_alerts"' "$OUT" | tail -n +$((SHOWN + 1)) |
 		sed -e 's/^Asynchronous notification "nadia_bgw_alerts" with payload "//' \
 			-e 's/" received from server process with PID [0-9]*\.$//')
