@@ -19,6 +19,8 @@
 #include "utils/guc.h"
 
 #include "nadia_bgw.h"
+#include "regression.h"
+#include "rollup.h"
 #include "sampler.h"
 
 PG_MODULE_MAGIC;
@@ -113,6 +115,8 @@ define_gucs(void)
 							GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 
+	nadia_regression_define_gucs();
+
 	MarkGUCPrefixReserved("nadia_bgw");
 }
 
@@ -149,6 +153,7 @@ _PG_init(void)
 
 	nadia_bgw_preloaded = true;
 	nadia_shmem_init();
+	nadia_rollup_shmem_init();
 	register_worker();
 }
 
