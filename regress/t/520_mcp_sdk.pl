@@ -60,6 +60,33 @@ for my $i (1 .. 3)
 	$node->safe_psql($db, 'SELECT nadia_bgw.take_sample()');
 }
 
+# NADIA-style rollups, exposed to the rollup tools, when the rollup module is here
+my $have_rollups = $node->safe_psql($db,
+	"SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'create_rollup'
+	                   AND pronamespace = 'nadia_bgw'::regnamespace)") eq 't';
+if ($have_rollups)
+{
+	$node->safe_psql($db, q{
+		SELECT nadia_bgw.create_rollup(name => 'review_queue_daily', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 day', bucket_column => 'date',
+			aggregates => ARRAY['COUNT(*) AS messages', 'COUNT(*) FILTER (WHERE id % 2 = 0) AS pending']);
+		SELECT nadia_bgw.create_rollup(name => 'user_activity_hourly', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 hour', bucket_column => 'hour',
+			aggregates => ARRAY['COUNT(DISTINCT user_id) AS active_users', 'COUNT(*) AS messages']);
+		SELECT nadia_bgw.create_rollup(name => 'llm_cost_daily', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 day', bucket_column => 'date',
+			group_by => ARRAY['user_id'],
+			aggregates => ARRAY['COUNT(*) AS messages', 'SUM(id) / 1000.0 AS total_cost']);
+		SELECT nadia_bgw.create_rollup(name => 'recovered_daily', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 day', bucket_column => 'date',
+			filter => 'user_id = 7', aggregates => ARRAY['COUNT(*) AS recovered']);
+		SELECT nadia_bgw.mcp_expose_rollup('review_queue_stats', 'review_queue_daily');
+		SELECT nadia_bgw.mcp_expose_rollup('user_activity_patterns', 'user_activity_hourly');
+		SELECT nadia_bgw.mcp_expose_rollup('llm_cost_tracking', 'llm_cost_daily');
+	});
+	# recovery_system_stats stays unexposed: it must say so
+}
+
 my $conn = mcp_conninfo($node, $role, $db);
 my $since = $node->safe_psql($db,
 	q{SELECT to_char((now() - interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')});
@@ -108,7 +135,7 @@ for my $c (@{ $r->{calls} })
 	}
 	else
 	{
-		ok($c->{isError}, "$what: isError while $src is missing");
+		ok($c->{isError}, "$what: isError while $src is missing or not exposed");
 		like($c->{text}, qr/is not available in database "$db"/, "$what: says it is not available");
 	}
 }
@@ -128,6 +155,16 @@ ok((grep { $_->{relname} eq 'interactions' } @{ $rows{table_stats} }), 'table_st
 ok((grep { $_->{indexrelname} =~ /interactions_user/ && $_->{verdict} eq 'duplicate' } @{ $rows{index_usage} }),
 	'index_usage flags the duplicate index');
 ok(@{ $rows{active_connections} } == 1, 'active_connections: the latest sample');
+if ($have_rollups)
+{
+	ok(@{ $rows{user_activity_patterns} } > 0 && defined $rows{user_activity_patterns}[0]{values}{active_users},
+		'user_activity_patterns: buckets of the exposed rollup');
+	ok(@{ $rows{llm_cost_tracking} } > 0 && defined $rows{llm_cost_tracking}[0]{values}{total_cost},
+		'llm_cost_tracking: buckets of the exposed rollup');
+	my ($rec) = grep { $_->{tool} eq 'recovery_system_stats' } @{ $r->{calls} };
+	like($rec->{text}, qr/no rollup is exposed to MCP for recovery_system_stats/,
+		'an unexposed rollup tool says how to expose one');
+}
 
 # nothing of the application's data, literals or secrets comes back
 my $all = json_encode([ map { [ $_->{text}, $_->{structuredContent} ] } @{ $r->{calls} } ]);
