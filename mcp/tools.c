@@ -232,22 +232,30 @@ static const ToolColumn index_cols[] = {
 };
 
 static const char index_sql[] =
-"SELECT u.schemaname, u.relname, u.indexrelname, u.index_bytes, u.idx_scan_total,\n"
-"       u.idx_scan_30d, u.table_writes_30d, u.backs_constraint, u.is_valid,\n"
-"       CASE WHEN NOT u.is_valid THEN 'invalid'\n"
+"WITH s AS (SELECT * FROM nadia_bgw.mcp_index_totals(now() - interval '30 days')),\n"
+"w AS (SELECT t.relid, t.writes FROM nadia_bgw.mcp_table_totals(now() - interval '30 days') t)\n"
+"SELECT i.schemaname, i.relname, i.indexrelname, i.index_bytes, i.idx_scan AS idx_scan_total,\n"
+"       coalesce(s.idx_scan, 0) AS idx_scan_30d, coalesce(w.writes, 0) AS table_writes_30d,\n"
+"       i.constraint_name IS NOT NULL AS backs_constraint, i.is_valid,\n"
+"       CASE WHEN NOT i.is_valid THEN 'invalid'\n"
 "            WHEN d.same_as IS NOT NULL THEN 'duplicate'\n"
-"            WHEN u.unused THEN 'unused'\n"
-"            WHEN u.rarely_used THEN 'rarely used'\n"
+"            WHEN coalesce(i.idx_scan, 0) = 0 AND i.constraint_name IS NULL THEN 'unused'\n"
+"            WHEN coalesce(s.idx_scan, 0) < 50 AND i.constraint_name IS NULL\n"
+"                 AND coalesce(w.writes, 0) > 10 * coalesce(s.idx_scan, 0) THEN 'rarely used'\n"
 "            ELSE 'used' END AS verdict,\n"
-"       d.same_as::text AS duplicate_of, u.indexdef\n"
-"  FROM nadia_bgw.index_usage u\n"
+"       d.same_as::text AS duplicate_of, i.indexdef\n"
+"  FROM nadia_bgw.index_state i\n"
+"  LEFT JOIN s ON s.indexrelid = i.indexrelid\n"
+"  LEFT JOIN w ON w.relid = i.relid\n"
 "  LEFT JOIN LATERAL (SELECT x.same_as FROM nadia_bgw.duplicate_indexes x\n"
-"                      WHERE x.schemaname = u.schemaname AND x.relname = u.relname\n"
-"                        AND x.duplicate_index = u.indexrelname\n"
+"                      WHERE x.schemaname = i.schemaname AND x.relname = i.relname\n"
+"                        AND x.duplicate_index = i.indexrelname\n"
 "                      ORDER BY x.same_as LIMIT 1) d ON true\n"
-" ORDER BY CASE WHEN NOT u.is_valid THEN 0 WHEN d.same_as IS NOT NULL THEN 1\n"
-"               WHEN u.unused THEN 2 WHEN u.rarely_used THEN 3 ELSE 4 END,\n"
-"          u.index_bytes DESC NULLS LAST, u.indexrelname\n"
+" WHERE i.dropped_at IS NULL\n"
+" ORDER BY CASE WHEN NOT i.is_valid THEN 0 WHEN d.same_as IS NOT NULL THEN 1\n"
+"               WHEN coalesce(i.idx_scan, 0) = 0 AND i.constraint_name IS NULL THEN 2\n"
+"               ELSE 3 END,\n"
+"          i.index_bytes DESC NULLS LAST, i.indexrelname\n"
 " LIMIT $1::int";
 
 static const ToolColumn missing_cols[] = {
@@ -552,7 +560,7 @@ static const ToolDef tools[] = {
 		"reset, not backing a constraint) or rarely used (fewer than 50 scans in 30 "
 		"days while its table was written more than ten times as often).",
 		{ARG_LIMIT("50")}, 1, index_cols, N(index_cols), index_sql,
-		"nadia_bgw.index_usage and nadia_bgw.duplicate_indexes", "nadia_bgw's sampler",
+		"nadia_bgw.index_state, nadia_bgw.mcp_index_totals() and nadia_bgw.duplicate_indexes", "nadia_bgw's sampler",
 		"no index sampled yet", false, NO_FALLBACK
 	},
 	{

@@ -9,8 +9,60 @@
 -- are not SECURITY DEFINER: the caller's privileges apply (the MCP role
 -- reads them as a member of nadia_bgw_reader).
 
+-- Where each tier holds complete data.  SECURITY DEFINER because the
+-- sampler's bookkeeping (tier_state, history_partitions) is not for
+-- readers; it returns four timestamps and nothing else:
+--   raw_from      the oldest raw sample still kept
+--   hourly_from   the start of the oldest hourly partition
+--   hourly_until  raw hours before this are in the hourly tier
+--   daily_until   hourly days before this are in the daily tier
+CREATE FUNCTION nadia_bgw.mcp_tier_bounds(OUT raw_from timestamptz, OUT hourly_from timestamptz,
+                                          OUT hourly_until timestamptz, OUT daily_until timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (SELECT min(s.sampled_at) FROM nadia_bgw.samples s),
+           (SELECT min(p.lo) FROM nadia_bgw.history_partitions p
+             WHERE p.parent = 'nadia_bgw.statement_hourly'::regclass),
+           (SELECT t.done_until FROM nadia_bgw.tier_state t WHERE t.tier = 'hourly'),
+           (SELECT t.done_until FROM nadia_bgw.tier_state t WHERE t.tier = 'daily')
+$$;
+
+-- The cuts of a range [since, now()) between the tiers, so that each
+-- interval is read from exactly one tier and as few rows as possible are
+-- read: whole hours from the hourly tier wherever it is complete (not only
+-- before the raw tier: an hour is downsampled two minutes after it ends,
+-- while its raw rows are kept a day), raw rows for the partial first hour
+-- and the hour in progress, whole days from the daily tier before the
+-- hourly tier begins.  A range longer than six hours, or one that starts
+-- before the raw tier, is rounded down to the hour it starts in (a raw
+-- partition holds six hours: reading it for a partial hour would cost
+-- more than the rest of a day's range); shorter ranges are exact.
+--   raw rows:    sampled_at >= since AND (sampled_at < h0 OR sampled_at >= hd)
+--   hourly rows: sampled_at >= greatest(h0, dc) AND sampled_at < hd
+--   daily rows:  sampled_at >= d0 AND sampled_at < dc
+CREATE FUNCTION nadia_bgw.mcp_range_cuts(since timestamptz,
+                                         OUT h0 timestamptz, OUT hd timestamptz,
+                                         OUT dc timestamptz, OUT d0 timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN b.raw_from IS NULL OR b.raw_from > since
+                  OR since < now() - interval '6 hours'
+                THEN date_trunc('hour', since AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                ELSE date_trunc('hour', (since AT TIME ZONE 'UTC') - interval '1 microsecond')
+                     AT TIME ZONE 'UTC' + interval '1 hour' END,
+           coalesce(b.hourly_until, '-infinity'),
+           coalesce(least(date_trunc('day', (b.hourly_from AT TIME ZONE 'UTC') - interval '1 microsecond')
+                            AT TIME ZONE 'UTC' + interval '1 day',
+                          b.daily_until), '-infinity'),
+           date_trunc('day', since AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+      FROM nadia_bgw.mcp_tier_bounds() b
+$$;
+
 -- Per statement totals over [since, now()): everything nadia-mcp reports
--- about statements (slow_queries, query_stats, cost_analysis).
+-- about statements (slow_queries, query_stats, cost_analysis).  plpgsql so
+-- that the cuts are constants of the query (partition pruning at plan time).
 CREATE FUNCTION nadia_bgw.mcp_statement_totals(since timestamptz)
 RETURNS TABLE (stmt_id integer, queryid bigint, datname name, username name,
                calls bigint, total_exec_time_ms double precision,
@@ -19,31 +71,35 @@ RETURNS TABLE (stmt_id integer, queryid bigint, datname name, username name,
                shared_blks_hit bigint, shared_blks_read bigint, temp_blks_written bigint,
                blk_read_time_ms double precision, blk_write_time_ms double precision,
                wal_bytes bigint, first_seen timestamptz, last_seen timestamptz, query text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH c AS (SELECT * FROM nadia_bgw.tier_cuts()),
-    h AS (
+DECLARE
+    c record;
+BEGIN
+    SELECT * INTO c FROM nadia_bgw.mcp_range_cuts(since);
+    RETURN QUERY
+    WITH h AS (
         SELECT r.stmt_id, r.sampled_at, r.calls, r.total_exec_time, r.min_exec_time,
                r.max_exec_time, r.plans, r.total_plan_time, r.rows, r.shared_blks_hit,
                r.shared_blks_read, r.temp_blks_written, r.blk_read_time, r.blk_write_time,
                r.wal_bytes
-          FROM nadia_bgw.statement_samples r, c
-         WHERE r.sampled_at >= greatest(since, c.raw_cut)
+          FROM nadia_bgw.statement_samples r
+         WHERE r.sampled_at >= since AND (r.sampled_at < c.h0 OR r.sampled_at >= c.hd)
         UNION ALL
         SELECT r.stmt_id, r.sampled_at, r.calls, r.total_exec_time, r.min_exec_time,
                r.max_exec_time, r.plans, r.total_plan_time, r.rows, r.shared_blks_hit,
                r.shared_blks_read, r.temp_blks_written, r.blk_read_time, r.blk_write_time,
                r.wal_bytes
-          FROM nadia_bgw.statement_hourly r, c
-         WHERE r.sampled_at >= greatest(since, c.daily_cut) AND r.sampled_at < c.raw_cut
+          FROM nadia_bgw.statement_hourly r
+         WHERE r.sampled_at >= greatest(c.h0, c.dc) AND r.sampled_at < c.hd
         UNION ALL
         SELECT r.stmt_id, r.sampled_at, r.calls, r.total_exec_time, r.min_exec_time,
                r.max_exec_time, r.plans, r.total_plan_time, r.rows, r.shared_blks_hit,
                r.shared_blks_read, r.temp_blks_written, r.blk_read_time, r.blk_write_time,
                r.wal_bytes
-          FROM nadia_bgw.statement_daily r, c
-         WHERE r.sampled_at >= since AND r.sampled_at < c.daily_cut),
+          FROM nadia_bgw.statement_daily r
+         WHERE r.sampled_at >= c.d0 AND r.sampled_at < c.dc),
     g AS (
         SELECT h.stmt_id,
                coalesce(sum(h.calls), 0)::bigint AS calls,
@@ -68,121 +124,164 @@ AS $$
            g.blk_read_time_ms, g.blk_write_time_ms, g.wal_bytes,
            g.first_seen, g.last_seen, t.query
       FROM g JOIN nadia_bgw.statements t ON t.stmt_id = g.stmt_id
-     WHERE NOT t.excluded
+     WHERE NOT t.excluded;
+END
 $$;
 
--- Per table scan and block counters over [since, now()) (missing_indexes,
--- buffer_cache_stats), with the table's names from table_state.
+-- Per table scan, write and block counters over [since, now())
+-- (missing_indexes, buffer_cache_stats, index_usage), with the table's
+-- names from table_state.
 CREATE FUNCTION nadia_bgw.mcp_table_totals(since timestamptz)
 RETURNS TABLE (relid oid, schemaname name, relname name,
-               seq_scan bigint, seq_tup_read bigint, idx_scan bigint,
+               seq_scan bigint, seq_tup_read bigint, idx_scan bigint, writes bigint,
                heap_blks_read bigint, heap_blks_hit bigint,
                idx_blks_read bigint, idx_blks_hit bigint,
                toast_blks_read bigint, toast_blks_hit bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH c AS (SELECT * FROM nadia_bgw.tier_cuts()),
-    h AS (
-        SELECT r.relid, r.seq_scan, r.seq_tup_read, r.idx_scan, r.heap_blks_read,
-               r.heap_blks_hit, r.idx_blks_read, r.idx_blks_hit,
+DECLARE
+    c record;
+BEGIN
+    SELECT * INTO c FROM nadia_bgw.mcp_range_cuts(since);
+    RETURN QUERY
+    WITH h AS (
+        SELECT r.relid, r.seq_scan, r.seq_tup_read, r.idx_scan,
+               coalesce(r.n_tup_ins, 0) + coalesce(r.n_tup_upd, 0) + coalesce(r.n_tup_del, 0) AS writes,
+               r.heap_blks_read, r.heap_blks_hit, r.idx_blks_read, r.idx_blks_hit,
                coalesce(r.toast_blks_read, 0) + coalesce(r.tidx_blks_read, 0) AS toast_blks_read,
                coalesce(r.toast_blks_hit, 0) + coalesce(r.tidx_blks_hit, 0) AS toast_blks_hit
-          FROM nadia_bgw.table_samples r, c
-         WHERE r.sampled_at >= greatest(since, c.raw_cut)
+          FROM nadia_bgw.table_samples r
+         WHERE r.sampled_at >= since AND (r.sampled_at < c.h0 OR r.sampled_at >= c.hd)
         UNION ALL
-        SELECT r.relid, r.seq_scan, r.seq_tup_read, r.idx_scan, r.heap_blks_read,
-               r.heap_blks_hit, r.idx_blks_read, r.idx_blks_hit,
+        SELECT r.relid, r.seq_scan, r.seq_tup_read, r.idx_scan,
+               coalesce(r.n_tup_ins, 0) + coalesce(r.n_tup_upd, 0) + coalesce(r.n_tup_del, 0),
+               r.heap_blks_read, r.heap_blks_hit, r.idx_blks_read, r.idx_blks_hit,
                coalesce(r.toast_blks_read, 0) + coalesce(r.tidx_blks_read, 0),
                coalesce(r.toast_blks_hit, 0) + coalesce(r.tidx_blks_hit, 0)
-          FROM nadia_bgw.table_hourly r, c
-         WHERE r.sampled_at >= greatest(since, c.daily_cut) AND r.sampled_at < c.raw_cut
+          FROM nadia_bgw.table_hourly r
+         WHERE r.sampled_at >= greatest(c.h0, c.dc) AND r.sampled_at < c.hd
         UNION ALL
-        SELECT r.relid, r.seq_scan, r.seq_tup_read, r.idx_scan, r.heap_blks_read,
-               r.heap_blks_hit, r.idx_blks_read, r.idx_blks_hit,
+        SELECT r.relid, r.seq_scan, r.seq_tup_read, r.idx_scan,
+               coalesce(r.n_tup_ins, 0) + coalesce(r.n_tup_upd, 0) + coalesce(r.n_tup_del, 0),
+               r.heap_blks_read, r.heap_blks_hit, r.idx_blks_read, r.idx_blks_hit,
                coalesce(r.toast_blks_read, 0) + coalesce(r.tidx_blks_read, 0),
                coalesce(r.toast_blks_hit, 0) + coalesce(r.tidx_blks_hit, 0)
-          FROM nadia_bgw.table_daily r, c
-         WHERE r.sampled_at >= since AND r.sampled_at < c.daily_cut)
+          FROM nadia_bgw.table_daily r
+         WHERE r.sampled_at >= c.d0 AND r.sampled_at < c.dc)
     SELECT h.relid, t.schemaname, t.relname,
            coalesce(sum(h.seq_scan), 0)::bigint, coalesce(sum(h.seq_tup_read), 0)::bigint,
-           coalesce(sum(h.idx_scan), 0)::bigint,
+           coalesce(sum(h.idx_scan), 0)::bigint, coalesce(sum(h.writes), 0)::bigint,
            coalesce(sum(h.heap_blks_read), 0)::bigint, coalesce(sum(h.heap_blks_hit), 0)::bigint,
            coalesce(sum(h.idx_blks_read), 0)::bigint, coalesce(sum(h.idx_blks_hit), 0)::bigint,
            coalesce(sum(h.toast_blks_read), 0)::bigint, coalesce(sum(h.toast_blks_hit), 0)::bigint
       FROM h LEFT JOIN nadia_bgw.table_state t ON t.relid = h.relid
-     GROUP BY h.relid, t.schemaname, t.relname
+     GROUP BY h.relid, t.schemaname, t.relname;
+END
+$$;
+
+-- Per index scans over [since, now()) (index_usage).
+CREATE FUNCTION nadia_bgw.mcp_index_totals(since timestamptz)
+RETURNS TABLE (indexrelid oid, idx_scan bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    SELECT * INTO c FROM nadia_bgw.mcp_range_cuts(since);
+    RETURN QUERY
+    SELECT h.indexrelid, coalesce(sum(h.idx_scan), 0)::bigint
+      FROM (SELECT r.indexrelid, r.idx_scan FROM nadia_bgw.index_samples r
+             WHERE r.sampled_at >= since AND (r.sampled_at < c.h0 OR r.sampled_at >= c.hd)
+            UNION ALL
+            SELECT r.indexrelid, r.idx_scan FROM nadia_bgw.index_hourly r
+             WHERE r.sampled_at >= greatest(c.h0, c.dc) AND r.sampled_at < c.hd
+            UNION ALL
+            SELECT r.indexrelid, r.idx_scan FROM nadia_bgw.index_daily r
+             WHERE r.sampled_at >= c.d0 AND r.sampled_at < c.dc) h
+     GROUP BY h.indexrelid;
+END
 $$;
 
 -- Per database block counters over [since, now()) (buffer_cache_stats).
 CREATE FUNCTION nadia_bgw.mcp_database_totals(since timestamptz)
 RETURNS TABLE (datid oid, datname name, blks_read bigint, blks_hit bigint,
                temp_files bigint, temp_bytes bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH c AS (SELECT * FROM nadia_bgw.tier_cuts()),
-    h AS (
+DECLARE
+    c record;
+BEGIN
+    SELECT * INTO c FROM nadia_bgw.mcp_range_cuts(since);
+    RETURN QUERY
+    WITH h AS (
         SELECT r.datid, r.blks_read, r.blks_hit, r.temp_files, r.temp_bytes
-          FROM nadia_bgw.database_samples r, c
-         WHERE r.sampled_at >= greatest(since, c.raw_cut)
+          FROM nadia_bgw.database_samples r
+         WHERE r.sampled_at >= since AND (r.sampled_at < c.h0 OR r.sampled_at >= c.hd)
         UNION ALL
         SELECT r.datid, r.blks_read, r.blks_hit, r.temp_files, r.temp_bytes
-          FROM nadia_bgw.database_hourly r, c
-         WHERE r.sampled_at >= greatest(since, c.daily_cut) AND r.sampled_at < c.raw_cut
+          FROM nadia_bgw.database_hourly r
+         WHERE r.sampled_at >= greatest(c.h0, c.dc) AND r.sampled_at < c.hd
         UNION ALL
         SELECT r.datid, r.blks_read, r.blks_hit, r.temp_files, r.temp_bytes
-          FROM nadia_bgw.database_daily r, c
-         WHERE r.sampled_at >= since AND r.sampled_at < c.daily_cut)
+          FROM nadia_bgw.database_daily r
+         WHERE r.sampled_at >= c.d0 AND r.sampled_at < c.dc)
     SELECT h.datid, d.datname,
            coalesce(sum(h.blks_read), 0)::bigint, coalesce(sum(h.blks_hit), 0)::bigint,
            coalesce(sum(h.temp_files), 0)::bigint, coalesce(sum(h.temp_bytes), 0)::bigint
       FROM h LEFT JOIN nadia_bgw.database_state d ON d.datid = h.datid
-     GROUP BY h.datid, d.datname
+     GROUP BY h.datid, d.datname;
+END
 $$;
 
 -- I/O per hour over [since, now()) (io_stats): database reads, I/O time,
--- temporary files, WAL, checkpoints and buffer writes.  Buckets older than
--- the hourly tier are whole days (labelled with the day's start).
+-- temporary files, WAL, checkpoints and buffer writes.  Buckets from the
+-- daily tier are whole days (labelled with the day's start).
 CREATE FUNCTION nadia_bgw.mcp_io_by_hour(since timestamptz)
 RETURNS TABLE (hour timestamptz, blks_read bigint, blks_hit bigint,
                blk_read_time_ms double precision, blk_write_time_ms double precision,
                temp_bytes bigint, wal_bytes bigint, buffers_checkpoint bigint,
                buffers_clean bigint, buffers_backend bigint, checkpoints bigint,
                checkpoints_req bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH c AS (SELECT * FROM nadia_bgw.tier_cuts()),
-    d AS (
+DECLARE
+    c record;
+BEGIN
+    SELECT * INTO c FROM nadia_bgw.mcp_range_cuts(since);
+    RETURN QUERY
+    WITH d AS (
         SELECT date_trunc('hour', r.sampled_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour,
                r.blks_read, r.blks_hit, r.blk_read_time, r.blk_write_time, r.temp_bytes
-          FROM nadia_bgw.database_samples r, c
-         WHERE r.sampled_at >= greatest(since, c.raw_cut)
+          FROM nadia_bgw.database_samples r
+         WHERE r.sampled_at >= since AND (r.sampled_at < c.h0 OR r.sampled_at >= c.hd)
         UNION ALL
         SELECT r.sampled_at, r.blks_read, r.blks_hit, r.blk_read_time, r.blk_write_time, r.temp_bytes
-          FROM nadia_bgw.database_hourly r, c
-         WHERE r.sampled_at >= greatest(since, c.daily_cut) AND r.sampled_at < c.raw_cut
+          FROM nadia_bgw.database_hourly r
+         WHERE r.sampled_at >= greatest(c.h0, c.dc) AND r.sampled_at < c.hd
         UNION ALL
         SELECT r.sampled_at, r.blks_read, r.blks_hit, r.blk_read_time, r.blk_write_time, r.temp_bytes
-          FROM nadia_bgw.database_daily r, c
-         WHERE r.sampled_at >= since AND r.sampled_at < c.daily_cut),
+          FROM nadia_bgw.database_daily r
+         WHERE r.sampled_at >= c.d0 AND r.sampled_at < c.dc),
     k AS (
         SELECT date_trunc('hour', r.sampled_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour,
                r.wal_bytes, r.buffers_checkpoint, r.buffers_clean, r.buffers_backend,
                r.checkpoints_timed, r.checkpoints_req
-          FROM nadia_bgw.cluster_samples r, c
-         WHERE r.sampled_at >= greatest(since, c.raw_cut)
+          FROM nadia_bgw.cluster_samples r
+         WHERE r.sampled_at >= since AND (r.sampled_at < c.h0 OR r.sampled_at >= c.hd)
         UNION ALL
         SELECT r.sampled_at, r.wal_bytes, r.buffers_checkpoint, r.buffers_clean,
                r.buffers_backend, r.checkpoints_timed, r.checkpoints_req
-          FROM nadia_bgw.cluster_hourly r, c
-         WHERE r.sampled_at >= greatest(since, c.daily_cut) AND r.sampled_at < c.raw_cut
+          FROM nadia_bgw.cluster_hourly r
+         WHERE r.sampled_at >= greatest(c.h0, c.dc) AND r.sampled_at < c.hd
         UNION ALL
         SELECT r.sampled_at, r.wal_bytes, r.buffers_checkpoint, r.buffers_clean,
                r.buffers_backend, r.checkpoints_timed, r.checkpoints_req
-          FROM nadia_bgw.cluster_daily r, c
-         WHERE r.sampled_at >= since AND r.sampled_at < c.daily_cut),
+          FROM nadia_bgw.cluster_daily r
+         WHERE r.sampled_at >= c.d0 AND r.sampled_at < c.dc),
     dh AS (
         SELECT d.hour, coalesce(sum(d.blks_read), 0)::bigint AS blks_read,
                coalesce(sum(d.blks_hit), 0)::bigint AS blks_hit,
@@ -195,17 +294,17 @@ AS $$
                coalesce(sum(k.buffers_checkpoint), 0)::bigint AS buffers_checkpoint,
                coalesce(sum(k.buffers_clean), 0)::bigint AS buffers_clean,
                coalesce(sum(k.buffers_backend), 0)::bigint AS buffers_backend,
-               coalesce(sum(k.checkpoints_timed), 0)::bigint
-                 + coalesce(sum(k.checkpoints_req), 0)::bigint AS checkpoints,
+               (coalesce(sum(k.checkpoints_timed), 0) + coalesce(sum(k.checkpoints_req), 0))::bigint AS checkpoints,
                coalesce(sum(k.checkpoints_req), 0)::bigint AS checkpoints_req
           FROM k GROUP BY k.hour)
-    SELECT hour, coalesce(dh.blks_read, 0), coalesce(dh.blks_hit, 0),
+    SELECT coalesce(dh.hour, kh.hour), coalesce(dh.blks_read, 0), coalesce(dh.blks_hit, 0),
            coalesce(dh.blk_read_time_ms, 0), coalesce(dh.blk_write_time_ms, 0),
            coalesce(dh.temp_bytes, 0), coalesce(kh.wal_bytes, 0),
            coalesce(kh.buffers_checkpoint, 0), coalesce(kh.buffers_clean, 0),
            coalesce(kh.buffers_backend, 0), coalesce(kh.checkpoints, 0),
            coalesce(kh.checkpoints_req, 0)
-      FROM dh FULL JOIN kh USING (hour)
+      FROM dh FULL JOIN kh ON kh.hour = dh.hour;
+END
 $$;
 
 ------------------------------------------------------------------------
@@ -320,7 +419,12 @@ REVOKE ALL ON FUNCTION nadia_bgw.mcp_statement_totals(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION nadia_bgw.mcp_table_totals(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION nadia_bgw.mcp_database_totals(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION nadia_bgw.mcp_io_by_hour(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION nadia_bgw.mcp_statement_totals(timestamptz),
+REVOKE ALL ON FUNCTION nadia_bgw.mcp_index_totals(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nadia_bgw.mcp_tier_bounds() FROM PUBLIC;
+REVOKE ALL ON FUNCTION nadia_bgw.mcp_range_cuts(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nadia_bgw.mcp_tier_bounds(), nadia_bgw.mcp_range_cuts(timestamptz),
+    nadia_bgw.mcp_index_totals(timestamptz),
+    nadia_bgw.mcp_statement_totals(timestamptz),
     nadia_bgw.mcp_table_totals(timestamptz), nadia_bgw.mcp_database_totals(timestamptz),
     nadia_bgw.mcp_io_by_hour(timestamptz),
     nadia_bgw.rollup_rows(text, timestamptz, integer)
