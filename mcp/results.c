@@ -170,7 +170,7 @@ results_to_json(const ToolDef *tool, PGresult *res, const McpLimits *limits,
 		char		note[160];
 
 		snprintf(note, sizeof(note),
-				 "only the first %d rows are shown; ask for a smaller range or a lower limit",
+				 "the first %d rows are shown and more exist: raise limit or narrow the range",
 				 limits->max_rows);
 		cJSON_AddStringToObject(out, "note", note);
 	}
