@@ -79,6 +79,7 @@ static int	dead_tuple_min = 10000;
 static double cache_hit_ratio = 0.99;
 static double cache_hit_drop = 0.02;
 static int	cache_min_blocks = 1000;
+static double cache_hit_sigma = 3.0;
 static int	temp_spill_min_kb = 16384;
 static double temp_spill_ratio = 4.0;
 static int	deadlocks_threshold = 1;
@@ -190,6 +191,9 @@ nadia_regression_define_gucs(void)
 	def_real("nadia_bgw.cache_hit_drop",
 			 "Fall of the hit ratio below its baseline that is flagged.",
 			 &cache_hit_drop, 0.02, 0.0, 1.0);
+	def_real("nadia_bgw.cache_hit_sigma",
+			 "Standard deviations below the baseline hit ratio an observation must also fall.",
+			 &cache_hit_sigma, 3.0, 0.0, 1000.0);
 	def_int("nadia_bgw.cache_min_blocks",
 			"Blocks accessed in the recent window needed to judge the hit ratio.",
 			&cache_min_blocks, 1000, 1, INT_MAX, 0);
@@ -617,7 +621,7 @@ detect_database(DetectContext *ctx)
 		"    FROM nadia_bgw.statement_history h"
 		"   WHERE h.sampled_at = ANY ($1)"
 		"   GROUP BY h.dbid),"
-		" b AS (SELECT b.dbid, b.metric, b.mean, b.n FROM nadia_bgw.baselines b"
+		" b AS (SELECT b.dbid, b.metric, b.mean, b.var, b.n FROM nadia_bgw.baselines b"
 		"        WHERE b.scope = 'database')"
 		"SELECT 'cache_hit_drop', pg_catalog.format('cache_hit_drop:%s', s.datid),"
 		"       pg_catalog.format('database %s', s.datname), 'database',"
@@ -627,6 +631,7 @@ detect_database(DetectContext *ctx)
 		"       pg_catalog.jsonb_build_object('shared_blks_hit', s.hit, 'shared_blks_read', s.rd,"
 		"           'baseline_samples', b.n),"
 		"       s.hit / (s.hit + s.rd) < $2 AND s.hit / (s.hit + s.rd) < b.mean - $3"
+		"       AND s.hit / (s.hit + s.rd) < b.mean - $9 * pg_catalog.sqrt(b.var)"
 		"  FROM s JOIN b ON b.dbid = s.datid AND b.metric = 'cache_hit_ratio'"
 		" WHERE s.hit + s.rd >= $4 AND b.n >= $8"
 		" UNION ALL "
@@ -647,9 +652,9 @@ detect_database(DetectContext *ctx)
 		"       CASE WHEN w.deadlocks >= 10 * $7 THEN 'critical' ELSE 'warning' END,"
 		"       '{}'::jsonb, true"
 		"  FROM w WHERE w.deadlocks >= $7";
-	Oid			types[8] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
-	Datum		vals[8];
+	Oid			types[9] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID};
+	Datum		vals[9];
 
 	vals[0] = ctx->window;
 	vals[1] = Float8GetDatum(cache_hit_ratio);
@@ -659,7 +664,8 @@ detect_database(DetectContext *ctx)
 	vals[5] = Float8GetDatum(temp_spill_ratio);
 	vals[6] = Float8GetDatum(deadlocks_threshold);
 	vals[7] = Int64GetDatum(baseline_min_samples);
-	return read_candidates(sql, 8, types, vals);
+	vals[8] = Float8GetDatum(cache_hit_sigma);
+	return read_candidates(sql, 9, types, vals);
 }
 
 /* ---------------------------------------------------------------------
