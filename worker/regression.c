@@ -79,6 +79,7 @@ static int	dead_tuple_min = 10000;
 static double cache_hit_ratio = 0.99;
 static double cache_hit_drop = 0.02;
 static int	cache_min_blocks = 1000;
+static double cache_hit_sigma = 3.0;
 static int	temp_spill_min_kb = 16384;
 static double temp_spill_ratio = 4.0;
 static int	deadlocks_threshold = 1;
@@ -190,6 +191,9 @@ nadia_regression_define_gucs(void)
 	def_real("nadia_bgw.cache_hit_drop",
 			 "Fall of the hit ratio below its baseline that is flagged.",
 			 &cache_hit_drop, 0.02, 0.0, 1.0);
+	def_real("nadia_bgw.cache_hit_sigma",
+			 "Standard deviations below the baseline hit ratio an observation must also fall.",
+			 &cache_hit_sigma, 3.0, 0.0, 1000.0);
 	def_int("nadia_bgw.cache_min_blocks",
 			"Blocks accessed in the recent window needed to judge the hit ratio.",
 			&cache_min_blocks, 1000, 1, INT_MAX, 0);
@@ -249,7 +253,9 @@ typedef struct DetectContext
 	bool		have_history;	/* nadia_bgw.samples exists */
 	bool		fresh;			/* a sample newer than the last run's */
 	int64		last_seen;		/* newest sample of the previous run, or 0 */
+	TimestampTz last_seen_at;	/* its sampled_at, or 0 */
 	int64		newest;			/* newest sample now, or 0 */
+	TimestampTz newest_at;
 	Datum		window;			/* timestamptz[]: sampled_at of the recent window */
 	Datum		new_samples;	/* timestamptz[]: samples not folded in yet */
 	int64		runs;			/* detection runs before this one */
@@ -587,7 +593,12 @@ detect_dead_tuples(DetectContext *ctx)
 	return read_candidates(sql, 2, types, vals);
 }
 
-/* Cache hit ratio drop, temporary file growth and deadlocks, per database. */
+/*
+ * Cache hit ratio drop, temporary file growth and deadlocks, per database.
+ * The hit ratio is that of the statements (pg_stat_statements' shared
+ * blocks), not pg_stat_database's: autovacuum and other maintenance reads
+ * would otherwise pass for a cache problem of the application.
+ */
 static List *
 detect_database(DetectContext *ctx)
 {
@@ -603,18 +614,26 @@ detect_database(DetectContext *ctx)
 		"    FROM nadia_bgw.database_history h"
 		"   WHERE h.sampled_at = ANY ($1)"
 		"   GROUP BY h.datid),"
-		" b AS (SELECT b.dbid, b.metric, b.mean, b.n FROM nadia_bgw.baselines b"
+		" s AS ("
+		"  SELECT h.dbid AS datid, pg_catalog.max(h.datname::text) AS datname,"
+		"         pg_catalog.sum(h.shared_blks_hit)::float8 AS hit,"
+		"         pg_catalog.sum(h.shared_blks_read)::float8 AS rd"
+		"    FROM nadia_bgw.statement_history h"
+		"   WHERE h.sampled_at = ANY ($1)"
+		"   GROUP BY h.dbid),"
+		" b AS (SELECT b.dbid, b.metric, b.mean, b.var, b.n FROM nadia_bgw.baselines b"
 		"        WHERE b.scope = 'database')"
-		"SELECT 'cache_hit_drop', pg_catalog.format('cache_hit_drop:%s', w.datid),"
-		"       pg_catalog.format('database %s', w.datname), 'database',"
-		"       w.datid, w.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
-		"       'cache_hit_ratio', b.mean, w.hit / (w.hit + w.rd),"
-		"       CASE WHEN w.hit / (w.hit + w.rd) < b.mean - 5 * $3 THEN 'critical' ELSE 'warning' END,"
-		"       pg_catalog.jsonb_build_object('blks_hit', w.hit, 'blks_read', w.rd,"
+		"SELECT 'cache_hit_drop', pg_catalog.format('cache_hit_drop:%s', s.datid),"
+		"       pg_catalog.format('database %s', s.datname), 'database',"
+		"       s.datid, s.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+		"       'cache_hit_ratio', b.mean, s.hit / (s.hit + s.rd),"
+		"       CASE WHEN s.hit / (s.hit + s.rd) < b.mean - 5 * $3 THEN 'critical' ELSE 'warning' END,"
+		"       pg_catalog.jsonb_build_object('shared_blks_hit', s.hit, 'shared_blks_read', s.rd,"
 		"           'baseline_samples', b.n),"
-		"       w.hit / (w.hit + w.rd) < $2 AND w.hit / (w.hit + w.rd) < b.mean - $3"
-		"  FROM w JOIN b ON b.dbid = w.datid AND b.metric = 'cache_hit_ratio'"
-		" WHERE w.hit + w.rd >= $4 AND b.n >= $8"
+		"       s.hit / (s.hit + s.rd) < $2 AND s.hit / (s.hit + s.rd) < b.mean - $3"
+		"       AND s.hit / (s.hit + s.rd) < b.mean - $9 * pg_catalog.sqrt(b.var)"
+		"  FROM s JOIN b ON b.dbid = s.datid AND b.metric = 'cache_hit_ratio'"
+		" WHERE s.hit + s.rd >= $4 AND b.n >= $8"
 		" UNION ALL "
 		"SELECT 'temp_spill', pg_catalog.format('temp_spill:%s', w.datid),"
 		"       pg_catalog.format('database %s', w.datname), 'database',"
@@ -633,9 +652,9 @@ detect_database(DetectContext *ctx)
 		"       CASE WHEN w.deadlocks >= 10 * $7 THEN 'critical' ELSE 'warning' END,"
 		"       '{}'::jsonb, true"
 		"  FROM w WHERE w.deadlocks >= $7";
-	Oid			types[8] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
-	Datum		vals[8];
+	Oid			types[9] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID};
+	Datum		vals[9];
 
 	vals[0] = ctx->window;
 	vals[1] = Float8GetDatum(cache_hit_ratio);
@@ -645,7 +664,8 @@ detect_database(DetectContext *ctx)
 	vals[5] = Float8GetDatum(temp_spill_ratio);
 	vals[6] = Float8GetDatum(deadlocks_threshold);
 	vals[7] = Int64GetDatum(baseline_min_samples);
-	return read_candidates(sql, 8, types, vals);
+	vals[8] = Float8GetDatum(cache_hit_sigma);
+	return read_candidates(sql, 9, types, vals);
 }
 
 /* ---------------------------------------------------------------------
@@ -1041,7 +1061,8 @@ load_context(DetectContext *ctx)
 
 	memset(ctx, 0, sizeof(*ctx));
 	rc = SPI_execute("SELECT last_sample_id, runs,"
-					 "       pg_catalog.to_regclass('nadia_bgw.samples') IS NOT NULL"
+					 "       pg_catalog.to_regclass('nadia_bgw.samples') IS NOT NULL,"
+					 "       last_sampled_at"
 					 "  FROM nadia_bgw.detector_state WHERE id = 1 FOR UPDATE",
 					 false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -1055,30 +1076,39 @@ load_context(DetectContext *ctx)
 	ctx->last_seen = isnull ? 0 : DatumGetInt64(d);
 	ctx->runs = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 	ctx->have_history = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+	d = SPI_getbinval(tup, desc, 4, &isnull);
+	ctx->last_seen_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 	ctx->window = timestamptz_array(NIL);
 	ctx->new_samples = timestamptz_array(NIL);
 
 	if (ctx->have_history)
 	{
-		Oid			types[2] = {INT4OID, INT8OID};
+		Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
 		Datum		vals[2];
 		List	   *window;
 		List	   *fresh;
 
+		/*
+		 * Samples are ordered by time, not id: history loaded or replayed
+		 * after the fact must not pass for the newest sample.
+		 */
 		vals[0] = Int32GetDatum(regression_window);
-		vals[1] = Int64GetDatum(ctx->last_seen);
+		vals[1] = TimestampTzGetDatum(ctx->last_seen_at);
 		window = query_samples("SELECT sample_id, sampled_at FROM nadia_bgw.samples"
-							   " ORDER BY sample_id DESC LIMIT $1",
+							   " ORDER BY sampled_at DESC LIMIT $1",
 							   1, types, vals);
 		/* after a long pause, fold in a bounded number of samples */
 		fresh = query_samples("SELECT sample_id, sampled_at FROM nadia_bgw.samples"
-							  " WHERE sample_id > $2"
-							  " ORDER BY sample_id DESC LIMIT $1",
+							  " WHERE sampled_at > $2"
+							  " ORDER BY sampled_at DESC LIMIT $1",
 							  2, types, vals);
 		ctx->window = timestamptz_array(window);
 		ctx->new_samples = timestamptz_array(fresh);
 		if (window != NIL)
+		{
 			ctx->newest = ((SampleRef *) linitial(window))->id;
+			ctx->newest_at = ((SampleRef *) linitial(window))->at;
+		}
 		ctx->fresh = (fresh != NIL);
 	}
 }
@@ -1179,40 +1209,47 @@ static const char *const table_obs_sql =
 
 /* Hit ratio and temporary bytes per sample of each database. */
 static const char *const database_obs_sql =
-"SELECT 'database', h.datid, 0::int8, 0::oid, v.metric, v.value, v.keys"
-"  FROM (SELECT h.datid,"
-"               pg_catalog.sum(h.blks_hit)::float8 AS hit,"
-"               pg_catalog.sum(h.blks_read)::float8 AS rd,"
-"               pg_catalog.sum(h.temp_bytes)::float8 / pg_catalog.count(DISTINCT h.sampled_at) AS temp"
-"          FROM nadia_bgw.database_history h"
-"         WHERE h.sampled_at = ANY ($1)"
-"         GROUP BY h.datid) h"
-" CROSS JOIN LATERAL (VALUES"
-"    ('cache_hit_ratio', h.hit / NULLIF(h.hit + h.rd, 0),"
-"     ARRAY[pg_catalog.format('cache_hit_drop:%s', h.datid)]),"
-"    ('temp_bytes_per_sample', h.temp,"
-"     ARRAY[pg_catalog.format('temp_spill:%s', h.datid)])) v(metric, value, keys)";
+"SELECT 'database', h.datid, 0::int8, 0::oid, 'temp_bytes_per_sample',"
+"       pg_catalog.sum(h.temp_bytes)::float8 / pg_catalog.count(DISTINCT h.sampled_at),"
+"       ARRAY[pg_catalog.format('temp_spill:%s', h.datid)]"
+"  FROM nadia_bgw.database_history h"
+" WHERE h.sampled_at = ANY ($1)"
+" GROUP BY h.datid"
+" UNION ALL "
+"SELECT 'database', h.dbid, 0::int8, 0::oid, 'cache_hit_ratio',"
+"       pg_catalog.sum(h.shared_blks_hit)::float8"
+"         / NULLIF(pg_catalog.sum(h.shared_blks_hit + h.shared_blks_read), 0),"
+"       ARRAY[pg_catalog.format('cache_hit_drop:%s', h.dbid)]"
+"  FROM nadia_bgw.statement_history h"
+" WHERE h.sampled_at = ANY ($1)"
+" GROUP BY h.dbid";
 
 static void
 save_state(DetectContext *ctx)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		vals[1];
-	char		nulls[2] = " ";
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		vals[2];
+	char		nulls[3] = "  ";
 	int			rc;
 
-	vals[0] = Int64GetDatum(ctx->newest);
-	if (!ctx->fresh)
+	/* without a new sample, the previous position stays */
+	if (ctx->fresh)
+	{
+		vals[0] = Int64GetDatum(ctx->newest);
+		vals[1] = TimestampTzGetDatum(ctx->newest_at);
+	}
+	else
 	{
 		vals[0] = Int64GetDatum(ctx->last_seen);
+		vals[1] = TimestampTzGetDatum(ctx->last_seen_at);
 		if (ctx->last_seen == 0)
-			nulls[0] = 'n';
+			nulls[0] = nulls[1] = 'n';
 	}
 	rc = SPI_execute_with_args("UPDATE nadia_bgw.detector_state"
-							   "   SET last_sample_id = $1, runs = runs + 1,"
-							   "       last_run_at = pg_catalog.now()"
+							   "   SET last_sample_id = $1, last_sampled_at = $2,"
+							   "       runs = runs + 1, last_run_at = pg_catalog.now()"
 							   " WHERE id = 1",
-							   1, types, vals, nulls, false, 0);
+							   2, types, vals, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "saving detector state failed: %s", SPI_result_code_string(rc));
 }

@@ -122,7 +122,7 @@ ok(cycle_until_open('temp_spill'), 'a sort spilling to disk opens a temp-spill a
 $node->safe_psql('postgres', 'SELECT count(*) FROM big') for 1 .. 4;
 ok(cycle_until_open('cache_hit_drop'), 'reading a table larger than the cache drops the hit ratio');
 is( $node->safe_psql('postgres',
-		"SELECT observed < baseline AND observed < 0.99 AND (details->>'blks_read')::float8 > 0"
+		"SELECT observed < baseline AND observed < 0.99 AND (details->>'shared_blks_read')::float8 > 0"
 		  . " FROM nadia_bgw.alerts WHERE kind = 'cache_hit_drop'"),
 	't', 'observed ratio below baseline and 99%, with the blocks read');
 

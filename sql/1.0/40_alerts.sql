@@ -105,6 +105,7 @@ GRANT SELECT ON nadia_bgw.baselines TO nadia_bgw_reader;
 CREATE TABLE nadia_bgw.detector_state (
     id              integer PRIMARY KEY CHECK (id = 1),
     last_sample_id  bigint,
+    last_sampled_at timestamptz,
     runs            bigint NOT NULL DEFAULT 0,
     last_run_at     timestamptz
 );
@@ -221,3 +222,12 @@ AS $$
     SELECT count(*) FROM d;
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw.reset_baselines(text, bigint) FROM PUBLIC;
+
+-- The detectors read the newest samples of the raw history tables by
+-- sampled_at.  Without an index that is a scan of the whole current raw
+-- partition (up to a quarter of nadia_bgw.raw_retention of samples); with
+-- one it costs the rows of the window only.  Partitioned indexes: the
+-- sampler's future partitions get them too.
+CREATE INDEX statement_samples_sampled_at ON nadia_bgw.statement_samples (sampled_at);
+CREATE INDEX table_samples_sampled_at ON nadia_bgw.table_samples (sampled_at);
+CREATE INDEX database_samples_sampled_at ON nadia_bgw.database_samples (sampled_at);
