@@ -328,6 +328,7 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	int			i;
 	RollupSlot *s;
 	Snapshot	snap;
+	TransactionId myxid;
 	uint64		incarnation = 0;
 	uint64		resolved[NADIA_ROLLUP_EPOCHS];
 	int			nresolved = 0;
@@ -394,6 +395,15 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	 */
 	snap = GetLatestSnapshot();
 
+	/*
+	 * If our own transaction may have written hot rows (refresh_rollup()
+	 * called after writes in the same transaction), an epoch that might hold
+	 * it must not be resolved here: rows it writes after this refresh would
+	 * be covered by nothing.  PostgreSQL 14+ already counts our own xid in
+	 * the snapshot's xmin; this check says so explicitly and does not
+	 * depend on it.
+	 */
+	myxid = GetTopTransactionIdIfAny();
 	keep = (TimestampTz) pg_atomic_read_u64(&s->threshold);
 	SpinLockAcquire(&s->mutex);
 	for (i = 0; i < s->nclosed; i++)
@@ -401,7 +411,9 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 		RollupEpoch *e = &s->closed[i];
 
 		hot_from = Min(hot_from, e->lowmark);
-		if (TransactionIdPrecedes(e->max_xid, snap->xmin))
+		if (TransactionIdPrecedes(e->max_xid, snap->xmin) &&
+			!(TransactionIdIsValid(myxid) &&
+			  TransactionIdPrecedesOrEquals(myxid, e->max_xid)))
 			resolved[nresolved++] = e->id;
 		else
 			keep = Min(keep, e->lowmark);

@@ -8,6 +8,7 @@
 #   DAYS=30 ROWS_PER_DAY=10000 bash bench/rollup/run.sh     quick
 #
 # Knobs: DAYS, ROWS_PER_DAY, SEED, PGBENCH_SECONDS (per run, default 20),
+# PARTS (default "refresh writers probe load": which sections to run),
 # ROUNDS (alternating capture off/on pgbench rounds, default 3),
 # BENCH_DIR (default /tmp/nadia_bench_rollup), BENCH_PORT (default 5521),
 # BENCH_KEEP=1 (leave the cluster running), BENCH_REUSE=1 (reuse a loaded
@@ -22,6 +23,9 @@ PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 ROUNDS=${ROUNDS:-3}
 BENCH_DIR=${BENCH_DIR:-/tmp/nadia_bench_rollup}
 BENCH_PORT=${BENCH_PORT:-5521}
+PARTS=${PARTS:-refresh writers probe load}
+part() { grep -qw "$1" <<<"$PARTS"; }
+CPU_ROUNDS=$((ROUNDS * 2 + 1))
 
 ensure_packages $NADIA_BASE_PACKAGES
 build
@@ -107,6 +111,7 @@ $PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 rows=$(psql -X -At -c "SELECT count(*) FROM interactions")
 size=$(psql -X -At -c "SELECT pg_size_pretty(pg_total_relation_size('interactions'))")
 
+if part refresh; then
 log "floor: one day's rows aggregated through the created_at index"
 floor=$(for i in 1 2 3 4 5; do ms "SELECT DATE(created_at), COUNT(*), COUNT(DISTINCT user_id), AVG(quality_score),
     SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)),
@@ -146,6 +151,7 @@ rollup, 1,000 rows over 10 old days                $cold ms   = $(ratio "$cold" 
 rollup, nothing changed (check only)               $idle ms   $(ratio "$conc" "$idle") x faster than CONCURRENTLY
 rollup vs full query (EXCEPT both ways)            $exact
 REPORT
+fi
 
 # --- writers: pgbench with the capture trigger disabled (the same table
 # without capture) and enabled, alternating to cancel drift
@@ -154,6 +160,7 @@ trig=$(psql -X -At -c "SELECT tgname FROM pg_trigger WHERE tgrelid = 'interactio
 capture() { $PSQL -c "ALTER TABLE interactions $1 TRIGGER $trig"; }
 tps() { pgbench -n -T "$PGBENCH_SECONDS" -c "$2" -j "$2" -f "$ROOT/demo/pgbench/$1.sql" 2>/dev/null |
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+if part writers; then
 echo
 echo "== Writers: pgbench single-row INSERT, ${PGBENCH_SECONDS}s runs, $ROUNDS alternating rounds (median TPS)"
 for script in insert_hot insert_backfill; do
@@ -183,22 +190,72 @@ cpu_loop() {
 		psql -X -At | tr '\n' ' ' | awk -v n="$1" '{printf "%.1f\n", ($3 - $1) * 1000000 / 100 / n}'
 }
 echo
-echo "== Writers: backend CPU per single-row INSERT transaction (us), 10,000 rows per run, $ROUNDS alternating rounds (median)"
+
+echo "== Writers: backend CPU per single-row INSERT transaction (us), 10,000 rows per run, $CPU_ROUNDS alternating rounds (min; median)"
 for back in 0 80; do
 	off=(); on=()
-	for r in $(seq 1 "$ROUNDS"); do
+	for r in $(seq 1 "$CPU_ROUNDS"); do
 		capture DISABLE; off+=("$(cpu_loop 10000 $back)")
 		capture ENABLE; on+=("$(cpu_loop 10000 $back)")
 	done
+	minoff=$(printf '%s\n' "${off[@]}" | sort -n | head -n 1)
+	minon=$(printf '%s\n' "${on[@]}" | sort -n | head -n 1)
 	moff=$(printf '%s\n' "${off[@]}" | median)
 	mon=$(printf '%s\n' "${on[@]}" | median)
-	printf '%-16s without capture %7.1f us, with capture %7.1f us  (%s%%)  runs off: %s  on: %s\n' \
-		"$([ $back = 0 ] && echo 'rows now (hot)' || echo 'rows 1-80 d ago')" "$moff" "$mon" \
+	printf '%-16s min: without %6.1f us, with %6.1f us (%s%%); median: without %6.1f, with %6.1f (%s%%)  runs off: %s  on: %s\n' \
+		"$([ $back = 0 ] && echo 'rows now (hot)' || echo 'rows 1-80 d ago')" "$minoff" "$minon" \
+		"$(awk -v a="$minoff" -v b="$minon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')" "$moff" "$mon" \
 		"$(awk -v a="$moff" -v b="$mon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')" "${off[*]}" "${on[*]}"
 done
+
+fi
+
+if part probe; then
+# the capture's own cost, isolated on a narrow unindexed table where
+# nothing else hides it: 20,000 single-row transactions without waiting for
+# the WAL flush (synchronous_commit = off), min of the rounds
+$PSQL >/dev/null <<'SQL'
+DROP TABLE IF EXISTS capture_probe CASCADE;
+CREATE TABLE capture_probe (at timestamptz NOT NULL, v integer);
+SELECT nadia_bgw.create_rollup(name => 'capture_probe_daily', source => 'capture_probe',
+       time_column => 'at', bucket => '1 day', timezone => 'UTC', aggregates => ARRAY['count(*)']);
+SELECT nadia_bgw.refresh_rollup('capture_probe_daily');
+CREATE OR REPLACE PROCEDURE probe_loop(n integer, back integer, INOUT us_per_row double precision DEFAULT NULL)
+LANGUAGE plpgsql AS $p$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN
+    FOR i IN 1 .. n LOOP
+        INSERT INTO capture_probe VALUES (CASE WHEN back = 0 THEN now()
+                                               ELSE current_date - (1 + i % back) END, i);
+        COMMIT;
+    END LOOP;
+    us_per_row := extract(epoch FROM clock_timestamp() - t0) * 1000000 / n;
+END $p$;
+SQL
+ptrig=$(psql -X -At -c "SELECT tgname FROM pg_trigger WHERE tgrelid = 'capture_probe'::regclass AND tgname NOT LIKE '%truncate'")
+echo
+echo "== Capture cost alone: narrow unindexed table, 20,000 single-row transactions, $CPU_ROUNDS rounds (min wall time per row)"
+for back in 0 80; do
+	off=(); on=()
+	for r in $(seq 1 "$CPU_ROUNDS"); do
+		$PSQL -c "ALTER TABLE capture_probe DISABLE TRIGGER $ptrig"
+		off+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
+		$PSQL -c "ALTER TABLE capture_probe ENABLE TRIGGER $ptrig"
+		on+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
+	done
+	minoff=$(printf '%s\n' "${off[@]}" | sort -n | head -n 1)
+	minon=$(printf '%s\n' "${on[@]}" | sort -n | head -n 1)
+	printf '%-16s without capture %6.2f us, with capture %6.2f us: capture costs %+.2f us per row\n' \
+		"$([ $back = 0 ] && echo 'rows now (hot)' || echo 'rows 1-80 d ago')" "$minoff" "$minon" \
+		"$(awk -v a="$minoff" -v b="$minon" 'BEGIN { print b - a }')"
+done
+$PSQL -c "SELECT nadia_bgw.drop_rollup('capture_probe_daily')" -c "DROP TABLE capture_probe" >/dev/null
 $PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 
+fi
+
 # --- a refresh never blocks writers or dashboard readers
+if part load; then
 cat >"$BENCH_DIR/dash_read.sql" <<'SQL'
 SELECT * FROM dashboard_daily_metrics ORDER BY date DESC LIMIT 30;
 SQL
@@ -235,3 +292,4 @@ echo "refreshes during the run: $(cat "$BENCH_DIR/refreshes");" \
 	"pg_stat_activity samples: $samples; pgbench backends seen waiting on a lock: $waiting"
 $PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 echo "rollup vs full query after the run: $(check)"
+fi

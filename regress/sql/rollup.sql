@@ -157,6 +157,15 @@ ROLLBACK;
 SELECT nadia_bgw.refresh_rollup('daily') AS buckets;
 SELECT * FROM nadia_bgw.rollup_check('daily');
 
+-- a refresh inside a writing transaction, with more hot rows after it
+BEGIN;
+INSERT INTO events (at, user_id, score) VALUES (now(), 3, 3);
+SELECT nadia_bgw.refresh_rollup('daily') AS buckets;
+INSERT INTO events (at, user_id, score) VALUES (now(), 4, 4);
+COMMIT;
+SELECT nadia_bgw.refresh_rollup('daily') AS buckets;
+SELECT * FROM nadia_bgw.rollup_check('daily');
+
 -- COPY fires the capture too
 COPY events (at, user_id, model, amount, score) FROM stdin;
 2000-01-01 10:00:00+00	1	a	0.0100	5
