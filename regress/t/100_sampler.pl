@@ -123,4 +123,26 @@ is(log_count($bare, qr/statement history is not sampled/, $offset), 1,
 	'the worker warns once, not every cycle');
 $bare->stop;
 
+# --- pg_stat_statements evicting entries: recorded, warned, no inflated deltas
+my $small = nadia_node('small',
+	conf => "nadia_bgw.interval = 3600\npg_stat_statements.max = 100\n");
+$small->safe_psql('postgres', 'CREATE EXTENSION pg_stat_statements');
+$small->safe_psql('postgres', 'CREATE TABLE e (id int)');
+ok(wake($small), 'baseline');
+# 150 distinct statements (IN lists of 1 to 150 items) overflow 100 entries
+$small->safe_psql('postgres',
+	join('', map { "SELECT id FROM e WHERE id IN (" . join(', ', 1 .. $_) . ");\n" } 1 .. 150));
+$offset = -s $small->logfile;
+ok(wake($small), 'cycle after the evictions');
+cmp_ok( $small->safe_psql('postgres',
+		"SELECT sum(count) FROM nadia_bgw.stats_events WHERE source = 'statements' AND kind = 'dealloc'"),
+	'>', 0, 'evictions recorded');
+is(log_count($small, qr/pg_stat_statements evicted \d+ entries since the previous sample/, $offset), 1,
+	'evictions warned about');
+is( $small->safe_psql('postgres',
+		"SELECT count(*) FROM nadia_bgw.statement_history WHERE (calls < 0 OR calls > 1)"
+		  . " AND query LIKE 'SELECT id FROM e WHERE id IN%'"),
+	'0', 'no negative or inflated delta for the churned statements');
+$small->stop;
+
 done_testing();
