@@ -4,6 +4,7 @@
 #   make install        install into the PostgreSQL found by $(PG_CONFIG)
 #   make test           the full test suite (regress/run-tests.sh)
 #   make demo           the demo (demo/run-demo.sh)
+#   make fuzz           the libFuzzer target of nadia-mcp (clang)
 
 EXTENSION = nadia_bgw
 MODULE_big = nadia_bgw
@@ -38,3 +39,36 @@ test:
 
 demo:
 	bash demo/run-demo.sh
+
+# nadia-mcp, the stdio MCP server: a client program (libpq + cJSON), built
+# with its own rule since PGXS builds one module per Makefile, and
+# installed next to psql.
+MCP_SRCS = $(sort $(wildcard mcp/*.c))
+MCP_HDRS = $(wildcard mcp/*.h)
+MCP_CFLAGS = -O2 -g -std=gnu11 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir)
+MCP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lcjson -lm
+
+all: mcp/nadia-mcp
+
+mcp/nadia-mcp: $(MCP_SRCS) $(MCP_HDRS)
+	$(CC) $(MCP_CFLAGS) -o $@ $(MCP_SRCS) $(MCP_LIBS)
+
+install: install-mcp
+.PHONY: install-mcp fuzz
+install-mcp: mcp/nadia-mcp
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) mcp/nadia-mcp '$(DESTDIR)$(bindir)/nadia-mcp'
+
+# The fuzz target links everything but main.c, with ASan/UBSan/LSan.
+# FUZZ_BIN may point elsewhere (the test suite builds it in its work
+# directory from a read-only checkout).
+FUZZ_CC ?= clang
+FUZZ_BIN ?= mcp/fuzz/nadia-mcp-fuzz
+$(FUZZ_BIN): $(filter-out mcp/main.c,$(MCP_SRCS)) $(MCP_HDRS) mcp/fuzz/fuzz_message.c
+	$(FUZZ_CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Imcp -I$(shell $(PG_CONFIG) --includedir) \
+		-o $@ $(filter-out mcp/main.c,$(MCP_SRCS)) mcp/fuzz/fuzz_message.c $(MCP_LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+EXTRA_CLEAN += mcp/nadia-mcp mcp/fuzz/nadia-mcp-fuzz

@@ -127,6 +127,7 @@ run_tap() {
 			TEMP_CONFIG="$WORK/src/regress.conf" \
 			NADIA_ROOT="$WORK/src" \
 			NADIA_BINDIR="$BINDIR" \
+			NADIA_SRC_ROOT="$ROOT" \
 			prove -v "$t") >"$out" 2>&1
 		status=$?
 		cat "$out"

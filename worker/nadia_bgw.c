@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "nadia_bgw.h"
+#include "regression.h"
 #include "rollup.h"
 #include "sampler.h"
 
@@ -118,6 +119,8 @@ define_gucs(void)
 							PGC_SUSET,
 							GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
+
+	nadia_regression_define_gucs();
 
 	MarkGUCPrefixReserved("nadia_bgw");
 }

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "regression.h"
 #include "rollup.h"
 #include "sampler.h"
 
@@ -19,6 +20,7 @@ const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
 	{"rollup", nadia_rollup_task},
 	{"sample", nadia_sample_task},
+	{"regressions", nadia_regressions_task},
 };
 
 const int	nadia_ntasks = lengthof(nadia_tasks);

@@ -1,0 +1,696 @@
+/*-------------------------------------------------------------------------
+ *
+ * tools.c
+ *		The catalogue of nadia-mcp tools: for each, its name, description,
+ *		arguments, output columns and the one fixed query it runs.
+ *
+ * Every query reads nadia_bgw's history (views, tables and the range
+ * functions of sql/1.0/70_mcp.sql) and nothing else; the NADIA rollup
+ * tools go through nadia_bgw.rollup_rows(), which serves registered
+ * rollup tables only.  Arguments arrive as bound parameters $1..$n in the
+ * order of the ToolArg table (skipping "limit"), followed by the row cap
+ * (one more than may be shown, so results.c knows when it cut).  Column
+ * names of the SELECT list must match the ToolColumn table: the
+ * outputSchema a client validates against is generated from it.
+ *
+ * explain_query is not offered on purpose: planning a query needs the
+ * privileges of the application on its tables, which the MCP role must
+ * not have.  query_stats and slow_queries say what history knows instead.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <string.h>
+
+#include "nadia_mcp.h"
+
+#define N(a) ((int) (sizeof(a) / sizeof((a)[0])))
+
+static const char *const alert_states[] = {"open", "resolved", "all", NULL};
+
+#define ARG_LIMIT(def) \
+	{"limit", ARG_INT, "Most rows to return.", 1, 100, 0, def, NULL}
+#define ARG_SINCE_DEF(def) \
+	{"since", ARG_SINCE, "Start of the time range (default " def ").", 0, 0, 0, def, NULL}
+
+/* ---------------------------------------------------------------- */
+/* statements                                                        */
+/* ---------------------------------------------------------------- */
+
+static const ToolColumn slow_cols[] = {
+	{"queryid", COL_ID, "pg_stat_statements query id (a string: 64-bit)"},
+	{"database", COL_TEXT, "database name"},
+	{"username", COL_TEXT, "role that ran it"},
+	{"calls", COL_INT, "calls in the range"},
+	{"mean_exec_time_ms", COL_NUM, "mean execution time, ms"},
+	{"max_exec_time_ms", COL_NUM, "longest execution in the range, ms"},
+	{"total_exec_time_ms", COL_NUM, "execution time summed over the range, ms"},
+	{"rows_per_call", COL_NUM, "rows returned or affected per call"},
+	{"shared_blks_read", COL_INT, "shared blocks read from disk or OS cache"},
+	{"cache_hit_ratio", COL_NUM, "shared block hits / (hits + reads), 0..1; null without block access"},
+	{"query", COL_TEXT, "normalized query text (constants replaced by $n)"},
+};
+
+static const char slow_sql[] =
+"SELECT s.queryid::text AS queryid, s.datname AS database, s.username,\n"
+"       s.calls,\n"
+"       round((s.total_exec_time_ms / s.calls)::numeric, 3) AS mean_exec_time_ms,\n"
+"       round(s.max_exec_time_ms::numeric, 3) AS max_exec_time_ms,\n"
+"       round(s.total_exec_time_ms::numeric, 3) AS total_exec_time_ms,\n"
+"       round((s.rows::numeric / s.calls), 2) AS rows_per_call,\n"
+"       s.shared_blks_read,\n"
+"       round(s.shared_blks_hit::numeric / nullif(s.shared_blks_hit + s.shared_blks_read, 0), 4)\n"
+"         AS cache_hit_ratio,\n"
+"       s.query\n"
+"  FROM nadia_bgw.mcp_statement_totals($1::timestamptz) s\n"
+" WHERE s.calls > 0 AND ($2::text IS NULL OR s.datname = $2::text)\n"
+" ORDER BY s.total_exec_time_ms / s.calls DESC, s.queryid\n"
+" LIMIT $3::int";
+
+static const ToolColumn qstats_cols[] = {
+	{"queryid", COL_ID, "pg_stat_statements query id (a string: 64-bit)"},
+	{"database", COL_TEXT, "database name"},
+	{"username", COL_TEXT, "role that ran it"},
+	{"calls", COL_INT, "calls in the range"},
+	{"total_exec_time_ms", COL_NUM, "execution time summed over the range, ms"},
+	{"mean_exec_time_ms", COL_NUM, "mean execution time, ms"},
+	{"min_exec_time_ms", COL_NUM, "shortest execution in the range, ms"},
+	{"max_exec_time_ms", COL_NUM, "longest execution in the range, ms"},
+	{"mean_plan_time_ms", COL_NUM, "mean planning time, ms (null unless pg_stat_statements.track_planning)"},
+	{"rows", COL_INT, "rows returned or affected"},
+	{"rows_per_call", COL_NUM, "rows per call"},
+	{"shared_blks_hit", COL_INT, "shared blocks found in shared_buffers"},
+	{"shared_blks_read", COL_INT, "shared blocks read"},
+	{"shared_blks_per_call", COL_NUM, "shared blocks (hit + read) per call: a plan-change signal"},
+	{"temp_blks_written", COL_INT, "temporary blocks written (sorts or hashes that spilled)"},
+	{"wal_bytes", COL_INT, "WAL generated, bytes"},
+	{"first_seen", COL_TIME, "first sample in the range with calls"},
+	{"last_seen", COL_TIME, "last sample in the range with calls"},
+	{"query", COL_TEXT, "normalized query text"},
+};
+
+static const char qstats_sql[] =
+"SELECT s.queryid::text AS queryid, s.datname AS database, s.username, s.calls,\n"
+"       round(s.total_exec_time_ms::numeric, 3) AS total_exec_time_ms,\n"
+"       round((s.total_exec_time_ms / nullif(s.calls, 0))::numeric, 3) AS mean_exec_time_ms,\n"
+"       round(s.min_exec_time_ms::numeric, 3) AS min_exec_time_ms,\n"
+"       round(s.max_exec_time_ms::numeric, 3) AS max_exec_time_ms,\n"
+"       round((s.total_plan_time_ms / nullif(s.plans, 0))::numeric, 3) AS mean_plan_time_ms,\n"
+"       s.rows, round(s.rows::numeric / nullif(s.calls, 0), 2) AS rows_per_call,\n"
+"       s.shared_blks_hit, s.shared_blks_read,\n"
+"       round((s.shared_blks_hit + s.shared_blks_read)::numeric / nullif(s.calls, 0), 2)\n"
+"         AS shared_blks_per_call,\n"
+"       s.temp_blks_written, s.wal_bytes,\n"
+"       s.first_seen, s.last_seen, s.query\n"
+"  FROM nadia_bgw.mcp_statement_totals($2::timestamptz) s\n"
+" WHERE $1::text IS NULL\n"
+"    OR strpos(lower(s.query), lower($1::text)) > 0\n"
+"    OR s.queryid::text = $1::text\n"
+" ORDER BY s.total_exec_time_ms DESC, s.queryid\n"
+" LIMIT $3::int";
+
+static const ToolColumn cost_cols[] = {
+	{"queryid", COL_ID, "pg_stat_statements query id (a string: 64-bit)"},
+	{"database", COL_TEXT, "database name"},
+	{"calls", COL_INT, "calls in the range"},
+	{"total_exec_time_ms", COL_NUM, "execution time, ms"},
+	{"time_share", COL_NUM, "share of the execution time of all statements in the range, 0..1"},
+	{"shared_blks_read", COL_INT, "shared blocks read"},
+	{"io_share", COL_NUM, "share of all shared blocks read and temp blocks written, 0..1"},
+	{"blk_io_time_ms", COL_NUM, "time spent reading and writing blocks, ms (needs track_io_timing)"},
+	{"wal_bytes", COL_INT, "WAL generated, bytes"},
+	{"wal_share", COL_NUM, "share of all WAL generated by statements, 0..1"},
+	{"query", COL_TEXT, "normalized query text"},
+};
+
+static const char cost_sql[] =
+"WITH s AS (SELECT * FROM nadia_bgw.mcp_statement_totals($1::timestamptz)),\n"
+"tot AS (SELECT sum(total_exec_time_ms) AS t,\n"
+"               sum(shared_blks_read + temp_blks_written) AS io,\n"
+"               sum(wal_bytes) AS wal FROM s)\n"
+"SELECT s.queryid::text AS queryid, s.datname AS database, s.calls,\n"
+"       round(s.total_exec_time_ms::numeric, 3) AS total_exec_time_ms,\n"
+"       round((s.total_exec_time_ms / nullif(tot.t, 0))::numeric, 4) AS time_share,\n"
+"       s.shared_blks_read,\n"
+"       round((s.shared_blks_read + s.temp_blks_written)::numeric / nullif(tot.io, 0), 4) AS io_share,\n"
+"       round((s.blk_read_time_ms + s.blk_write_time_ms)::numeric, 3) AS blk_io_time_ms,\n"
+"       s.wal_bytes,\n"
+"       round(s.wal_bytes::numeric / nullif(tot.wal, 0), 4) AS wal_share,\n"
+"       s.query\n"
+"  FROM s, tot\n"
+" ORDER BY s.total_exec_time_ms DESC, s.queryid\n"
+" LIMIT $2::int";
+
+/* ---------------------------------------------------------------- */
+/* sessions and locks                                                */
+/* ---------------------------------------------------------------- */
+
+static const ToolColumn conn_cols[] = {
+	{"sampled_at", COL_TIME, "time of the sample"},
+	{"max_connections", COL_INT, "the server's max_connections"},
+	{"backends", COL_INT, "client backends"},
+	{"used_ratio", COL_NUM, "backends / max_connections, 0..1"},
+	{"active", COL_INT, "backends running a query"},
+	{"idle", COL_INT, "idle backends"},
+	{"idle_in_transaction", COL_INT, "backends idle inside a transaction"},
+	{"waiting", COL_INT, "active backends waiting on something other than the client"},
+	{"waiting_on_lock", COL_INT, "backends waiting on a heavyweight lock"},
+	{"longest_query_s", COL_NUM, "age of the longest running query, s"},
+	{"longest_query_queryid", COL_ID, "its query id"},
+	{"longest_xact_s", COL_NUM, "age of the oldest open transaction, s"},
+	{"longest_idle_in_xact_s", COL_NUM, "longest idle-in-transaction time, s"},
+	{"peak_backends_1h", COL_INT, "most backends in the hour before the sample"},
+	{"peak_idle_in_transaction_1h", COL_INT, "most idle-in-transaction backends in that hour"},
+	{"by_wait_event_type", COL_JSON, "active backends per wait event type"},
+	{"by_database", COL_JSON, "backends per database"},
+};
+
+static const char conn_sql[] =
+"SELECT a.sampled_at, a.max_connections, a.backends,\n"
+"       round(a.used_ratio::numeric, 4) AS used_ratio,\n"
+"       a.active, a.idle, a.idle_in_transaction, a.waiting, a.waiting_on_lock,\n"
+"       round(a.longest_query_s::numeric, 3) AS longest_query_s,\n"
+"       a.longest_query_queryid::text AS longest_query_queryid,\n"
+"       round(a.longest_xact_s::numeric, 3) AS longest_xact_s,\n"
+"       round(a.longest_idle_in_xact_s::numeric, 3) AS longest_idle_in_xact_s,\n"
+"       a.peak_backends_1h, a.peak_idle_in_transaction_1h,\n"
+"       a.by_wait_event_type, a.by_database\n"
+"  FROM nadia_bgw.connections a\n"
+" LIMIT least($1::int, 1)";
+
+static const ToolColumn lock_cols[] = {
+	{"database", COL_TEXT, "database of the waiting session"},
+	{"relation", COL_TEXT, "locked relation, when the lock is on one"},
+	{"locktype", COL_TEXT, "lock type (relation, tuple, transactionid, ...)"},
+	{"mode", COL_TEXT, "lock mode waited for"},
+	{"waiting_queryid", COL_ID, "query id of the waiting statement"},
+	{"waiting_query", COL_TEXT, "its normalized text, when history has it"},
+	{"blocking_queryids", COL_JSON, "query ids of the blocking sessions (strings)"},
+	{"samples", COL_INT, "samples in which such a wait was seen"},
+	{"max_wait_s", COL_NUM, "longest wait seen, s"},
+	{"first_seen", COL_TIME, "first sample with this wait"},
+	{"last_seen", COL_TIME, "last sample with this wait"},
+};
+
+static const char lock_sql[] =
+"WITH w AS (\n"
+"  SELECT l.datname, l.relation, l.locktype, l.mode, l.queryid,\n"
+"         count(*) AS samples, max(l.wait_s) AS max_wait_s,\n"
+"         min(l.sampled_at) AS first_seen, max(l.sampled_at) AS last_seen,\n"
+"         (SELECT coalesce(jsonb_agg(DISTINCT b::text), '[]')\n"
+"            FROM unnest(array_agg(l.blocking_queryids)) AS b\n"
+"           WHERE b IS NOT NULL) AS blocking_queryids\n"
+"    FROM nadia_bgw.lock_wait_samples l\n"
+"   WHERE l.sampled_at >= $1::timestamptz\n"
+"   GROUP BY 1, 2, 3, 4, 5)\n"
+"SELECT w.datname AS database, w.relation, w.locktype, w.mode,\n"
+"       w.queryid::text AS waiting_queryid,\n"
+"       (SELECT st.query FROM nadia_bgw.statements st\n"
+"         WHERE st.queryid = w.queryid AND w.queryid <> 0 LIMIT 1) AS waiting_query,\n"
+"       w.blocking_queryids, w.samples,\n"
+"       round(w.max_wait_s::numeric, 3) AS max_wait_s, w.first_seen, w.last_seen\n"
+"  FROM w\n"
+" ORDER BY w.max_wait_s DESC NULLS LAST, w.samples DESC\n"
+" LIMIT $2::int";
+
+/* ---------------------------------------------------------------- */
+/* tables and indexes                                                */
+/* ---------------------------------------------------------------- */
+
+static const ToolColumn index_cols[] = {
+	{"schemaname", COL_TEXT, "schema"},
+	{"relname", COL_TEXT, "table"},
+	{"indexrelname", COL_TEXT, "index"},
+	{"index_bytes", COL_INT, "index size, bytes"},
+	{"idx_scan_total", COL_INT, "scans since statistics were last reset"},
+	{"idx_scan_30d", COL_INT, "scans in the last 30 days of history"},
+	{"table_writes_30d", COL_INT, "rows inserted, updated and deleted in the table in 30 days"},
+	{"backs_constraint", COL_BOOL, "the index enforces a primary key, unique or exclusion constraint"},
+	{"is_valid", COL_BOOL, "false for an index left invalid by a failed CREATE INDEX CONCURRENTLY"},
+	{"verdict", COL_TEXT, "invalid, duplicate, unused, rarely used or used"},
+	{"duplicate_of", COL_TEXT, "the index of the same table with the same definition to keep"},
+	{"indexdef", COL_TEXT, "CREATE INDEX statement"},
+};
+
+static const char index_sql[] =
+"WITH s AS (SELECT * FROM nadia_bgw.mcp_index_totals(now() - interval '30 days')),\n"
+"w AS (SELECT t.relid, t.writes FROM nadia_bgw.mcp_table_totals(now() - interval '30 days') t)\n"
+"SELECT i.schemaname, i.relname, i.indexrelname, i.index_bytes, i.idx_scan AS idx_scan_total,\n"
+"       coalesce(s.idx_scan, 0) AS idx_scan_30d, coalesce(w.writes, 0) AS table_writes_30d,\n"
+"       i.constraint_name IS NOT NULL AS backs_constraint, i.is_valid,\n"
+"       CASE WHEN NOT i.is_valid THEN 'invalid'\n"
+"            WHEN d.same_as IS NOT NULL THEN 'duplicate'\n"
+"            WHEN coalesce(i.idx_scan, 0) = 0 AND i.constraint_name IS NULL THEN 'unused'\n"
+"            WHEN coalesce(s.idx_scan, 0) < 50 AND i.constraint_name IS NULL\n"
+"                 AND coalesce(w.writes, 0) > 10 * coalesce(s.idx_scan, 0) THEN 'rarely used'\n"
+"            ELSE 'used' END AS verdict,\n"
+"       d.same_as::text AS duplicate_of, i.indexdef\n"
+"  FROM nadia_bgw.index_state i\n"
+"  LEFT JOIN s ON s.indexrelid = i.indexrelid\n"
+"  LEFT JOIN w ON w.relid = i.relid\n"
+"  LEFT JOIN LATERAL (SELECT x.same_as FROM nadia_bgw.duplicate_indexes x\n"
+"                      WHERE x.schemaname = i.schemaname AND x.relname = i.relname\n"
+"                        AND x.duplicate_index = i.indexrelname\n"
+"                      ORDER BY x.same_as LIMIT 1) d ON true\n"
+" WHERE i.dropped_at IS NULL\n"
+" ORDER BY CASE WHEN NOT i.is_valid THEN 0 WHEN d.same_as IS NOT NULL THEN 1\n"
+"               WHEN coalesce(i.idx_scan, 0) = 0 AND i.constraint_name IS NULL THEN 2\n"
+"               ELSE 3 END,\n"
+"          i.index_bytes DESC NULLS LAST, i.indexrelname\n"
+" LIMIT $1::int";
+
+static const ToolColumn missing_cols[] = {
+	{"schemaname", COL_TEXT, "schema"},
+	{"relname", COL_TEXT, "table"},
+	{"n_live_tup", COL_INT, "live rows (estimate)"},
+	{"total_bytes", COL_INT, "table size with indexes and TOAST, bytes"},
+	{"seq_scan", COL_INT, "sequential scans in the range"},
+	{"seq_tup_read", COL_INT, "rows read by those scans"},
+	{"avg_rows_per_seq_scan", COL_NUM, "rows read per sequential scan"},
+	{"idx_scan", COL_INT, "index scans in the range"},
+	{"index_scan_ratio", COL_NUM, "idx_scan / (idx_scan + seq_scan), 0..1"},
+};
+
+static const char missing_sql[] =
+"SELECT t.schemaname, t.relname, l.n_live_tup, l.total_bytes,\n"
+"       t.seq_scan, t.seq_tup_read,\n"
+"       round(t.seq_tup_read::numeric / nullif(t.seq_scan, 0), 1) AS avg_rows_per_seq_scan,\n"
+"       t.idx_scan,\n"
+"       round(t.idx_scan::numeric / nullif(t.idx_scan + t.seq_scan, 0), 4) AS index_scan_ratio\n"
+"  FROM nadia_bgw.mcp_table_totals($1::timestamptz) t\n"
+"  JOIN nadia_bgw.table_stats_latest l USING (relid)\n"
+" WHERE t.seq_scan > 0\n"
+"   AND l.n_live_tup >= $2::int\n"
+"   AND t.seq_tup_read::numeric / t.seq_scan >= 0.1 * greatest(l.n_live_tup, 1)\n"
+" ORDER BY t.seq_tup_read DESC, t.relname\n"
+" LIMIT $3::int";
+
+static const ToolColumn table_cols[] = {
+	{"schemaname", COL_TEXT, "schema"},
+	{"relname", COL_TEXT, "table"},
+	{"total_bytes", COL_INT, "size with indexes and TOAST, bytes"},
+	{"heap_bytes", COL_INT, "heap size, bytes"},
+	{"index_bytes", COL_INT, "size of its indexes, bytes"},
+	{"toast_bytes", COL_INT, "TOAST size, bytes"},
+	{"n_live_tup", COL_INT, "live rows (estimate)"},
+	{"n_dead_tup", COL_INT, "dead rows (estimate)"},
+	{"dead_tuple_ratio", COL_NUM, "n_dead_tup / (n_live_tup + n_dead_tup), 0..1"},
+	{"bloat_bytes_estimate", COL_INT, "heap bytes x dead ratio: a rough bloat estimate"},
+	{"seq_scan_total", COL_INT, "sequential scans since statistics reset"},
+	{"idx_scan_total", COL_INT, "index scans since statistics reset"},
+	{"index_scan_ratio", COL_NUM, "idx_scan_total / (seq_scan_total + idx_scan_total), 0..1"},
+	{"sampled_at", COL_TIME, "time of the sample these figures come from"},
+};
+
+static const char table_sql[] =
+"SELECT t.schemaname, t.relname, t.total_bytes, t.heap_bytes, t.index_bytes, t.toast_bytes,\n"
+"       t.n_live_tup, t.n_dead_tup,\n"
+"       round(t.dead_tuple_ratio::numeric, 4) AS dead_tuple_ratio,\n"
+"       t.bloat_bytes_estimate, t.seq_scan_total, t.idx_scan_total,\n"
+"       round(t.index_scan_ratio::numeric, 4) AS index_scan_ratio, t.sampled_at\n"
+"  FROM nadia_bgw.table_stats t\n"
+" ORDER BY t.total_bytes DESC NULLS LAST, t.relname\n"
+" LIMIT $1::int";
+
+static const ToolColumn vacuum_cols[] = {
+	{"schemaname", COL_TEXT, "schema"},
+	{"relname", COL_TEXT, "table"},
+	{"n_live_tup", COL_INT, "live rows (estimate)"},
+	{"n_dead_tup", COL_INT, "dead rows (estimate)"},
+	{"autovacuum_dead_threshold", COL_INT, "dead rows at which autovacuum starts (global settings)"},
+	{"vacuum_due", COL_BOOL, "n_dead_tup is past that threshold"},
+	{"n_mod_since_analyze", COL_INT, "rows changed since the last ANALYZE"},
+	{"analyze_due", COL_BOOL, "past autoanalyze's threshold"},
+	{"last_vacuum", COL_TIME, "last manual VACUUM (nadia_bgw's scheduler included)"},
+	{"last_autovacuum", COL_TIME, "last autovacuum"},
+	{"last_analyze", COL_TIME, "last manual ANALYZE"},
+	{"last_autoanalyze", COL_TIME, "last autoanalyze"},
+	{"vacuum_count_total", COL_INT, "manual vacuums since statistics reset"},
+	{"autovacuum_count_total", COL_INT, "autovacuums since statistics reset"},
+	{"frozenxid_age", COL_INT, "age(relfrozenxid), transactions"},
+	{"freeze_max_age_ratio", COL_NUM, "frozenxid_age / autovacuum_freeze_max_age (1 = forced anti-wraparound vacuum)"},
+	{"scheduler_last_action", COL_TEXT, "last job of nadia_bgw's maintenance scheduler on the table"},
+	{"scheduler_last_reason", COL_TEXT, "why the scheduler planned it"},
+	{"scheduler_last_outcome", COL_TEXT, "its outcome (done, skipped-locked, failed, ...)"},
+	{"scheduler_last_at", COL_TIME, "when it was planned"},
+	{"scheduler_jobs_7d", COL_INT, "scheduler jobs on the table in the last 7 days"},
+};
+
+#define VACUUM_SELECT \
+"SELECT v.schemaname, v.relname, v.n_live_tup, v.n_dead_tup, v.autovacuum_dead_threshold,\n" \
+"       v.vacuum_due, v.n_mod_since_analyze, v.analyze_due, v.last_vacuum,\n" \
+"       v.last_autovacuum, v.last_analyze, v.last_autoanalyze, v.vacuum_count_total,\n" \
+"       v.autovacuum_count_total, v.frozenxid_age,\n" \
+"       round(v.frozenxid_age::numeric /\n" \
+"             current_setting('autovacuum_freeze_max_age')::numeric, 4) AS freeze_max_age_ratio,\n"
+#define VACUUM_ORDER \
+" ORDER BY v.n_dead_tup DESC NULLS LAST, v.frozenxid_age DESC NULLS LAST, v.relname\n" \
+" LIMIT $1::int"
+
+/* with what the maintenance scheduler did ... */
+static const char vacuum_sql[] =
+VACUUM_SELECT
+"       m.action AS scheduler_last_action, m.reason AS scheduler_last_reason,\n"
+"       m.outcome AS scheduler_last_outcome, m.planned_at AS scheduler_last_at,\n"
+"       (SELECT count(*) FROM nadia_bgw.maintenance_history j\n"
+"         WHERE j.relid = v.relid AND j.planned_at >= now() - interval '7 days')\n"
+"         AS scheduler_jobs_7d\n"
+"  FROM nadia_bgw.vacuum_stats v\n"
+"  LEFT JOIN LATERAL (SELECT h.action, h.reason, h.outcome, h.planned_at\n"
+"                       FROM nadia_bgw.maintenance_history h\n"
+"                      WHERE h.relid = v.relid\n"
+"                      ORDER BY h.planned_at DESC LIMIT 1) m ON true\n"
+VACUUM_ORDER;
+
+/* ... and without, while the scheduler is not installed */
+static const char vacuum_sql_nosched[] =
+VACUUM_SELECT
+"       NULL::text AS scheduler_last_action, NULL::text AS scheduler_last_reason,\n"
+"       NULL::text AS scheduler_last_outcome, NULL::timestamptz AS scheduler_last_at,\n"
+"       NULL::bigint AS scheduler_jobs_7d\n"
+"  FROM nadia_bgw.vacuum_stats v\n"
+VACUUM_ORDER;
+
+/* ---------------------------------------------------------------- */
+/* buffers and I/O                                                   */
+/* ---------------------------------------------------------------- */
+
+static const ToolColumn buffer_cols[] = {
+	{"kind", COL_TEXT, "database or table"},
+	{"name", COL_TEXT, "database name, or schema.table"},
+	{"blks_hit", COL_INT, "blocks found in shared_buffers in the range"},
+	{"blks_read", COL_INT, "blocks read from disk or the OS cache in the range"},
+	{"hit_ratio", COL_NUM, "blks_hit / (blks_hit + blks_read), 0..1 (PgHero warns below 0.99)"},
+};
+
+static const char buffer_sql[] =
+"(SELECT 'database' AS kind, d.datname::text AS name, d.blks_hit, d.blks_read,\n"
+"        round(d.blks_hit::numeric / nullif(d.blks_hit + d.blks_read, 0), 4) AS hit_ratio\n"
+"   FROM nadia_bgw.mcp_database_totals($1::timestamptz) d\n"
+"  ORDER BY d.blks_read DESC)\n"
+"UNION ALL\n"
+"(SELECT 'table', format('%I.%I', t.schemaname, t.relname),\n"
+"        t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit,\n"
+"        t.heap_blks_read + t.idx_blks_read + t.toast_blks_read,\n"
+"        round((t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit)::numeric\n"
+"              / nullif(t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit\n"
+"                       + t.heap_blks_read + t.idx_blks_read + t.toast_blks_read, 0), 4)\n"
+"   FROM nadia_bgw.mcp_table_totals($1::timestamptz) t\n"
+"  WHERE t.heap_blks_read + t.idx_blks_read + t.toast_blks_read\n"
+"        + t.heap_blks_hit + t.idx_blks_hit > 0\n"
+"  ORDER BY t.heap_blks_read + t.idx_blks_read + t.toast_blks_read DESC,\n"
+"           t.relname\n"
+"  LIMIT 20)\n"
+"LIMIT $2::int";
+
+static const ToolColumn io_cols[] = {
+	{"hour", COL_TIME, "start of the hour"},
+	{"blks_read", COL_INT, "blocks read by all databases"},
+	{"blks_hit", COL_INT, "blocks hit in shared_buffers"},
+	{"blk_read_time_ms", COL_NUM, "time reading blocks, ms (needs track_io_timing)"},
+	{"blk_write_time_ms", COL_NUM, "time writing blocks, ms (needs track_io_timing)"},
+	{"temp_bytes", COL_INT, "temporary file bytes written"},
+	{"wal_bytes", COL_INT, "WAL generated, bytes"},
+	{"buffers_checkpoint", COL_INT, "buffers written by checkpoints"},
+	{"buffers_clean", COL_INT, "buffers written by the background writer"},
+	{"buffers_backend", COL_INT, "buffers written by backends themselves"},
+	{"checkpoints", COL_INT, "checkpoints (timed + requested)"},
+	{"checkpoints_req", COL_INT, "requested checkpoints (max_wal_size reached or explicit)"},
+};
+
+static const char io_sql[] =
+"SELECT h.hour, h.blks_read, h.blks_hit,\n"
+"       round(h.blk_read_time_ms::numeric, 3) AS blk_read_time_ms,\n"
+"       round(h.blk_write_time_ms::numeric, 3) AS blk_write_time_ms,\n"
+"       h.temp_bytes, h.wal_bytes, h.buffers_checkpoint, h.buffers_clean,\n"
+"       h.buffers_backend, h.checkpoints, h.checkpoints_req\n"
+"  FROM nadia_bgw.mcp_io_by_hour($1::timestamptz) h\n"
+" ORDER BY h.hour DESC\n"
+" LIMIT $2::int";
+
+static const ToolColumn repl_cols[] = {
+	{"kind", COL_TEXT, "standby (a connected replica) or slot (a replication slot)"},
+	{"name", COL_TEXT, "application_name of the standby, or slot name"},
+	{"state", COL_TEXT, "standby state, or the slot's wal_status"},
+	{"active", COL_BOOL, "the slot is in use"},
+	{"sent_lag_bytes", COL_INT, "WAL not yet sent, bytes"},
+	{"replay_lag_bytes", COL_INT, "WAL not yet replayed, bytes"},
+	{"write_lag_s", COL_NUM, "write lag, s"},
+	{"flush_lag_s", COL_NUM, "flush lag, s"},
+	{"replay_lag_s", COL_NUM, "replay lag, s"},
+	{"retained_bytes", COL_INT, "WAL the slot keeps from being removed, bytes"},
+	{"sampled_at", COL_TIME, "time of the sample"},
+};
+
+static const char repl_sql[] =
+"SELECT r.kind, r.name, r.state, r.active, r.sent_lag_bytes, r.replay_lag_bytes,\n"
+"       round(r.write_lag_s::numeric, 3) AS write_lag_s,\n"
+"       round(r.flush_lag_s::numeric, 3) AS flush_lag_s,\n"
+"       round(r.replay_lag_s::numeric, 3) AS replay_lag_s,\n"
+"       r.retained_bytes, r.sampled_at\n"
+"  FROM nadia_bgw.replication_samples r\n"
+" WHERE r.sampled_at = (SELECT max(s.sampled_at) FROM nadia_bgw.samples s\n"
+"                        WHERE s.outcome ->> 'replication' = 'ok')\n"
+" ORDER BY r.kind, r.name\n"
+" LIMIT $1::int";
+
+/* ---------------------------------------------------------------- */
+/* alerts                                                            */
+/* ---------------------------------------------------------------- */
+
+static const ToolColumn alert_cols[] = {
+	{"alert_id", COL_INT, "alert identifier"},
+	{"kind", COL_TEXT, "what was detected (latency regression, seq-scan surge, ...)"},
+	{"state", COL_TEXT, "open or resolved"},
+	{"severity", COL_TEXT, "info, warning or critical"},
+	{"object", COL_TEXT, "what it is about: database, relation or statement"},
+	{"metric", COL_TEXT, "the figure compared"},
+	{"baseline", COL_NUM, "its normal value, learned from history"},
+	{"observed", COL_NUM, "the value that raised or last updated the alert"},
+	{"ratio", COL_NUM, "observed / baseline"},
+	{"queryid", COL_ID, "query id, for statement alerts"},
+	{"opened_at", COL_TIME, "when the alert opened"},
+	{"updated_at", COL_TIME, "last time a cycle confirmed it"},
+	{"resolved_at", COL_TIME, "when it resolved (null while open)"},
+	{"acknowledged", COL_BOOL, "an operator acknowledged it"},
+	{"muted", COL_BOOL, "it matches a mute and sent no notification"},
+	{"details", COL_JSON, "everything else the detector recorded"},
+};
+
+static const char alert_sql[] =
+"SELECT a.alert_id, a.kind, a.state, a.severity, a.object, a.metric,\n"
+"       a.baseline, a.observed, a.ratio, a.queryid::text AS queryid,\n"
+"       a.opened_at, a.updated_at, a.resolved_at,\n"
+"       a.acknowledged_at IS NOT NULL AS acknowledged, a.muted, a.details\n"
+"  FROM nadia_bgw.alerts a\n"
+" WHERE $1::text = 'all' OR a.state = $1::text\n"
+" ORDER BY a.state = 'open' DESC,\n"
+"          CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,\n"
+"          a.opened_at DESC\n"
+" LIMIT $2::int";
+
+/* ---------------------------------------------------------------- */
+/* NADIA rollups                                                     */
+/* ---------------------------------------------------------------- */
+
+static const ToolColumn rollup_cols[] = {
+	{"bucket", COL_TEXT, "the rollup's time bucket (a date or a timestamp)"},
+	{"values", COL_JSON, "the rollup's aggregates for the bucket (and group), by column name"},
+};
+
+#define ROLLUP_SQL(kind) \
+"SELECT r.bucket, r.\"values\"\n" \
+"  FROM nadia_bgw.rollup_rows('" kind "', $1::timestamptz, $2::int) r\n" \
+" ORDER BY r.ord\n" \
+" LIMIT $2::int"
+
+/* ---------------------------------------------------------------- */
+
+/* the tool reads nothing optional */
+#define NO_FALLBACK NULL, NULL, NULL
+
+static const ToolDef tools[] = {
+	{
+		"slow_queries", "Slow queries",
+		"Statements with the highest mean execution time over a time range, from "
+		"pg_stat_statements history (normalized text only). Use query_stats for one "
+		"statement's details.",
+		{ARG_LIMIT("20"), ARG_SINCE_DEF("24h"),
+		 {"database", ARG_TEXT, "Only statements run in this database.", 0, 0, 63, NULL, NULL}},
+		3, slow_cols, N(slow_cols), slow_sql,
+		"nadia_bgw.mcp_statement_totals() over the statement history",
+		"nadia_bgw's sampler (with pg_stat_statements in shared_preload_libraries)",
+		"no statement ran in the range, or pg_stat_statements is not loaded", false, NO_FALLBACK
+	},
+	{
+		"query_stats", "Statement statistics",
+		"Detailed figures of the statements whose normalized text contains "
+		"query_pattern (case-insensitive) or whose queryid equals it, summed over a "
+		"time range; all statements by total time when no pattern is given. "
+		"EXPLAIN is not offered: planning needs access to application tables.",
+		{{"query_pattern", ARG_TEXT, "Text to look for in the normalized query, or a queryid.",
+		  0, 0, 200, NULL, NULL},
+		 ARG_SINCE_DEF("24h"), ARG_LIMIT("20")},
+		3, qstats_cols, N(qstats_cols), qstats_sql,
+		"nadia_bgw.mcp_statement_totals() over the statement history",
+		"nadia_bgw's sampler (with pg_stat_statements in shared_preload_libraries)",
+		"no statement in the range matches", true, NO_FALLBACK
+	},
+	{
+		"active_connections", "Connections",
+		"Connections in the latest activity sample: totals by state, usage of "
+		"max_connections, the longest query and transaction (query ids, never other "
+		"sessions' text), backends by wait event type and by database.",
+		{{0}}, 0, conn_cols, N(conn_cols), conn_sql,
+		"nadia_bgw.connections", "nadia_bgw's sampler",
+		"no activity sample yet", false, NO_FALLBACK
+	},
+	{
+		"lock_analysis", "Lock waits",
+		"Lock waits seen by the sampler over a time range, grouped by relation, "
+		"mode and waiting statement, with the query ids of the blockers.",
+		{ARG_SINCE_DEF("1h"), ARG_LIMIT("50")},
+		2, lock_cols, N(lock_cols), lock_sql,
+		"nadia_bgw.lock_wait_samples", "nadia_bgw's sampler",
+		"no session waited on a lock at any sample in the range", false, NO_FALLBACK
+	},
+	{
+		"index_usage", "Index usage",
+		"Every index with its size and scans, flagged invalid, duplicate (same "
+		"definition as another index of the table), unused (no scan since statistics "
+		"reset, not backing a constraint) or rarely used (fewer than 50 scans in 30 "
+		"days while its table was written more than ten times as often).",
+		{ARG_LIMIT("50")}, 1, index_cols, N(index_cols), index_sql,
+		"nadia_bgw.index_state, nadia_bgw.mcp_index_totals() and nadia_bgw.duplicate_indexes", "nadia_bgw's sampler",
+		"no index sampled yet", false, NO_FALLBACK
+	},
+	{
+		"missing_indexes", "Missing index candidates",
+		"Tables with at least min_rows rows that were read by sequential scans "
+		"covering a large part of the table over a time range: the signature of a "
+		"missing index. Pair with query_stats to find the statements.",
+		{ARG_SINCE_DEF("7d"),
+		 {"min_rows", ARG_INT, "Smallest table (live rows) to consider.", 0, 2000000000, 0,
+		  "10000", NULL},
+		 ARG_LIMIT("20")},
+		3, missing_cols, N(missing_cols), missing_sql,
+		"nadia_bgw.mcp_table_totals() over the table history", "nadia_bgw's sampler",
+		"no large table was read by sequential scans in the range", true, NO_FALLBACK
+	},
+	{
+		"table_stats", "Table statistics",
+		"Tables by size with live and dead rows, sizes of heap, indexes and TOAST, "
+		"scan counters and the writes of the last sample interval.",
+		{ARG_LIMIT("50")}, 1, table_cols, N(table_cols), table_sql,
+		"nadia_bgw.table_stats", "nadia_bgw's sampler",
+		"no table sampled yet", false, NO_FALLBACK
+	},
+	{
+		"vacuum_stats", "Vacuum and wraparound",
+		"Dead rows, last (auto)vacuum and (auto)analyze, transaction-ID age against "
+		"autovacuum_freeze_max_age, and what nadia_bgw's maintenance scheduler last "
+		"did on each table.",
+		{ARG_LIMIT("50")}, 1, vacuum_cols, N(vacuum_cols), vacuum_sql,
+		"nadia_bgw.vacuum_stats and nadia_bgw.maintenance_history",
+		"nadia_bgw's sampler",
+		"no table sampled yet", false,
+		"nadia_bgw.maintenance_history", vacuum_sql_nosched,
+		"the scheduler_* columns are empty: nadia_bgw's maintenance scheduler "
+		"(nadia_bgw.maintenance_history) is not installed in this database"
+	},
+	{
+		"cost_analysis", "Cost by statement",
+		"Each statement's share of the total execution time, of block I/O and of WAL "
+		"over a time range: where the database spends its effort.",
+		{ARG_SINCE_DEF("24h"), ARG_LIMIT("20")},
+		2, cost_cols, N(cost_cols), cost_sql,
+		"nadia_bgw.mcp_statement_totals() over the statement history",
+		"nadia_bgw's sampler (with pg_stat_statements in shared_preload_libraries)",
+		"no statement ran in the range", true, NO_FALLBACK
+	},
+	{
+		"buffer_cache_stats", "Buffer cache hit ratios",
+		"Shared-buffer hit ratios over a time range, per database and for the 20 "
+		"tables that read the most blocks.",
+		{ARG_SINCE_DEF("24h"), ARG_LIMIT("50")},
+		2, buffer_cols, N(buffer_cols), buffer_sql,
+		"nadia_bgw.mcp_database_totals() and nadia_bgw.mcp_table_totals()", "nadia_bgw's sampler",
+		"no database or table activity in the range", false, NO_FALLBACK
+	},
+	{
+		"io_stats", "I/O by hour",
+		"Block reads and hits, I/O time, temporary files, WAL, checkpoint and "
+		"background-writer activity per hour over a time range.",
+		{ARG_SINCE_DEF("24h"), ARG_LIMIT("48")},
+		2, io_cols, N(io_cols), io_sql,
+		"nadia_bgw.mcp_io_by_hour() over the database and cluster history", "nadia_bgw's sampler",
+		"no sample in the range", false, NO_FALLBACK
+	},
+	{
+		"replication_lag", "Replication lag",
+		"Standbys and replication slots in the latest sample with lag in bytes and "
+		"seconds and the WAL each slot retains.",
+		{ARG_LIMIT("50")}, 1, repl_cols, N(repl_cols), repl_sql,
+		"nadia_bgw.replication_samples", "nadia_bgw's sampler",
+		"no standby is connected and no replication slot exists (as of the latest sample)", false, NO_FALLBACK
+	},
+	{
+		"alerts", "Alerts",
+		"Regressions and threshold alerts that nadia_bgw raised from its history "
+		"(latency regressions, seq-scan surges, cache-hit drops, bloat, wraparound, "
+		"connections, lock waits, replication lag).",
+		{{"state", ARG_ENUM, "Which alerts: open, resolved or all.", 0, 0, 0, "open", alert_states},
+		 ARG_LIMIT("50")},
+		2, alert_cols, N(alert_cols), alert_sql,
+		"nadia_bgw.alerts", "nadia_bgw's regression detection",
+		"no alert in that state", false, NO_FALLBACK
+	},
+	{
+		"review_queue_stats", "NADIA review queue",
+		"The NADIA review queue per day from its rollup: pending reviews and review "
+		"latency.",
+		{ARG_SINCE_DEF("30d"), ARG_LIMIT("31")},
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("review_queue_stats"),
+		"the rollup exposed for review_queue_stats (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA review-queue rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
+	},
+	{
+		"user_activity_patterns", "NADIA user activity",
+		"Messages and distinct users per hour from the NADIA hourly activity rollup.",
+		{ARG_SINCE_DEF("2d"), ARG_LIMIT("48")},
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("user_activity_patterns"),
+		"the rollup exposed for user_activity_patterns (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA hourly user-activity rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
+	},
+	{
+		"llm_cost_tracking", "NADIA LLM cost",
+		"LLM cost per day and model from the NADIA cost rollup.",
+		{ARG_SINCE_DEF("30d"), ARG_LIMIT("100")},
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("llm_cost_tracking"),
+		"the rollup exposed for llm_cost_tracking (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA LLM-cost rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
+	},
+	{
+		"recovery_system_stats", "NADIA recovered messages",
+		"Messages recovered by the NADIA recovery system per day, from its rollup.",
+		{ARG_SINCE_DEF("30d"), ARG_LIMIT("31")},
+		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("recovery_system_stats"),
+		"the rollup exposed for recovery_system_stats (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA recovered-messages rollup exposed with nadia_bgw.mcp_expose_rollup)",
+		"the rollup has no bucket in the range", false, NO_FALLBACK
+	},
+};
+
+const ToolDef *
+tools_all(int *n)
+{
+	*n = N(tools);
+	return tools;
+}
+
+const ToolDef *
+tools_find(const char *name)
+{
+	for (int i = 0; i < N(tools); i++)
+		if (strcmp(tools[i].name, name) == 0)
+			return &tools[i];
+	return NULL;
+}

@@ -1,0 +1,176 @@
+# 520_mcp_sdk.pl -- nadia-mcp driven by the official MCP TypeScript SDK
+# client (StdioClientTransport, versions pinned in regress/mcp-client/
+# package-lock.json, installed with npm ci) against a cluster with sampled
+# history: initialize, list tools, call every tool, validate every
+# structuredContent against its outputSchema.  Nothing of the application's
+# data comes back through any tool.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use NadiaTest;
+use NadiaMcp;
+
+my $dir = mcp_npm_ci();
+ok($dir, 'npm ci installed the pinned SDK client') or BAIL_OUT('no client');
+
+my $node = nadia_node('mcp_sdk');
+my $db = 'postgres';
+# the application: rows and literals carry a marker that must never leak
+$node->safe_psql($db, q{
+	CREATE EXTENSION pg_stat_statements;
+	CREATE TABLE public.interactions (
+		id bigint PRIMARY KEY, user_id bigint, user_message text,
+		created_at timestamptz DEFAULT now());
+	INSERT INTO public.interactions
+	SELECT g, g % 97, 'NADIA-SECRET-DATA-' || g, now() - g * interval '1 minute'
+	  FROM generate_series(1, 30000) g;
+	CREATE INDEX interactions_user ON public.interactions (user_id);
+	CREATE INDEX interactions_user_dup ON public.interactions (user_id);
+	ANALYZE public.interactions;
+	SELECT nadia_bgw.take_sample();
+});
+my $role = mcp_make_role($node);
+for my $i (1 .. 3)
+{
+	$node->safe_psql($db, qq{
+		SELECT count(*) FROM public.interactions WHERE user_message = 'NADIA-SECRET-LITERAL-$i';
+		SELECT * FROM public.interactions WHERE id = $i;
+		SELECT user_message FROM public.interactions WHERE user_id = $i ORDER BY id LIMIT 5;
+		UPDATE public.interactions SET user_message = 'NADIA-SECRET-UPDATE-$i' WHERE id = $i;
+		ALTER ROLE $role PASSWORD 'NADIA-SECRET-PASSWORD-$i';
+	});
+	# a lock wait the sampler sees
+	if ($i == 2)
+	{
+		my $locker = $node->background_psql($db);
+		$locker->query_safe('BEGIN; LOCK TABLE public.interactions IN EXCLUSIVE MODE');
+		my ($o, $e);
+		my $waiter = IPC::Run::start(
+			[ 'psql', '-X', '-d', $node->connstr($db), '-c',
+			  "UPDATE public.interactions SET user_id = 1 WHERE id = 42" ],
+			'>', \$o, '2>', \$e);
+		wait_until($node, "SELECT count(*) > 0 FROM pg_locks WHERE NOT granted");
+		$node->safe_psql($db, 'SELECT nadia_bgw.take_sample()');
+		$locker->query_safe('COMMIT');
+		$waiter->finish;
+		$locker->quit;
+	}
+	$node->safe_psql($db, 'SELECT nadia_bgw.take_sample()');
+}
+
+# NADIA-style rollups, exposed to the rollup tools, when the rollup module is here
+my $have_rollups = $node->safe_psql($db,
+	"SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'create_rollup'
+	                   AND pronamespace = 'nadia_bgw'::regnamespace)") eq 't';
+if ($have_rollups)
+{
+	$node->safe_psql($db, q{
+		SELECT nadia_bgw.create_rollup(name => 'review_queue_daily', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 day', bucket_column => 'date',
+			aggregates => ARRAY['COUNT(*) AS messages', 'COUNT(*) FILTER (WHERE id % 2 = 0) AS pending']);
+		SELECT nadia_bgw.create_rollup(name => 'user_activity_hourly', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 hour', bucket_column => 'hour',
+			aggregates => ARRAY['COUNT(DISTINCT user_id) AS active_users', 'COUNT(*) AS messages']);
+		SELECT nadia_bgw.create_rollup(name => 'llm_cost_daily', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 day', bucket_column => 'date',
+			group_by => ARRAY['user_id'],
+			aggregates => ARRAY['COUNT(*) AS messages', 'SUM(id) / 1000.0 AS total_cost']);
+		SELECT nadia_bgw.create_rollup(name => 'recovered_daily', source => 'public.interactions',
+			time_column => 'created_at', bucket => '1 day', bucket_column => 'date',
+			filter => 'user_id = 7', aggregates => ARRAY['COUNT(*) AS recovered']);
+		SELECT nadia_bgw.mcp_expose_rollup('review_queue_stats', 'review_queue_daily');
+		SELECT nadia_bgw.mcp_expose_rollup('user_activity_patterns', 'user_activity_hourly');
+		SELECT nadia_bgw.mcp_expose_rollup('llm_cost_tracking', 'llm_cost_daily');
+	});
+	# recovery_system_stats stays unexposed: it must say so
+}
+
+my $conn = mcp_conninfo($node, $role, $db);
+my $since = $node->safe_psql($db,
+	q{SELECT to_char((now() - interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')});
+$ENV{NADIA_MCP_CALLS} = json_encode({
+	slow_queries => [ { limit => 1, since => '1h', database => $db } ],
+	query_stats => [ { query_pattern => 'interactions', since => $since } ],
+	lock_analysis => [ { since => $since } ],
+	alerts => [ { state => 'all' } ],
+	missing_indexes => [ { min_rows => 1000, since => '2h' } ],
+});
+my $r = mcp_node_client($dir, 'tools', $conn, '--rate-per-minute=0', '--heavy-per-hour=0');
+ok(!$r->{fatal}, 'the client ran') or diag($r->{fatal});
+
+is($r->{server}{name}, 'nadia-mcp', 'initialize: serverInfo');
+is($r->{protocolVersion}, '2025-06-18', 'the SDK asked for its newest version and accepted 2025-06-18');
+is(scalar @{ $r->{tools} }, 17, '17 tools listed');
+ok($r->{ping}, 'ping through the SDK');
+is($r->{unknownTool}{code}, -32602, 'unknown tool through the SDK: -32602');
+
+# which sources this database has (modules land one by one)
+my %present = map { $_ => $node->safe_psql($db, "SELECT to_regclass('$_') IS NOT NULL") eq 't' }
+  qw(nadia_bgw.alerts nadia_bgw.rollups nadia_bgw.maintenance_history);
+my %needs = (alerts => 'nadia_bgw.alerts');
+$needs{$_} = 'nadia_bgw.rollups'
+  for qw(review_queue_stats user_activity_patterns llm_cost_tracking recovery_system_stats);
+my %exposed = map { $_ => 1 } split /\n/, $node->safe_psql($db, 'SELECT tool FROM nadia_bgw.mcp_rollups');
+
+my %rows;
+for my $c (@{ $r->{calls} })
+{
+	my $what = "$c->{tool}(" . json_encode($c->{arguments}) . ')';
+	if ($c->{exception})
+	{
+		fail("$what: no exception") or diag(json_encode($c->{exception}));
+		next;
+	}
+	my $src = $needs{ $c->{tool} };
+	my $available = !$src || ($present{$src} && ($src ne 'nadia_bgw.rollups' || $exposed{ $c->{tool} }));
+	if ($available)
+	{
+		ok(!$c->{isError}, "$what answers") or diag($c->{text});
+		ok($c->{valid}, "$what: structuredContent valid against outputSchema")
+		  or diag(json_encode($c->{validationErrors}));
+		ok($c->{textMatches}, "$what: text content carries the same JSON");
+		$rows{ $c->{tool} } //= $c->{structuredContent}{rows} if !$c->{isError};
+	}
+	else
+	{
+		ok($c->{isError}, "$what: isError while $src is missing or not exposed");
+		like($c->{text}, qr/is not available in database "$db"/, "$what: says it is not available");
+	}
+}
+
+# the answers reflect the sampled history
+ok((grep { $_->{query} =~ /interactions/ } @{ $rows{slow_queries} }), 'slow_queries shows the workload');
+my ($qs) = grep { $_->{tool} eq 'query_stats' && $_->{arguments}{query_pattern} } @{ $r->{calls} };
+ok(@{ $qs->{structuredContent}{rows} } > 0
+	&& !(grep { $_->{query} !~ /interactions/i } @{ $qs->{structuredContent}{rows} }),
+	'query_stats(query_pattern) returns only matching statements');
+my ($sq) = grep { $_->{tool} eq 'slow_queries' && $_->{arguments}{limit} } @{ $r->{calls} };
+cmp_ok(scalar @{ $sq->{structuredContent}{rows} }, '<=', 1, 'slow_queries(limit => 1) returns one row');
+like($sq->{structuredContent}{rows}[0]{queryid} // '', qr/^-?\d+$/, 'queryid is a string of digits');
+ok((grep { $_->{relation} && $_->{relation} =~ /interactions/ } @{ $rows{lock_analysis} }),
+	'lock_analysis shows the wait on interactions');
+ok((grep { $_->{relname} eq 'interactions' } @{ $rows{table_stats} }), 'table_stats lists interactions');
+ok((grep { $_->{indexrelname} =~ /interactions_user/ && $_->{verdict} eq 'duplicate' } @{ $rows{index_usage} }),
+	'index_usage flags the duplicate index');
+ok(@{ $rows{active_connections} } == 1, 'active_connections: the latest sample');
+if ($have_rollups)
+{
+	ok(@{ $rows{user_activity_patterns} } > 0 && defined $rows{user_activity_patterns}[0]{values}{active_users},
+		'user_activity_patterns: buckets of the exposed rollup');
+	ok(@{ $rows{llm_cost_tracking} } > 0 && defined $rows{llm_cost_tracking}[0]{values}{total_cost},
+		'llm_cost_tracking: buckets of the exposed rollup');
+	my ($rec) = grep { $_->{tool} eq 'recovery_system_stats' } @{ $r->{calls} };
+	like($rec->{text}, qr/no rollup is exposed to MCP for recovery_system_stats/,
+		'an unexposed rollup tool says how to expose one');
+}
+
+# nothing of the application's data, literals or secrets comes back
+my $all = json_encode([ map { [ $_->{text}, $_->{structuredContent} ] } @{ $r->{calls} } ]);
+unlike($all, qr/NADIA-SECRET/, 'no row, literal or password of the application in any answer');
+unlike($r->{stderr} // '', qr/NADIA-SECRET/, 'nor on stderr');
+diag("server RSS after all tools: $r->{rss}{rss_kb} kB (peak $r->{rss}{hwm_kb} kB)");
+
+$node->stop;
+done_testing();
