@@ -31,7 +31,7 @@ if ! build; then
 	exit 1
 fi
 
-WORK=$(mktemp -d /tmp/nadia_bgw_test.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nadia_bgw_test.XXXXXX")
 chmod 755 "$WORK"
 if [ -z "${KEEP:-}" ]; then
 	trap 'rm -rf "$WORK"' EXIT
@@ -46,8 +46,10 @@ PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
 
 # the suites write their results next to their inputs: give them a copy
 cp -a "$ROOT/regress" "$WORK/src"
-mkdir -p "$WORK/out"
+mkdir -p "$WORK/out" "$WORK/tmp"
 chown -R "$(run_user)" "$WORK"
+# sockets and scratch files of the suites go under the work directory too
+export TMPDIR=$WORK/tmp
 
 PASSED=0
 FAILED=0

@@ -66,14 +66,19 @@ check_database(char **newval, void **extra, GucSource source)
 static void
 define_gucs(void)
 {
-	DefineCustomStringVariable("nadia_bgw.database",
-							   "Database the nadia_bgw worker connects to.",
-							   "The extension must be created in this database.",
-							   &nadia_bgw_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   check_database, NULL, NULL);
+	/*
+	 * A postmaster-level setting can only be defined while preloading; a
+	 * session that loads the library on demand has no worker to aim.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("nadia_bgw.database",
+								   "Database the nadia_bgw worker connects to.",
+								   "The extension must be created in this database.",
+								   &nadia_bgw_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   check_database, NULL, NULL);
 
 	DefineCustomBoolVariable("nadia_bgw.enabled",
 							 "Runs the worker's tasks; off pauses them all.",

@@ -60,6 +60,7 @@ typedef struct NadiaBgwShared
 	TimestampTz worker_started_at;
 	int64		cycles;			/* cycles completed since the worker started */
 	TimestampTz last_cycle_start;
+	TimestampTz last_cycle_end;
 	TimestampTz next_cycle_at;
 	char		state[NADIA_BGW_STATE_LEN];
 

@@ -65,7 +65,7 @@ static IdleReason last_idle = IDLE_UNKNOWN;
 static MemoryContext cycle_context = NULL;
 
 static uint64 begin_cycle(void);
-static void end_cycle(uint64 ticket, TimestampTz next);
+static void end_cycle(uint64 ticket, TimestampTz end, TimestampTz next);
 static long interval_ms(void);
 
 static void
@@ -175,8 +175,9 @@ wait_for_database(void)
 					 errhint("Create the database, or set nadia_bgw.database and restart the server.")));
 			logged = true;
 		}
-		end_cycle(ticket, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  interval_ms()));
+		end_cycle(ticket, GetCurrentTimestamp(),
+				  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											  interval_ms()));
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -377,10 +378,11 @@ begin_cycle(void)
  * caller of wake()) never sees one without the others.
  */
 static void
-end_cycle(uint64 ticket, TimestampTz next)
+end_cycle(uint64 ticket, TimestampTz end, TimestampTz next)
 {
 	LWLockAcquire(nadia_shared->lock, LW_EXCLUSIVE);
 	nadia_shared->cycles++;
+	nadia_shared->last_cycle_end = end;
 	nadia_shared->wake_served = ticket;
 	nadia_shared->next_cycle_at = next;
 	LWLockRelease(nadia_shared->lock);
@@ -500,13 +502,15 @@ nadia_bgw_main(Datum main_arg)
 		if (first || now >= due || wake_pending())
 		{
 			uint64		ticket = begin_cycle();
+			TimestampTz end;
 
 			if (!first && now >= due)
 				slot = due;
 			first = false;
 			run_cycle();
-			slot = skip_missed(slot, GetCurrentTimestamp());
-			end_cycle(ticket, TimestampTzPlusMilliseconds(slot, interval_ms()));
+			end = GetCurrentTimestamp();
+			slot = skip_missed(slot, end);
+			end_cycle(ticket, end, TimestampTzPlusMilliseconds(slot, interval_ms()));
 			continue;
 		}
 

@@ -21,7 +21,7 @@
 PG_FUNCTION_INFO_V1(nadia_bgw_worker_status);
 PG_FUNCTION_INFO_V1(nadia_bgw_wake);
 
-#define STATUS_COLS 15
+#define STATUS_COLS 16
 
 static void
 require_shared_state(void)
@@ -89,6 +89,8 @@ nadia_bgw_worker_status(PG_FUNCTION_ARGS)
 		c++;
 		values[c++] = Int64GetDatum(snap.cycles);
 		values[c] = timestamp_or_null(snap.last_cycle_start, &nulls[c]);
+		c++;
+		values[c] = timestamp_or_null(snap.last_cycle_end, &nulls[c]);
 		c++;
 		values[c] = timestamp_or_null(snap.next_cycle_at, &nulls[c]);
 		c++;

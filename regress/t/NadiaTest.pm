@@ -56,12 +56,14 @@ sub worker_pid
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'nadia_bgw worker'");
 }
 
-# wait_until(NODE, SQL returning boolean): poll until true (bails after the
-# default TAP timeout).
+# wait_until(NODE, SQL returning one boolean): poll until true; dies (so the
+# test fails) after the default TAP timeout.
 sub wait_until
 {
 	my ($node, $sql, %opt) = @_;
-	return $node->poll_query_until($opt{db} // 'postgres', $sql);
+	$node->poll_query_until($opt{db} // 'postgres', $sql)
+	  or die "timed out waiting for: $sql";
+	return 1;
 }
 
 # log_since(NODE, OFFSET): what the server log gained after OFFSET bytes.

@@ -43,6 +43,7 @@ CREATE FUNCTION nadia_bgw.worker_status(
     OUT worker_started_at timestamptz,
     OUT cycles bigint,
     OUT last_cycle_start timestamptz,
+    OUT last_cycle_end timestamptz,
     OUT next_cycle_at timestamptz)
 RETURNS SETOF record
 LANGUAGE C STRICT VOLATILE
