@@ -292,7 +292,7 @@ nadia_take_sample(bool from_worker)
 	const char *reason = NULL;
 	bool		isnull;
 	int			i;
-	Datum		values[6];
+	Datum		values[8];
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.from_worker = from_worker;
@@ -366,13 +366,13 @@ nadia_take_sample(bool from_worker)
 	values[3] = CStringGetTextDatum(from_worker ? "worker" : "take_sample");
 	values[4] = CStringGetTextDatum(ctx.outcome.data);
 	values[5] = CStringGetTextDatum(psprintf("{%s}", ctx.failed.data));
+	values[6] = CStringGetTextDatum(ctx.rows.data);
+	values[7] = CStringGetTextDatum(ctx.ms.data);
 	if (SPI_execute_with_args("INSERT INTO nadia_bgw.samples"
 							  " (sample_id, sampled_at, duration_ms, taken_by, outcome, failed_sources, rows_written, source_ms)"
 							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::text[], $7::jsonb, $8::jsonb)",
 							  8, (Oid[]) {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
-							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
-							  CStringGetTextDatum(ctx.rows.data), CStringGetTextDatum(ctx.ms.data)},
-							  NULL, false, 0) != SPI_OK_INSERT)
+							  values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the sample");
 	return ctx.sample_id;
 }

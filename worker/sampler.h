@@ -38,6 +38,7 @@ extern char *nadia_bgw_debug_fail_source;
 #define HC_LATE		0x0200		/* computed for changed rows only */
 #define HC_KEEP		0x0400		/* late column: NULL keeps the previous value */
 #define HC_TRIGGER	0x0800		/* a change of it recomputes the lazy columns */
+#define HC_WHENCHANGED 0x4000	/* history gets it only when it changed */
 #define HC_NOUPDATE	0x2000		/* state column written when the row is created only */
 #define HC_LAZY		0x1000		/* late column computed only when a trigger
 								 * column changed (or the row is new); else

@@ -133,10 +133,10 @@ static const HistColumn table_cols[] = {
 	{"n_dead_tup", "pg_catalog.pg_stat_get_dead_tuples(c.oid)", I8, GAUGE},
 	{"n_mod_since_analyze", "pg_catalog.pg_stat_get_mod_since_analyze(c.oid)", I8, GAUGE},
 	{"n_ins_since_vacuum", "pg_catalog.pg_stat_get_ins_since_vacuum(c.oid)", I8, GAUGE},
-	{"last_vacuum", "pg_catalog.pg_stat_get_last_vacuum_time(c.oid)", TS, GAUGE},
-	{"last_autovacuum", "pg_catalog.pg_stat_get_last_autovacuum_time(c.oid)", TS, GAUGE},
-	{"last_analyze", "pg_catalog.pg_stat_get_last_analyze_time(c.oid)", TS, GAUGE},
-	{"last_autoanalyze", "pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)", TS, GAUGE},
+	{"last_vacuum", "pg_catalog.pg_stat_get_last_vacuum_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
+	{"last_autovacuum", "pg_catalog.pg_stat_get_last_autovacuum_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
+	{"last_analyze", "pg_catalog.pg_stat_get_last_analyze_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
+	{"last_autoanalyze", "pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
 	{"frozenxid_age", "pg_catalog.age(c.relfrozenxid)", "integer", LAZY},
 	{"heap_bytes", "pg_catalog.pg_relation_size(c.relid)", I8, LAZY},
 	{"index_bytes", "pg_catalog.pg_indexes_size(c.relid)", I8, LAZY},
@@ -165,7 +165,7 @@ static const HistColumn index_cols[] = {
 	{"relfilenode", "i.relfilenode", "oid", SONLY | HC_TRIGGER},
 	{"table_writes", "pg_catalog.pg_stat_get_tuples_inserted(x.indrelid) + pg_catalog.pg_stat_get_tuples_updated(x.indrelid)"
 		" + pg_catalog.pg_stat_get_vacuum_count(x.indrelid) + pg_catalog.pg_stat_get_autovacuum_count(x.indrelid)",
-	I8, HC_STATE | HC_TRIGGER},
+	I8, HC_STATE | HC_TRIGGER | HC_DETECT},
 	{"is_valid", "x.indisvalid", "boolean", SONLY},
 	{"is_unique", "x.indisunique", "boolean", SONLY},
 	{"is_primary", "x.indisprimary", "boolean", SONLY},
@@ -178,8 +178,9 @@ static const HistColumn index_cols[] = {
 	{"idx_scan", "pg_catalog.pg_stat_get_numscans(i.oid)", I8, CNT},
 	{"idx_tup_read", "pg_catalog.pg_stat_get_tuples_returned(i.oid)", I8, CNT},
 	{"idx_tup_fetch", "pg_catalog.pg_stat_get_tuples_fetched(i.oid)", I8, CNT},
-	{"idx_blks_read", "pg_catalog.pg_stat_get_blocks_fetched(i.oid) - pg_catalog.pg_stat_get_blocks_hit(i.oid)", I8, CNT},
-	{"idx_blks_hit", "pg_catalog.pg_stat_get_blocks_hit(i.oid)", I8, CNT},
+	/* per-index block I/O is in the table's idx_blks_*; kept as state only */
+	{"idx_blks_read", "pg_catalog.pg_stat_get_blocks_fetched(i.oid) - pg_catalog.pg_stat_get_blocks_hit(i.oid)", I8, HC_STATE},
+	{"idx_blks_hit", "pg_catalog.pg_stat_get_blocks_hit(i.oid)", I8, HC_STATE},
 	{"index_bytes", "pg_catalog.pg_relation_size(c.indexrelid)", I8, LAZY},
 };
 
@@ -519,7 +520,7 @@ build_source(const HistSource *src, int idx, const char *schema)
 			if (col->flags & (HC_KEEP | HC_LAZY))
 				appendStringInfo(&q, ", p.%s AS p_%s", col->name, col->name);
 		}
-		if (col->flags & (HC_DELTA | HC_MIN | HC_MAX))
+		if (col->flags & (HC_DELTA | HC_MIN | HC_MAX | HC_WHENCHANGED))
 			appendStringInfo(&q, ", p.%s AS p_%s", col->name, col->name);
 	}
 	appendStringInfo(&q, " FROM cur c LEFT JOIN %s p ON ", src->state_table);
@@ -558,6 +559,9 @@ build_source(const HistSource *src, int idx, const char *schema)
 		else if (col->flags & HC_MAX)
 			appendStringInfo(&q, ", CASE WHEN d.is_new OR d.restart OR d.%s > d.p_%s THEN d.%s END",
 							 nm, nm, nm);
+		else if (col->flags & HC_WHENCHANGED)
+			appendStringInfo(&q, ", CASE WHEN d.is_new OR d.restart OR d.%s IS DISTINCT FROM d.p_%s"
+							 " THEN d.%s END", nm, nm, nm);
 		else
 			appendStringInfo(&q, ", d.%s", nm);
 	}
@@ -721,6 +725,27 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 
 		initialized = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		moved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+		/*
+		 * The state tables are unlogged: after a crash or a failover they are
+		 * empty, and deltas against nothing would be whole cumulative
+		 * values.  Take a new baseline instead.
+		 */
+		if (initialized)
+		{
+			if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", src->state_table),
+							false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "reading %s failed", src->state_table);
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			{
+				initialized = false;
+				nadia_record_event(sample_id, ts, src->name, "state_lost", 0, NULL);
+				if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = NULL"
+										  " WHERE source = $1", 3, types, values, nulls,
+										  false, 0) != SPI_OK_UPDATE)
+					elog(ERROR, "writing nadia_bgw.source_state failed");
+			}
+		}
 		if (moved)
 			nadia_record_event(sample_id, ts, src->name, "stats_reset", 0,
 							   psprintf("{\"stats_reset\": %s}",

@@ -117,6 +117,11 @@ size_powa_all() {
 	Q -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
 	       WHERE c.relkind = 'r' AND c.relname ~ '^powa_.*history'"
 }
+# what PoWA keeps once it coalesced (the aggregated *_history tables)
+size_powa_coalesced() {
+	Q -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+	       WHERE c.relkind = 'r' AND c.relname ~ '^powa_.*history' AND c.relname !~ '_current'"
+}
 
 # The three measurements run in one long-lived session each, as a worker
 # would (plans and caches warm); the workload runs in its own sessions.
@@ -142,6 +147,7 @@ round() { # round N PHASE
 nadia_raw0=$(size_nadia_raw)
 powa_cur0=$(size_powa_current)
 powa_all0=$(size_powa_all)
+powa_coal0=$(size_powa_coalesced)
 log "$ROUNDS rounds (workload, floor, nadia, powa)"
 HALF=$((ROUNDS / 2))
 for r in $(seq 1 "$ROUNDS"); do
@@ -154,6 +160,8 @@ done
 nadia_raw1=$(size_nadia_raw)
 Q -c "VACUUM" >/dev/null
 powa_all1=$(size_powa_all)
+powa_coal1=$(size_powa_coalesced)
+powa_coalesces=$(Q -c "SELECT count(*) FROM powa_statements_history")
 
 log "simulating a day of 1-minute samples from the real ones"
 # one real sample's rows -> one simulated minute, cycling through the real
@@ -241,17 +249,19 @@ SELECT round(((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY nadia_ms) FROM
 \echo '=== Storage'
 SELECT 'nadia bytes per raw sample' AS what, (($nadia_raw1 - $nadia_raw0) / $ROUNDS)::bigint AS bytes
 UNION ALL SELECT 'powa bytes per snapshot before coalescing (first $HALF snapshots)', (($powa_cur_half - $powa_cur0) / $HALF)::bigint
-UNION ALL SELECT 'powa bytes per snapshot after coalescing ($ROUNDS snapshots, vacuumed)', (($powa_all1 - $powa_all0) / $ROUNDS)::bigint
+UNION ALL SELECT 'powa bytes per snapshot once coalesced (coalesced tables / $ROUNDS snapshots)', (($powa_coal1 - $powa_coal0) / $ROUNDS)::bigint
+UNION ALL SELECT 'powa bytes per snapshot, all history tables after $ROUNDS snapshots (vacuumed)', (($powa_all1 - $powa_all0) / $ROUNDS)::bigint
 UNION ALL SELECT 'nadia simulated day: raw (1440 samples)', $day_raw
 UNION ALL SELECT 'nadia simulated day: hourly + daily tiers after downsampling', $day_tiers
-UNION ALL SELECT 'powa day after coalescing (1440 x per-snapshot)', (($powa_all1 - $powa_all0) / $ROUNDS * 1440)::bigint;
+UNION ALL SELECT 'powa day once coalesced (1440 x coalesced per-snapshot)', (($powa_coal1 - $powa_coal0) / $ROUNDS * 1440)::bigint;
 \echo '=== Ratios'
 SELECT round(((($nadia_raw1 - $nadia_raw0)::numeric / $ROUNDS) / (($powa_cur_half - $powa_cur0)::numeric / $HALF)), 3)
          AS raw_sample_over_powa_snapshot,
-       round(($day_tiers::numeric / (($powa_all1 - $powa_all0)::numeric / $ROUNDS * 1440)), 3)
+       round(($day_tiers::numeric / (($powa_coal1 - $powa_coal0)::numeric / $ROUNDS * 1440)), 3)
          AS day_tiers_over_powa_day,
-       round((($day_raw + $day_tiers)::numeric / (($powa_all1 - $powa_all0)::numeric / $ROUNDS * 1440)), 3)
+       round((($day_raw + $day_tiers)::numeric / (($powa_coal1 - $powa_coal0)::numeric / $ROUNDS * 1440)), 3)
          AS day_raw_plus_tiers_over_powa_day;
+\echo 'powa_statements_history rows after the run (0 = PoWA did not coalesce): $powa_coalesces'
 \echo 'statement rows in the hourly tier for the day: $hourly_rows; nadia history with 30 days present: $hist_total'
 SELECT count(*) AS statements_tracked FROM pg_stat_statements;
 SQL

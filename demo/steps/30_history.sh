@@ -19,7 +19,8 @@ SELECT id, user_message FROM public.interactions WHERE user_id = :uid ORDER BY c
 SELECT review_status, count(*) FROM public.interactions
  WHERE created_at >= now() - interval '1 day' GROUP BY 1;
 SQL
-	$PGBENCH -n -c 4 -j 2 -T "$DURATION" \
+	# two clients: insert_hot.sql derives telegram ids from the client id
+	$PGBENCH -n -c 2 -j 2 -T "$DURATION" \
 		-f "$ROOT/demo/pgbench/insert_hot.sql@5" \
 		-f "$ROOT/demo/pgbench/update_review.sql@2" \
 		-f "$DEMO_DIR/dashboard_read.sql@3" | grep -E "^(tps|number of transactions actually)"

@@ -34,7 +34,7 @@ INSERT INTO regress_hist VALUES (11, 11), (12, 12), (13, 13);
 SELECT pg_stat_force_next_flush();
 SELECT nadia_bgw.take_sample() AS s2 \gset
 SELECT calls, rows, query FROM nadia_bgw.statement_history
- WHERE sample_id = :s2 AND query LIKE '%FROM regress_hist WHERE%';
+ WHERE sample_id = :s2 AND query LIKE 'SELECT v FROM regress_hist WHERE id%';
 SELECT relname, n_tup_ins, idx_scan, n_live_tup FROM nadia_bgw.table_history
  WHERE sample_id = :s2 AND relname = 'regress_hist';
 -- the statement ran 7 times through the primary key index
@@ -48,7 +48,7 @@ SELECT v FROM regress_hist WHERE id = 3;
 SELECT pg_stat_force_next_flush();
 SELECT nadia_bgw.take_sample() AS s3 \gset
 SELECT calls FROM nadia_bgw.statement_history
- WHERE sample_id = :s3 AND query LIKE '%FROM regress_hist WHERE%';
+ WHERE sample_id = :s3 AND query LIKE 'SELECT v FROM regress_hist WHERE id%';
 SELECT n_tup_ins, idx_scan FROM nadia_bgw.table_history
  WHERE sample_id = :s3 AND relname = 'regress_hist';
 SELECT count(*) AS unchanged_index_rows FROM nadia_bgw.index_history
@@ -71,7 +71,7 @@ SELECT v FROM regress_hist WHERE id = 2;
 SELECT pg_stat_force_next_flush();
 SELECT nadia_bgw.take_sample() AS s4 \gset
 SELECT calls FROM nadia_bgw.statement_history
- WHERE sample_id = :s4 AND query LIKE '%FROM regress_hist WHERE%';
+ WHERE sample_id = :s4 AND query LIKE 'SELECT v FROM regress_hist WHERE id%';
 SELECT source, kind FROM nadia_bgw.stats_events WHERE sample_id = :s4 ORDER BY 1, 2;
 SELECT count(*) AS negative_deltas FROM nadia_bgw.statement_samples
  WHERE calls < 0 OR rows < 0 OR total_exec_time < 0 OR shared_blks_hit < 0;
@@ -127,7 +127,7 @@ SELECT failed_sources, outcome->>'tables' AS tables, outcome->>'statements' AS s
 SELECT count(*) AS table_rows FROM nadia_bgw.table_samples s
   JOIN nadia_bgw.samples USING (sampled_at) WHERE sample_id = :s7;
 SELECT calls FROM nadia_bgw.statement_history
- WHERE sample_id = :s7 AND query LIKE '%FROM regress_hist WHERE%';
+ WHERE sample_id = :s7 AND query LIKE 'SELECT v FROM regress_hist WHERE id%';
 -- the next sample carries what the failed one missed
 INSERT INTO regress_hist VALUES (16, 16);
 SELECT pg_stat_force_next_flush();
@@ -135,11 +135,20 @@ SELECT nadia_bgw.take_sample() AS s8 \gset
 SELECT n_tup_ins FROM nadia_bgw.table_history WHERE sample_id = :s8 AND relname = 'regress_hist';
 
 -- reader surface
+-- an index scanned once, then idle for a sample: used, not "unused"
+SET enable_seqscan = off;
+SELECT id FROM regress_hist WHERE v = 3;
+RESET enable_seqscan;
+SELECT pg_stat_force_next_flush();
+SELECT nadia_bgw.take_sample() > 0 AS sampled;
+SELECT nadia_bgw.take_sample() > 0 AS sampled_idle;
+SELECT sum(idx_scan_total) AS v_scans, count(*) FILTER (WHERE unused) AS v_unused
+  FROM nadia_bgw.index_usage WHERE indexrelname IN ('regress_hist_v', 'regress_hist_v_dup');
 SELECT duplicate_index, same_as FROM nadia_bgw.duplicate_indexes WHERE relname = 'regress_hist';
-SELECT indexrelname, backs_constraint, unused FROM nadia_bgw.index_usage
+SELECT indexrelname, backs_constraint FROM nadia_bgw.index_usage
  WHERE relname = 'regress_hist' ORDER BY 1;
-SELECT calls, query FROM nadia_bgw.statement_stats_by_pattern('%from regress_hist where%');
-SELECT calls >= 3 AS in_slow_queries FROM nadia_bgw.slow_queries WHERE query LIKE '%FROM regress_hist WHERE%';
+SELECT calls, query FROM nadia_bgw.statement_stats_by_pattern('select v from regress_hist where id%');
+SELECT calls >= 3 AS in_slow_queries FROM nadia_bgw.slow_queries WHERE query LIKE 'SELECT v FROM regress_hist WHERE id%';
 SELECT relname, n_live_tup, dead_tuple_ratio IS NOT NULL AS has_ratio FROM nadia_bgw.table_stats
  WHERE relname = 'regress_hist';
 SELECT relname, vacuum_due IS NOT NULL AS has_due FROM nadia_bgw.vacuum_stats WHERE relname = 'regress_hist';
@@ -180,6 +189,14 @@ UPDATE nadia_bgw.table_state SET n_live_tup = 0;
 TRUNCATE nadia_bgw.samples;
 RESET ROLE;
 
+-- a dropped index leaves the latest views, keeps its name for history
+DROP INDEX regress_hist_v_dup;
+SELECT nadia_bgw.take_sample() AS s10 \gset
+SELECT indexrelname, dropped_at IS NOT NULL AS dropped FROM nadia_bgw.index_state
+ WHERE relname = 'regress_hist' ORDER BY 1;
+SELECT count(*) AS latest_rows FROM nadia_bgw.index_stats_latest WHERE relname = 'regress_hist';
+SELECT count(*) AS duplicates FROM nadia_bgw.duplicate_indexes WHERE relname = 'regress_hist';
+
 -- retention: downsampled into the tiers, then whole raw partitions dropped
 SELECT count(*) > 0 AS raw_partitions FROM nadia_bgw.history_partitions p
   JOIN nadia_bgw.history_tables t USING (parent) WHERE t.tier = 'raw';
@@ -190,12 +207,12 @@ SELECT count(*) AS raw_partitions_left FROM nadia_bgw.history_partitions p
 SELECT count(*) AS raw_rows_left FROM nadia_bgw.statement_samples WHERE sampled_at < now() + interval '2 days';
 SELECT count(*) AS samples_left FROM nadia_bgw.samples;
 SELECT sum(calls) >= 12 AS hourly_kept_the_calls FROM nadia_bgw.statement_hourly h
-  JOIN nadia_bgw.statements t USING (stmt_id) WHERE t.query LIKE '%FROM regress_hist WHERE%';
+  JOIN nadia_bgw.statements t USING (stmt_id) WHERE t.query LIKE 'SELECT v FROM regress_hist WHERE id%';
 SELECT sum(calls) >= 12 AS daily_kept_the_calls FROM nadia_bgw.statement_daily h
-  JOIN nadia_bgw.statements t USING (stmt_id) WHERE t.query LIKE '%FROM regress_hist WHERE%';
+  JOIN nadia_bgw.statements t USING (stmt_id) WHERE t.query LIKE 'SELECT v FROM regress_hist WHERE id%';
 -- the time-range function reads the tiers once the raw rows are gone
 SELECT calls >= 12 AS from_tiers FROM nadia_bgw.statement_stats(now() - interval '1 day', now() + interval '3 days')
- WHERE query LIKE '%FROM regress_hist WHERE%';
+ WHERE query LIKE 'SELECT v FROM regress_hist WHERE id%';
 -- a year later everything is gone, partitions and all
 SELECT (nadia_bgw.maintain_history(now() + interval '400 days')->>'dropped_partitions')::int > 0 AS dropped;
 SELECT count(*) AS partitions_left FROM nadia_bgw.history_partitions;

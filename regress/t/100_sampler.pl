@@ -78,6 +78,33 @@ $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 ok(wake($node), 'recovered');
 is(status_of($node, 'sample', 'outcome'), 'ok', 'task ok again');
 
+# --- a crash empties the unlogged state: a new baseline, no inflated deltas
+$node->safe_psql('postgres', "INSERT INTO t SELECT g, g FROM generate_series(100, 199) g");
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+ok(wake($node), 'cycle before the crash');
+my $before = $node->safe_psql('postgres', "SELECT max(sample_id) FROM nadia_bgw.samples");
+$node->stop('immediate');
+$node->start;
+# the restarted worker's first cycle takes the new baseline
+wait_until($node, "SELECT runs >= 1 FROM nadia_bgw.status WHERE task = 'sample'");
+$node->safe_psql('postgres', "INSERT INTO t VALUES (1000, 1)");
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+ok(wake($node), 'cycle after the crash');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(DISTINCT source, ',' ORDER BY source) FROM nadia_bgw.stats_events"
+		  . " WHERE kind = 'state_lost' AND sample_id > $before"),
+	'cluster,databases,indexes,statements,tables', 'every source took a new baseline');
+is( $node->safe_psql('postgres',
+		"SELECT coalesce(sum(n_tup_ins), 0) FROM nadia_bgw.table_history WHERE relname = 't' AND sample_id > $before"),
+	'1', 'no delta against the lost state');
+$node->safe_psql('postgres', "INSERT INTO t VALUES (1001, 1)");
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+ok(wake($node), 'next cycle');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(n_tup_ins::text, ',' ORDER BY sample_id) FROM nadia_bgw.table_history"
+		  . " WHERE relname = 't' AND sample_id > $before"),
+	'1,1', 'deltas resume from the new baseline');
+
 $node->stop;
 
 # --- without pg_stat_statements loaded: one warning, other sources sampled
@@ -95,5 +122,27 @@ is( $bare->safe_psql('postgres',
 is(log_count($bare, qr/statement history is not sampled/, $offset), 1,
 	'the worker warns once, not every cycle');
 $bare->stop;
+
+# --- pg_stat_statements evicting entries: recorded, warned, no inflated deltas
+my $small = nadia_node('small',
+	conf => "nadia_bgw.interval = 3600\npg_stat_statements.max = 100\n");
+$small->safe_psql('postgres', 'CREATE EXTENSION pg_stat_statements');
+$small->safe_psql('postgres', 'CREATE TABLE e (id int)');
+ok(wake($small), 'baseline');
+# 150 distinct statements (IN lists of 1 to 150 items) overflow 100 entries
+$small->safe_psql('postgres',
+	join('', map { "SELECT id FROM e WHERE id IN (" . join(', ', 1 .. $_) . ");\n" } 1 .. 150));
+$offset = -s $small->logfile;
+ok(wake($small), 'cycle after the evictions');
+cmp_ok( $small->safe_psql('postgres',
+		"SELECT sum(count) FROM nadia_bgw.stats_events WHERE source = 'statements' AND kind = 'dealloc'"),
+	'>', 0, 'evictions recorded');
+is(log_count($small, qr/pg_stat_statements evicted \d+ entries since the previous sample/, $offset), 1,
+	'evictions warned about');
+is( $small->safe_psql('postgres',
+		"SELECT count(*) FROM nadia_bgw.statement_history WHERE (calls < 0 OR calls > 1)"
+		  . " AND query LIKE 'SELECT id FROM e WHERE id IN%'"),
+	'0', 'no negative or inflated delta for the churned statements');
+$small->stop;
 
 done_testing();

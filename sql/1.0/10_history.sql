@@ -10,6 +10,9 @@
 --    by the sampler and dropped whole when older than their retention;
 --  * *_state tables hold the last cumulative values seen (one row per
 --    object), so the cost of a sample does not depend on history size.
+--    They are UNLOGGED: rewritten in part every sample, they would double
+--    the WAL of sampling; after a crash (or on a promoted standby) they are
+--    empty and the sampler takes a new baseline (event 'state_lost').
 
 -- One row per sample.
 CREATE SEQUENCE nadia_bgw.samples_sample_id_seq;
@@ -90,7 +93,7 @@ CREATE TABLE nadia_bgw.statements (
     UNIQUE (queryid, dbid, userid)
 );
 
-CREATE TABLE nadia_bgw.statement_state (
+CREATE UNLOGGED TABLE nadia_bgw.statement_state (
     queryid bigint NOT NULL, dbid oid NOT NULL, userid oid NOT NULL, toplevel boolean NOT NULL,
     first_seen timestamptz,
     stmt_id integer, excluded boolean, info_reset timestamptz, stats_since timestamptz,
@@ -126,7 +129,7 @@ CREATE TABLE nadia_bgw.statement_samples (
 -- Tables (pg_stat_user_tables + pg_statio_user_tables + sizes)
 ------------------------------------------------------------------------
 
-CREATE TABLE nadia_bgw.table_state (
+CREATE UNLOGGED TABLE nadia_bgw.table_state (
     relid oid PRIMARY KEY,
     schemaname name, relname name, relfilenode oid, reltoastrelid oid, relfrozenxid xid,
     seq_scan bigint, seq_tup_read bigint, idx_scan bigint, idx_tup_fetch bigint,
@@ -157,7 +160,7 @@ CREATE TABLE nadia_bgw.table_samples (
 -- Indexes (pg_stat_user_indexes + pg_statio_user_indexes + pg_index)
 ------------------------------------------------------------------------
 
-CREATE TABLE nadia_bgw.index_state (
+CREATE UNLOGGED TABLE nadia_bgw.index_state (
     indexrelid oid PRIMARY KEY,
     relid oid, schemaname name, relname name, indexrelname name, relfilenode oid,
     table_writes bigint,       -- inserts+updates+vacuums of the table: a change re-measures index_bytes
@@ -172,7 +175,7 @@ CREATE TABLE nadia_bgw.index_state (
 CREATE TABLE nadia_bgw.index_samples (
     sampled_at timestamptz NOT NULL,
     indexrelid oid NOT NULL,
-    idx_scan bigint, idx_tup_read bigint, idx_tup_fetch bigint, idx_blks_read bigint, idx_blks_hit bigint,
+    idx_scan bigint, idx_tup_read bigint, idx_tup_fetch bigint,
     index_bytes bigint
 ) PARTITION BY RANGE (sampled_at);
 
@@ -180,7 +183,7 @@ CREATE TABLE nadia_bgw.index_samples (
 -- Databases (pg_stat_database)
 ------------------------------------------------------------------------
 
-CREATE TABLE nadia_bgw.database_state (
+CREATE UNLOGGED TABLE nadia_bgw.database_state (
     datid oid PRIMARY KEY,
     datname name, stats_reset timestamptz,
     xact_commit bigint, xact_rollback bigint, blks_read bigint, blks_hit bigint,
@@ -209,7 +212,7 @@ CREATE TABLE nadia_bgw.database_samples (
 -- Cluster (pg_stat_bgwriter / pg_stat_checkpointer, pg_stat_wal)
 ------------------------------------------------------------------------
 
-CREATE TABLE nadia_bgw.cluster_state (
+CREATE UNLOGGED TABLE nadia_bgw.cluster_state (
     node integer PRIMARY KEY,
     bgwriter_reset timestamptz, wal_reset timestamptz,
     checkpoints_timed bigint, checkpoints_req bigint,

@@ -62,7 +62,6 @@ CREATE VIEW nadia_bgw.index_history AS
 SELECT s.sample_id, h.sampled_at, h.indexrelid, i.relid, i.schemaname, i.relname, i.indexrelname,
        coalesce(h.idx_scan, 0) AS idx_scan, coalesce(h.idx_tup_read, 0) AS idx_tup_read,
        coalesce(h.idx_tup_fetch, 0) AS idx_tup_fetch,
-       coalesce(h.idx_blks_read, 0) AS idx_blks_read, coalesce(h.idx_blks_hit, 0) AS idx_blks_hit,
        h.index_bytes
   FROM nadia_bgw.index_samples h
   LEFT JOIN nadia_bgw.index_state i USING (indexrelid)

@@ -132,11 +132,11 @@ CREATE VIEW nadia_bgw.index_usage AS
 SELECT i.schemaname, i.relname, i.indexrelname, i.indexrelid, i.relid,
        i.index_bytes, i.is_valid, i.is_unique, i.is_primary,
        i.constraint_name IS NOT NULL AS backs_constraint, i.constraint_name,
-       i.idx_scan AS idx_scan_total,
+       i.idx_scan_total,
        coalesce(s.idx_scan, 0) AS idx_scan_30d,
        coalesce(w.writes_30d, 0) AS table_writes_30d,
-       (coalesce(i.idx_scan, 0) = 0 AND i.constraint_name IS NULL) AS unused,
-       (coalesce(i.idx_scan, 0) > 0 AND coalesce(s.idx_scan, 0) < 50
+       (coalesce(i.idx_scan_total, 0) = 0 AND i.constraint_name IS NULL) AS unused,
+       (coalesce(i.idx_scan_total, 0) > 0 AND coalesce(s.idx_scan, 0) < 50
         AND coalesce(w.writes_30d, 0) > 10 * coalesce(s.idx_scan, 0)
         AND i.constraint_name IS NULL) AS rarely_used,
        i.indexdef, i.sampled_at
