@@ -79,6 +79,13 @@ static int	dead_tuple_min = 10000;
 static double cache_hit_ratio = 0.99;
 static double cache_hit_drop = 0.02;
 static int	cache_min_blocks = 1000;
+
+/*
+ * The hit ratio is judged over at least this many samples: one interval's
+ * cold reads are noise, a cache that no longer holds the working set
+ * shows over several.
+ */
+#define CACHE_WINDOW 3
 static double cache_hit_sigma = 3.0;
 static int	temp_spill_min_kb = 16384;
 static double temp_spill_ratio = 4.0;
@@ -257,6 +264,7 @@ typedef struct DetectContext
 	int64		newest;			/* newest sample now, or 0 */
 	TimestampTz newest_at;
 	Datum		window;			/* timestamptz[]: sampled_at of the recent window */
+	Datum		wide_window;	/* the window, at least CACHE_WINDOW samples */
 	Datum		new_samples;	/* timestamptz[]: samples not folded in yet */
 	int64		runs;			/* detection runs before this one */
 } DetectContext;
@@ -619,7 +627,7 @@ detect_database(DetectContext *ctx)
 		"         pg_catalog.sum(h.shared_blks_hit)::float8 AS hit,"
 		"         pg_catalog.sum(h.shared_blks_read)::float8 AS rd"
 		"    FROM nadia_bgw.statement_history h"
-		"   WHERE h.sampled_at = ANY ($1)"
+		"   WHERE h.sampled_at = ANY ($10)"
 		"   GROUP BY h.dbid),"
 		" b AS (SELECT b.dbid, b.metric, b.mean, b.var, b.n FROM nadia_bgw.baselines b"
 		"        WHERE b.scope = 'database')"
@@ -652,9 +660,9 @@ detect_database(DetectContext *ctx)
 		"       CASE WHEN w.deadlocks >= 10 * $7 THEN 'critical' ELSE 'warning' END,"
 		"       '{}'::jsonb, true"
 		"  FROM w WHERE w.deadlocks >= $7";
-	Oid			types[9] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID};
-	Datum		vals[9];
+	Oid			types[10] = {TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID, TIMESTAMPTZARRAYOID};
+	Datum		vals[10];
 
 	vals[0] = ctx->window;
 	vals[1] = Float8GetDatum(cache_hit_ratio);
@@ -665,7 +673,8 @@ detect_database(DetectContext *ctx)
 	vals[6] = Float8GetDatum(deadlocks_threshold);
 	vals[7] = Int64GetDatum(baseline_min_samples);
 	vals[8] = Float8GetDatum(cache_hit_sigma);
-	return read_candidates(sql, 9, types, vals);
+	vals[9] = ctx->wide_window;
+	return read_candidates(sql, 10, types, vals);
 }
 
 /* ---------------------------------------------------------------------
@@ -1079,6 +1088,7 @@ load_context(DetectContext *ctx)
 	d = SPI_getbinval(tup, desc, 4, &isnull);
 	ctx->last_seen_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 	ctx->window = timestamptz_array(NIL);
+	ctx->wide_window = timestamptz_array(NIL);
 	ctx->new_samples = timestamptz_array(NIL);
 
 	if (ctx->have_history)
@@ -1086,6 +1096,7 @@ load_context(DetectContext *ctx)
 		Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
 		Datum		vals[2];
 		List	   *window;
+		List	   *wide;
 		List	   *fresh;
 
 		/*
@@ -1097,12 +1108,18 @@ load_context(DetectContext *ctx)
 		window = query_samples("SELECT sample_id, sampled_at FROM nadia_bgw.samples"
 							   " ORDER BY sampled_at DESC LIMIT $1",
 							   1, types, vals);
+		vals[0] = Int32GetDatum(Max(regression_window, CACHE_WINDOW));
+		wide = query_samples("SELECT sample_id, sampled_at FROM nadia_bgw.samples"
+							 " ORDER BY sampled_at DESC LIMIT $1",
+							 1, types, vals);
+		vals[0] = Int32GetDatum(regression_window);
 		/* after a long pause, fold in a bounded number of samples */
 		fresh = query_samples("SELECT sample_id, sampled_at FROM nadia_bgw.samples"
 							  " WHERE sampled_at > $2"
 							  " ORDER BY sampled_at DESC LIMIT $1",
 							  2, types, vals);
 		ctx->window = timestamptz_array(window);
+		ctx->wide_window = timestamptz_array(wide);
 		ctx->new_samples = timestamptz_array(fresh);
 		if (window != NIL)
 		{
