@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "nadia_bgw.h"
+#include "maintenance.h"
 
 PG_MODULE_MAGIC;
 
@@ -139,6 +140,7 @@ register_worker(void)
 void
 _PG_init(void)
 {
+	nadia_maintenance_define_gucs();
 	define_gucs();
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -12,9 +12,11 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "maintenance.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"maintenance", nadia_maintenance_task},
 };
 
 const int	nadia_ntasks = lengthof(nadia_tasks);
