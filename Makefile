@@ -26,6 +26,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header changes
+$(OBJS): $(wildcard worker/*.h)
+
 sql/nadia_bgw--1.0.sql: $(sort $(wildcard sql/1.0/*.sql))
 	cat $^ > $@
 

@@ -93,6 +93,7 @@ run_isolation() {
 	log "isolation"
 	out=$WORK/out/isolation.log
 	mkdir -p "$WORK/out/isolation"
+	chown "$(run_user)" "$WORK/out/isolation"
 	as_user "$PGXS_DIR/test/isolation/pg_isolation_regress" \
 		--bindir="$BINDIR" \
 		--temp-instance="$WORK/tmp_isolation" \

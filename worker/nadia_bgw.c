@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "nadia_bgw.h"
+#include "sampler.h"
 #include "maintenance.h"
 
 PG_MODULE_MAGIC;
@@ -140,6 +141,8 @@ register_worker(void)
 void
 _PG_init(void)
 {
+	/* before define_gucs(), which reserves the prefix */
+	nadia_sampler_init();
 	nadia_maintenance_define_gucs();
 	define_gucs();
 

@@ -12,10 +12,12 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "sampler.h"
 #include "maintenance.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"sample", nadia_sample_task},
 	{"maintenance", nadia_maintenance_task},
 };
 

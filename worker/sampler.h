@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * sampler.h
+ *		Statistics history: the sampler (sampler.c), its sources
+ *		(sampler_sources.c) and the downsampling/retention of history
+ *		(history_tiers.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NADIA_SAMPLER_H
+#define NADIA_SAMPLER_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+
+/* GUC variables (sampler.c) */
+extern int	nadia_bgw_raw_retention;	/* minutes */
+extern int	nadia_bgw_hourly_retention; /* minutes */
+extern int	nadia_bgw_daily_retention;	/* minutes */
+extern int	nadia_bgw_query_text_max;	/* bytes */
+extern char *nadia_bgw_debug_fail_source;
+
+/*
+ * Column flags of a delta source (see sampler_sources.c for how each is
+ * turned into SQL).
+ */
+#define HC_KEY		0x0001		/* key of the state table */
+#define HC_HKEY		0x0002		/* key of the history table */
+#define HC_STATE	0x0004		/* stored in the state table */
+#define HC_HIST		0x0008		/* stored in the history table */
+#define HC_DETECT	0x0010		/* a change of it makes the row "changed" */
+#define HC_DELTA	0x0020		/* cumulative counter: history gets the delta */
+#define HC_MIN		0x0040		/* cumulative minimum: history gets it when it fell */
+#define HC_MAX		0x0080		/* cumulative maximum: history gets it when it rose */
+#define HC_RESTART	0x0100		/* reset marker: a change restarts the row's counters */
+#define HC_LATE		0x0200		/* computed for changed rows only */
+#define HC_KEEP		0x0400		/* late column: NULL keeps the previous value */
+#define HC_TRIGGER	0x0800		/* a change of it recomputes the lazy columns */
+#define HC_WHENCHANGED 0x4000	/* history gets it only when it changed */
+#define HC_NOUPDATE	0x2000		/* state column written when the row is created only */
+#define HC_LAZY		0x1000		/* late column computed only when a trigger
+								 * column changed (or the row is new); else
+								 * NULL in history, previous value in state */
+
+typedef struct HistColumn
+{
+	const char *name;
+	const char *expr;			/* SQL; "@a|b" = first existing column a or b */
+	const char *type;			/* SQL type the value is cast to */
+	int			flags;
+} HistColumn;
+
+typedef struct HistSource
+{
+	const char *name;			/* "statements", "tables", ... */
+	const char *state_table;
+	const char *hist_table;
+	const char *hourly_table;	/* NULL = no downsampling tier */
+	const char *daily_table;
+	const char *from;			/* FROM clause; "%s" = pg_stat_statements schema */
+	const char *where;			/* WHERE clause of the source query, or NULL */
+	const char *detect_rels;	/* relations whose columns "@" expressions may use */
+	const char *reset_query;	/* source-wide stats_reset, or NULL */
+	const char *hist_filter;	/* extra condition for history rows, or NULL */
+	const char *pending_cond;	/* rows that need a second pass (statements
+								 * without text yet), or NULL */
+	const HistColumn *cols;
+	int			ncols;
+} HistSource;
+
+/* sampler_sources.c */
+extern const HistSource nadia_delta_sources[];
+extern const int nadia_n_delta_sources;
+extern int64 nadia_sample_delta_source(const HistSource *src, TimestampTz ts,
+									   int64 sample_id, const char *pgss_schema,
+									   int64 *seen);
+extern int64 nadia_sample_statement_texts(const char *pgss_schema, TimestampTz ts);
+extern int64 nadia_sample_activity(TimestampTz ts);
+extern int64 nadia_sample_lock_waits(TimestampTz ts);
+extern int64 nadia_sample_replication(TimestampTz ts);
+extern void nadia_check_pgss_evictions(const char *pgss_schema, TimestampTz ts,
+									   int64 sample_id, bool from_worker, int64 entries);
+extern void nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
+							   const char *kind, int64 count, const char *details_json);
+
+/* sampler.c */
+extern int64 nadia_take_sample(bool from_worker);
+extern void nadia_sample_task(void);
+extern void nadia_sampler_init(void);
+extern char *nadia_spi_getstring(int row, int col);
+extern int64 nadia_spi_getint8(int row, int col, bool *isnull);
+
+/* history_tiers.c */
+extern void nadia_maintain_history(TimestampTz now, StringInfo report);
+
+#endif							/* NADIA_SAMPLER_H */
