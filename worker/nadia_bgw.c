@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "nadia_bgw.h"
+#include "rollup.h"
 #include "sampler.h"
 #include "maintenance.h"
 
@@ -151,6 +152,7 @@ _PG_init(void)
 
 	nadia_bgw_preloaded = true;
 	nadia_shmem_init();
+	nadia_rollup_shmem_init();
 	register_worker();
 }
 

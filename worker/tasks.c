@@ -12,11 +12,13 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "rollup.h"
 #include "sampler.h"
 #include "maintenance.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
+	{"rollup", nadia_rollup_task},
 	{"sample", nadia_sample_task},
 	{"maintenance", nadia_maintenance_task},
 };

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# bench/rollup/run.sh -- incremental rollup refresh vs REFRESH MATERIALIZED
+# VIEW CONCURRENTLY, and the writers' cost of change capture, side by side
+# in one run on one throwaway cluster.
+#
+#   bash bench/rollup/run.sh                    90 days x 50,000 rows/day
+#   DAYS=180 bash bench/rollup/run.sh           doubled history
+#   DAYS=30 ROWS_PER_DAY=10000 bash bench/rollup/run.sh     quick
+#
+# Knobs: DAYS, ROWS_PER_DAY, SEED, PGBENCH_SECONDS (per run, default 20),
+# ROUNDS (alternating capture off/on pgbench rounds, default 3),
+# BENCH_DIR (default /tmp/nadia_bench_rollup), BENCH_PORT (default 5521),
+# BENCH_KEEP=1 (leave the cluster running), BENCH_REUSE=1 (reuse a loaded
+# cluster in BENCH_DIR).  Run it with nice on a shared machine.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
+
+DAYS=${DAYS:-90}
+ROWS_PER_DAY=${ROWS_PER_DAY:-50000}
+SEED=${SEED:-42}
+PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
+ROUNDS=${ROUNDS:-3}
+BENCH_DIR=${BENCH_DIR:-/tmp/nadia_bench_rollup}
+BENCH_PORT=${BENCH_PORT:-5521}
+
+ensure_packages $NADIA_BASE_PACKAGES
+build
+BINDIR=$BENCH_DIR/inst/usr/lib/postgresql/$PG_MAJOR/bin
+export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=nadia_hitl
+
+stop_cluster() {
+	if [ -z "${BENCH_KEEP:-}" ]; then
+		as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast stop >/dev/null 2>&1 || true
+	fi
+}
+
+if [ -n "${BENCH_REUSE:-}" ] && [ -f "$BENCH_DIR/loaded-$DAYS-$ROWS_PER_DAY-$SEED" ]; then
+	make -s -C "$ROOT" install DESTDIR="$BENCH_DIR/inst" >/dev/null
+	as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w restart >/dev/null 2>&1 ||
+		as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
+	trap stop_cluster EXIT
+	export PATH="$BINDIR:$PATH"
+else
+	if [ -f "$BENCH_DIR/data/postmaster.pid" ]; then
+		as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$BENCH_DIR"
+	mkdir -p "$BENCH_DIR"
+	chmod 755 "$BENCH_DIR"
+	private_install "$BENCH_DIR/inst" >/dev/null
+	chown -R "$(run_user)" "$BENCH_DIR"
+	export PATH="$BINDIR:$PATH"
+	as_user initdb -D "$BENCH_DIR/data" -A trust -U postgres >/dev/null
+	cat >>"$BENCH_DIR/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$BENCH_DIR'
+port = $BENCH_PORT
+shared_preload_libraries = 'nadia_bgw'
+nadia_bgw.database = 'nadia_hitl'
+# the benchmark refreshes by hand: the worker would compete for the CPU
+nadia_bgw.enabled = off
+timezone = 'UTC'
+shared_buffers = 2GB
+maintenance_work_mem = 512MB
+work_mem = 64MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+CONF
+	as_user pg_ctl -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
+	trap stop_cluster EXIT
+	psql -X -q -d postgres -c "CREATE DATABASE nadia_hitl"
+	log "loading $DAYS days x $ROWS_PER_DAY rows (seed $SEED, last day = today)"
+	t0=$(date +%s)
+	DAYS=$DAYS ROWS_PER_DAY=$ROWS_PER_DAY SEED=$SEED LAST_DAY=$(date -u +%F) GEN_TZ=UTC MATVIEW=1 \
+		bash "$ROOT/demo/load-data.sh"
+	log "loaded in $(($(date +%s) - t0)) s"
+	psql -X -q -c "CREATE EXTENSION nadia_bgw" -c "VACUUM ANALYZE interactions"
+	touch "$BENCH_DIR/loaded-$DAYS-$ROWS_PER_DAY-$SEED"
+fi
+
+PSQL="psql -X -q -v ON_ERROR_STOP=1"
+# ms SQL: server round trip time of one statement, from psql's \timing
+ms() { psql -X -At -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
+
+# reset: the dashboard as the review's materialized view (kept under a second
+# name for the CONCURRENTLY runs), and the rollup replacing the original
+$PSQL >/dev/null <<'SQL'
+SELECT nadia_bgw.drop_rollup(name) FROM nadia_bgw.rollup;
+DROP MATERIALIZED VIEW IF EXISTS dashboard_daily_metrics;
+DROP MATERIALIZED VIEW IF EXISTS dashboard_daily_metrics_mv;
+SQL
+$PSQL -f "$ROOT/demo/dashboard_matview.sql"
+sed 's/dashboard_daily_metrics/dashboard_daily_metrics_mv/g' "$ROOT/demo/dashboard_matview.sql" | $PSQL
+log "creating the dashboard rollup (replaces the materialized view)"
+create_ms=$(ms "SELECT nadia_bgw.create_rollup(
+    name => 'dashboard_daily_metrics', source => 'interactions', time_column => 'created_at',
+    bucket => '1 day', bucket_column => 'date', timezone => 'UTC', horizon => '90 days',
+    aggregates => ARRAY['COUNT(*) AS message_count', 'COUNT(DISTINCT user_id) AS unique_users',
+        'AVG(quality_score) AS avg_quality',
+        'SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)) AS daily_cost',
+        'COUNT(*) FILTER (WHERE cta_data IS NOT NULL) AS cta_messages',
+        'COUNT(*) FILTER (WHERE quality_score >= 4) AS high_quality_messages'],
+    replace_matview => true)")
+$PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+rows=$(psql -X -At -c "SELECT count(*) FROM interactions")
+size=$(psql -X -At -c "SELECT pg_size_pretty(pg_total_relation_size('interactions'))")
+
+log "floor: one day's rows aggregated through the created_at index"
+floor=$(for i in 1 2 3 4 5; do ms "SELECT DATE(created_at), COUNT(*), COUNT(DISTINCT user_id), AVG(quality_score),
+    SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)),
+    COUNT(*) FILTER (WHERE cta_data IS NOT NULL), COUNT(*) FILTER (WHERE quality_score >= 4)
+  FROM interactions WHERE created_at >= current_date AND created_at < current_date + 1 GROUP BY 1"; done | median)
+
+log "REFRESH MATERIALIZED VIEW CONCURRENTLY (3 runs)"
+conc=$(for i in 1 2 3; do ms "REFRESH MATERIALIZED VIEW CONCURRENTLY dashboard_daily_metrics_mv"; done | median)
+
+refresh_ms() { psql -X -At -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+	psql -X -At -c "SELECT round(last_refresh_ms::numeric, 3) FROM nadia_bgw.rollups WHERE name = 'public.dashboard_daily_metrics'"; }
+check() { psql -X -At -c "SELECT missing || ' missing / ' || extra || ' extra' FROM nadia_bgw.rollup_check('dashboard_daily_metrics')"; }
+
+log "rollup refresh after 1,000 new rows today (5 runs)"
+hot=$(for k in 1 2 3 4 5; do
+	$PSQL -c "INSERT INTO interactions SELECT * FROM nadia_demo.rows(${SEED}00$k, 0, 1000, current_date, 'UTC')"
+	refresh_ms; done | median)
+log "rollup refresh after 1,000 rows over 10 old days (3 runs)"
+cold=$(for k in 1 2 3; do
+	$PSQL -c "INSERT INTO interactions SELECT r.* FROM generate_series(1, 10) d,
+	          LATERAL nadia_demo.rows(${SEED}10$k, d * 100, 100, current_date - d * 7, 'UTC') r"
+	refresh_ms; done | median)
+log "rollup refresh when nothing changed (20 runs)"
+# one session, as the worker: plpgsql is compiled once
+idle=$( (echo '\timing on'; for k in $(seq 1 20); do echo "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics');"; done) |
+	psql -X -At | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 19 | median)
+exact=$(check)
+
+cat <<REPORT
+
+== Rollup refresh: $DAYS days x $ROWS_PER_DAY rows/day ($rows rows, $size), PostgreSQL $(psql -X -At -c "SHOW server_version")
+create_rollup (fill + capture)                     $create_ms ms
+floor: one day through the created_at index        $floor ms
+REFRESH MATERIALIZED VIEW CONCURRENTLY             $conc ms
+rollup, 1,000 new rows today                       $hot ms   = $(ratio "$hot" "$floor") x floor, $(ratio "$conc" "$hot") x faster than CONCURRENTLY
+rollup, 1,000 rows over 10 old days                $cold ms   = $(ratio "$cold" "$floor") x floor, $(ratio "$conc" "$cold") x faster than CONCURRENTLY
+rollup, nothing changed (check only)               $idle ms   $(ratio "$conc" "$idle") x faster than CONCURRENTLY
+rollup vs full query (EXCEPT both ways)            $exact
+REPORT
+
+# --- writers: pgbench with the capture trigger disabled (the same table
+# without capture) and enabled, alternating to cancel drift
+trig=$(psql -X -At -c "SELECT tgname FROM pg_trigger WHERE tgrelid = 'interactions'::regclass
+                        AND tgname LIKE 'zz_nadia_bgw_rollup_%' AND tgname NOT LIKE '%truncate'")
+capture() { $PSQL -c "ALTER TABLE interactions $1 TRIGGER $trig"; }
+tps() { pgbench -n -T "$PGBENCH_SECONDS" -c "$2" -j "$2" -f "$ROOT/demo/pgbench/$1.sql" 2>/dev/null |
+	sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+echo
+echo "== Writers: pgbench single-row INSERT, ${PGBENCH_SECONDS}s runs, $ROUNDS alternating rounds (median TPS)"
+for script in insert_hot insert_backfill; do
+	for c in 1 8; do
+		off=(); on=()
+		for r in $(seq 1 "$ROUNDS"); do
+			capture DISABLE; off+=("$(tps $script $c)")
+			capture ENABLE; on+=("$(tps $script $c)")
+		done
+		moff=$(printf '%s\n' "${off[@]}" | median)
+		mon=$(printf '%s\n' "${on[@]}" | median)
+		loss=$(awk -v a="$moff" -v b="$mon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')
+		printf '%-16s %d client(s): without capture %9.1f tps, with capture %9.1f tps  (%s%%)  runs off: %s  on: %s\n' \
+			"$script" "$c" "$moff" "$mon" "$loss" "${off[*]}" "${on[*]}"
+	done
+done
+$PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+
+# the same comparison measured as the writing backend's own CPU time per
+# row (from /proc), which the other load of a shared machine disturbs less
+# than TPS; n single-row INSERT transactions from a procedure
+$PSQL -f "$ROOT/bench/rollup/writer_loop.sql"
+cpu_loop() {
+	printf '%s\n' "SELECT pg_backend_pid() AS pid \\gset" "\\setenv NPID :pid" \
+		"\\! awk '{print \$14 + \$15}' /proc/\$NPID/stat" "CALL bench_writer_loop($1, $2);" \
+		"\\! awk '{print \$14 + \$15}' /proc/\$NPID/stat" |
+		psql -X -At | tr '\n' ' ' | awk -v n="$1" '{printf "%.1f\n", ($3 - $1) * 1000000 / 100 / n}'
+}
+echo
+echo "== Writers: backend CPU per single-row INSERT transaction (us), 10,000 rows per run, $ROUNDS alternating rounds (median)"
+for back in 0 80; do
+	off=(); on=()
+	for r in $(seq 1 "$ROUNDS"); do
+		capture DISABLE; off+=("$(cpu_loop 10000 $back)")
+		capture ENABLE; on+=("$(cpu_loop 10000 $back)")
+	done
+	moff=$(printf '%s\n' "${off[@]}" | median)
+	mon=$(printf '%s\n' "${on[@]}" | median)
+	printf '%-16s without capture %7.1f us, with capture %7.1f us  (%s%%)  runs off: %s  on: %s\n' \
+		"$([ $back = 0 ] && echo 'rows now (hot)' || echo 'rows 1-80 d ago')" "$moff" "$mon" \
+		"$(awk -v a="$moff" -v b="$mon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')" "${off[*]}" "${on[*]}"
+done
+$PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+
+# --- a refresh never blocks writers or dashboard readers
+cat >"$BENCH_DIR/dash_read.sql" <<'SQL'
+SELECT * FROM dashboard_daily_metrics ORDER BY date DESC LIMIT 30;
+SQL
+echo
+echo "== Refresh under load: pgbench 8 clients (hot inserts 9:1 dashboard reads) while refresh_rollup() runs every 200 ms"
+waits_file=$BENCH_DIR/lockwaits
+: >"$waits_file"
+(
+	end=$((SECONDS + PGBENCH_SECONDS))
+	while [ $SECONDS -lt $end ]; do
+		psql -X -At -c "SELECT count(*) FROM pg_stat_activity
+		                 WHERE application_name = 'pgbench' AND wait_event_type = 'Lock'" >>"$waits_file"
+		sleep 0.1
+	done
+) &
+sampler=$!
+(
+	end=$((SECONDS + PGBENCH_SECONDS))
+	n=0
+	while [ $SECONDS -lt $end ]; do
+		psql -X -At -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+		n=$((n + 1))
+		sleep 0.2
+	done
+	echo "$n" >"$BENCH_DIR/refreshes"
+) &
+refresher=$!
+pgbench -n -T "$PGBENCH_SECONDS" -c 8 -j 8 -f "$ROOT/demo/pgbench/insert_hot.sql@9" \
+	-f "$BENCH_DIR/dash_read.sql@1" 2>/dev/null | grep -E '^(tps|latency average)'
+wait $sampler $refresher
+samples=$(wc -l <"$waits_file")
+waiting=$(awk '{s += $1} END {print s + 0}' "$waits_file")
+echo "refreshes during the run: $(cat "$BENCH_DIR/refreshes");" \
+	"pg_stat_activity samples: $samples; pgbench backends seen waiting on a lock: $waiting"
+$PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+echo "rollup vs full query after the run: $(check)"
