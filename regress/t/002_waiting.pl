@@ -12,7 +12,7 @@ my $node = nadia_node('waiting',
 # the SQL functions are needed to read the status; the worker is elsewhere
 
 # --- the database does not exist: one failed connection, then waiting
-wait_until($node, "SELECT worker_state = 'waiting for database' FROM nadia_bgw.status");
+wait_until($node, "SELECT worker_state = 'waiting for database' FROM nadia_bgw.status LIMIT 1");
 my $pid = worker_pid($node);
 like($pid, qr/^\d+$/, 'worker runs while it waits for the database');
 ok(wake($node), 'waiting worker still serves wake()') for 1 .. 3;
@@ -26,7 +26,7 @@ cmp_ok(log_count($node, qr/background worker "nadia_bgw worker" .* exited/),
 
 # --- the database appears: the worker reconnects, then waits for the extension
 $node->safe_psql('postgres', 'CREATE DATABASE nadia_app');
-wait_until($node, "SELECT worker_state = 'waiting for extension' FROM nadia_bgw.status");
+wait_until($node, "SELECT worker_state = 'waiting for extension' FROM nadia_bgw.status LIMIT 1");
 my $pid2 = worker_pid($node);
 isnt($pid2, $pid, 'restarted to connect to the new database');
 is( $node->safe_psql('postgres',
@@ -42,7 +42,7 @@ is(status_of($node, 'heartbeat', 'runs'), 0, 'no task ran yet');
 # --- the extension appears: tasks run there
 $node->safe_psql('nadia_app', 'CREATE EXTENSION nadia_bgw');
 wake($node, db => 'nadia_app');
-wait_until($node, "SELECT worker_state = 'running' FROM nadia_bgw.status", db => 'nadia_app');
+wait_until($node, "SELECT worker_state = 'running' FROM nadia_bgw.status LIMIT 1", db => 'nadia_app');
 wait_until($node, "SELECT beats > 0 FROM nadia_bgw.heartbeat", db => 'nadia_app');
 pass('heartbeat written in nadia_app once the extension exists');
 is(worker_pid($node), $pid2, 'same worker after the extension appeared');
@@ -51,7 +51,7 @@ is($node->safe_psql('postgres', 'SELECT beats FROM nadia_bgw.heartbeat'),
 
 # --- dropped again: back to waiting, no error
 $node->safe_psql('nadia_app', 'DROP EXTENSION nadia_bgw');
-wait_until($node, "SELECT worker_state = 'waiting for extension' FROM nadia_bgw.status");
+wait_until($node, "SELECT worker_state = 'waiting for extension' FROM nadia_bgw.status LIMIT 1");
 is(worker_pid($node), $pid2, 'DROP EXTENSION does not kill the worker');
 is(log_count($node, qr/nadia_bgw.*ERROR|ERROR.*nadia_bgw/), 0, 'no errors logged');
 

@@ -17,7 +17,7 @@ $standby->init_from_backup($primary, 'b1', has_streaming => 1);
 $standby->start;
 $primary->wait_for_catchup($standby);
 
-wait_until($standby, "SELECT worker_state = 'standby: idle' FROM nadia_bgw.status");
+wait_until($standby, "SELECT worker_state = 'standby: idle' FROM nadia_bgw.status LIMIT 1");
 my $pid = worker_pid($standby);
 like($pid, qr/^\d+$/, 'worker runs on the standby');
 ok(wake($standby), 'standby worker serves wake()') for 1 .. 5;
@@ -37,7 +37,7 @@ cmp_ok($standby->safe_psql('postgres', 'SELECT beats FROM nadia_bgw.heartbeat'),
 # --- promotion: the same worker starts its tasks
 $primary->stop('fast');
 $standby->promote;
-wait_until($standby, "SELECT worker_state = 'running' FROM nadia_bgw.status");
+wait_until($standby, "SELECT worker_state = 'running' FROM nadia_bgw.status LIMIT 1");
 wake($standby);
 wait_until($standby, "SELECT runs > 0 AND outcome = 'ok' FROM nadia_bgw.status WHERE task = 'heartbeat'");
 pass('after promotion the heartbeat runs');
