@@ -48,6 +48,13 @@ sub make_table
 	     INSERT INTO $name SELECT g, 0, repeat('x', 50) FROM generate_series(1, $rows) g;");
 	# a session of its own, after the insert counts are flushed
 	sql("ANALYZE $name");
+	sample();
+}
+
+# the plan reads the latest sample: take one, as the worker's cycle does
+sub sample
+{
+	sql('SELECT nadia_bgw.take_sample()');
 }
 
 # update the first $n rows: $n dead tuples, flushed to the statistics
@@ -55,6 +62,7 @@ sub churn
 {
 	my ($name, $n) = @_;
 	sql("UPDATE $name SET v = v + 1 WHERE id <= $n; SELECT pg_stat_force_next_flush();");
+	sample();
 }
 
 sub jobs_of
