@@ -201,8 +201,8 @@ nadia_maintenance_define_gucs(void)
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("nadia_bgw.maintenance_cooldown",
-							"Time after a VACUUM/ANALYZE of a table (ours, manual or autovacuum's) before we plan another.",
-							NULL,
+							"Back-off after a job of ours that failed, was cancelled or left the table over its threshold.",
+							"A table vacuumed or analyzed by anyone after its latest sample is skipped until the next sample regardless.",
 							&nadia_maint_cooldown, 300, 0, 7 * 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 

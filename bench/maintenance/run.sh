@@ -65,7 +65,7 @@ port = $BENCH_PORT
 shared_buffers = 256MB
 max_wal_size = 4GB
 shared_preload_libraries = 'nadia_bgw'
-nadia_bgw.database = 'bench'
+nadia_bgw.database = 'postgres'
 nadia_bgw.interval = $INTERVAL
 nadia_bgw.maintenance_enabled = off
 CONF
@@ -78,21 +78,23 @@ DAYS=$DAYS ROWS_PER_DAY=$ROWS_PER_DAY SEED=42 MATVIEW=0 \
 	PSQL="$BINDIR/psql -X -v ON_ERROR_STOP=1 -d bench_template" PGDATABASE=bench_template \
 	bash "$ROOT/demo/load-data.sh"
 $PSQL -d bench_template -c "VACUUM ANALYZE public.interactions"
+$PSQL -d bench_template -c "CREATE EXTENSION nadia_bgw"
 ROWS=$($PSQL -d bench_template -At -c "SELECT count(*) FROM public.interactions")
 USERS=$($PSQL -d bench_template -At -c "SELECT max(user_id) - min(user_id) + 1 FROM public.interactions")
 UID0=$($PSQL -d bench_template -At -c "SELECT min(user_id) FROM public.interactions")
 
-# set_mode MODE: restart with maintenance on or off and a fresh database
+# set_mode MODE: a fresh copy of the template, served by the worker, with
+# maintenance on or off (the worker's database is a restart setting)
 set_mode() {
 	local mode=$1
+	$PSQL -d postgres -c "DROP DATABASE IF EXISTS bench_$mode WITH (FORCE)"
+	$PSQL -d postgres -c "CREATE DATABASE bench_$mode TEMPLATE bench_template"
 	as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast -w stop >/dev/null
-	sed -i "s/^nadia_bgw.maintenance_enabled = .*/nadia_bgw.maintenance_enabled = $mode/" \
+	sed -i -e "s/^nadia_bgw.maintenance_enabled = .*/nadia_bgw.maintenance_enabled = $mode/" \
+		-e "s/^nadia_bgw.database = .*/nadia_bgw.database = 'bench_$mode'/" \
 		"$BENCH_DIR/data/postgresql.conf"
 	as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
-	$PSQL -d postgres -c "DROP DATABASE IF EXISTS bench"
-	$PSQL -d postgres -c "CREATE DATABASE bench TEMPLATE bench_template"
-	$PSQL -d bench -c "CREATE EXTENSION nadia_bgw" 2>/dev/null
-	$PSQL -d bench -c "CHECKPOINT"
+	$PSQL -d "bench_$mode" -c "CHECKPOINT"
 }
 
 # run MODE: pgbench for DURATION s while a poller records n_dead_tup every
@@ -101,16 +103,16 @@ run() {
 	local mode=$1 out=$BENCH_DIR/pgbench-$1.log poll=$BENCH_DIR/dead-$1.log
 	local size0 size1 tps peak jobs
 	set_mode "$mode"
-	size0=$($PSQL -d bench -At -c "SELECT pg_table_size('public.interactions')")
+	size0=$($PSQL -d "bench_$mode" -At -c "SELECT pg_table_size('public.interactions')")
 	: >"$poll"
 	(
 		while sleep 1; do
-			$PSQL -d bench -At -c "SELECT n_dead_tup FROM pg_stat_user_tables
+			$PSQL -d "bench_$mode" -At -c "SELECT n_dead_tup FROM pg_stat_user_tables
 			                        WHERE relid = 'public.interactions'::regclass" >>"$poll" 2>/dev/null || true
 		done
 	) &
 	SAMPLER_PID=$!
-	as_user env PGHOST="$BENCH_DIR" PGPORT="$BENCH_PORT" "$BINDIR/pgbench" -n -d bench -U postgres \
+	as_user env PGHOST="$BENCH_DIR" PGPORT="$BENCH_PORT" "$BINDIR/pgbench" -n -d "bench_$mode" -U postgres \
 		-c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" \
 		-D uid0="$UID0" -D users="$USERS" \
 		-f "$HERE/update_interactions.sql" >"$out" 2>&1
@@ -119,8 +121,8 @@ run() {
 	SAMPLER_PID=
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -1)
 	peak=$(sort -n "$poll" | tail -1)
-	size1=$($PSQL -d bench -At -c "SELECT pg_table_size('public.interactions')")
-	jobs=$($PSQL -d bench -At -c "SELECT count(*) FILTER (WHERE outcome = 'done') || '/' || count(*)
+	size1=$($PSQL -d "bench_$mode" -At -c "SELECT pg_table_size('public.interactions')")
+	jobs=$($PSQL -d "bench_$mode" -At -c "SELECT count(*) FILTER (WHERE outcome = 'done') || '/' || count(*)
 	                                FROM nadia_bgw.maintenance_history WHERE relname = 'interactions'")
 	echo "$tps $peak $size0 $size1 $jobs"
 }
@@ -129,7 +131,8 @@ log "run 1/2: autovacuum defaults alone, $DURATION s, $CLIENTS clients"
 read -r tps_a peak_a s0_a s1_a jobs_a < <(run off)
 log "run 2/2: autovacuum defaults + nadia_bgw maintenance, $DURATION s, $CLIENTS clients"
 read -r tps_b peak_b s0_b s1_b jobs_b < <(run on)
-avruns=$($PSQL -d bench -At -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'interactions'")
+avruns_a=$($PSQL -d bench_off -At -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'interactions'")
+avruns_b=$($PSQL -d bench_on -At -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'interactions'")
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == 0) print "n/a"; else printf "%.2f", b / a }'; }
@@ -150,5 +153,5 @@ autovacuum defaults in both runs.
 | TPS | $tps_a | $tps_b | $(ratio "$tps_a" "$tps_b") |
 | nadia_bgw jobs done/all | $jobs_a | $jobs_b | |
 
-autovacuum runs on interactions during the second run: $avruns
+autovacuum runs on interactions: $avruns_a (autovacuum alone), $avruns_b (with nadia_bgw)
 REPORT

@@ -85,7 +85,7 @@ VALUES ('m_hot'::regclass, 'public', 'm_hot', 'cluster', 'test');
 INSERT INTO nadia_bgw.maintenance_history (relid, schemaname, relname, action, reason)
 VALUES ('m_hot'::regclass, 'public', 'm_hot', 'vacuum', 'test');
 SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
--- a job of ours that ended (not a skip) starts the cooldown
+-- a job of ours after the latest sample (not a skip): the figures are stale, cooldown
 UPDATE nadia_bgw.maintenance_history SET outcome = 'done';
 SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
 UPDATE nadia_bgw.maintenance_history SET outcome = 'skipped-locked';

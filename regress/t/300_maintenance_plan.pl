@@ -122,15 +122,38 @@ is( sql("SELECT started_at >= planned_at AND ended_at >= started_at AND duration
 	't', 'times, duration and pid recorded');
 is(status_of($node, 'maintenance', 'outcome'), 'ok', 'maintenance task ok');
 
-# --- cooldown: just vacuumed, so not again yet
-set_conf('nadia_bgw.maintenance_cooldown' => '3600');
+# --- handled by someone else since the sample: its figures are stale
 churn('churned', 5000);
+sql('VACUUM ANALYZE churned');
 is(sql("SELECT state FROM nadia_bgw.maintenance_plan WHERE relname = 'churned'"),
-	'cooldown', 'recently vacuumed table is in cooldown');
+	'cooldown', 'vacuumed after the sample: in cooldown until the next sample');
+sample();
+is(sql("SELECT count(*) FROM nadia_bgw.maintenance_plan WHERE relname = 'churned'"),
+	0, 'the next sample shows it clean');
+
+# --- a VACUUM that cannot remove the dead tuples (an old snapshot holds
+# them) is not repeated every cycle: back off for the cooldown
+set_conf('nadia_bgw.maintenance_cooldown' => '3600');
+my $snap = $node->background_psql('postgres');
+$snap->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$snap->query_safe('SELECT count(*) FROM churned');
+churn('churned', 5000);
+wake($node);
+is(last_outcome('churned'), 'done', 'vacuum under an old snapshot runs');
+cmp_ok(sql("SELECT dead_tuples_after FROM nadia_bgw.maintenance_history
+             WHERE relname = 'churned' ORDER BY id DESC LIMIT 1"),
+	'>', 2000, 'but the old snapshot keeps the dead tuples');
+sample();
+is(sql("SELECT state FROM nadia_bgw.maintenance_plan WHERE relname = 'churned'"),
+	'cooldown', 'the table is in cooldown after an ineffective vacuum');
 my $jobs = jobs_of('churned');
 wake($node) for 1 .. 2;
 is(jobs_of('churned'), $jobs, 'no job during the cooldown');
+$snap->query_safe('COMMIT');
+$snap->quit;
 set_conf('nadia_bgw.maintenance_cooldown' => '0');
+is(sql("SELECT state FROM nadia_bgw.maintenance_plan WHERE relname = 'churned'"),
+	'ready', 'after the cooldown it is ready again');
 
 # --- outside the window nothing runs
 my $hour = (gmtime(time))[2];
@@ -167,6 +190,7 @@ is(jobs_of('churned'), $jobs, 'the ordinary candidate still waits for the window
 # emergencies may be kept in the window too
 set_conf('nadia_bgw.maintenance_emergency_anytime' => 'off');
 sql('SELECT txid_current()') for 1 .. 5;
+sample();
 is(sql("SELECT state FROM nadia_bgw.maintenance_plan WHERE relname = 'old'"),
 	'outside window', 'emergency_anytime off: the emergency waits too');
 $jobs = jobs_of('old');

@@ -105,6 +105,8 @@ GRANT EXECUTE ON FUNCTION nadia_bgw.maintenance_window_open(timestamptz) TO nadi
 -- that put it there, ranked worst first (freeze emergencies first, then by
 -- how far past its threshold it is).  "state" says whether the worker
 -- would start it now: ready, running, cooldown, outside window, excluded.
+-- Each table's own sample time (sampled_at) tells whether a VACUUM or
+-- ANALYZE happened after its figures were taken.
 CREATE VIEW nadia_bgw.maintenance_plan AS
 WITH cfg AS (
     SELECT pg_catalog.current_setting('nadia_bgw.maintenance_vacuum_ratio')::float8 AS vacuum_ratio,
@@ -137,6 +139,7 @@ WITH cfg AS (
                     pg_catalog.pg_stat_get_last_analyze_time(s.relid),
                     pg_catalog.pg_stat_get_last_autoanalyze_time(s.relid)) AS last_analyzed,
            r.action AS requested_action, r.reason AS request_reason,
+           s.sampled_at,
            cfg.emergency_anytime, cfg.window_open
       FROM nadia_bgw.table_stats_latest s
       JOIN pg_catalog.pg_class c ON c.oid = s.relid
@@ -155,12 +158,21 @@ WITH cfg AS (
            GREATEST(n_dead_tup / NULLIF(vacuum_threshold, 0),
                     n_mod_since_analyze / NULLIF(analyze_threshold, 0),
                     frozenxid_age::float8 / NULLIF(freeze_threshold, 0)) AS score,
-           (SELECT max(h.planned_at) FROM nadia_bgw.maintenance_history h
-             WHERE h.relid = tab.relid
-               AND h.outcome NOT IN ('skipped-locked', 'skipped-dropped')) AS last_ours,
+           last.planned_at AS last_ours,
+           -- our last job achieved nothing lasting: back off for the cooldown
+           COALESCE(last.outcome IN ('failed', 'cancelled')
+                    OR (last.outcome = 'done' AND last.action LIKE 'vacuum%'
+                        AND last.dead_tuples_after > vacuum_threshold), false)
+             AND COALESCE(last.ended_at, last.planned_at) > pg_catalog.now() - cooldown AS backoff,
            EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
                     WHERE h.relid = tab.relid AND h.outcome IN ('queued', 'running')) AS job_open
       FROM tab
+      LEFT JOIN LATERAL (
+            SELECT h.planned_at, h.ended_at, h.outcome, h.action, h.dead_tuples_after
+              FROM nadia_bgw.maintenance_history h
+             WHERE h.relid = tab.relid
+               AND h.outcome NOT IN ('skipped-locked', 'skipped-dropped')
+             ORDER BY h.id DESC LIMIT 1) AS last ON true
 )
 SELECT pg_catalog.rank() OVER (ORDER BY need_freeze DESC, requested_action IS NOT NULL DESC,
                                         score DESC NULLS LAST, relid) AS rank,
@@ -194,12 +206,15 @@ SELECT pg_catalog.rank() OVER (ORDER BY need_freeze DESC, requested_action IS NO
   FROM (SELECT need.*,
                CASE WHEN excluded THEN 'excluded'
                     WHEN job_open THEN 'running'
-                    -- a request is served at once; otherwise wait out the cooldown
+                    -- a request is served at once.  Otherwise skip a table
+                    -- handled (by anyone) since the sample was taken, whose
+                    -- figures are stale, and back off after a job of ours
+                    -- that failed, was cancelled or left it over threshold
                     WHEN requested_action IS NULL
-                         AND GREATEST(last_ours,
-                                      CASE WHEN need_vacuum OR need_freeze THEN last_vacuumed
-                                           ELSE last_analyzed END)
-                             > pg_catalog.now() - cooldown THEN 'cooldown'
+                         AND (GREATEST(last_ours,
+                                       CASE WHEN need_vacuum OR need_freeze THEN last_vacuumed
+                                            ELSE last_analyzed END) > sampled_at
+                              OR backoff) THEN 'cooldown'
                     WHEN NOT window_open
                          AND NOT (need_freeze AND emergency_anytime)
                          AND NOT (requested_action IS NOT DISTINCT FROM 'analyze'
