@@ -10,9 +10,10 @@ $PSQL -c "SELECT name, setting, unit FROM pg_settings
                           'nadia_bgw.maintenance_cost_delay', 'nadia_bgw.maintenance_lock_timeout')
            ORDER BY name"
 
-say "Churn: re-score every message of one user in ten (autovacuum would wait for 20% dead)"
-$PSQL -c "UPDATE interactions SET quality_score = 1 + (user_id % 5)::int, priority_score = 0.90
-           WHERE user_id % 10 = 0"
+say "Churn: fresh statistics, then re-score a quarter of the messages (autovacuum waits for 20% dead)"
+$PSQL -c "ANALYZE interactions"
+$PSQL -c "UPDATE interactions SET quality_score = 1 + (abs(hashtext(id::text)) % 5), priority_score = 0.90
+           WHERE abs(hashtext(id::text)) % 4 = 0"
 
 say "The next sample sees the dead tuples; nadia_bgw.maintenance_plan ranks the candidates"
 $PSQL -c "SELECT nadia_bgw.take_sample() IS NOT NULL AS sampled" >/dev/null
