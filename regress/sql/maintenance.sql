@@ -125,6 +125,30 @@ SELECT count(*) FROM nadia_bgw.maintenance_history;
 SELECT count(*) FROM nadia_bgw.maintenance_plan;
 RESET ROLE;
 
+-- rollups: a large refresh asks for an ANALYZE of the rollup's table
+CREATE TABLE m_events (at timestamptz NOT NULL, score integer);
+INSERT INTO m_events
+SELECT timestamptz '2026-01-01 12:00+00' + g * interval '1 day', g FROM generate_series(0, 29) g;
+DELETE FROM nadia_bgw.maintenance_requests;
+SELECT nadia_bgw.create_rollup(name => 'm_daily', source => 'm_events', time_column => 'at',
+       bucket => '1 day', timezone => 'UTC', aggregates => ARRAY['count(*)', 'sum(score)']) IS NOT NULL AS created;
+-- a new rollup: requested
+SELECT c.relname, q.action, q.reason FROM nadia_bgw.maintenance_requests q
+  JOIN pg_class c ON c.oid = q.relid;
+DELETE FROM nadia_bgw.maintenance_requests;
+ANALYZE m_daily;
+-- one bucket changed: a small refresh, no request
+UPDATE m_events SET score = score + 1 WHERE at < '2026-01-02';
+SELECT nadia_bgw.refresh_rollup('m_daily') AS buckets;
+SELECT count(*) AS requests FROM nadia_bgw.maintenance_requests;
+-- a backfill rewrites ten of thirty days: requested
+UPDATE m_events SET score = score + 1 WHERE at < '2026-01-11';
+SELECT nadia_bgw.refresh_rollup('m_daily') AS buckets;
+SELECT c.relname, q.action, q.reason FROM nadia_bgw.maintenance_requests q
+  JOIN pg_class c ON c.oid = q.relid;
+SELECT nadia_bgw.take_sample() IS NOT NULL AS sampled;
+SELECT relname, action, state, reason FROM nadia_bgw.maintenance_plan WHERE relname = 'm_daily';
+
 \c contrib_regression
 DROP DATABASE regress_maint;
 DROP ROLE regress_maint_reader;

@@ -323,3 +323,53 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw.request_maintenance(regclass, text, text) FROM PUBLIC;
+
+-- Rollups: a new rollup, and a refresh that recomputed a large part of a
+-- rollup (at least two buckets and a tenth of them, by the bucket column's
+-- n_distinct from the target's last ANALYZE; or a target never analyzed),
+-- ask for an ANALYZE of the target table, served at the next cycle.  The rollup
+-- module records each refresh in nadia_bgw.rollup (sql/1.0/20_rollup.sql);
+-- this trigger is the only coupling.  SECURITY DEFINER: whoever may refresh
+-- a rollup need not be allowed to request maintenance.
+CREATE FUNCTION nadia_bgw._maintenance_after_rollup_refresh()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    permanent boolean;
+    analyzed  boolean;
+    nbuckets  double precision;
+BEGIN
+    -- a new rollup is filled at creation: analyze it; later, large refreshes
+    IF TG_OP = 'UPDATE'
+       AND (NEW.refreshes = OLD.refreshes OR COALESCE(NEW.last_buckets, 0) = 0) THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.relkind = 'r' AND c.relpersistence = 'p',
+           s.stadistinct IS NOT NULL,
+           CASE WHEN s.stadistinct >= 0 THEN s.stadistinct
+                ELSE -s.stadistinct * GREATEST(c.reltuples, 0) END
+      INTO permanent, analyzed, nbuckets
+      FROM pg_catalog.pg_class c
+      LEFT JOIN pg_catalog.pg_attribute a
+             ON a.attrelid = c.oid AND a.attname = NEW.bucket_column
+      LEFT JOIN pg_catalog.pg_statistic s
+             ON s.starelid = c.oid AND s.staattnum = a.attnum AND NOT s.stainherit
+     WHERE c.oid = NEW.target;
+    IF COALESCE(permanent, false)
+       AND (TG_OP = 'INSERT' OR NOT analyzed
+            OR (NEW.last_buckets >= 2 AND NEW.last_buckets >= 0.1 * nbuckets)) THEN
+        PERFORM nadia_bgw.request_maintenance(NEW.target, 'analyze',
+                    CASE WHEN TG_OP = 'INSERT'
+                         THEN pg_catalog.format('rollup %s created', NEW.name)
+                         ELSE pg_catalog.format('rollup refresh: %s buckets of %s recomputed',
+                                                NEW.last_buckets, NEW.name) END);
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION nadia_bgw._maintenance_after_rollup_refresh() FROM PUBLIC;
+CREATE TRIGGER maintenance_after_refresh
+    AFTER INSERT OR UPDATE ON nadia_bgw.rollup
+    FOR EACH ROW EXECUTE FUNCTION nadia_bgw._maintenance_after_rollup_refresh();
