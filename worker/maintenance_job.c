@@ -219,11 +219,12 @@ debug_delay(void)
 
 /* Record the end of the job in its own short transaction. */
 static void
-record_outcome(int64 job_id, const char *outcome, const char *error)
+record_outcome(int64 job_id, const char *outcome, const char *error,
+			   int64 changes_at_start)
 {
-	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	int			rc;
 
 	SetCurrentStatementStartTimestamp();
@@ -239,14 +240,22 @@ record_outcome(int64 job_id, const char *outcome, const char *error)
 		values[2] = CStringGetTextDatum(error);
 	else
 		nulls[2] = 'n';
-	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history"
+	values[3] = Int64GetDatum(changes_at_start);
+	if (changes_at_start < 0)
+		nulls[3] = 'n';
+	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history h"
 							   "   SET outcome = $2, error = $3,"
 							   "       ended_at = pg_catalog.clock_timestamp(),"
 							   "       started_at = COALESCE(started_at, pg_catalog.clock_timestamp()),"
-							   "       dead_tuples_after = CASE WHEN $2 = 'skipped-dropped' THEN NULL"
-							   "            ELSE pg_catalog.pg_stat_get_dead_tuples(relid) END"
-							   " WHERE id = $1",
-							   3, argtypes, values, nulls, false, 0);
+							   "       dead_tuples_after = a.dead,"
+							   "       dead_tuples_removed = GREATEST(h.dead_tuples_before + a.changes - $4 - a.dead, 0)"
+							   "  FROM (SELECT CASE WHEN $2 = 'skipped-dropped' THEN NULL"
+							   "                    ELSE pg_catalog.pg_stat_get_dead_tuples(relid) END AS dead,"
+							   "               pg_catalog.pg_stat_get_tuples_updated(relid)"
+							   "             + pg_catalog.pg_stat_get_tuples_deleted(relid) AS changes"
+							   "          FROM nadia_bgw.maintenance_history WHERE id = $1) a"
+							   " WHERE h.id = $1",
+							   4, argtypes, values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recording the job outcome failed: %s", SPI_result_code_string(rc));
 
@@ -260,10 +269,11 @@ record_outcome(int64 job_id, const char *outcome, const char *error)
  * Wait for the planning transaction, then read and claim the job.  Returns
  * false when there is nothing to do (the planner rolled back, or the job
  * was settled already).  Fills the statement, or leaves it empty when the
- * table is gone.
+ * table is gone, and the table's updates + deletes so far, from which
+ * record_outcome() estimates how many dead tuples the job removed.
  */
 static bool
-claim_job(const NadiaMaintJobArg *arg, StringInfo sql)
+claim_job(const NadiaMaintJobArg *arg, StringInfo sql, int64 *changes_at_start)
 {
 	Oid			argtypes[4] = {INT8OID, TEXTOID, OIDOID, INT4OID};
 	Datum		values[4];
@@ -310,11 +320,14 @@ claim_job(const NadiaMaintJobArg *arg, StringInfo sql)
 							   "   SET outcome = 'running', started_at = pg_catalog.clock_timestamp(),"
 							   "       pid = $4, statement = $2,"
 							   "       dead_tuples_before = pg_catalog.pg_stat_get_dead_tuples($3)"
-							   " WHERE id = $1",
+							   " WHERE id = $1"
+							   " RETURNING pg_catalog.pg_stat_get_tuples_updated($3)"
+							   "         + pg_catalog.pg_stat_get_tuples_deleted($3)",
 							   4, argtypes, values, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE)
+	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "claiming the job failed: %s", SPI_result_code_string(rc));
-	(void) isnull;
+	*changes_at_start = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
 
 	SPI_finish();
 	PopActiveSnapshot();
@@ -331,6 +344,7 @@ nadia_maintenance_job_main(Datum main_arg)
 	const char *volatile outcome = "done";
 	char		error[JOB_ERROR_LEN];
 	volatile bool has_error = false;
+	int64		changes_at_start = -1;
 
 	memcpy(&arg, MyBgworkerEntry->bgw_extra, sizeof(arg));
 
@@ -346,11 +360,11 @@ nadia_maintenance_job_main(Datum main_arg)
 	MemoryContextSwitchTo(job_context);
 	initStringInfo(&sql);
 
-	if (!claim_job(&arg, &sql))
+	if (!claim_job(&arg, &sql, &changes_at_start))
 		proc_exit(0);
 	if (sql.len == 0)
 	{
-		record_outcome(arg.job_id, "skipped-dropped", "the table was dropped before the job started");
+		record_outcome(arg.job_id, "skipped-dropped", "the table was dropped before the job started", -1);
 		proc_exit(0);
 	}
 
@@ -436,7 +450,7 @@ nadia_maintenance_job_main(Datum main_arg)
 		snprintf(error, sizeof(error), "55P03: %s", lock_skipped_msg);
 		has_error = true;
 	}
-	record_outcome(arg.job_id, outcome, has_error ? error : NULL);
+	record_outcome(arg.job_id, outcome, has_error ? error : NULL, changes_at_start);
 	ereport(LOG,
 			(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " (%s): %s",
 					arg.job_id, sql.data, outcome)));

@@ -53,6 +53,8 @@ CREATE TABLE nadia_bgw.maintenance_history (
     duration           interval GENERATED ALWAYS AS (ended_at - started_at) STORED,
     dead_tuples_before bigint,
     dead_tuples_after  bigint,
+    -- dead tuples before + those the application made during the job - after
+    dead_tuples_removed bigint,
     outcome            text NOT NULL DEFAULT 'queued'
                        CHECK (outcome IN ('queued', 'running', 'done', 'skipped-locked',
                                           'skipped-dropped', 'failed', 'cancelled')),
@@ -159,16 +161,20 @@ WITH cfg AS (
                     n_mod_since_analyze / NULLIF(analyze_threshold, 0),
                     frozenxid_age::float8 / NULLIF(freeze_threshold, 0)) AS score,
            last.planned_at AS last_ours,
-           -- our last job achieved nothing lasting: back off for the cooldown
+           -- our last job achieved little (failed, cancelled, or a VACUUM that
+           -- removed less than half of the dead tuples it found and left the
+           -- table over threshold: a long transaction holds them): back off
            COALESCE(last.outcome IN ('failed', 'cancelled')
                     OR (last.outcome = 'done' AND last.action LIKE 'vacuum%'
-                        AND last.dead_tuples_after > vacuum_threshold), false)
+                        AND last.dead_tuples_after > vacuum_threshold
+                        AND last.dead_tuples_removed < last.dead_tuples_before / 2), false)
              AND COALESCE(last.ended_at, last.planned_at) > pg_catalog.now() - cooldown AS backoff,
            EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
                     WHERE h.relid = tab.relid AND h.outcome IN ('queued', 'running')) AS job_open
       FROM tab
       LEFT JOIN LATERAL (
-            SELECT h.planned_at, h.ended_at, h.outcome, h.action, h.dead_tuples_after
+            SELECT h.planned_at, h.ended_at, h.outcome, h.action, h.dead_tuples_after,
+                   h.dead_tuples_before, h.dead_tuples_removed
               FROM nadia_bgw.maintenance_history h
              WHERE h.relid = tab.relid
                AND h.outcome NOT IN ('skipped-locked', 'skipped-dropped')
