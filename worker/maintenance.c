@@ -290,6 +290,15 @@ nadia_maintenance_task(void)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
 
+	/*
+	 * Never wait long for a lock on our own tables: DDL on them (DROP
+	 * EXTENSION, ALTER EXTENSION UPDATE) takes its locks in another order,
+	 * and waiting would deadlock with it.  This cycle's task fails instead
+	 * (recorded in nadia_bgw.status) and the next one runs normally.
+	 */
+	spi_check(SPI_execute("SET LOCAL lock_timeout = '100ms'", false, 0),
+			  SPI_OK_UTILITY, "setting lock_timeout");
+
 	running = settle_jobs();
 	purge();
 
