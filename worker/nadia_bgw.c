@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "nadia_bgw.h"
+#include "maintenance.h"
 #include "regression.h"
 #include "rollup.h"
 #include "sampler.h"
@@ -151,6 +152,7 @@ _PG_init(void)
 {
 	/* before define_gucs(), which reserves the prefix */
 	nadia_sampler_init();
+	nadia_maintenance_define_gucs();
 	define_gucs();
 
 	if (!process_shared_preload_libraries_in_progress)

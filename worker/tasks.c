@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "nadia_bgw.h"
+#include "maintenance.h"
 #include "regression.h"
 #include "rollup.h"
 #include "sampler.h"
@@ -21,6 +22,7 @@ const NadiaTask nadia_tasks[] = {
 	{"rollup", nadia_rollup_task},
 	{"sample", nadia_sample_task},
 	{"regressions", nadia_regressions_task},
+	{"maintenance", nadia_maintenance_task},
 };
 
 const int	nadia_ntasks = lengthof(nadia_tasks);
