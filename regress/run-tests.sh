@@ -68,46 +68,39 @@ count_pg_regress() {
 	[ "$bad" -gt 0 ] && FAILURES+=("$name")
 }
 
-run_regress() {
-	local tests out status
-	tests=$(cd "$WORK/src/sql" && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+# run_pg_regress_suite NAME DRIVER INPUT_SUBDIR EXTENSION DBNAME: one
+# pg_regress-style suite (pg_regress or pg_isolation_regress) on its own
+# temporary instance, over every INPUT_SUBDIR/*.EXTENSION file.
+run_pg_regress_suite() {
+	local name=$1 driver=$2 subdir=$3 ext=$4 dbname=$5 tests out status
+	tests=$(cd "$WORK/src/$subdir" 2>/dev/null && ls *."$ext" 2>/dev/null | sed "s/\\.$ext\$//" | sort)
 	[ -z "$tests" ] && return
-	log "pg_regress"
-	out=$WORK/out/regress.log
-	as_user "$PGXS_DIR/test/regress/pg_regress" \
+	log "$name"
+	out=$WORK/out/$name.log
+	mkdir -p "$WORK/out/$name"
+	chown "$(run_user)" "$WORK/out/$name"
+	as_user "$driver" \
 		--bindir="$BINDIR" \
-		--temp-instance="$WORK/tmp_regress" \
+		--temp-instance="$WORK/tmp_$name" \
 		--temp-config="$WORK/src/regress.conf" \
 		--inputdir="$WORK/src" \
-		--outputdir="$WORK/out/regress" \
-		--dbname=contrib_regression \
+		--outputdir="$WORK/out/$name" \
+		--dbname="$dbname" \
 		$tests >"$out" 2>&1
 	status=$?
 	cat "$out"
-	[ -f "$WORK/out/regress/regression.diffs" ] && cat "$WORK/out/regress/regression.diffs"
-	count_pg_regress "$out" $status pg_regress
+	[ -f "$WORK/out/$name/regression.diffs" ] && cat "$WORK/out/$name/regression.diffs"
+	count_pg_regress "$out" $status "$name"
+}
+
+run_regress() {
+	run_pg_regress_suite pg_regress "$PGXS_DIR/test/regress/pg_regress" \
+		sql sql contrib_regression
 }
 
 run_isolation() {
-	local tests out status
-	tests=$(cd "$WORK/src/specs" 2>/dev/null && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
-	[ -z "$tests" ] && return
-	log "isolation"
-	out=$WORK/out/isolation.log
-	mkdir -p "$WORK/out/isolation"
-	chown "$(run_user)" "$WORK/out/isolation"
-	as_user "$PGXS_DIR/test/isolation/pg_isolation_regress" \
-		--bindir="$BINDIR" \
-		--temp-instance="$WORK/tmp_isolation" \
-		--temp-config="$WORK/src/regress.conf" \
-		--inputdir="$WORK/src" \
-		--outputdir="$WORK/out/isolation" \
-		--dbname=isolation_regression \
-		$tests >"$out" 2>&1
-	status=$?
-	cat "$out"
-	[ -f "$WORK/out/isolation/regression.diffs" ] && cat "$WORK/out/isolation/regression.diffs"
-	count_pg_regress "$out" $status isolation
+	run_pg_regress_suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" \
+		specs spec isolation_regression
 }
 
 run_tap() {
