@@ -28,6 +28,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -38,6 +39,9 @@
 
 #include "nadia_bgw.h"
 #include "sampler.h"
+
+/* longest wait, in ms, for a lock a sampling source needs */
+#define SAMPLE_LOCK_TIMEOUT_MS 100
 
 PG_FUNCTION_INFO_V1(nadia_bgw_take_sample);
 PG_FUNCTION_INFO_V1(nadia_bgw_maintain_history);
@@ -229,6 +233,7 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	int64		n = 0;
+	int			guc_nest;
 	instr_time	t0,
 				t1;
 
@@ -239,6 +244,20 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 
 	PG_TRY();
 	{
+		/*
+		 * Sizes open each relation: behind an application's ACCESS EXCLUSIVE
+		 * lock the sampler would wait, and queue the application's next
+		 * queries behind its own request.  Give up quickly instead: the
+		 * source fails (recorded), the others land.  Reverted right after
+		 * the source (or by the subtransaction's abort), so a session
+		 * calling take_sample() keeps its own setting.
+		 */
+		guc_nest = NewGUCNestLevel();
+		if (LockTimeout == 0 || LockTimeout > SAMPLE_LOCK_TIMEOUT_MS)
+			(void) set_config_option("lock_timeout",
+									 CppAsString2(SAMPLE_LOCK_TIMEOUT_MS),
+									 PGC_SUSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
 		if (nadia_bgw_debug_fail_source != NULL &&
 			strcmp(nadia_bgw_debug_fail_source, name) == 0)
 			ereport(ERROR,
@@ -246,6 +265,7 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 					 errmsg("injected failure in sampling source \"%s\"", name),
 					 errhint("Reset nadia_bgw.debug_fail_source to stop it.")));
 		n = run_step_body(ctx, kind, src);
+		AtEOXact_GUC(true, guc_nest);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
