@@ -20,22 +20,33 @@ $PSQL -c "SELECT nadia_bgw.take_sample() IS NOT NULL AS sampled" >/dev/null
 $PSQL -c "SELECT rank, relname, action, state, reason, n_live_tup, n_dead_tup, vacuum_threshold
             FROM nadia_bgw.maintenance_plan ORDER BY rank LIMIT 5"
 
-say "One worker cycle: the task queues the job and starts a job worker (the cycle does not wait for it)"
-$PSQL -c "SELECT nadia_bgw.wake(wait => true)"
+say "Worker cycles: each plans from its sample and starts job workers (capped per cycle; the cycle does not wait for them)"
+before=$($PSQL -At -c "SELECT coalesce(max(id), 0) FROM nadia_bgw.maintenance_history")
+vacuum_job="SELECT id FROM nadia_bgw.maintenance_history
+             WHERE id > $before AND relname = 'interactions' AND action LIKE 'vacuum%'
+             ORDER BY id DESC LIMIT 1"
+for _ in $(seq 1 30); do
+	$PSQL -Atq -c "SELECT nadia_bgw.wake(wait => true)" >/dev/null
+	[ -n "$($PSQL -At -c "$vacuum_job")" ] && break
+	sleep 0.5
+done
+$PSQL -c "SELECT id, relname, action, outcome FROM nadia_bgw.maintenance_history
+           WHERE id > $before ORDER BY id"
 $PSQL -c "SELECT pid, backend_type, wait_event, query FROM pg_stat_activity
            WHERE backend_type = 'nadia_bgw maintenance'"
-
-# wait for the job to end
+# wait for the vacuum job to end
+job=$($PSQL -At -c "$vacuum_job")
 for _ in $(seq 1 600); do
-	[ "$($PSQL -At -c "SELECT count(*) FROM nadia_bgw.maintenance_history
-	                    WHERE relname = 'interactions' AND outcome NOT IN ('queued', 'running')")" -gt 0 ] && break
+	[ -n "$job" ] || break
+	[ "$($PSQL -At -c "SELECT outcome NOT IN ('queued', 'running')
+	                      FROM nadia_bgw.maintenance_history WHERE id = $job")" = t ] && break
 	sleep 0.2
 done
 
-say "The job in nadia_bgw.maintenance_history"
+say "The vacuum job in nadia_bgw.maintenance_history"
 $PSQL -x -c "SELECT id, relname, action, reason, outcome, error, planned_at, duration,
                     dead_tuples_before, dead_tuples_after, statement
                FROM nadia_bgw.maintenance_history
-              WHERE relname = 'interactions' ORDER BY id DESC LIMIT 1"
+              WHERE id = ${job:-0}"
 $PSQL -c "SELECT relname, n_dead_tup, last_vacuum, last_autovacuum
             FROM pg_stat_user_tables WHERE relname = 'interactions'"
