@@ -44,8 +44,13 @@ BINDIR=$(private_install "$WORK/inst") || { echo "0 passed, 1 failed"; exit 1; }
 PGXS_DIR=$(dirname "$("$BINDIR/pg_config" --pgxs)")/..
 PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
 
-# the suites write their results next to their inputs: give them a copy
+# the suites write their results next to their inputs: give them a copy;
+# the fuzz test builds from a copy of the whole tree, since the checkout
+# itself may not be readable by the unprivileged test user
 cp -a "$ROOT/regress" "$WORK/src"
+mkdir -p "$WORK/tree"
+tar -C "$ROOT" --exclude=./.git --exclude=./regress/mcp-client/node_modules \
+	--exclude='*.o' --exclude='*.bc' -cf - . | tar -C "$WORK/tree" -xf -
 mkdir -p "$WORK/out" "$WORK/tmp"
 chown -R "$(run_user)" "$WORK"
 # sockets and scratch files of the suites go under the work directory too
@@ -120,7 +125,7 @@ run_tap() {
 			TEMP_CONFIG="$WORK/src/regress.conf" \
 			NADIA_ROOT="$WORK/src" \
 			NADIA_BINDIR="$BINDIR" \
-			NADIA_SRC_ROOT="$ROOT" \
+			NADIA_SRC_ROOT="$WORK/tree" \
 			prove -v "$t") >"$out" 2>&1
 		status=$?
 		cat "$out"
