@@ -8,6 +8,10 @@
  * cycle (sampling, rollups, alerts).  Each cycle it:
  *	1. settles jobs whose worker is gone without recording an outcome
  *	   (server shutdown, pg_terminate_backend, crash) as cancelled;
+ *	   and sends SIGUSR2 to a running VACUUM job that falls behind (the
+ *	   application made more dead tuples in its table since it started
+ *	   than the table's vacuum threshold), which doubles its cost limit
+ *	   up to nadia_bgw.maintenance_cost_limit_max (maintenance_job.c);
  *	2. purges history older than nadia_bgw.maintenance_history_retention
  *	   and overrides of dropped tables;
  *	3. takes the best "ready" rows of nadia_bgw.maintenance_plan, as many
@@ -22,6 +26,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <signal.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -150,6 +156,67 @@ settle_jobs(void)
 			i++;
 	}
 	return running;
+}
+
+/*
+ * Speed up the running VACUUM jobs that fall behind: since the job started,
+ * the application has made more dead tuples in its table than the vacuum
+ * threshold the job was planned with, so the table will be due again by
+ * the time it ends.  Each cycle that stays true doubles the job's cost
+ * limit (the job applies it on SIGUSR2), up to maintenance_cost_limit_max.
+ * The job records the limit it ended with.
+ */
+static void
+speed_up_jobs(void)
+{
+	int			rc;
+	uint64		i;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+
+	/*
+	 * The row's cost_limit follows what the job does on each signal, so
+	 * that a job already at the ceiling is left alone; the job records the
+	 * limit it really ended with.  A row the job is updating is skipped.
+	 */
+	values[0] = Int32GetDatum(nadia_maint_cost_limit_max);
+	rc = SPI_execute_with_args("WITH behind AS ("
+							   "  SELECT h.id, pg_catalog.pg_stat_get_dead_tuples(h.relid)"
+							   "               - h.dead_tuples_before AS grown"
+							   "    FROM nadia_bgw.maintenance_history h"
+							   "    JOIN pg_catalog.pg_stat_activity a"
+							   "      ON a.pid = h.pid AND a.backend_type = '" NADIA_MAINT_JOB_TYPE "'"
+							   "   WHERE h.outcome = 'running' AND h.action LIKE 'vacuum%'"
+							   "     AND h.cost_limit < $1"
+							   "     AND pg_catalog.pg_stat_get_dead_tuples(h.relid) - h.dead_tuples_before"
+							   "         > COALESCE((h.figures->>'vacuum_threshold')::float8, 0)"
+							   "     FOR UPDATE OF h SKIP LOCKED"
+							   ")"
+							   " UPDATE nadia_bgw.maintenance_history h"
+							   "    SET cost_limit = LEAST(h.cost_limit * 2, $1)"
+							   "   FROM behind b WHERE h.id = b.id"
+							   " RETURNING h.id, h.pid, h.relname, b.grown, h.cost_limit",
+							   1, argtypes, values, NULL, false, 0);
+	spi_check(rc, SPI_OK_UPDATE_RETURNING, "speeding up maintenance jobs");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		job_id;
+		int			pid;
+
+		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+		pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 2, &isnull));
+		/* the job may have just exited: then there is nothing to speed up */
+		if (pid > 0 && kill(pid, SIGUSR2) == 0)
+			ereport(LOG,
+					(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " on \"%s\" falls behind (%s new dead tuples): cost limit raised to %s",
+							job_id,
+							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3),
+							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4),
+							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5))));
+	}
 }
 
 /* Housekeeping: bounded history, no overrides or requests for dropped tables. */
@@ -300,6 +367,8 @@ nadia_maintenance_task(void)
 			  SPI_OK_UTILITY, "setting lock_timeout");
 
 	running = settle_jobs();
+	if (running > 0)
+		speed_up_jobs();
 	purge();
 
 	if (!nadia_maint_enabled)

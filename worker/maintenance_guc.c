@@ -33,6 +33,9 @@ int			nadia_maint_freeze_age = 100000000;
 int			nadia_maint_cooldown = 300;
 double		nadia_maint_cost_delay = 2.0;
 int			nadia_maint_cost_limit = 200;
+int			nadia_maint_cost_limit_max = 10000;
+int			nadia_maint_parallel_workers = 0;
+int			nadia_maint_analyze_interval = 300;
 int			nadia_maint_lock_timeout = 1000;
 int			nadia_maint_history_days = 30;
 int			nadia_maint_debug_job_delay = 0;
@@ -217,6 +220,24 @@ nadia_maintenance_define_gucs(void)
 							NULL,
 							&nadia_maint_cost_limit, 200, 1, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nadia_bgw.maintenance_cost_limit_max",
+							"Ceiling of the cost limit of a VACUUM job that falls behind.",
+							"A job during which the application makes more dead tuples than the table's vacuum threshold has its cost limit doubled at each cycle, up to this value; set it to maintenance_cost_limit to never raise it.",
+							&nadia_maint_cost_limit_max, 10000, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nadia_bgw.maintenance_parallel_workers",
+							"Parallel workers a VACUUM job may use for its indexes (VACUUM's PARALLEL option).",
+							"0, the default, vacuums indexes in the job's own process, as autovacuum does.",
+							&nadia_maint_parallel_workers, 0, 0, 1024,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nadia_bgw.maintenance_analyze_interval",
+							"Least time between two ANALYZEs of a table planned from its thresholds.",
+							"A table analyzed (by anyone) less than this long ago is not planned for ANALYZE again; requests are served regardless.",
+							&nadia_maint_analyze_interval, 300, 0, 7 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("nadia_bgw.maintenance_lock_timeout",
 							"lock_timeout of our jobs: a lock not granted by then skips the job.",

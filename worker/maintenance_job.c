@@ -20,6 +20,17 @@
  *	  exactly as PostgreSQL does with autovacuum;
  *	- its own cost delay and limit (nadia_bgw.maintenance_cost_*).
  *
+ * A VACUUM job that falls behind the application (the maintenance task
+ * sees more new dead tuples in the table than its vacuum threshold since
+ * the job started) is sent SIGUSR2 once per cycle, and doubles its cost
+ * limit each time, up to nadia_bgw.maintenance_cost_limit_max.  This is
+ * what keeps one VACUUM from running for minutes under heavy churn: a
+ * VACUUM not run by autovacuum cleans a GIN index's pending list to its
+ * very end (ginInsertCleanup with full_clean), and while the application
+ * appends to the list faster than a throttled VACUUM merges it, that
+ * never ends; a higher cost limit lets it catch up.  The limit the job
+ * ended with is recorded in its history row.
+ *
  * SIGTERM (fast shutdown, pg_terminate_backend) during the statement is
  * turned into a query cancel: the statement stops at its next interrupt
  * check, the job is recorded as cancelled in a short transaction and the
@@ -62,6 +73,12 @@
 static volatile sig_atomic_t terminate_requested = false;
 static volatile sig_atomic_t in_statement = false;
 
+/*
+ * Raised cost limit asked for by SIGUSR2, applied by the handler itself:
+ * VACUUM has no hook, and it reads VacuumCostLimit at every delay point.
+ */
+static volatile sig_atomic_t speedups = 0;
+
 /* set by the log hook when SKIP_LOCKED skipped the relation */
 static bool lock_skipped = false;
 static char lock_skipped_msg[JOB_ERROR_LEN];
@@ -85,6 +102,25 @@ job_sigterm(SIGNAL_ARGS)
 	}
 	else
 		die(postgres_signal_arg);
+	errno = save_errno;
+}
+
+/*
+ * SIGUSR2: the maintenance task found this job falling behind; double the
+ * cost limit of the running statement (vacuum_delay_point() divides by it
+ * and compares with it, so any positive value is safe at any moment).
+ */
+static void
+job_speedup(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	if (in_statement && VacuumCostLimit < nadia_maint_cost_limit_max)
+	{
+		VacuumCostLimit = Min(VacuumCostLimit * 2, nadia_maint_cost_limit_max);
+		speedups++;
+	}
+	SetLatch(MyLatch);
 	errno = save_errno;
 }
 
@@ -141,13 +177,17 @@ statement_for(const char *action, const char *qualname, StringInfo sql)
 	if (strcmp(action, "analyze") == 0)
 		appendStringInfo(sql, "ANALYZE (SKIP_LOCKED) %s", qualname);
 	else if (strcmp(action, "vacuum") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED) %s", qualname);
+		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, PARALLEL %d) %s",
+						 nadia_maint_parallel_workers, qualname);
 	else if (strcmp(action, "vacuum analyze") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, ANALYZE) %s", qualname);
+		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, ANALYZE, PARALLEL %d) %s",
+						 nadia_maint_parallel_workers, qualname);
 	else if (strcmp(action, "vacuum freeze") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, FREEZE) %s", qualname);
+		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, FREEZE, PARALLEL %d) %s",
+						 nadia_maint_parallel_workers, qualname);
 	else if (strcmp(action, "vacuum freeze analyze") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, FREEZE, ANALYZE) %s", qualname);
+		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, FREEZE, ANALYZE, PARALLEL %d) %s",
+						 nadia_maint_parallel_workers, qualname);
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -222,9 +262,9 @@ static void
 record_outcome(int64 job_id, const char *outcome, const char *error,
 			   int64 changes_at_start)
 {
-	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, INT8OID, INT4OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			rc;
 
 	SetCurrentStatementStartTimestamp();
@@ -233,6 +273,7 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "recording the outcome");
+	values[4] = Int32GetDatum(VacuumCostLimit);
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(outcome);
@@ -248,14 +289,15 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 							   "       ended_at = pg_catalog.clock_timestamp(),"
 							   "       started_at = COALESCE(started_at, pg_catalog.clock_timestamp()),"
 							   "       dead_tuples_after = a.dead,"
-							   "       dead_tuples_removed = GREATEST(h.dead_tuples_before + a.changes - $4 - a.dead, 0)"
+							   "       dead_tuples_removed = GREATEST(h.dead_tuples_before + a.changes - $4 - a.dead, 0),"
+							   "       cost_limit = $5"
 							   "  FROM (SELECT CASE WHEN $2 = 'skipped-dropped' THEN NULL"
 							   "                    ELSE pg_catalog.pg_stat_get_dead_tuples(relid) END AS dead,"
 							   "               pg_catalog.pg_stat_get_tuples_updated(relid)"
 							   "             + pg_catalog.pg_stat_get_tuples_deleted(relid) AS changes"
 							   "          FROM nadia_bgw.maintenance_history WHERE id = $1) a"
 							   " WHERE h.id = $1",
-							   4, argtypes, values, nulls, false, 0);
+							   5, argtypes, values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recording the job outcome failed: %s", SPI_result_code_string(rc));
 
@@ -275,9 +317,9 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 static bool
 claim_job(const NadiaMaintJobArg *arg, StringInfo sql, int64 *changes_at_start)
 {
-	Oid			argtypes[4] = {INT8OID, TEXTOID, OIDOID, INT4OID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			argtypes[5] = {INT8OID, TEXTOID, OIDOID, INT4OID, INT4OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	char	   *action;
 	char	   *relname;
 	char	   *nspname;
@@ -316,14 +358,15 @@ claim_job(const NadiaMaintJobArg *arg, StringInfo sql, int64 *changes_at_start)
 	nulls[1] = (sql->len > 0) ? ' ' : 'n';
 	values[2] = ObjectIdGetDatum(arg->relid);
 	values[3] = Int32GetDatum(MyProcPid);
+	values[4] = Int32GetDatum(VacuumCostLimit);
 	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history"
 							   "   SET outcome = 'running', started_at = pg_catalog.clock_timestamp(),"
-							   "       pid = $4, statement = $2,"
+							   "       pid = $4, statement = $2, cost_limit = $5,"
 							   "       dead_tuples_before = pg_catalog.pg_stat_get_dead_tuples($3)"
 							   " WHERE id = $1"
 							   " RETURNING pg_catalog.pg_stat_get_tuples_updated($3)"
 							   "         + pg_catalog.pg_stat_get_tuples_deleted($3)",
-							   4, argtypes, values, nulls, false, 0);
+							   5, argtypes, values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "claiming the job failed: %s", SPI_result_code_string(rc));
 	*changes_at_start = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -350,6 +393,7 @@ nadia_maintenance_job_main(Datum main_arg)
 
 	pqsignal(SIGTERM, job_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGUSR2, job_speedup);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(arg.dbid, InvalidOid, 0);
 	pgstat_report_appname("nadia_bgw maintenance");
@@ -451,8 +495,13 @@ nadia_maintenance_job_main(Datum main_arg)
 		has_error = true;
 	}
 	record_outcome(arg.job_id, outcome, has_error ? error : NULL, changes_at_start);
-	ereport(LOG,
-			(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " (%s): %s",
-					arg.job_id, sql.data, outcome)));
+	if (speedups > 0)
+		ereport(LOG,
+				(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " (%s): %s, cost limit raised %d times to %d",
+						arg.job_id, sql.data, outcome, (int) speedups, VacuumCostLimit)));
+	else
+		ereport(LOG,
+				(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " (%s): %s",
+						arg.job_id, sql.data, outcome)));
 	proc_exit(0);
 }

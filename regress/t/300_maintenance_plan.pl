@@ -16,6 +16,7 @@ my $node = nadia_node('maint_plan', conf => <<'CONF');
 nadia_bgw.interval = 3600
 autovacuum = off
 nadia_bgw.maintenance_cooldown = 0
+nadia_bgw.maintenance_analyze_interval = 0
 nadia_bgw.maintenance_max_concurrent = 4
 nadia_bgw.maintenance_max_jobs_per_cycle = 4
 CONF
@@ -112,7 +113,7 @@ my ($before, $after, $action, $stmt, $reason) = split /\|/, sql(
 is($before, 5000, 'dead tuples before recorded');
 cmp_ok($after, '<', $before, 'dead tuples fell');
 is($action, 'vacuum analyze', 'action recorded');
-is($stmt, 'VACUUM (SKIP_LOCKED, ANALYZE) public.churned', 'statement recorded');
+is($stmt, 'VACUUM (SKIP_LOCKED, ANALYZE, PARALLEL 0) public.churned', 'statement recorded');
 like($reason, qr/^dead tuples 5000 > 2000; changes since analyze 5000 > 2000$/, 'reason recorded');
 cmp_ok(sql("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'churned'"),
 	'<', $dead_before, 'pg_stat_user_tables shows fewer dead tuples');

@@ -60,7 +60,10 @@ CREATE TABLE nadia_bgw.maintenance_history (
                                           'skipped-dropped', 'failed', 'cancelled')),
     error              text,
     pid                integer,
-    statement          text
+    statement          text,
+    -- vacuum_cost_limit the job ran with: at start, then the one it ended
+    -- with (higher if the task raised it because the job fell behind)
+    cost_limit         integer
 );
 CREATE INDEX maintenance_history_relid_idx
     ON nadia_bgw.maintenance_history (relid, planned_at DESC);
@@ -119,6 +122,8 @@ WITH cfg AS (
            pg_catalog.make_interval(secs => (SELECT setting::float8 FROM pg_catalog.pg_settings
                                               WHERE name = 'nadia_bgw.maintenance_cooldown')) AS cooldown,
            pg_catalog.current_setting('nadia_bgw.maintenance_emergency_anytime')::boolean AS emergency_anytime,
+           pg_catalog.make_interval(secs => (SELECT setting::float8 FROM pg_catalog.pg_settings
+                                              WHERE name = 'nadia_bgw.maintenance_analyze_interval')) AS analyze_interval,
            nadia_bgw.maintenance_window_open() AS window_open
 ), tab AS (
     SELECT s.relid, s.schemaname, s.relname,
@@ -142,7 +147,7 @@ WITH cfg AS (
                     pg_catalog.pg_stat_get_last_autoanalyze_time(s.relid)) AS last_analyzed,
            r.action AS requested_action, r.reason AS request_reason,
            s.sampled_at,
-           cfg.emergency_anytime, cfg.window_open
+           cfg.emergency_anytime, cfg.window_open, cfg.analyze_interval
       FROM nadia_bgw.table_stats_latest s
       JOIN pg_catalog.pg_class c ON c.oid = s.relid
       LEFT JOIN nadia_bgw.maintenance_settings o ON o.relid = s.relid
@@ -154,7 +159,11 @@ WITH cfg AS (
     SELECT tab.*,
            n_dead_tup > vacuum_threshold
              OR COALESCE(requested_action IN ('vacuum', 'vacuum analyze'), false) AS need_vacuum,
-           n_mod_since_analyze > analyze_threshold
+           -- an ANALYZE at most every analyze_interval: under steady churn
+           -- the changes pass the threshold within seconds, and statistics
+           -- of a table whose rows are rewritten, not added, barely move
+           (n_mod_since_analyze > analyze_threshold
+            AND COALESCE(last_analyzed <= pg_catalog.now() - analyze_interval, true))
              OR COALESCE(requested_action IN ('analyze', 'vacuum analyze'), false) AS need_analyze,
            frozenxid_age > freeze_threshold AS need_freeze,
            GREATEST(n_dead_tup / NULLIF(vacuum_threshold, 0),
@@ -192,7 +201,7 @@ SELECT pg_catalog.rank() OVER (ORDER BY need_freeze DESC, requested_action IS NO
        pg_catalog.concat_ws('; ',
            CASE WHEN need_freeze THEN pg_catalog.format('frozenxid age %s > %s', frozenxid_age, freeze_threshold) END,
            CASE WHEN n_dead_tup > vacuum_threshold THEN pg_catalog.format('dead tuples %s > %s', n_dead_tup, round(vacuum_threshold)) END,
-           CASE WHEN n_mod_since_analyze > analyze_threshold THEN pg_catalog.format('changes since analyze %s > %s', n_mod_since_analyze, round(analyze_threshold)) END,
+           CASE WHEN need_analyze AND n_mod_since_analyze > analyze_threshold THEN pg_catalog.format('changes since analyze %s > %s', n_mod_since_analyze, round(analyze_threshold)) END,
            CASE WHEN requested_action IS NOT NULL THEN pg_catalog.format('requested %s: %s', requested_action, request_reason) END
        ) AS reason,
        need_freeze AS emergency,
