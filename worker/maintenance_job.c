@@ -74,8 +74,9 @@ static volatile sig_atomic_t terminate_requested = false;
 static volatile sig_atomic_t in_statement = false;
 
 /*
- * Raised cost limit asked for by SIGUSR2, applied by the handler itself:
- * VACUUM has no hook, and it reads VacuumCostLimit at every delay point.
+ * How many times SIGUSR2 raised the cost limit of the running statement.
+ * The handler applies the raise itself: VACUUM offers no hook, and it
+ * reads VacuumCostLimit afresh at every delay point.
  */
 static volatile sig_atomic_t speedups = 0;
 

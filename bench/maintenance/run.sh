@@ -4,18 +4,30 @@
 # autovacuum's defaults alone and with nadia_bgw's maintenance scheduler on
 # top of them, side by side in one run on one throwaway cluster.
 #
-#   bash bench/maintenance/run.sh                  10 minutes per run (the figure of record)
-#   SCALE=small bash bench/maintenance/run.sh      ~2 minutes in all (60 s per run)
+#   bash bench/maintenance/run.sh                  10 minutes per configuration (the figure of record, ~30 min in all)
+#   SCALE=small bash bench/maintenance/run.sh      1 minute per configuration (~6 min in all)
 #
-# Both runs use the same cluster, the same freshly copied database (from a
-# template loaded once), the same pgbench script and client count, and
-# nadia_bgw preloaded with the same sampling interval; the only difference
-# is nadia_bgw.maintenance_enabled (off: autovacuum alone).  Autovacuum
-# keeps its defaults in both.
+# Part 1 (dead tuples, growth): each configuration runs DURATION s at the
+# same fixed rate (pgbench -R RATE), so both face the same number of dead
+# tuples per second; a faster configuration would otherwise make more
+# garbage and be judged on a harder workload.  Part 2 (throughput): PAIRS
+# unthrottled runs of TPS_DURATION s of each configuration, alternating
+# (off, on, off, on, ...) so that drifting load on a shared machine hits
+# both alike; the ratio of the medians is reported.
 #
-# Knobs: SCALE (full|small), DURATION (s per run), DAYS, ROWS_PER_DAY,
-# CLIENTS, INTERVAL (nadia_bgw.interval), BENCH_DIR, BENCH_PORT (default
-# 5541), BENCH_KEEP=1.  Run it with nice on a shared machine.
+# Every run uses the same cluster, a fresh copy of one template database,
+# the same pgbench script and client count, and nadia_bgw preloaded with
+# the same sampling interval; the only difference is
+# nadia_bgw.maintenance_enabled (off: autovacuum alone).  Autovacuum keeps
+# its defaults in both.  The poller of part 1 runs one short autocommit
+# statement a second (it never holds a snapshot back) and records in
+# dead-MODE.log the diagnostics of DIAG_SQL below.
+#
+# Knobs: SCALE (full|small), DURATION, RATE, TPS_DURATION, PAIRS, DAYS,
+# ROWS_PER_DAY, CLIENTS, INTERVAL (nadia_bgw.interval), EXTRA_CONF (lines
+# appended to postgresql.conf), ONLY=on|off (part 1 of one configuration,
+# with its jobs and index sizes: for investigating), BENCH_DIR, BENCH_PORT
+# (default 5541), BENCH_KEEP=1.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
 
@@ -142,7 +154,7 @@ pgbench_run() {
 # "tps peak_dead size_before size_after jobs"
 run() {
 	local mode=$1 poll=$BENCH_DIR/dead-$1.log
-	local size0 size1 tps peak jobs
+	local size0 size1 tps peak jobs idx0 idx1
 	set_mode "$mode"
 	size0=$($PSQL -d "bench_$mode" -At -c "SELECT pg_table_size('public.interactions')")
 	: >"$poll"
@@ -160,7 +172,9 @@ run() {
 	size1=$($PSQL -d "bench_$mode" -At -c "SELECT pg_table_size('public.interactions')")
 	jobs=$($PSQL -d "bench_$mode" -At -c "SELECT count(*) FILTER (WHERE outcome = 'done') || '/' || count(*)
 	                                FROM nadia_bgw.maintenance_history WHERE relname = 'interactions'")
-	echo "$tps $peak $size0 $size1 $jobs"
+	idx0=$($PSQL -d bench_template -At -c "SELECT pg_indexes_size('public.interactions')")
+	idx1=$($PSQL -d "bench_$mode" -At -c "SELECT pg_indexes_size('public.interactions')")
+	echo "$tps $peak $size0 $size1 $jobs $idx0 $idx1"
 }
 
 if [ -n "${ONLY:-}" ]; then
@@ -180,9 +194,9 @@ if [ -n "${ONLY:-}" ]; then
 fi
 
 log "part 1: autovacuum defaults alone, $DURATION s at $RATE TPS, $CLIENTS clients"
-read -r tps_a peak_a s0_a s1_a jobs_a < <(run off)
+read -r tps_a peak_a s0_a s1_a jobs_a i0_a i1_a < <(run off)
 log "part 1: autovacuum defaults + nadia_bgw maintenance, $DURATION s at $RATE TPS, $CLIENTS clients"
-read -r tps_b peak_b s0_b s1_b jobs_b < <(run on)
+read -r tps_b peak_b s0_b s1_b jobs_b i0_b i1_b < <(run on)
 avruns_a=$($PSQL -d bench_off -At -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'interactions'")
 avruns_b=$($PSQL -d bench_on -At -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'interactions'")
 longest_b=$($PSQL -d bench_on -At -c "SELECT COALESCE(round(extract(epoch FROM max(duration))::numeric, 1), 0)
@@ -222,6 +236,7 @@ Part 1: $DURATION s per configuration at a fixed $RATE TPS (same dead tuples per
 | peak n_dead_tup | $peak_a | $peak_b | $(ratio "$peak_a" "$peak_b") |
 | table growth (MB) | $(mb $grow_a) | $(mb $grow_b) | $(ratio "$grow_a" "$grow_b") |
 | final table size (MB) | $(mb $s1_a) | $(mb $s1_b) | $(ratio "$s1_a" "$s1_b") |
+| index growth (MB) | $(mb $((i1_a - i0_a))) | $(mb $((i1_b - i0_b))) | $(ratio "$((i1_a - i0_a))" "$((i1_b - i0_b))") |
 | TPS achieved (target $RATE) | $tps_a | $tps_b | $(ratio "$tps_a" "$tps_b") |
 | nadia_bgw jobs done/all | $jobs_a | $jobs_b | |
 | autovacuum runs on interactions | $avruns_a | $avruns_b | |

@@ -11,6 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 use NadiaTest;
+use NadiaMaint;
 
 my $node = nadia_node('maint_jobs', conf => <<'CONF');
 nadia_bgw.interval = 3600
@@ -22,53 +23,7 @@ CONF
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-sub set_conf
-{
-	my (%kv) = @_;
-	sql("ALTER SYSTEM SET $_ = '$kv{$_}'") for sort keys %kv;
-	sql('SELECT pg_reload_conf()');
-	# values in the setting's base unit, as pg_settings.setting shows them
-	wait_until($node, "SELECT setting = '$kv{$_}' FROM pg_settings WHERE name = '$_'")
-	  for sort keys %kv;
-}
-
-sub reset_conf
-{
-	sql("ALTER SYSTEM RESET $_") for @_;
-	sql('SELECT pg_reload_conf()');
-}
-
-sub make_table
-{
-	my ($name, $rows) = @_;
-	sql("CREATE TABLE $name (id int PRIMARY KEY, v int, pad text)
-	       WITH (autovacuum_enabled = off);
-	     INSERT INTO $name SELECT g, 0, repeat('x', 50) FROM generate_series(1, $rows) g;");
-	sql("ANALYZE $name");
-}
-
-sub churn
-{
-	my ($name, $n) = @_;
-	sql("UPDATE $name SET v = v + 1 WHERE id <= $n; SELECT pg_stat_force_next_flush();");
-}
-
-sub last_job
-{
-	my ($name, $cols) = @_;
-	return sql("SELECT $cols FROM nadia_bgw.maintenance_history
-	             WHERE relname = '$name' ORDER BY id DESC LIMIT 1");
-}
-
-sub wait_job_end
-{
-	my ($name) = @_;
-	wait_until($node,
-		"SELECT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history WHERE relname = '$name')
-		    AND NOT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history
-		                     WHERE relname = '$name' AND outcome IN ('queued', 'running'))");
-	return last_job($name, 'outcome');
-}
+sub churn { my ($name, $n) = @_; churn_rows($node, $name, 1, $n); }
 
 sub job_pids
 {
@@ -77,34 +32,34 @@ sub job_pids
 }
 
 # --- ACCESS EXCLUSIVE held by another session: skipped without waiting
-make_table('locked', 10000);
+make_table($node, 'locked', 10000);
 churn('locked', 5000);
 # the sample that sees the churn is taken before the lock: the sampler
 # measures the size of a table whose statistics moved, which would wait
 # for the lock (the sampler's business, not this test's)
-set_conf('nadia_bgw.maintenance_enabled' => 'off');
+set_conf($node, 'nadia_bgw.maintenance_enabled' => 'off');
 wake($node);
 my $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN');
 $holder->query_safe('LOCK TABLE locked IN ACCESS EXCLUSIVE MODE');
-set_conf('nadia_bgw.maintenance_enabled' => 'on');
+set_conf($node, 'nadia_bgw.maintenance_enabled' => 'on');
 wake($node);
-is(wait_job_end('locked'), 'skipped-locked', 'locked table: job skipped');
-like(last_job('locked', 'error'), qr/^55P03: skipping vacuum of "locked" --- lock not available/,
+is(wait_job_end($node, 'locked'), 'skipped-locked', 'locked table: job skipped');
+like(last_job($node, 'locked', 'error'), qr/^55P03: skipping vacuum of "locked" --- lock not available/,
 	'the skip is recorded with its reason');
 is( sql("SELECT count(*) FROM pg_locks WHERE relation = 'locked'::regclass
           AND mode = 'AccessExclusiveLock' AND granted"),
 	1, 'recorded while the lock is still held: the job did not wait');
-is(last_job('locked', 'dead_tuples_before = dead_tuples_after'), 't', 'nothing was removed');
+is(last_job($node, 'locked', 'dead_tuples_before = dead_tuples_after'), 't', 'nothing was removed');
 $holder->query_safe('COMMIT');
 # skipped-locked does not count for the cooldown: retried at once
 wake($node);
-is(wait_job_end('locked'), 'done', 'once the lock is gone the next cycle vacuums it');
+is(wait_job_end($node, 'locked'), 'done', 'once the lock is gone the next cycle vacuums it');
 
 # --- a long VACUUM: slow cost settings make it last for minutes
-make_table('big', 60000);
+make_table($node, 'big', 60000);
 churn('big', 30000);
-set_conf('nadia_bgw.maintenance_cost_delay' => '100',
+set_conf($node, 'nadia_bgw.maintenance_cost_delay' => '100',
 	'nadia_bgw.maintenance_cost_limit' => '1');
 wake($node);
 wait_until($node,
@@ -119,11 +74,11 @@ $app->query_safe('BEGIN');
 $app->query_safe('LOCK TABLE big IN ACCESS EXCLUSIVE MODE');
 pass('an application LOCK TABLE got through a running maintenance VACUUM');
 $app->query_safe('COMMIT');
-is(wait_job_end('big'), 'cancelled', 'the job yielded and is recorded as cancelled');
-like(last_job('big', 'error'), qr/^57014/, 'with the cancel as its error');
+is(wait_job_end($node, 'big'), 'cancelled', 'the job yielded and is recorded as cancelled');
+like(last_job($node, 'big', 'error'), qr/^57014/, 'with the cancel as its error');
 
 # --- cycles are not shifted by a long job
-set_conf('nadia_bgw.interval' => '5');
+set_conf($node, 'nadia_bgw.interval' => '5');
 wake($node);
 wait_until($node,
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'nadia_bgw maintenance'
@@ -151,40 +106,40 @@ is(sql("SELECT count(*) FROM nadia_bgw.maintenance_history WHERE relname = 'big'
 	1, 'the running table is not planned twice');
 is(sql("SELECT state FROM nadia_bgw.maintenance_plan WHERE relname = 'big'"), 'running',
 	'plan shows it as running');
-set_conf('nadia_bgw.interval' => '3600');
+set_conf($node, 'nadia_bgw.interval' => '3600');
 
 # --- pg_terminate_backend of the job: recorded as cancelled
 sql("SELECT pg_terminate_backend($running_pid)");
-is(wait_job_end('big'), 'cancelled', 'terminated job recorded as cancelled');
-like(last_job('big', 'error'), qr/terminated during the job/, 'with the reason');
+is(wait_job_end($node, 'big'), 'cancelled', 'terminated job recorded as cancelled');
+like(last_job($node, 'big', 'error'), qr/terminated during the job/, 'with the reason');
 
 # --- a table dropped between planning and execution
-make_table('doomed', 10000);
+make_table($node, 'doomed', 10000);
 churn('doomed', 5000);
-reset_conf('nadia_bgw.maintenance_cost_delay', 'nadia_bgw.maintenance_cost_limit');
-set_conf('nadia_bgw.debug_maintenance_job_delay' => '60000');
+reset_conf($node, 'nadia_bgw.maintenance_cost_delay', 'nadia_bgw.maintenance_cost_limit');
+set_conf($node, 'nadia_bgw.debug_maintenance_job_delay' => '60000');
 wake($node);
 wait_until($node,
 	"SELECT count(*) = 1 FROM nadia_bgw.maintenance_history WHERE relname = 'doomed' AND outcome = 'running'");
 sql('DROP TABLE doomed');
-reset_conf('nadia_bgw.debug_maintenance_job_delay');    # the job re-reads it on reload
-is(wait_job_end('doomed'), 'skipped-dropped', 'dropped table: skipped-dropped');
-like(last_job('doomed', 'error'), qr/^42P01/, 'with the error');
+reset_conf($node, 'nadia_bgw.debug_maintenance_job_delay');    # the job re-reads it on reload
+is(wait_job_end($node, 'doomed'), 'skipped-dropped', 'dropped table: skipped-dropped');
+like(last_job($node, 'doomed', 'error'), qr/^42P01/, 'with the error');
 is(status_of($node, 'maintenance', 'outcome'), 'ok', 'maintenance task fine');
 wake($node);
 is(sql("SELECT count(*) FROM nadia_bgw.maintenance_plan WHERE relname = 'doomed'"), 0,
 	'the dropped table leaves the plan');
 
 # --- pg_ctl stop -m fast during a running job completes promptly
-make_table('last', 60000);
+make_table($node, 'last', 60000);
 churn('last', 30000);
-set_conf('nadia_bgw.maintenance_cost_delay' => '100',
+set_conf($node, 'nadia_bgw.maintenance_cost_delay' => '100',
 	'nadia_bgw.maintenance_cost_limit' => '1');
 wake($node);
 wait_until($node,
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'nadia_bgw maintenance'
 	    AND query LIKE 'VACUUM%last' AND wait_event = 'VacuumDelay'");
-my $last_id = last_job('last', 'id');
+my $last_id = last_job($node, 'last', 'id');
 # no new job at the next start
 sql('ALTER SYSTEM SET nadia_bgw.maintenance_enabled = off');
 # the job would run for many minutes; pg_ctl gives up after 20 s

@@ -16,6 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use NadiaTest;
+use NadiaMaint;
 
 my $node = nadia_node('maint_adaptive', conf => <<'CONF');
 nadia_bgw.interval = 3600
@@ -25,62 +26,21 @@ CONF
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-sub set_conf
-{
-	my (%kv) = @_;
-	sql("ALTER SYSTEM SET $_ = '$kv{$_}'") for sort keys %kv;
-	sql('SELECT pg_reload_conf()');
-	wait_until($node, "SELECT setting = '$kv{$_}' FROM pg_settings WHERE name = '$_'")
-	  for sort keys %kv;
-}
-
-sub reset_conf
-{
-	sql("ALTER SYSTEM RESET $_") for @_;
-	sql('SELECT pg_reload_conf()');
-}
-
-sub make_table
+sub make_sampled_table
 {
 	my ($name, $rows) = @_;
-	sql("CREATE TABLE $name (id int PRIMARY KEY, v int, pad text)
-	       WITH (autovacuum_enabled = off);
-	     INSERT INTO $name SELECT g, 0, repeat('x', 50) FROM generate_series(1, $rows) g;");
-	sql("ANALYZE $name");
+	make_table($node, $name, $rows);
 	sql('SELECT nadia_bgw.take_sample()');
 }
 
-# update rows $from..$to: dead tuples, flushed to the statistics
-sub churn
-{
-	my ($name, $from, $to) = @_;
-	sql("UPDATE $name SET v = v + 1 WHERE id BETWEEN $from AND $to;
-	     SELECT pg_stat_force_next_flush();");
-}
-
-sub last_job
-{
-	my ($name, $cols) = @_;
-	return sql("SELECT $cols FROM nadia_bgw.maintenance_history
-	             WHERE relname = '$name' ORDER BY id DESC LIMIT 1");
-}
-
-sub wait_job_end
-{
-	my ($name) = @_;
-	wait_until($node,
-		"SELECT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history WHERE relname = '$name')
-		    AND NOT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history
-		                     WHERE relname = '$name' AND outcome IN ('queued', 'running'))");
-	return last_job($name, 'outcome');
-}
+sub churn { churn_rows($node, @_); }
 
 # start the job of $name and hold it before its statement: it then waits
 # in debug_delay (wait event "Extension") and takes SIGUSR2
 sub start_held_job
 {
 	my ($name) = @_;
-	set_conf('nadia_bgw.debug_maintenance_job_delay' => '600000');
+	set_conf($node, 'nadia_bgw.debug_maintenance_job_delay' => '600000');
 	wake($node);
 	wait_until($node,
 		"SELECT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
@@ -92,77 +52,81 @@ sub start_held_job
 # let the held job run its statement (it re-reads the setting on reload)
 sub release_job
 {
-	reset_conf('nadia_bgw.debug_maintenance_job_delay');
+	reset_conf($node, 'nadia_bgw.debug_maintenance_job_delay');
 }
 
 # --- a job that falls behind: its cost limit doubles each cycle
-make_table('hot', 20000);
+make_sampled_table('hot', 20000);
 # vacuum threshold: 1000 dead tuples
 sql("SELECT nadia_bgw.set_maintenance('hot', vacuum_min => 1000, vacuum_ratio => 0)");
 churn('hot', 1, 2000);
 sql('SELECT nadia_bgw.take_sample()');
 start_held_job('hot');
-is(last_job('hot', 'cost_limit'), 200, 'the job starts at maintenance_cost_limit');
-like(last_job('hot', 'statement'), qr/^VACUUM \(SKIP_LOCKED, PARALLEL 0\) public\.hot$/,
+is(last_job($node, 'hot', 'cost_limit'), 200, 'the job starts at maintenance_cost_limit');
+like(last_job($node, 'hot', 'statement'), qr/^VACUUM \(SKIP_LOCKED, PARALLEL 0\) public\.hot$/,
 	'VACUUM runs with PARALLEL maintenance_parallel_workers (0: like autovacuum)');
 
 # the application keeps up with the job: less than a threshold of new dead tuples
 churn('hot', 2001, 2500);
 my $log = -s $node->logfile;
 wake($node);
-is(last_job('hot', 'cost_limit'), 200, '500 new dead tuples (< 1000): not behind, limit unchanged');
+is(last_job($node, 'hot', 'cost_limit'), 200, '500 new dead tuples (< 1000): not behind, limit unchanged');
 
 # now more than a threshold of new dead tuples since the job started
 churn('hot', 2501, 4000);
 wake($node);
-is(last_job('hot', 'cost_limit'), 400, 'behind: the cycle doubles the cost limit');
+is(last_job($node, 'hot', 'cost_limit'), 400, 'behind: the cycle doubles the cost limit');
 wake($node);
-is(last_job('hot', 'cost_limit'), 800, 'still behind at the next cycle: doubled again');
+is(last_job($node, 'hot', 'cost_limit'), 800, 'still behind at the next cycle: doubled again');
 is(log_count($node, qr/maintenance job \d+ on "hot" falls behind \(\d+ new dead tuples\): cost limit raised to 400/, $log),
 	1, 'the speed-up is logged');
 release_job();
-is(wait_job_end('hot'), 'done', 'the sped-up job completes');
-is(last_job('hot', 'cost_limit'), 800, 'the job records the cost limit it ended with (it applied both signals)');
+is(wait_job_end($node, 'hot'), 'done', 'the sped-up job completes');
+is(last_job($node, 'hot', 'cost_limit'), 800, 'the job records the cost limit it ended with (it applied both signals)');
 like(log_since($node, $log), qr/maintenance job \d+ \(VACUUM \(SKIP_LOCKED, PARALLEL 0\) public\.hot\): done, cost limit raised 2 times to 800/,
 	'the job logs its speed-ups');
 
+# a job on "hot" that starts at 2000 dead tuples and falls behind (2000
+# more) for $cycles cycles
+sub behind_job
+{
+	my ($cycles) = @_;
+	churn('hot', 1, 2000);
+	sql('SELECT nadia_bgw.take_sample()');
+	start_held_job('hot');
+	churn('hot', 2001, 4000);
+	wake($node) for 1 .. $cycles;
+}
+
 # --- the ceiling: maintenance_cost_limit_max
-set_conf('nadia_bgw.maintenance_cost_limit_max' => '300');
-churn('hot', 1, 2000);
-sql('SELECT nadia_bgw.take_sample()');
-start_held_job('hot');
-churn('hot', 2001, 4000);
-wake($node) for 1 .. 3;
-is(last_job('hot', 'cost_limit'), 300, 'never past maintenance_cost_limit_max');
+set_conf($node, 'nadia_bgw.maintenance_cost_limit_max' => '300');
+behind_job(3);
+is(last_job($node, 'hot', 'cost_limit'), 300, 'never past maintenance_cost_limit_max');
 release_job();
-is(wait_job_end('hot'), 'done', 'job done');
-is(last_job('hot', 'cost_limit'), 300, 'the job ended at the ceiling');
+is(wait_job_end($node, 'hot'), 'done', 'job done');
+is(last_job($node, 'hot', 'cost_limit'), 300, 'the job ended at the ceiling');
 
 # max = limit: never raised
-set_conf('nadia_bgw.maintenance_cost_limit_max' => '200');
-churn('hot', 1, 2000);
-sql('SELECT nadia_bgw.take_sample()');
-start_held_job('hot');
-churn('hot', 2001, 4000);
-wake($node) for 1 .. 2;
+set_conf($node, 'nadia_bgw.maintenance_cost_limit_max' => '200');
+behind_job(2);
 release_job();
-is(wait_job_end('hot'), 'done', 'job done');
-is(last_job('hot', 'cost_limit'), 200, 'maintenance_cost_limit_max = maintenance_cost_limit: never raised');
-reset_conf('nadia_bgw.maintenance_cost_limit_max');
+is(wait_job_end($node, 'hot'), 'done', 'job done');
+is(last_job($node, 'hot', 'cost_limit'), 200, 'maintenance_cost_limit_max = maintenance_cost_limit: never raised');
+reset_conf($node, 'nadia_bgw.maintenance_cost_limit_max');
 wait_until($node, "SELECT current_setting('nadia_bgw.maintenance_cost_limit_max') = '10000'");
 
 # --- an ANALYZE-only job is never sped up (nor a job that keeps up)
-make_table('calm', 20000);
+make_sampled_table('calm', 20000);
 sql("SELECT nadia_bgw.request_maintenance('calm', 'analyze', 'test')");
 start_held_job('calm');
 churn('calm', 1, 5000);
 wake($node);
 release_job();
-is(wait_job_end('calm'), 'done', 'analyze done');
-is(last_job('calm', 'action || \' \' || cost_limit'), 'analyze 200', 'an ANALYZE keeps its cost limit');
+is(wait_job_end($node, 'calm'), 'done', 'analyze done');
+is(last_job($node, 'calm', 'action || \' \' || cost_limit'), 'analyze 200', 'an ANALYZE keeps its cost limit');
 
 # --- ANALYZE at most once per maintenance_analyze_interval (default 5 min)
-make_table('fresh', 20000);    # just analyzed
+make_sampled_table('fresh', 20000);    # just analyzed
 churn('fresh', 1, 5000);
 sql('SELECT nadia_bgw.take_sample()');
 is( sql("SELECT action || ' | ' || reason FROM nadia_bgw.maintenance_plan WHERE relname = 'fresh'"),
@@ -172,11 +136,11 @@ sql("SELECT nadia_bgw.request_maintenance('fresh', 'analyze', 'asked')");
 like(sql("SELECT action FROM nadia_bgw.maintenance_plan WHERE relname = 'fresh'"),
 	qr/^vacuum analyze$/, 'a request is served regardless');
 sql("DELETE FROM nadia_bgw.maintenance_requests");
-set_conf('nadia_bgw.maintenance_analyze_interval' => '0');
+set_conf($node, 'nadia_bgw.maintenance_analyze_interval' => '0');
 like(sql("SELECT action || ' | ' || reason FROM nadia_bgw.maintenance_plan WHERE relname = 'fresh'"),
 	qr/^vacuum analyze \| dead tuples 5000 > 2000; changes since analyze 5000 > 2000$/,
 	'maintenance_analyze_interval = 0: analyzed with the vacuum');
-reset_conf('nadia_bgw.maintenance_analyze_interval');
+reset_conf($node, 'nadia_bgw.maintenance_analyze_interval');
 
 is(log_count($node, qr/server process .* terminated by signal|PANIC/), 0, 'no crash in the log');
 $node->stop('fast');
