@@ -25,7 +25,7 @@
 #
 # Knobs: SCALE (full|small), DURATION, RATE, TPS_DURATION, PAIRS, DAYS,
 # ROWS_PER_DAY, CLIENTS, INTERVAL (nadia_bgw.interval), EXTRA_CONF (lines
-# appended to postgresql.conf), ONLY=on|off (part 1 of one configuration,
+# appended to postgresql.conf), PART2_ONLY=1, ONLY=on|off (part 1 of one configuration,
 # with its jobs and index sizes: for investigating), BENCH_DIR, BENCH_PORT
 # (default 5541), BENCH_KEEP=1.
 set -euo pipefail
@@ -193,6 +193,7 @@ if [ -n "${ONLY:-}" ]; then
 	exit 0
 fi
 
+if [ -z "${PART2_ONLY:-}" ]; then
 log "part 1: autovacuum defaults alone, $DURATION s at $RATE TPS, $CLIENTS clients"
 read -r tps_a peak_a s0_a s1_a jobs_a i0_a i1_a < <(run off)
 log "part 1: autovacuum defaults + nadia_bgw maintenance, $DURATION s at $RATE TPS, $CLIENTS clients"
@@ -204,15 +205,22 @@ longest_b=$($PSQL -d bench_on -At -c "SELECT COALESCE(round(extract(epoch FROM m
 limit_b=$($PSQL -d bench_on -At -c "SELECT COALESCE(max(cost_limit), 0)
                                      FROM nadia_bgw.maintenance_history WHERE relname = 'interactions'")
 for db in bench_off bench_on; do $PSQL -d postgres -c "DROP DATABASE $db WITH (FORCE)"; done
+fi
 
 # part 2: throughput, unthrottled, alternating the two configurations
-tps_off=() tps_on=()
+tps_off=() tps_on=() work_off=() work_on=()
 for ((i = 1; i <= PAIRS; i++)); do
 	for mode in off on; do
 		log "part 2, pair $i/$PAIRS: maintenance $mode, $TPS_DURATION s unthrottled"
 		set_mode "$mode" bench_tps
 		t=$(pgbench_run bench_tps "$TPS_DURATION")
-		if [ "$mode" = off ]; then tps_off+=("$t"); else tps_on+=("$t"); fi
+		# what vacuuming cost in this run: autovacuum's runs, our jobs
+		w=$($PSQL -d bench_tps -At -c "SELECT s.autovacuum_count || ' autovacuum, '
+		        || count(h.id) || ' jobs (' || COALESCE(round(extract(epoch FROM sum(h.duration))::numeric), 0)
+		        || ' s, cost limit up to ' || COALESCE(max(h.cost_limit), 0) || ')'
+		      FROM pg_stat_user_tables s LEFT JOIN nadia_bgw.maintenance_history h ON h.relid = s.relid
+		     WHERE s.relname = 'interactions' GROUP BY s.autovacuum_count")
+		if [ "$mode" = off ]; then tps_off+=("$t"); work_off+=("$w"); else tps_on+=("$t"); work_on+=("$w"); fi
 	done
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -221,13 +229,16 @@ med_on=$(median "${tps_on[@]}")
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == 0) print "n/a"; else printf "%.2f", b / a }'; }
-grow_a=$((s1_a - s0_a))
-grow_b=$((s1_b - s0_b))
-
 cat <<REPORT
 
 nadia_bgw maintenance benchmark ($SCALE): interactions $ROWS rows, $CLIENTS pgbench clients
 (update_interactions.sql), nadia_bgw.interval = $INTERVAL s, autovacuum defaults in both.
+REPORT
+
+if [ -z "${PART2_ONLY:-}" ]; then
+grow_a=$((s1_a - s0_a))
+grow_b=$((s1_b - s0_b))
+cat <<REPORT
 
 Part 1: $DURATION s per configuration at a fixed $RATE TPS (same dead tuples per second):
 
@@ -242,6 +253,10 @@ Part 1: $DURATION s per configuration at a fixed $RATE TPS (same dead tuples per
 | autovacuum runs on interactions | $avruns_a | $avruns_b | |
 
 longest nadia_bgw job: $longest_b s; highest cost limit reached: $limit_b
+REPORT
+fi
+
+cat <<REPORT
 
 Part 2: unthrottled TPS, $PAIRS alternating pairs of $TPS_DURATION s (autovacuum alone first):
 
@@ -249,4 +264,7 @@ Part 2: unthrottled TPS, $PAIRS alternating pairs of $TPS_DURATION s (autovacuum
 |---|---|---|---|
 | TPS per run | ${tps_off[*]} | ${tps_on[*]} | |
 | median TPS | $med_off | $med_on | $(ratio "$med_off" "$med_on") |
+
+vacuuming during each run, autovacuum alone: $(printf '%s; ' "${work_off[@]}")
+vacuuming during each run, + nadia_bgw: $(printf '%s; ' "${work_on[@]}")
 REPORT
