@@ -56,7 +56,6 @@ static const HistColumn statement_cols[] = {
 	{"dbid", "s.dbid", "oid", KEY},
 	{"userid", "s.userid", "oid", KEY},
 	{"toplevel", "s.toplevel", "boolean", KEY | HC_HKEY | HC_HIST},
-	{"first_seen", "$1", TS, HC_STATE | HC_NOUPDATE},
 	{"info_reset", "(SELECT i.stats_reset FROM %s.pg_stat_statements_info i)", TS, RSET},
 	{"stats_since", "@stats_since", TS, RSET},
 	{"calls", "s.calls", I8, CNT},
@@ -86,10 +85,10 @@ static const HistColumn statement_cols[] = {
 	/* the text dictionary row, looked up once per (new) entry */
 	{"stmt_id", "coalesce(p.stmt_id, (SELECT t.stmt_id FROM nadia_bgw.statements t"
 		" WHERE t.queryid = c.queryid AND t.dbid = c.dbid AND t.userid = c.userid))",
-	"integer", HC_LATE | HC_STATE | HC_HIST | HC_HKEY},
+	"integer", HC_LATE | HC_DICT | HC_STATE | HC_HIST | HC_HKEY},
 	{"excluded", "coalesce(p.excluded, (SELECT t.excluded FROM nadia_bgw.statements t"
 		" WHERE t.queryid = c.queryid AND t.dbid = c.dbid AND t.userid = c.userid))",
-	"boolean", HC_LATE | HC_STATE},
+	"boolean", HC_LATE | HC_DICT | HC_STATE},
 };
 
 /*
@@ -103,8 +102,8 @@ static const HistColumn statement_cols[] = {
 #define LAZY (LATE | HC_LAZY)
 static const HistColumn table_cols[] = {
 	{"relid", "c.oid", "oid", KEY | HC_HKEY | HC_HIST},
-	{"schemaname", "n.nspname", "name", SONLY},
-	{"relname", "c.relname", "name", SONLY},
+	{"schemaname", "n.nspname", "name", SONLY | HC_CATALOG},
+	{"relname", "c.relname", "name", SONLY | HC_CATALOG},
 	{"relfilenode", "c.relfilenode", "oid", SONLY | HC_TRIGGER},
 	{"reltoastrelid", "c.reltoastrelid", "oid", SONLY},
 	{"relfrozenxid", "c.relfrozenxid", "xid", SONLY},
@@ -158,23 +157,23 @@ static const HistColumn table_cols[] = {
  */
 static const HistColumn index_cols[] = {
 	{"indexrelid", "i.oid", "oid", KEY | HC_HKEY | HC_HIST},
-	{"relid", "x.indrelid", "oid", SONLY},
-	{"schemaname", "n.nspname", "name", SONLY},
-	{"relname", "t.relname", "name", SONLY},
-	{"indexrelname", "i.relname", "name", SONLY},
+	{"relid", "x.indrelid", "oid", SONLY | HC_CATALOG},
+	{"schemaname", "n.nspname", "name", SONLY | HC_CATALOG},
+	{"relname", "t.relname", "name", SONLY | HC_CATALOG},
+	{"indexrelname", "i.relname", "name", SONLY | HC_CATALOG},
 	{"relfilenode", "i.relfilenode", "oid", SONLY | HC_TRIGGER},
 	{"table_writes", "pg_catalog.pg_stat_get_tuples_inserted(x.indrelid) + pg_catalog.pg_stat_get_tuples_updated(x.indrelid)"
 		" + pg_catalog.pg_stat_get_vacuum_count(x.indrelid) + pg_catalog.pg_stat_get_autovacuum_count(x.indrelid)",
-	I8, HC_STATE | HC_TRIGGER | HC_DETECT},
-	{"is_valid", "x.indisvalid", "boolean", SONLY},
-	{"is_unique", "x.indisunique", "boolean", SONLY},
-	{"is_primary", "x.indisprimary", "boolean", SONLY},
-	{"constraint_name", "k.conname", "name", SONLY},
-	{"constraint_type", "k.contype", "\"char\"", SONLY},
+	I8, HC_STATE | HC_TRIGGER},
+	{"is_valid", "x.indisvalid", "boolean", SONLY | HC_CATALOG},
+	{"is_unique", "x.indisunique", "boolean", SONLY | HC_CATALOG},
+	{"is_primary", "x.indisprimary", "boolean", SONLY | HC_CATALOG},
+	{"constraint_name", "k.conname", "name", SONLY | HC_CATALOG},
+	{"constraint_type", "k.contype", "\"char\"", SONLY | HC_CATALOG},
 	{"index_key", "(SELECT concat_ws(' ', x2.indrelid, x2.indkey::text, x2.indclass::text, x2.indcollation::text,"
 		" pg_catalog.pg_get_expr(x2.indexprs, x2.indrelid), 'WHERE', pg_catalog.pg_get_expr(x2.indpred, x2.indrelid))"
-		" FROM pg_catalog.pg_index x2 WHERE x2.indexrelid = c.indexrelid)", "text", HC_LATE | HC_STATE | HC_LAZY},
-	{"indexdef", "pg_catalog.pg_get_indexdef(c.indexrelid)", "text", HC_LATE | HC_STATE | HC_LAZY},
+		" FROM pg_catalog.pg_index x2 WHERE x2.indexrelid = c.indexrelid)", "text", HC_LATE | HC_STATE | HC_CATALOG},
+	{"indexdef", "pg_catalog.pg_get_indexdef(c.indexrelid)", "text", HC_LATE | HC_STATE | HC_CATALOG},
 	{"idx_scan", "pg_catalog.pg_stat_get_numscans(i.oid)", I8, CNT},
 	{"idx_tup_read", "pg_catalog.pg_stat_get_tuples_returned(i.oid)", I8, CNT},
 	{"idx_tup_fetch", "pg_catalog.pg_stat_get_tuples_fetched(i.oid)", I8, CNT},
@@ -249,15 +248,16 @@ static const HistColumn cluster_cols[] = {
 };
 
 const HistSource nadia_delta_sources[] = {
-	{"statements", "nadia_bgw.statement_state", "nadia_bgw.statement_samples",
+	{"statements", NULL, "nadia_bgw.statement_samples",
 		"nadia_bgw.statement_hourly", "nadia_bgw.statement_daily",
 		"%s.pg_stat_statements(false) s", "s.queryid IS NOT NULL",
 		"%s.pg_stat_statements",
 		"SELECT stats_reset FROM %s.pg_stat_statements_info",
 		"NOT coalesce(d.excluded, false) AND d.stmt_id IS NOT NULL",
 		"d.stmt_id IS NULL",
-	statement_cols, lengthof(statement_cols)},
-	{"tables", "nadia_bgw.table_state", "nadia_bgw.table_samples",
+		statement_cols, lengthof(statement_cols),
+	nadia_read_statements, NULL, NULL},
+	{"tables", NULL, "nadia_bgw.table_samples",
 		"nadia_bgw.table_hourly", "nadia_bgw.table_daily",
 		"pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 		INDEX_SUMS("ix") " ON ix.indrelid = c.oid" INDEX_SUMS("tx") " ON tx.indrelid = c.reltoastrelid",
@@ -267,8 +267,9 @@ const HistSource nadia_delta_sources[] = {
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
 		NULL, NULL,
-	table_cols, lengthof(table_cols)},
-	{"indexes", "nadia_bgw.index_state", "nadia_bgw.index_samples",
+		table_cols, lengthof(table_cols),
+	nadia_read_tables, nadia_measure_table, nadia_catalog_tables},
+	{"indexes", NULL, "nadia_bgw.index_samples",
 		"nadia_bgw.index_hourly", "nadia_bgw.index_daily",
 		"pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid"
 		" JOIN pg_catalog.pg_class t ON t.oid = x.indrelid"
@@ -280,7 +281,8 @@ const HistSource nadia_delta_sources[] = {
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
 		NULL, NULL,
-	index_cols, lengthof(index_cols)},
+		index_cols, lengthof(index_cols),
+	nadia_read_indexes, nadia_measure_index, nadia_catalog_indexes},
 	{"databases", "nadia_bgw.database_state", "nadia_bgw.database_samples",
 		"nadia_bgw.database_hourly", "nadia_bgw.database_daily",
 		"pg_catalog.pg_stat_database d", "d.datid <> 0",
@@ -460,6 +462,23 @@ append_source_query(StringInfo buf, const HistSource *src, List *avail,
 		appendStringInfoString(buf, src->from);
 	if (src->where)
 		appendStringInfo(buf, " WHERE %s", src->where);
+}
+
+/*
+ * The source query of a tracked source (its non-late columns, in order),
+ * with version-dependent columns resolved; read by sampler_readers.c.
+ */
+char *
+nadia_source_select(const HistSource *src, const char *schema)
+{
+	StringInfoData q;
+	List	   *avail;
+
+	avail = available_columns(src->detect_rels ?
+							  psprintf(src->detect_rels, schema) : NULL);
+	initStringInfo(&q);
+	append_source_query(&q, src, avail, schema, false);
+	return q.data;
 }
 
 /*
@@ -668,15 +687,15 @@ exec_params(const char *sql, TimestampTz ts, bool write_history, int64 sample_id
 	values[0] = TimestampTzGetDatum(ts);
 	values[1] = BoolGetDatum(write_history);
 	values[2] = Int64GetDatum(sample_id);
-	return SPI_execute_with_args(sql, 3, types, values, NULL, read_only, 0);
+	return nadia_spi_exec(sql, 3, types, values, NULL, read_only, 0);
 }
 
 /*
  * Source-wide bookkeeping: true when the source already has a baseline.
  * Also records a 'stats_reset' event when the source's reset time moved.
  */
-static bool
-source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
+bool
+nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 				   const char *schema)
 {
 	StringInfoData q;
@@ -692,7 +711,7 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 	{
 		initStringInfo(&q);
 		appendStringInfo(&q, src->reset_query, schema);
-		if (SPI_execute(q.data, false, 1) != SPI_OK_SELECT)
+		if (nadia_spi_exec(q.data, 0, NULL, NULL, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "reset query of source \"%s\" failed", src->name);
 		if (SPI_processed == 1)
 		{
@@ -707,7 +726,7 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 		nulls[2] = 'n';
 
 	/* previous reset time and whether a baseline exists */
-	if (SPI_execute_with_args("SELECT initialized_at IS NOT NULL, initialized_at IS NOT NULL"
+	if (nadia_spi_exec("SELECT initialized_at IS NOT NULL, initialized_at IS NOT NULL"
 							  " AND stats_reset IS DISTINCT FROM $3, stats_reset"
 							  " FROM nadia_bgw.source_state WHERE source = $1",
 							  3, types, values, nulls, false, 1) != SPI_OK_SELECT)
@@ -715,7 +734,7 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 	if (SPI_processed == 0)
 	{
 		initialized = false;
-		if (SPI_execute_with_args("INSERT INTO nadia_bgw.source_state (source, stats_reset)"
+		if (nadia_spi_exec("INSERT INTO nadia_bgw.source_state (source, stats_reset)"
 								  " VALUES ($1, $3)", 3, types, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "writing nadia_bgw.source_state failed");
 	}
@@ -733,10 +752,18 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 		 */
 		if (initialized)
 		{
-			if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", src->state_table),
-							false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "reading %s failed", src->state_table);
-			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			bool		lost;
+
+			if (src->reader != NULL)
+				lost = !nadia_tracked_has_baseline(src);
+			else
+			{
+				if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", src->state_table),
+								false, 1) != SPI_OK_SELECT)
+					elog(ERROR, "reading %s failed", src->state_table);
+				lost = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			}
+			if (lost)
 			{
 				initialized = false;
 				nadia_record_event(sample_id, ts, src->name, "state_lost", 0, NULL);
@@ -751,7 +778,7 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 							   psprintf("{\"stats_reset\": %s}",
 										reset_null ? "null" :
 										quote_literal_cstr(timestamptz_to_str(DatumGetTimestampTz(reset)))));
-		if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET stats_reset = $3 WHERE source = $1",
+		if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET stats_reset = $3 WHERE source = $1",
 								  3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "writing nadia_bgw.source_state failed");
 	}
@@ -786,7 +813,7 @@ nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 		values[5] = CStringGetTextDatum(details);
 	else
 		nulls[5] = 'n';
-	if (SPI_execute_with_args("INSERT INTO nadia_bgw.stats_events"
+	if (nadia_spi_exec("INSERT INTO nadia_bgw.stats_events"
 							  " (sample_id, sampled_at, source, kind, count, details)"
 							  " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
 							  6, types, values, nulls, false, 0) != SPI_OK_INSERT)
@@ -810,6 +837,13 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 	bool		isnull;
 	Datum		values[3];
 
+	/* statements, tables, indexes: last-seen values in shared memory */
+	if (src->reader != NULL)
+	{
+		initialized = nadia_source_bookkeeping(src, ts, sample_id, pgss_schema);
+		return nadia_sample_tracked_source(src, ts, sample_id, initialized, pgss_schema, seen_out);
+	}
+
 	if (built[idx].sample_plan == NULL ||
 		strcmp(built[idx].pgss_schema, pgss_schema ? pgss_schema : "") != 0)
 	{
@@ -828,7 +862,7 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 		built[idx].sample_plan = plan;
 	}
 
-	initialized = source_bookkeeping(src, ts, sample_id, pgss_schema);
+	initialized = nadia_source_bookkeeping(src, ts, sample_id, pgss_schema);
 
 	values[0] = TimestampTzGetDatum(ts);
 	values[1] = BoolGetDatum(initialized);
@@ -948,14 +982,14 @@ nadia_check_pgss_evictions(const char *schema, TimestampTz ts, int64 sample_id,
 					 errdetail("%lld entries are tracked, pg_stat_statements.max is %s; evicted statements lose their history.",
 							   (long long) entries, max ? max : "unknown"),
 					 errhint("Raise pg_stat_statements.max.")));
-			if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET last_warning_at = $1"
+			if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET last_warning_at = $1"
 									  " WHERE source = 'statements'", 1,
 									  (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ts)},
 									  NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "writing nadia_bgw.source_state failed");
 		}
 	}
-	if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET dealloc = $1 WHERE source = 'statements'",
+	if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET dealloc = $1 WHERE source = 'statements'",
 							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(dealloc)},
 							  NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing nadia_bgw.source_state failed");
