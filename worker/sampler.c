@@ -111,13 +111,15 @@ nadia_sampler_init(void)
 							4096, 64, 1048576,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
-	DefineCustomIntVariable("nadia_bgw.max_tracked_objects",
-							"Statements, tables and indexes whose last-seen statistics the sampler keeps in shared memory.",
-							"Objects beyond it get no history (a WARNING and a not_tracked event say so). Set at server start.",
-							&nadia_bgw_max_tracked_objects,
-							20000, 100, 10000000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/* sizes shared memory: only when preloading (it exists only then) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("nadia_bgw.max_tracked_objects",
+								"Statements, tables and indexes whose last-seen statistics the sampler keeps in shared memory.",
+								"Objects beyond it get no history (a WARNING and a not_tracked event say so). Set at server start.",
+								&nadia_bgw_max_tracked_objects,
+								20000, 100, 10000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 	DefineCustomStringVariable("nadia_bgw.debug_fail_source",
 							   "Testing only: makes the named sampling source raise an error.",
 							   "Used by the test suite to check that one failing source does not lose the others.",

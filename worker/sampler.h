@@ -70,6 +70,8 @@ typedef void (*TrackedMeasure) (const struct HistSource *src, struct TrackedRows
 								int row);
 typedef void (*TrackedCatalog) (const struct HistSource *src, TimestampTz ts,
 								Datum changed_keys, Datum dropped_keys);
+typedef bool (*TrackedCatalogReady) (const struct HistSource *src, struct TrackedRows *rows,
+									 int row);
 
 typedef struct HistSource
 {
@@ -91,6 +93,8 @@ typedef struct HistSource
 	TrackedReader reader;		/* NULL: the generated SQL of build_source() */
 	TrackedMeasure measure;
 	TrackedCatalog catalog;		/* writes the *_catalog table, or NULL */
+	TrackedCatalogReady catalog_ready;	/* can a row's catalog entry be
+										 * written now? NULL: always */
 } HistSource;
 
 /* one object read by a tracked source's reader */
@@ -134,6 +138,7 @@ extern void nadia_measure_table(const HistSource *src, TrackedRows *rows, int ro
 extern void nadia_measure_index(const HistSource *src, TrackedRows *rows, int row);
 extern void nadia_catalog_tables(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
 extern void nadia_catalog_indexes(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
+extern bool nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row);
 extern int	nadia_column_index(const HistSource *src, const char *name);
 extern Oid	nadia_column_type(const HistColumn *col);
 extern char *nadia_source_select(const HistSource *src, const char *schema);

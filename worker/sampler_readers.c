@@ -33,6 +33,7 @@
 #include "funcapi.h"
 #include "nodes/execnodes.h"
 #include "pgstat.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -922,6 +923,22 @@ nadia_measure_index(const HistSource *src, TrackedRows *rows, int row)
 {
 	TrackedRow *r = &rows->rows[row];
 	set_i8(r, icol[I_BYTES], fork_bytes(&index_cache.indexes[r->cat_index].file, MAIN_FORKNUM));
+}
+
+/*
+ * pg_get_indexdef() locks the index's table: behind an application's
+ * ACCESS EXCLUSIVE lock the definition is read by a later sample instead
+ * of waiting (and failing the source on lock_timeout).
+ */
+bool
+nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row)
+{
+	Oid			relid = index_cache.indexes[rows->rows[row].cat_index].indrelid;
+
+	if (!ConditionalLockRelationOid(relid, AccessShareLock))
+		return false;
+	UnlockRelationOid(relid, AccessShareLock);
+	return true;
 }
 
 /*

@@ -282,7 +282,7 @@ const HistSource nadia_delta_sources[] = {
 		" WHERE d.datname = pg_catalog.current_database()",
 		NULL, NULL,
 		index_cols, lengthof(index_cols),
-	nadia_read_indexes, nadia_measure_index, nadia_catalog_indexes},
+	nadia_read_indexes, nadia_measure_index, nadia_catalog_indexes, nadia_index_catalog_ready},
 	{"databases", "nadia_bgw.database_state", "nadia_bgw.database_samples",
 		"nadia_bgw.database_hourly", "nadia_bgw.database_daily",
 		"pg_catalog.pg_stat_database d", "d.datid <> 0",

@@ -85,6 +85,7 @@ typedef struct TrackedEntry
 	TrackedKey	key;
 	int64		seen;			/* sample id of the last sample that saw it */
 	TimestampTz changed_at;
+	TimestampTz dropped_at;		/* not seen since (dropped, evicted), or 0 */
 	uint32		cat_hash;
 	int32		stmt_id;
 	bool		excluded;
@@ -614,6 +615,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	int64		restarted = 0,
 				not_tracked = 0,
 				live_before = 0,
+				seen_live = 0,
 				tracked_now = 0,
 				written = 0;
 	Oid		   *changed_keys,
@@ -621,7 +623,8 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	int			n_changed = 0,
 				n_dropped = 0;
 	bool		is_statements = strcmp(src->name, "statements") == 0;
-	int64		new_entries = 0;
+	int64		n_gone = 0;
+	bool		purged = false;
 
 	require_shmem(src);
 	if (!callbacks_registered)
@@ -648,6 +651,13 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	if (marker)
 		live_before = marker->slot[0];
 	LWLockRelease(tshared->lock);
+	for (i = 0; i < rows.n; i++)
+	{
+		TrackedEntry *e = rows.rows[i].entry;
+
+		if (e != NULL && e->dropped_at == 0)
+			seen_live++;
+	}
 
 	/* which rows read their lazy columns (sizes) now */
 	for (i = 0; i < rows.n; i++)
@@ -660,7 +670,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		r->is_new = e == NULL;
 		if (src->measure == NULL)
 			continue;
-		due = e == NULL || e->size_due;
+		due = e == NULL || e->size_due || e->dropped_at != 0;
 		for (c = 0; c < src->ncols && e; c++)
 		{
 			int			s = m->slot_of[c];
@@ -674,7 +684,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 					rebuilt = true;
 			}
 		}
-		r->measure = due && (e == NULL || rebuilt ||
+		r->measure = due && (e == NULL || rebuilt || e->dropped_at != 0 ||
 							 (hash_uint32((uint32) r->k1) + (uint64) sample_id) % SIZE_SPREAD == 0);
 		r->still_due = due && !r->measure;
 		if (r->measure)
@@ -690,6 +700,18 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 
 		if (e == NULL || !initialized)
 			changed = true;
+		else if (e->dropped_at != 0)
+		{
+			/*
+			 * Back after it was gone (an evicted statement entered again):
+			 * its counters started over, the delta is the whole value.
+			 */
+			r->stmt_id = e->stmt_id;
+			r->excluded = e->excluded;
+			changed = true;
+			r->restart = true;
+			r->cat_changed = true;
+		}
 		else
 		{
 			r->stmt_id = e->stmt_id;
@@ -732,6 +754,12 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			r->cat_changed = true;
 		if (e == NULL || !initialized)
 			r->cat_changed = true;
+		if (r->cat_changed && src->catalog_ready && !src->catalog_ready(src, &rows, i))
+		{
+			/* written by a later sample: keep the entry's hash stale */
+			r->cat_changed = false;
+			r->cat_hash = e ? e->cat_hash : 0;
+		}
 	}
 
 	/* new statements (every statement for a baseline): text and stmt_id */
@@ -765,6 +793,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		}
 		make_key(&next.key, src, r);
 		next.seen = sample_id;
+		next.dropped_at = 0;
 		next.cat_hash = r->cat_hash;
 		if (r->changed)
 			next.changed_at = ts;
@@ -802,7 +831,6 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 				continue;
 			}
 			undo_push(&next.key, NULL);
-			new_entries++;
 		}
 		else
 			undo_push(&next.key, e);
@@ -821,16 +849,23 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	}
 
 	/*
-	 * Objects not seen any more (dropped tables, evicted statements): forget
-	 * them.  The marker counts the objects tracked, so the hash is scanned
-	 * only when some were not seen (or when there is no marker yet).
+	 * Objects not seen any more (dropped tables, evicted statements) are
+	 * marked dropped: an evicted statement that comes back is a restart,
+	 * not a new object.  They are forgotten after nadia_bgw.raw_retention
+	 * (at once when the hash is full).  The marker counts the live objects,
+	 * so the hash is scanned only when some were not seen, or to forget.
 	 */
-	if (marker == NULL || live_before + new_entries > tracked_now)
+	if (marker == NULL || seen_live < live_before ||
+		(marker->slot[1] > 0 &&
+		 (not_tracked > 0 || ts - marker->slot[2] >= USECS_PER_HOUR)))
 	{
 		HASH_SEQ_STATUS hs;
 		TrackedEntry *e;
 		int			max_dropped = 64;
+		TimestampTz forget_before = not_tracked > 0 ? DT_NOEND :
+			ts - (int64) nadia_bgw_raw_retention * USECS_PER_MINUTE;
 
+		n_gone = 0;
 		hash_seq_init(&hs, thash);
 		while ((e = hash_seq_search(&hs)) != NULL)
 		{
@@ -838,17 +873,29 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 				e->key.source != (uint16) (src - nadia_delta_sources) ||
 				e->seen == sample_id)
 				continue;
-			if (dropped_keys == NULL)
-				dropped_keys = palloc(max_dropped * sizeof(Oid));
-			else if (n_dropped >= max_dropped)
+			if (e->dropped_at == 0)
 			{
-				max_dropped *= 2;
-				dropped_keys = repalloc(dropped_keys, max_dropped * sizeof(Oid));
+				if (dropped_keys == NULL)
+					dropped_keys = palloc(max_dropped * sizeof(Oid));
+				else if (n_dropped >= max_dropped)
+				{
+					max_dropped *= 2;
+					dropped_keys = repalloc(dropped_keys, max_dropped * sizeof(Oid));
+				}
+				dropped_keys[n_dropped++] = (Oid) e->key.k1;
+				undo_push(&e->key, e);
+				e->dropped_at = ts;
+				n_gone++;
 			}
-			dropped_keys[n_dropped++] = (Oid) e->key.k1;
-			undo_push(&e->key, e);
-			(void) hash_search(thash, &e->key, HASH_REMOVE, NULL);
+			else if (e->dropped_at < forget_before)
+			{
+				undo_push(&e->key, e);
+				(void) hash_search(thash, &e->key, HASH_REMOVE, NULL);
+			}
+			else
+				n_gone++;
 		}
+		purged = true;
 	}
 
 	/* the marker: this source has a baseline; slot 0 = objects tracked */
@@ -869,6 +916,11 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	if (marker)
 	{
 		marker->slot[0] = tracked_now;
+		if (purged)
+		{
+			marker->slot[1] = n_gone;
+			marker->slot[2] = ts;
+		}
 		marker->seen = sample_id;
 	}
 	LWLockRelease(tshared->lock);
