@@ -31,6 +31,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -178,6 +179,19 @@ nadia_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 		n_kept++;
 	}
 	return SPI_execute_plan(plan, values, nulls, read_only, count);
+}
+
+/* A backend-local hash table in the current memory context. */
+HTAB *
+nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n)
+{
+	HASHCTL		info;
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = keysize;
+	info.entrysize = entrysize;
+	info.hcxt = CurrentMemoryContext;
+	return hash_create(name, (long) Max(n, 16), &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 char *

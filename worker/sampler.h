@@ -84,9 +84,6 @@ typedef struct HistSource
 	const char *where;			/* WHERE clause of the source query, or NULL */
 	const char *detect_rels;	/* relations whose columns "@" expressions may use */
 	const char *reset_query;	/* source-wide stats_reset, or NULL */
-	const char *hist_filter;	/* extra condition for history rows, or NULL */
-	const char *pending_cond;	/* rows that need a second pass (statements
-								 * without text yet), or NULL */
 	const HistColumn *cols;
 	int			ncols;
 	/* tracked sources: last-seen values in shared memory (sampler_tracked.c) */
@@ -111,7 +108,6 @@ typedef struct TrackedRow
 	void	   *entry;			/* engine: the shared entry, or NULL */
 	bool		measure;		/* engine: the lazy columns are read now */
 	bool		still_due;		/* engine: written, sizes measured later */
-	bool		is_new;
 	bool		restart;
 	bool		changed;
 	bool		skip;			/* not tracked: no history, no state */
@@ -141,7 +137,6 @@ extern void nadia_catalog_indexes(const HistSource *src, TimestampTz ts, Datum c
 extern bool nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row);
 extern int	nadia_column_index(const HistSource *src, const char *name);
 extern Oid	nadia_column_type(const HistColumn *col);
-extern char *nadia_source_select(const HistSource *src, const char *schema);
 
 /* sampler_tracked.c */
 extern int	nadia_bgw_max_tracked_objects;
@@ -153,6 +148,7 @@ extern int64 nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, 
 /* sampler_sources.c */
 extern const HistSource nadia_delta_sources[];
 extern const int nadia_n_delta_sources;
+extern void nadia_source_initialized(const HistSource *src, TimestampTz ts);
 extern bool nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 									 const char *schema);
 extern int64 nadia_sample_delta_source(const HistSource *src, TimestampTz ts,
@@ -172,6 +168,7 @@ extern int64 nadia_take_sample(bool from_worker);
 extern void nadia_sample_task(void);
 extern void nadia_sampler_init(void);
 extern char *nadia_spi_getstring(int row, int col);
+extern struct HTAB *nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n);
 extern int	nadia_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 						   const char *nulls, bool read_only, long count);
 extern int64 nadia_spi_getint8(int row, int col, bool *isnull);

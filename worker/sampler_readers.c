@@ -123,6 +123,19 @@ nadia_column_type(const HistColumn *col)
 	return TEXTOID;
 }
 
+/* the column numbers of a reader's fields, looked up once */
+static void
+resolve_columns(const HistSource *src, const char *const *names, int n, int *cols, bool *done)
+{
+	int			i;
+
+	if (*done)
+		return;
+	for (i = 0; i < n; i++)
+		cols[i] = nadia_column_index(src, names[i]);
+	*done = true;
+}
+
 static void
 set_val(TrackedRow *r, int col, Datum d)
 {
@@ -496,7 +509,6 @@ read_table_catalog(void)
 {
 	CatCache   *c = &table_cache;
 	SPIPlanPtr	plan;
-	HASHCTL		info;
 	HTAB	   *groups;
 	typedef struct
 	{
@@ -520,12 +532,7 @@ read_table_catalog(void)
 					   " WHERE x.indrelid >= 16384 ORDER BY 1, 2", NULL);
 	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading pg_index failed");
-	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(Oid);
-	info.entrysize = sizeof(Group);
-	info.hcxt = CurrentMemoryContext;
-	groups = hash_create("nadia_bgw index groups", Max(SPI_processed, 16), &info,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	groups = nadia_local_hash("nadia_bgw index groups", sizeof(Oid), sizeof(Group), SPI_processed);
 	c->ix = MemoryContextAlloc(c->cxt, (SPI_processed + 1) * sizeof(Oid));
 	c->ix_file = MemoryContextAlloc(c->cxt, (SPI_processed + 1) * sizeof(RelFile));
 	for (i = 0; i < (int) SPI_processed; i++)
@@ -609,12 +616,7 @@ nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *schema)
 {
 	int			i;
 
-	if (!tcol_done)
-	{
-		for (i = 0; i < T_NFIELDS; i++)
-			tcol[i] = nadia_column_index(src, table_fields[i]);
-		tcol_done = true;
-	}
+	resolve_columns(src, table_fields, T_NFIELDS, tcol, &tcol_done);
 	read_table_catalog();
 	for (i = 0; i < table_cache.ntables; i++)
 	{
@@ -889,12 +891,7 @@ nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *schema)
 {
 	int			i;
 
-	if (!icol_done)
-	{
-		for (i = 0; i < I_NFIELDS; i++)
-			icol[i] = nadia_column_index(src, index_fields[i]);
-		icol_done = true;
-	}
+	resolve_columns(src, index_fields, I_NFIELDS, icol, &icol_done);
 	read_index_catalog();
 	for (i = 0; i < index_cache.nindexes; i++)
 	{

@@ -4,12 +4,18 @@
  *		The sources of statistics history and the SQL that samples them.
  *
  * Cumulative sources (statements, tables, indexes, databases, cluster) are
- * described by a column table; one generated statement per source reads
- * the statistics view, joins it with the source's "state" table (the last
- * cumulative values seen, one row per object), keeps the rows that
- * changed, writes their per-interval deltas into the history table and
- * brings the state up to date.  The cost of a sample therefore depends on
- * the number of objects and of changed rows, never on history size.
+ * described by a column table: what each history column holds and how
+ * (delta, minimum, maximum, gauge), which columns detect a change, which
+ * mark a reset.  Statements, tables and indexes are "tracked" sources:
+ * their readers (sampler_readers.c) return one row per object and
+ * sampler_tracked.c compares them with the last-seen values it keeps in
+ * shared memory.  Databases and cluster (a few rows) are sampled by one
+ * generated statement each, which reads the statistics view, joins it
+ * with the source's UNLOGGED "state" table (the last cumulative values
+ * seen), writes the per-interval deltas of the rows that changed into the
+ * history table and brings the state up to date.  Either way the cost of
+ * a sample depends on the number of objects and of changed rows, never on
+ * history size.  history_tiers.c aggregates the same columns into tiers.
  *
  * A row whose counters went backwards, or whose reset marker (stats_reset,
  * stats_since) moved, is "restarted": its delta is the current value (what
@@ -92,11 +98,12 @@ static const HistColumn statement_cols[] = {
 };
 
 /*
- * Tables: pg_class read directly with the pgstat accessor functions, which
- * is what pg_stat_user_tables and pg_statio_user_tables do, in one pass;
- * per-table index sums come from one hashed aggregate over pg_index.  Our
- * own schema is left out.  Sizes are measured again only when the table
- * was written, vacuumed or rewritten since they were last measured.
+ * Tables: what pg_stat_user_tables and pg_statio_user_tables show, read in
+ * C by sampler_readers.c (the expressions name the pgstat accessor each
+ * column matches).  Our own schema is left out.  Sizes are measured again
+ * when the table was written, vacuumed or rewritten since they were last
+ * measured (each table at most every tenth sample, unless it is new or
+ * was rewritten: see SIZE_SPREAD in sampler_tracked.c).
  */
 #define WRT (CNT | HC_TRIGGER)
 #define LAZY (LATE | HC_LAZY)
@@ -143,17 +150,12 @@ static const HistColumn table_cols[] = {
 	{"total_bytes", "pg_catalog.pg_total_relation_size(c.relid)", I8, LAZY},
 };
 
-#define INDEX_SUMS(alias) \
-	" LEFT JOIN (SELECT x.indrelid, sum(pg_catalog.pg_stat_get_numscans(x.indexrelid))::bigint AS idx_scan," \
-	" sum(pg_catalog.pg_stat_get_tuples_fetched(x.indexrelid))::bigint AS idx_tup_fetch," \
-	" sum(pg_catalog.pg_stat_get_blocks_fetched(x.indexrelid) - pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint AS idx_blks_read," \
-	" sum(pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint AS idx_blks_hit" \
-	" FROM pg_catalog.pg_index x GROUP BY x.indrelid) " alias
-
 /*
- * Indexes: pg_stat_user_indexes + pg_statio_user_indexes + pg_index.  The
- * definition is read again only when the index is rebuilt, the size when
- * its table was written or the index rebuilt.
+ * Indexes: pg_stat_user_indexes + pg_statio_user_indexes + pg_index, read
+ * in C like tables.  A row is written when the index's counters moved or
+ * its size was measured again (after its table was written or the index
+ * rebuilt); the definition is read again when the index is rebuilt,
+ * renamed or its constraint changed.
  */
 static const HistColumn index_cols[] = {
 	{"indexrelid", "i.oid", "oid", KEY | HC_HKEY | HC_HIST},
@@ -248,53 +250,39 @@ static const HistColumn cluster_cols[] = {
 };
 
 const HistSource nadia_delta_sources[] = {
+	/* tracked sources: read by sampler_readers.c, no generated SQL */
 	{"statements", NULL, "nadia_bgw.statement_samples",
 		"nadia_bgw.statement_hourly", "nadia_bgw.statement_daily",
-		"%s.pg_stat_statements(false) s", "s.queryid IS NOT NULL",
-		"%s.pg_stat_statements",
+		NULL, NULL, NULL,
 		"SELECT stats_reset FROM %s.pg_stat_statements_info",
-		"NOT coalesce(d.excluded, false) AND d.stmt_id IS NOT NULL",
-		"d.stmt_id IS NULL",
 		statement_cols, lengthof(statement_cols),
 	nadia_read_statements, NULL, NULL},
 	{"tables", NULL, "nadia_bgw.table_samples",
 		"nadia_bgw.table_hourly", "nadia_bgw.table_daily",
-		"pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		INDEX_SUMS("ix") " ON ix.indrelid = c.oid" INDEX_SUMS("tx") " ON tx.indrelid = c.reltoastrelid",
-		"c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')"
-		" AND n.nspname !~ '^pg_toast'",
-		NULL,
+		NULL, NULL, NULL,
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
-		NULL, NULL,
 		table_cols, lengthof(table_cols),
 	nadia_read_tables, nadia_measure_table, nadia_catalog_tables},
 	{"indexes", NULL, "nadia_bgw.index_samples",
 		"nadia_bgw.index_hourly", "nadia_bgw.index_daily",
-		"pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid"
-		" JOIN pg_catalog.pg_class t ON t.oid = x.indrelid"
-		" JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace"
-		" LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x')",
-		"t.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')"
-		" AND n.nspname !~ '^pg_toast'",
-		NULL,
+		NULL, NULL, NULL,
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
-		NULL, NULL,
 		index_cols, lengthof(index_cols),
 	nadia_read_indexes, nadia_measure_index, nadia_catalog_indexes, nadia_index_catalog_ready},
+	/* sources sampled by the generated SQL of build_source() */
 	{"databases", "nadia_bgw.database_state", "nadia_bgw.database_samples",
 		"nadia_bgw.database_hourly", "nadia_bgw.database_daily",
 		"pg_catalog.pg_stat_database d", "d.datid <> 0",
 		"pg_catalog.pg_stat_database",
-		NULL, NULL, NULL,
+		NULL,
 	database_cols, lengthof(database_cols)},
 	{"cluster", "nadia_bgw.cluster_state", "nadia_bgw.cluster_samples",
 		"nadia_bgw.cluster_hourly", "nadia_bgw.cluster_daily",
 		"pg_catalog.pg_stat_bgwriter b CROSS JOIN pg_catalog.pg_stat_wal w%s", NULL,
 		"pg_catalog.pg_stat_bgwriter pg_catalog.pg_stat_wal pg_catalog.pg_stat_checkpointer",
 		"SELECT greatest(b.stats_reset, w.stats_reset) FROM pg_catalog.pg_stat_bgwriter b, pg_catalog.pg_stat_wal w",
-		NULL, NULL,
 	cluster_cols, lengthof(cluster_cols)},
 };
 
@@ -311,7 +299,6 @@ typedef struct BuiltSource
 	char	   *sample_sql;
 	SPIPlanPtr	sample_plan;	/* kept for the life of the backend */
 	char	   *vanished_sql;
-	char	   *fixup_sql;		/* second pass of pending rows, or NULL */
 	char	   *pgss_schema;
 } BuiltSource;
 
@@ -465,23 +452,6 @@ append_source_query(StringInfo buf, const HistSource *src, List *avail,
 }
 
 /*
- * The source query of a tracked source (its non-late columns, in order),
- * with version-dependent columns resolved; read by sampler_readers.c.
- */
-char *
-nadia_source_select(const HistSource *src, const char *schema)
-{
-	StringInfoData q;
-	List	   *avail;
-
-	avail = available_columns(src->detect_rels ?
-							  psprintf(src->detect_rels, schema) : NULL);
-	initStringInfo(&q);
-	append_source_query(&q, src, avail, schema, false);
-	return q.data;
-}
-
-/*
  * Build the one statement that samples a delta source.  Parameters:
  * $1 sampled_at, $2 "write history" (false for the baseline), $3 sample id.
  * It returns rows seen, rows changed, new rows, restarted rows, history
@@ -585,8 +555,6 @@ build_source(const HistSource *src, int idx, const char *schema)
 			appendStringInfo(&q, ", d.%s", nm);
 	}
 	appendStringInfoString(&q, " FROM d WHERE $2");
-	if (src->hist_filter)
-		appendStringInfo(&q, " AND %s", src->hist_filter);
 	appendStringInfoString(&q, " RETURNING 1)");
 
 	/* u: state of known rows */
@@ -621,9 +589,8 @@ build_source(const HistSource *src, int idx, const char *schema)
 					 " (SELECT count(*) FROM d WHERE is_new), (SELECT count(*) FROM d WHERE restart),"
 					 " (SELECT count(*) FROM h),"
 					 " (SELECT count(*) FROM %s WHERE dropped_at IS NULL)"
-					 " + (SELECT count(*) FROM d WHERE is_new OR resurrected),"
-					 " (SELECT count(*) FROM d WHERE %s)",
-					 src->state_table, src->pending_cond ? src->pending_cond : "false");
+					 " + (SELECT count(*) FROM d WHERE is_new OR resurrected)",
+					 src->state_table);
 
 	elog(DEBUG1, "nadia_bgw: sampling SQL of source \"%s\": %s", src->name, q.data);
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -643,37 +610,6 @@ build_source(const HistSource *src, int idx, const char *schema)
 	built[idx].vanished_sql = pstrdup(q.data);
 	MemoryContextSwitchTo(old);
 
-	/*
-	 * Statements seen for the first time have no text (hence no stmt_id)
-	 * until the text pass ran: this second pass links them and writes their
-	 * history rows (new entries: the delta is the whole value).
-	 */
-	if (src->pending_cond)
-	{
-		resetStringInfo(&q);
-		appendStringInfo(&q, "WITH f AS (UPDATE %s p SET stmt_id = t.stmt_id, excluded = t.excluded"
-						 " FROM nadia_bgw.statements t WHERE p.stmt_id IS NULL AND p.first_seen = $1"
-						 " AND t.queryid = p.queryid AND t.dbid = p.dbid AND t.userid = p.userid"
-						 " RETURNING p.*) INSERT INTO %s (sampled_at",
-						 src->state_table, src->hist_table);
-		for (i = 0; i < src->ncols; i++)
-			if (src->cols[i].flags & HC_HIST)
-				appendStringInfo(&q, ", %s", src->cols[i].name);
-		appendStringInfoString(&q, ") SELECT $1");
-		for (i = 0; i < src->ncols; i++)
-		{
-			if (!(src->cols[i].flags & HC_HIST))
-				continue;
-			if (src->cols[i].flags & HC_DELTA)
-				appendStringInfo(&q, ", nullif(f.%s, 0)", src->cols[i].name);
-			else
-				appendStringInfo(&q, ", f.%s", src->cols[i].name);
-		}
-		appendStringInfoString(&q, " FROM f WHERE $2 AND NOT f.excluded AND $3 IS NOT NULL");
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		built[idx].fixup_sql = pstrdup(q.data);
-		MemoryContextSwitchTo(old);
-	}
 }
 
 /* Run a statement with the sampler's three parameters; returns SPI code. */
@@ -785,6 +721,17 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 	return initialized;
 }
 
+/* The source has its baseline from now on. */
+void
+nadia_source_initialized(const HistSource *src, TimestampTz ts)
+{
+	if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET initialized_at = $2 WHERE source = $1",
+					   2, (Oid[]) {TEXTOID, TIMESTAMPTZOID},
+					   (Datum[]) {CStringGetTextDatum(src->name), TimestampTzGetDatum(ts)},
+					   NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "writing nadia_bgw.source_state failed");
+}
+
 void
 nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 				   const char *kind, int64 count, const char *details_json)
@@ -832,8 +779,7 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 	int64		seen,
 				restarted,
 				written,
-				live,
-				pending;
+				live;
 	bool		isnull;
 	Datum		values[3];
 
@@ -874,32 +820,18 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 	restarted = nadia_spi_getint8(0, 4, &isnull);
 	written = nadia_spi_getint8(0, 5, &isnull);
 	live = nadia_spi_getint8(0, 6, &isnull);
-	pending = nadia_spi_getint8(0, 7, &isnull);
 	*seen_out = seen;
 
 	if (restarted > 0 && initialized)
 		nadia_record_event(sample_id, ts, src->name, "counters_restarted", restarted, NULL);
-
-	/* new statements: store their text, then link them and write their rows */
-	if (pending > 0)
-	{
-		nadia_sample_statement_texts(pgss_schema, ts);
-		if (exec_params(built[idx].fixup_sql, ts, initialized, sample_id, false) != SPI_OK_INSERT)
-			elog(ERROR, "linking new statements failed");
-		written += SPI_processed;
-	}
 
 	/* objects gone since the last sample: mark them in the state */
 	if (live > seen &&
 		exec_params(built[idx].vanished_sql, ts, initialized, sample_id, false) != SPI_OK_UPDATE)
 		elog(ERROR, "marking vanished objects of source \"%s\" failed", src->name);
 
-	if (!initialized &&
-		SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = $2 WHERE source = $1",
-							  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID},
-							  (Datum[]) {CStringGetTextDatum(src->name), TimestampTzGetDatum(ts)},
-							  NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "writing nadia_bgw.source_state failed");
+	if (!initialized)
+		nadia_source_initialized(src, ts);
 	return written;
 }
 

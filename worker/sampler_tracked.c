@@ -463,7 +463,6 @@ statement_dictionary(const HistSource *src, TrackedRows *rows, const char *schem
 	Datum	   *q,
 			   *d,
 			   *u;
-	HASHCTL		info;
 	HTAB	   *ids;
 	typedef struct
 	{
@@ -509,12 +508,7 @@ statement_dictionary(const HistSource *src, TrackedRows *rows, const char *schem
 							  NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "looking up statement texts failed");
 
-	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(DictKey);
-	info.entrysize = sizeof(DictEntry);
-	info.hcxt = CurrentMemoryContext;
-	ids = hash_create("nadia_bgw statement ids", Max(SPI_processed, 16), &info,
-					  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ids = nadia_local_hash("nadia_bgw statement ids", sizeof(DictKey), sizeof(DictEntry), SPI_processed);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		DictKey		k;
@@ -589,6 +583,25 @@ history_insert_plan(const HistSource *src, SourceMap *m)
 	return plan;
 }
 
+/* Forget every object of a source that is marked gone (lock held). */
+static void
+forget_dropped(const HistSource *src)
+{
+	HASH_SEQ_STATUS hs;
+	TrackedEntry *e;
+
+	hash_seq_init(&hs, thash);
+	while ((e = hash_seq_search(&hs)) != NULL)
+	{
+		if (e->key.db != MyDatabaseId ||
+			e->key.source != (uint16) (src - nadia_delta_sources) ||
+			e->dropped_at == 0)
+			continue;
+		undo_push(&e->key, e);
+		(void) hash_search(thash, &e->key, HASH_REMOVE, NULL);
+	}
+}
+
 /* keys of rows as an array (tables and indexes: one oid) */
 static Datum
 key_array(Oid *keys, int n)
@@ -625,6 +638,8 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	bool		is_statements = strcmp(src->name, "statements") == 0;
 	int64		n_gone = 0;
 	bool		purged = false;
+	bool		forgot_all = false;
+	bool		had_marker;
 
 	require_shmem(src);
 	if (!callbacks_registered)
@@ -650,6 +665,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	marker = hash_search(thash, &key, HASH_FIND, NULL);
 	if (marker)
 		live_before = marker->slot[0];
+	had_marker = marker != NULL;
 	LWLockRelease(tshared->lock);
 	for (i = 0; i < rows.n; i++)
 	{
@@ -667,7 +683,6 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		bool		due;
 		bool		rebuilt = false;
 
-		r->is_new = e == NULL;
 		if (src->measure == NULL)
 			continue;
 		due = e == NULL || e->size_due || e->dropped_at != 0;
@@ -770,6 +785,35 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	changed_keys = palloc((rows.n + 1) * sizeof(Oid));
 	dropped_keys = NULL;
 	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+
+	/* the source's marker says it has a baseline: it gets room first */
+	marker_key(&key, src);
+	marker = hash_search(thash, &key, HASH_FIND, NULL);
+	if (marker == NULL)
+	{
+		marker = hash_search(thash, &key, HASH_ENTER_NULL, NULL);
+		if (marker == NULL)
+		{
+			forget_dropped(src);
+			forgot_all = true;
+			marker = hash_search(thash, &key, HASH_ENTER_NULL, NULL);
+		}
+		if (marker == NULL)
+		{
+			LWLockRelease(tshared->lock);
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("nadia_bgw: no room to track source \"%s\"", src->name),
+					 errhint("Raise nadia_bgw.max_tracked_objects (currently %d) and restart the server.",
+							 nadia_bgw_max_tracked_objects)));
+		}
+		undo_push(&key, NULL);
+		memset(marker, 0, sizeof(TrackedEntry));
+		memcpy(&marker->key, &key, sizeof(key));
+	}
+	else
+		undo_push(&key, marker);
+
 	for (i = 0; i < rows.n; i++)
 	{
 		TrackedRow *r = &rows.rows[i];
@@ -824,6 +868,13 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			bool		found;
 
 			e = hash_search(thash, &next.key, HASH_ENTER_NULL, &found);
+			if (e == NULL && !forgot_all)
+			{
+				/* full: forget the objects gone from this source, try again */
+				forget_dropped(src);
+				forgot_all = true;
+				e = hash_search(thash, &next.key, HASH_ENTER_NULL, &found);
+			}
 			if (e == NULL)
 			{
 				r->skip = true;
@@ -855,7 +906,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	 * (at once when the hash is full).  The marker counts the live objects,
 	 * so the hash is scanned only when some were not seen, or to forget.
 	 */
-	if (marker == NULL || seen_live < live_before ||
+	if (!had_marker || seen_live < live_before ||
 		(marker->slot[1] > 0 &&
 		 (not_tracked > 0 || ts - marker->slot[2] >= USECS_PER_HOUR)))
 	{
@@ -898,39 +949,16 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		purged = true;
 	}
 
-	/* the marker: this source has a baseline; slot 0 = objects tracked */
-	marker_key(&key, src);
-	marker = hash_search(thash, &key, HASH_FIND, NULL);
-	if (marker == NULL)
+	/* the marker: slot 0 = objects tracked, 1 = gone, 2 = last scan */
+	marker->slot[0] = tracked_now;
+	if (purged)
 	{
-		marker = hash_search(thash, &key, HASH_ENTER_NULL, NULL);
-		if (marker)
-		{
-			undo_push(&key, NULL);
-			memset(marker, 0, sizeof(TrackedEntry));
-			memcpy(&marker->key, &key, sizeof(key));
-		}
+		marker->slot[1] = n_gone;
+		marker->slot[2] = ts;
 	}
-	else
-		undo_push(&key, marker);
-	if (marker)
-	{
-		marker->slot[0] = tracked_now;
-		if (purged)
-		{
-			marker->slot[1] = n_gone;
-			marker->slot[2] = ts;
-		}
-		marker->seen = sample_id;
-	}
+	marker->seen = sample_id;
 	LWLockRelease(tshared->lock);
 
-	if (marker == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("nadia_bgw: no room to track source \"%s\"", src->name),
-				 errhint("Raise nadia_bgw.max_tracked_objects (currently %d) and restart the server.",
-						 nadia_bgw_max_tracked_objects)));
 	if (not_tracked > 0)
 	{
 		ereport(WARNING,
@@ -1054,12 +1082,8 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		src->catalog(src, ts, key_array(changed_keys, n_changed),
 					 key_array(dropped_keys ? dropped_keys : changed_keys, n_dropped));
 
-	if (!initialized &&
-		SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = $2 WHERE source = $1",
-							  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID},
-							  (Datum[]) {CStringGetTextDatum(src->name), TimestampTzGetDatum(ts)},
-							  NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "writing nadia_bgw.source_state failed");
+	if (!initialized)
+		nadia_source_initialized(src, ts);
 	return written;
 }
 
