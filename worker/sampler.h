@@ -47,6 +47,8 @@ extern char *nadia_bgw_debug_fail_source;
 								 * definition), kept in a *_catalog table */
 #define HC_DICT		0x10000		/* tracked sources: from the statement text
 								 * dictionary (stmt_id, excluded) */
+#define HC_AGE		0x20000		/* lazy column that moves by itself (an age):
+								 * a new measurement of it alone is no change */
 
 typedef struct HistColumn
 {

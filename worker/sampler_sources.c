@@ -143,7 +143,7 @@ static const HistColumn table_cols[] = {
 	{"last_autovacuum", "pg_catalog.pg_stat_get_last_autovacuum_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
 	{"last_analyze", "pg_catalog.pg_stat_get_last_analyze_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
 	{"last_autoanalyze", "pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
-	{"frozenxid_age", "pg_catalog.age(c.relfrozenxid)", "integer", LAZY},
+	{"frozenxid_age", "pg_catalog.age(c.relfrozenxid)", "integer", LAZY | HC_AGE},
 	{"heap_bytes", "pg_catalog.pg_relation_size(c.relid)", I8, LAZY},
 	{"index_bytes", "pg_catalog.pg_indexes_size(c.relid)", I8, LAZY},
 	{"toast_bytes", "CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_total_relation_size(c.reltoastrelid) ELSE 0 END", I8, LAZY},

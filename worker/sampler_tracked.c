@@ -762,7 +762,25 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 					r->restart = true;
 			}
 		}
-		r->changed = changed || r->measure;
+
+		/*
+		 * A new measurement makes a history row only when a size moved:
+		 * most writes leave a table's size as it was.
+		 */
+		if (r->measure && e != NULL && !changed)
+		{
+			for (c = 0; c < src->ncols && !changed; c++)
+			{
+				int			s = m->slot_of[c];
+
+				if (s < 0 || (src->cols[c].flags & (HC_LAZY | HC_AGE)) != HC_LAZY)
+					continue;
+				if (r->nulls[c] != slot_null(e, s) ||
+					(!r->nulls[c] && to_slot(m->type_of[c], r->vals[c]) != e->slot[s]))
+					changed = true;
+			}
+		}
+		r->changed = changed;
 		if (r->restart && initialized)
 			restarted++;
 		if (e != NULL && r->cat_hash != e->cat_hash)
@@ -821,7 +839,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 
 		if (r->skip)
 			continue;
-		if (e != NULL && !r->changed && !r->cat_changed)
+		if (e != NULL && !r->changed && !r->cat_changed && !r->measure)
 		{
 			e->seen = sample_id;
 			tracked_now++;

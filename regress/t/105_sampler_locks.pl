@@ -91,5 +91,20 @@ is($node->safe_psql('postgres', q{
 		 WHERE h.relname = 'app_other' AND h.sample_id = } . $id2),
 	'42', 'the failed source left no trace in shared memory');
 
+# sizes follow writes: each table is measured again on its turn, within
+# ten samples, and the measurement is in history once
+my $first = $node->safe_psql('postgres', q{
+	INSERT INTO app_t SELECT g, 'z' FROM generate_series(1001, 5000) g;
+	SELECT pg_stat_force_next_flush();
+	SELECT nadia_bgw.take_sample()});
+$node->safe_psql('postgres', 'SELECT nadia_bgw.take_sample()') for 1 .. 9;
+is($node->safe_psql('postgres', q{
+		SELECT total_bytes = pg_total_relation_size('app_t') AND heap_bytes = pg_relation_size('app_t')
+		  FROM nadia_bgw.table_state WHERE relname = 'app_t'}),
+	't', 'sizes of a written table are measured again within ten samples');
+is($node->safe_psql('postgres',
+		"SELECT count(total_bytes) FROM nadia_bgw.table_history WHERE relname = 'app_t' AND sample_id >= $first"),
+	'1', 'and written to history once');
+
 $node->stop('fast');
 done_testing();
