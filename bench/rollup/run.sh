@@ -7,9 +7,13 @@
 #   DAYS=180 bash bench/rollup/run.sh           doubled history
 #   DAYS=30 ROWS_PER_DAY=10000 bash bench/rollup/run.sh     quick
 #
-# Knobs: DAYS, ROWS_PER_DAY, SEED, PGBENCH_SECONDS (per run, default 20),
-# PARTS (default "refresh writers probe load": which sections to run),
+# Knobs: DAYS, ROWS_PER_DAY, HORIZON_DAYS (days the dashboard covers, both
+# the materialized view's WHERE and the rollup's horizon; default 90, the
+# review's view), SEED, PGBENCH_SECONDS (per run, default 20),
+# PARTS (default "refresh paired writers probe load": which sections to run),
+# PAIRED_ROUNDS (paired capture on/off pgbench rounds, default 5),
 # ROUNDS (alternating capture off/on pgbench rounds, default 3),
+# REFRESH_ROUNDS (interleaved refresh rounds, default 5),
 # BENCH_DIR (default /tmp/nadia_bench_rollup), BENCH_PORT (default 5521),
 # BENCH_KEEP=1 (leave the cluster running), BENCH_REUSE=1 (reuse a loaded
 # cluster in BENCH_DIR).  Run it with nice on a shared machine.
@@ -18,12 +22,14 @@ set -euo pipefail
 
 DAYS=${DAYS:-90}
 ROWS_PER_DAY=${ROWS_PER_DAY:-50000}
+HORIZON_DAYS=${HORIZON_DAYS:-90}
 SEED=${SEED:-42}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 ROUNDS=${ROUNDS:-3}
+REFRESH_ROUNDS=${REFRESH_ROUNDS:-5}
 BENCH_DIR=${BENCH_DIR:-/tmp/nadia_bench_rollup}
 BENCH_PORT=${BENCH_PORT:-5521}
-PARTS=${PARTS:-refresh writers probe load}
+PARTS=${PARTS:-refresh paired writers probe load}
 part() { grep -qw "$1" <<<"$PARTS"; }
 CPU_ROUNDS=$((ROUNDS * 2 + 1))
 
@@ -95,12 +101,13 @@ SELECT nadia_bgw.drop_rollup(name) FROM nadia_bgw.rollup;
 DROP MATERIALIZED VIEW IF EXISTS dashboard_daily_metrics;
 DROP MATERIALIZED VIEW IF EXISTS dashboard_daily_metrics_mv;
 SQL
-$PSQL -f "$ROOT/demo/dashboard_matview.sql"
-sed 's/dashboard_daily_metrics/dashboard_daily_metrics_mv/g' "$ROOT/demo/dashboard_matview.sql" | $PSQL
+sed "s/INTERVAL '90 days'/INTERVAL '$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_matview.sql" | $PSQL
+sed -e 's/dashboard_daily_metrics/dashboard_daily_metrics_mv/g' \
+	-e "s/INTERVAL '90 days'/INTERVAL '$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_matview.sql" | $PSQL
 log "creating the dashboard rollup (replaces the materialized view)"
 create_ms=$(ms "SELECT nadia_bgw.create_rollup(
     name => 'dashboard_daily_metrics', source => 'interactions', time_column => 'created_at',
-    bucket => '1 day', bucket_column => 'date', timezone => 'UTC', horizon => '90 days',
+    bucket => '1 day', bucket_column => 'date', timezone => 'UTC', horizon => '$HORIZON_DAYS days',
     aggregates => ARRAY['COUNT(*) AS message_count', 'COUNT(DISTINCT user_id) AS unique_users',
         'AVG(quality_score) AS avg_quality',
         'SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)) AS daily_cost',
@@ -111,29 +118,36 @@ $PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 rows=$(psql -X -At -c "SELECT count(*) FROM interactions")
 size=$(psql -X -At -c "SELECT pg_size_pretty(pg_total_relation_size('interactions'))")
 
-if part refresh; then
-log "floor: one day's rows aggregated through the created_at index"
-floor=$(for i in 1 2 3 4 5; do ms "SELECT DATE(created_at), COUNT(*), COUNT(DISTINCT user_id), AVG(quality_score),
-    SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)),
-    COUNT(*) FILTER (WHERE cta_data IS NOT NULL), COUNT(*) FILTER (WHERE quality_score >= 4)
-  FROM interactions WHERE created_at >= current_date AND created_at < current_date + 1 GROUP BY 1"; done | median)
-
-log "REFRESH MATERIALIZED VIEW CONCURRENTLY (3 runs)"
-conc=$(for i in 1 2 3; do ms "REFRESH MATERIALIZED VIEW CONCURRENTLY dashboard_daily_metrics_mv"; done | median)
-
-refresh_ms() { psql -X -At -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
-	psql -X -At -c "SELECT round(last_refresh_ms::numeric, 3) FROM nadia_bgw.rollups WHERE name = 'public.dashboard_daily_metrics'"; }
 check() { psql -X -At -c "SELECT missing || ' missing / ' || extra || ' extra' FROM nadia_bgw.rollup_check('dashboard_daily_metrics')"; }
 
-log "rollup refresh after 1,000 new rows today (5 runs)"
-hot=$(for k in 1 2 3 4 5; do
-	$PSQL -c "INSERT INTO interactions SELECT * FROM nadia_demo.rows(${SEED}00$k, 0, 1000, current_date, 'UTC')"
-	refresh_ms; done | median)
-log "rollup refresh after 1,000 rows over 10 old days (3 runs)"
-cold=$(for k in 1 2 3; do
+if part refresh; then
+refresh_ms() { psql -X -At -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+	psql -X -At -c "SELECT round(last_refresh_ms::numeric, 3) FROM nadia_bgw.rollups WHERE name = 'public.dashboard_daily_metrics'"; }
+# Interleaved rounds: each round times the floor, CONCURRENTLY and both
+# rollup refreshes back to back, so a change in the machine's other load
+# hits all of them alike; the ratios are taken per round, then the median.
+# Seeds carry a per-run salt so a reused cluster gets new rows (new ids).
+salt=$((RANDOM % 10000))
+log "warm-up: one CONCURRENTLY (reads the whole horizon into the caches), not counted"
+ms "REFRESH MATERIALIZED VIEW CONCURRENTLY dashboard_daily_metrics_mv" >/dev/null
+floors=(); concs=(); hots=(); colds=(); r_hot=(); r_cold=(); r_floor=()
+for k in $(seq 1 "$REFRESH_ROUNDS"); do
+	log "refresh round $k of $REFRESH_ROUNDS: floor, CONCURRENTLY, 1,000 rows today, 1,000 rows over 10 old days"
+	f=$(ms "SELECT DATE(created_at), COUNT(*), COUNT(DISTINCT user_id), AVG(quality_score),
+    SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)),
+    COUNT(*) FILTER (WHERE cta_data IS NOT NULL), COUNT(*) FILTER (WHERE quality_score >= 4)
+  FROM interactions WHERE created_at >= current_date AND created_at < current_date + 1 GROUP BY 1")
+	c=$(ms "REFRESH MATERIALIZED VIEW CONCURRENTLY dashboard_daily_metrics_mv")
+	$PSQL -c "INSERT INTO interactions SELECT * FROM nadia_demo.rows($((SEED * 1000000 + salt * 100 + k)), 0, 1000, current_date, 'UTC')"
+	h=$(refresh_ms)
 	$PSQL -c "INSERT INTO interactions SELECT r.* FROM generate_series(1, 10) d,
-	          LATERAL nadia_demo.rows(${SEED}10$k, d * 100, 100, current_date - d * 7, 'UTC') r"
-	refresh_ms; done | median)
+	          LATERAL nadia_demo.rows($((SEED * 1000000 + salt * 100 + 50 + k)), d * 100, 100, current_date - d * 7, 'UTC') r"
+	o=$(refresh_ms)
+	floors+=("$f"); concs+=("$c"); hots+=("$h"); colds+=("$o")
+	r_floor+=("$(ratio "$h" "$f")"); r_hot+=("$(ratio "$c" "$h")"); r_cold+=("$(ratio "$c" "$o")")
+done
+med() { printf '%s\n' "$@" | median; }
+floor=$(med "${floors[@]}"); conc=$(med "${concs[@]}"); hot=$(med "${hots[@]}"); cold=$(med "${colds[@]}")
 log "rollup refresh when nothing changed (20 runs)"
 # one session, as the worker: plpgsql is compiled once
 idle=$( (echo '\timing on'; for k in $(seq 1 20); do echo "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics');"; done) |
@@ -142,12 +156,16 @@ exact=$(check)
 
 cat <<REPORT
 
-== Rollup refresh: $DAYS days x $ROWS_PER_DAY rows/day ($rows rows, $size), PostgreSQL $(psql -X -At -c "SHOW server_version")
+== Rollup refresh: $DAYS days x $ROWS_PER_DAY rows/day ($rows rows, $size), dashboard over the last $HORIZON_DAYS days, PostgreSQL $(psql -X -At -c "SHOW server_version")
 create_rollup (fill + capture)                     $create_ms ms
-floor: one day through the created_at index        $floor ms
-REFRESH MATERIALIZED VIEW CONCURRENTLY             $conc ms
-rollup, 1,000 new rows today                       $hot ms   = $(ratio "$hot" "$floor") x floor, $(ratio "$conc" "$hot") x faster than CONCURRENTLY
-rollup, 1,000 rows over 10 old days                $cold ms   = $(ratio "$cold" "$floor") x floor, $(ratio "$conc" "$cold") x faster than CONCURRENTLY
+floor: one day through the created_at index        $floor ms   (rounds: ${floors[*]})
+REFRESH MATERIALIZED VIEW CONCURRENTLY             $conc ms   (rounds: ${concs[*]})
+rollup, 1,000 new rows today                       $hot ms   (rounds: ${hots[*]})
+    per round: x floor ${r_floor[*]}; x faster than CONCURRENTLY ${r_hot[*]}
+    median: $(med "${r_floor[@]}") x floor, $(med "${r_hot[@]}") x faster than CONCURRENTLY
+rollup, 1,000 rows over 10 old days                $cold ms   (rounds: ${colds[*]})
+    per round: x faster than CONCURRENTLY ${r_cold[*]}
+    median: $(ratio "$cold" "$floor") x floor, $(med "${r_cold[@]}") x faster than CONCURRENTLY
 rollup, nothing changed (check only)               $idle ms   $(ratio "$conc" "$idle") x faster than CONCURRENTLY
 rollup vs full query (EXCEPT both ways)            $exact
 REPORT
@@ -208,6 +226,53 @@ for back in 0 80; do
 		"$(awk -v a="$moff" -v b="$mon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')" "${off[*]}" "${on[*]}"
 done
 
+fi
+
+# --- writers, paired: capture on and off in the SAME pgbench run, so both
+# see the same machine.  Each transaction picks one of two scripts at
+# random: the same INSERT, once with the capture trigger firing
+# (session_replication_role = origin) and once with it skipped (= replica,
+# under which ordinary triggers do not fire; interactions has no other
+# trigger).  pgbench reports each script's latency; in a closed loop a
+# client's TPS is the inverse of its latency, so the TPS loss of capture is
+# 1 - latency(off) / latency(on).  Repeated PAIRED_ROUNDS times, median.
+if part paired; then
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-5}
+# rows of these runs are those written by a later transaction (fresh cluster: no wraparound)
+paired_xid=$(psql -X -At -c "SELECT pg_current_xact_id()::xid::text::bigint")
+for script in insert_hot insert_backfill; do
+	for role in origin replica; do
+		{ echo "BEGIN;"; echo "SET LOCAL session_replication_role = $role;"
+		  cat "$ROOT/demo/pgbench/$script.sql"; echo "COMMIT;"; } >"$BENCH_DIR/${script}_$role.sql"
+	done
+done
+# one line per round: latency of script 1 (capture on), of script 2 (off)
+paired_lat() {
+	pgbench -n -T "$PGBENCH_SECONDS" -c "$2" -j "$2" -f "$BENCH_DIR/$1_origin.sql" \
+		-f "$BENCH_DIR/$1_replica.sql" 2>/dev/null |
+		awk '/^SQL script [12]:/ {s = $3} /^ - latency average/ && s {sub(":", "", s); lat[s] = $5}
+		     END {print lat["1"], lat["2"]}'
+}
+echo
+echo "== Writers, paired: capture on/off mixed 1:1 in one pgbench run, ${PGBENCH_SECONDS}s, $PAIRED_ROUNDS rounds"
+for script in insert_hot insert_backfill; do
+	for c in 1 8; do
+		losses=(); lats=()
+		for r in $(seq 1 "$PAIRED_ROUNDS"); do
+			read -r lon loff < <(paired_lat "$script" "$c")
+			losses+=("$(awk -v on="$lon" -v off="$loff" 'BEGIN { printf "%.2f", (1 - off / on) * 100 }')")
+			lats+=("$loff/$lon")
+		done
+		printf '%-16s %d client(s): TPS loss with capture, median %s%%  (rounds: %s; latency ms off/on: %s)\n' \
+			"$script" "$c" "$(printf '%s\n' "${losses[@]}" | median)" "${losses[*]}" "${lats[*]}"
+	done
+done
+# the replica half was not captured: delete every row of these runs (the
+# DELETE is captured and invalidates their buckets), then refresh, so the
+# rollup is exact again for the parts that follow
+$PSQL -c "DELETE FROM interactions WHERE xmin::text::bigint > $paired_xid" -c "VACUUM ANALYZE interactions" \
+	-c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+echo "rollup vs full query after the paired runs: $(check)"
 fi
 
 if part probe; then
