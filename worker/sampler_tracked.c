@@ -449,9 +449,18 @@ nadia_tracked_add(const HistSource *src, TrackedRows *rows)
  * ---------------------------------------------------------------------
  */
 
+/* a statement the sampler has no (current) stmt_id for */
+static bool
+needs_dictionary(const TrackedRow *r, bool all)
+{
+	const TrackedEntry *e = r->entry;
+
+	return all || e == NULL || e->dropped_at != 0;
+}
+
 /*
- * New statements (or all, for a baseline): store their text and look up
- * their stmt_id.  A row whose text could not be stored stays untracked
+ * New statements, returning ones (or all, for a baseline): store their
+ * text and look up their stmt_id.  A row whose text could not be stored stays untracked
  * and is tried again by the next sample.
  */
 static void
@@ -484,7 +493,7 @@ statement_dictionary(const HistSource *src, TrackedRows *rows, const char *schem
 	{
 		TrackedRow *r = &rows->rows[i];
 
-		if (!(all || r->entry == NULL))
+		if (!needs_dictionary(r, all))
 			continue;
 		q[n] = Int64GetDatum(r->k1);
 		d[n] = ObjectIdGetDatum(r->k2);
@@ -529,7 +538,7 @@ statement_dictionary(const HistSource *src, TrackedRows *rows, const char *schem
 		DictKey		k;
 		DictEntry  *e;
 
-		if (!(all || r->entry == NULL))
+		if (!needs_dictionary(r, all))
 			continue;
 		memset(&k, 0, sizeof(k));
 		k.queryid = r->k1;
