@@ -164,31 +164,6 @@ hash_add(uint32 h, const char *s)
 	return hash_combine(h, hash_bytes((const unsigned char *) s, strlen(s) + 1));
 }
 
-/* a kept plan per source, rebuilt when the pg_stat_statements schema moves */
-typedef struct ReaderPlan
-{
-	SPIPlanPtr	plan;
-	char	   *schema;
-} ReaderPlan;
-
-static ReaderPlan plans[3];
-
-static SPIPlanPtr
-reader_plan(int which, const char *sql, const char *schema)
-{
-	ReaderPlan *p = &plans[which];
-
-	if (p->plan && strcmp(p->schema, schema ? schema : "") == 0)
-		return p->plan;
-	if (p->plan)
-		SPI_freeplan(p->plan);
-	p->plan = SPI_prepare(sql, 0, NULL);
-	if (p->plan == NULL || SPI_keepplan(p->plan) != 0)
-		elog(ERROR, "preparing a statistics reader failed: %s", SPI_result_code_string(SPI_result));
-	p->schema = MemoryContextStrdup(TopMemoryContext, schema ? schema : "");
-	return p->plan;
-}
-
 /* ---------------------------------------------------------------------
  * Statements
  * ---------------------------------------------------------------------
@@ -508,7 +483,6 @@ static void
 read_table_catalog(void)
 {
 	CatCache   *c = &table_cache;
-	SPIPlanPtr	plan;
 	HTAB	   *groups;
 	typedef struct
 	{
@@ -526,11 +500,11 @@ read_table_catalog(void)
 	gen = catalog_gen;
 
 	/* index oids grouped by relation (TOAST tables included) */
-	plan = reader_plan(0, "SELECT x.indrelid, x.indexrelid, i.relfilenode, i.reltablespace,"
+	if (nadia_spi_exec("SELECT x.indrelid, x.indexrelid, i.relfilenode, i.reltablespace,"
 					   " i.relpersistence, i.relnamespace"
 					   " FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid"
-					   " WHERE x.indrelid >= 16384 ORDER BY 1, 2", NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+					   " WHERE x.indrelid >= 16384 ORDER BY 1, 2",
+					   0, NULL, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading pg_index failed");
 	groups = nadia_local_hash("nadia_bgw index groups", sizeof(Oid), sizeof(Group), SPI_processed);
 	c->ix = MemoryContextAlloc(c->cxt, (SPI_processed + 1) * sizeof(Oid));
@@ -554,14 +528,14 @@ read_table_catalog(void)
 		set_file(&c->ix_file[i], v[2], v[3], v[4], v[5]);
 	}
 
-	plan = reader_plan(1, "SELECT c.oid, n.nspname, c.relname, c.relfilenode, c.reltoastrelid, c.relfrozenxid,"
+	if (nadia_spi_exec("SELECT c.oid, n.nspname, c.relname, c.relfilenode, c.reltoastrelid, c.relfrozenxid,"
 					   " c.reltablespace, c.relpersistence, c.relnamespace, tc.relfilenode, tc.reltablespace"
 					   " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 					   " LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid"
 					   " WHERE c.relkind IN ('r', 'm')"
 					   " AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')"
-					   " AND n.nspname !~ '^pg_toast'", NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+					   " AND n.nspname !~ '^pg_toast'",
+					   0, NULL, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the tables failed");
 	c->tables = MemoryContextAlloc(c->cxt, (SPI_processed + 1) * sizeof(CatTable));
 	c->ntables = SPI_processed;
@@ -840,7 +814,6 @@ static void
 read_index_catalog(void)
 {
 	CatCache   *c = &index_cache;
-	SPIPlanPtr	plan;
 	int			i,
 				k;
 	Datum		v[14];
@@ -850,11 +823,11 @@ read_index_catalog(void)
 	if (!cache_stale(c))
 		return;
 	gen = catalog_gen;
-	plan = reader_plan(2, "SELECT x.indexrelid, x.indrelid, i.relfilenode, n.nspname, t.relname, i.relname,"
+	if (nadia_spi_exec("SELECT x.indexrelid, x.indrelid, i.relfilenode, n.nspname, t.relname, i.relname,"
 					   " x.indisvalid, x.indisunique, x.indisprimary, k.conname, k.contype,"
 					   " i.reltablespace, i.relpersistence, i.relnamespace"
-					   USER_INDEXES " WHERE" USER_INDEXES_WHERE, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+					   USER_INDEXES " WHERE" USER_INDEXES_WHERE,
+					   0, NULL, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the indexes failed");
 	c->indexes = MemoryContextAlloc(c->cxt, (SPI_processed + 1) * sizeof(CatIndex));
 	c->nindexes = SPI_processed;
