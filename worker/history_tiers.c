@@ -221,9 +221,8 @@ nadia_maintain_history(TimestampTz now, StringInfo report)
 							  "     JOIN nadia_bgw.history_tables t USING (parent) WHERE t.tier = 'raw'),"
 							  "   $1 - nadia_bgw.retention('raw')) RETURNING 1),"
 							  " e AS (DELETE FROM nadia_bgw.stats_events WHERE sampled_at < $1 - nadia_bgw.retention('daily') RETURNING 1),"
-							  " q AS (DELETE FROM nadia_bgw.statement_state WHERE dropped_at < $1 - nadia_bgw.retention('raw') RETURNING 1),"
-							  " t AS (DELETE FROM nadia_bgw.table_state WHERE dropped_at < $1 - nadia_bgw.retention('daily') RETURNING 1),"
-							  " i AS (DELETE FROM nadia_bgw.index_state WHERE dropped_at < $1 - nadia_bgw.retention('daily') RETURNING 1)"
+							  " t AS (DELETE FROM nadia_bgw.table_catalog WHERE dropped_at < $1 - nadia_bgw.retention('daily') RETURNING 1),"
+							  " i AS (DELETE FROM nadia_bgw.index_catalog WHERE dropped_at < $1 - nadia_bgw.retention('daily') RETURNING 1)"
 							  " SELECT (SELECT count(*) FROM s)",
 							  1, (Oid[]) {TIMESTAMPTZOID}, &nowd, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "purging history bookkeeping failed");

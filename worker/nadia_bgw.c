@@ -161,6 +161,7 @@ _PG_init(void)
 	nadia_bgw_preloaded = true;
 	nadia_shmem_init();
 	nadia_rollup_shmem_init();
+	nadia_tracked_shmem_init();
 	register_worker();
 }
 

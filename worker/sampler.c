@@ -31,6 +31,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -111,6 +112,15 @@ nadia_sampler_init(void)
 							4096, 64, 1048576,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+	/* sizes shared memory: only when preloading (it exists only then) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("nadia_bgw.max_tracked_objects",
+								"Statements, tables and indexes whose last-seen statistics the sampler keeps in shared memory.",
+								"Objects beyond it get no history (a WARNING and a not_tracked event say so). Set at server start.",
+								&nadia_bgw_max_tracked_objects,
+								20000, 100, 10000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 	DefineCustomStringVariable("nadia_bgw.debug_fail_source",
 							   "Testing only: makes the named sampling source raise an error.",
 							   "Used by the test suite to check that one failing source does not lose the others.",
@@ -118,6 +128,70 @@ nadia_sampler_init(void)
 							   "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+}
+
+/*
+ * SPI_execute_with_args() with the plan prepared once per backend and
+ * kept: the sampler runs the same few statements every cycle, and
+ * planning them again each time cost more than running most of them.
+ * The plan cache revalidates kept plans when what they use changes.
+ */
+typedef struct KeptPlan
+{
+	char	   *sql;
+	int			nargs;
+	SPIPlanPtr	plan;
+} KeptPlan;
+
+static KeptPlan *kept = NULL;
+static int	n_kept = 0;
+
+int
+nadia_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			   const char *nulls, bool read_only, long count)
+{
+	int			i;
+	SPIPlanPtr	plan = NULL;
+
+	for (i = 0; i < n_kept; i++)
+	{
+		if (kept[i].nargs == nargs && strcmp(kept[i].sql, sql) == 0)
+		{
+			plan = kept[i].plan;
+			break;
+		}
+	}
+	if (plan == NULL)
+	{
+		plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "preparing a sampler statement failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (n_kept >= 128)
+			return SPI_execute_plan(plan, values, nulls, read_only, count);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		if (kept == NULL)
+			kept = MemoryContextAlloc(TopMemoryContext, 128 * sizeof(KeptPlan));
+		kept[n_kept].sql = MemoryContextStrdup(TopMemoryContext, sql);
+		kept[n_kept].nargs = nargs;
+		kept[n_kept].plan = plan;
+		n_kept++;
+	}
+	return SPI_execute_plan(plan, values, nulls, read_only, count);
+}
+
+/* A backend-local hash table in the current memory context. */
+HTAB *
+nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n)
+{
+	HASHCTL		info;
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = keysize;
+	info.entrysize = entrysize;
+	info.hcxt = CurrentMemoryContext;
+	return hash_create(name, (long) Max(n, 16), &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 char *
@@ -165,9 +239,9 @@ pgss_schema(const char **reason)
 		*reason = "pg_stat_statements is not loaded";
 		return NULL;
 	}
-	if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e"
-					" JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
-					" WHERE e.extname = 'pg_stat_statements'", true, 1) != SPI_OK_SELECT)
+	if (nadia_spi_exec("SELECT n.nspname FROM pg_catalog.pg_extension e"
+					   " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+					   " WHERE e.extname = 'pg_stat_statements'", 0, NULL, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "looking up pg_stat_statements failed");
 	if (SPI_processed == 0)
 	{
@@ -338,12 +412,24 @@ nadia_take_sample(bool from_worker)
 	INSTR_TIME_SET_CURRENT(start);
 	ctx.ts = GetCurrentTimestamp();
 
-	if (SPI_execute("SELECT pg_catalog.nextval('nadia_bgw.samples_sample_id_seq')", false, 1) != SPI_OK_SELECT)
+	if (nadia_spi_exec("SELECT pg_catalog.nextval('nadia_bgw.samples_sample_id_seq')",
+					   0, NULL, NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not allocate a sample id");
 	ctx.sample_id = nadia_spi_getint8(0, 1, &isnull);
 
-	/* the raw partitions this sample writes into */
-	if (SPI_execute_with_args("SELECT nadia_bgw.ensure_partitions('raw', $1)", 1,
+	/*
+	 * The raw partitions this sample writes into: made by
+	 * ensure_partitions() when one is missing (once per partition width).
+	 */
+	if (nadia_spi_exec("SELECT (SELECT count(*) FROM nadia_bgw.history_tables t WHERE t.tier = 'raw')"
+					   " = (SELECT count(*) FROM nadia_bgw.history_partitions p"
+					   "     JOIN nadia_bgw.history_tables t USING (parent)"
+					   "    WHERE t.tier = 'raw' AND p.lo <= $1 AND $1 < p.hi)", 1,
+					   (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ctx.ts)},
+					   NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up history partitions");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		nadia_spi_exec("SELECT nadia_bgw.ensure_partitions('raw', $1)", 1,
 							  (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ctx.ts)},
 							  NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not create history partitions");
@@ -388,7 +474,7 @@ nadia_take_sample(bool from_worker)
 	values[5] = CStringGetTextDatum(psprintf("{%s}", ctx.failed.data));
 	values[6] = CStringGetTextDatum(ctx.rows.data);
 	values[7] = CStringGetTextDatum(ctx.ms.data);
-	if (SPI_execute_with_args("INSERT INTO nadia_bgw.samples"
+	if (nadia_spi_exec("INSERT INTO nadia_bgw.samples"
 							  " (sample_id, sampled_at, duration_ms, taken_by, outcome, failed_sources, rows_written, source_ms)"
 							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::text[], $7::jsonb, $8::jsonb)",
 							  8, (Oid[]) {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},

@@ -43,6 +43,12 @@ extern char *nadia_bgw_debug_fail_source;
 #define HC_LAZY		0x1000		/* late column computed only when a trigger
 								 * column changed (or the row is new); else
 								 * NULL in history, previous value in state */
+#define HC_CATALOG	0x8000		/* tracked sources: a catalog property (name,
+								 * definition), kept in a *_catalog table */
+#define HC_DICT		0x10000		/* tracked sources: from the statement text
+								 * dictionary (stmt_id, excluded) */
+#define HC_AGE		0x20000		/* lazy column that moves by itself (an age):
+								 * a new measurement of it alone is no change */
 
 typedef struct HistColumn
 {
@@ -51,6 +57,23 @@ typedef struct HistColumn
 	const char *type;			/* SQL type the value is cast to */
 	int			flags;
 } HistColumn;
+
+struct TrackedRows;
+struct HistSource;
+
+/*
+ * Readers of the tracked sources (sampler_readers.c): fill one row per
+ * object with the values of the source's non-late columns; "measure" fills
+ * the lazy columns (sizes) of the rows that need them.
+ */
+typedef void (*TrackedReader) (const struct HistSource *src, struct TrackedRows *rows,
+							   const char *pgss_schema);
+typedef void (*TrackedMeasure) (const struct HistSource *src, struct TrackedRows *rows,
+								int row);
+typedef void (*TrackedCatalog) (const struct HistSource *src, TimestampTz ts,
+								Datum changed_keys, Datum dropped_keys);
+typedef bool (*TrackedCatalogReady) (const struct HistSource *src, struct TrackedRows *rows,
+									 int row);
 
 typedef struct HistSource
 {
@@ -63,16 +86,73 @@ typedef struct HistSource
 	const char *where;			/* WHERE clause of the source query, or NULL */
 	const char *detect_rels;	/* relations whose columns "@" expressions may use */
 	const char *reset_query;	/* source-wide stats_reset, or NULL */
-	const char *hist_filter;	/* extra condition for history rows, or NULL */
-	const char *pending_cond;	/* rows that need a second pass (statements
-								 * without text yet), or NULL */
 	const HistColumn *cols;
 	int			ncols;
+	/* tracked sources: last-seen values in shared memory (sampler_tracked.c) */
+	TrackedReader reader;		/* NULL: the generated SQL of build_source() */
+	TrackedMeasure measure;
+	TrackedCatalog catalog;		/* writes the *_catalog table, or NULL */
+	TrackedCatalogReady catalog_ready;	/* can a row's catalog entry be
+										 * written now? NULL: always */
 } HistSource;
+
+/* one object read by a tracked source's reader */
+typedef struct TrackedRow
+{
+	int64		k1;				/* queryid, relid, indexrelid */
+	Oid			k2;				/* statements: dbid */
+	Oid			k3;				/* statements: userid */
+	uint16		extra;			/* statements: toplevel */
+	uint32		cat_hash;		/* hash of the catalog columns */
+	int			cat_index;		/* reader's own: its catalog entry */
+	Datum	   *vals;			/* one per column of the source */
+	bool	   *nulls;
+	void	   *entry;			/* engine: the shared entry, or NULL */
+	bool		measure;		/* engine: the lazy columns are read now */
+	bool		still_due;		/* engine: written, sizes measured later */
+	bool		restart;
+	bool		changed;
+	bool		skip;			/* not tracked: no history, no state */
+	bool		cat_changed;
+	int32		stmt_id;
+	bool		excluded;
+} TrackedRow;
+
+typedef struct TrackedRows
+{
+	TrackedRow *rows;
+	int			n;
+	int			max;
+	MemoryContext cxt;
+} TrackedRows;
+
+extern TrackedRow *nadia_tracked_add(const HistSource *src, TrackedRows *rows);
+
+/* sampler_readers.c */
+extern void nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
+extern void nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
+extern void nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
+extern void nadia_measure_table(const HistSource *src, TrackedRows *rows, int row);
+extern void nadia_measure_index(const HistSource *src, TrackedRows *rows, int row);
+extern void nadia_catalog_tables(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
+extern void nadia_catalog_indexes(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
+extern bool nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row);
+extern int	nadia_column_index(const HistSource *src, const char *name);
+extern Oid	nadia_column_type(const HistColumn *col);
+
+/* sampler_tracked.c */
+extern int	nadia_bgw_max_tracked_objects;
+extern void nadia_tracked_shmem_init(void);
+extern bool nadia_tracked_has_baseline(const HistSource *src);
+extern int64 nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_id,
+										 bool initialized, const char *pgss_schema, int64 *seen);
 
 /* sampler_sources.c */
 extern const HistSource nadia_delta_sources[];
 extern const int nadia_n_delta_sources;
+extern void nadia_source_initialized(const HistSource *src, TimestampTz ts);
+extern bool nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
+									 const char *schema);
 extern int64 nadia_sample_delta_source(const HistSource *src, TimestampTz ts,
 									   int64 sample_id, const char *pgss_schema,
 									   int64 *seen);
@@ -90,6 +170,9 @@ extern int64 nadia_take_sample(bool from_worker);
 extern void nadia_sample_task(void);
 extern void nadia_sampler_init(void);
 extern char *nadia_spi_getstring(int row, int col);
+extern struct HTAB *nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n);
+extern int	nadia_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
+						   const char *nulls, bool read_only, long count);
 extern int64 nadia_spi_getint8(int row, int col, bool *isnull);
 
 /* history_tiers.c */

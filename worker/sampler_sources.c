@@ -4,12 +4,18 @@
  *		The sources of statistics history and the SQL that samples them.
  *
  * Cumulative sources (statements, tables, indexes, databases, cluster) are
- * described by a column table; one generated statement per source reads
- * the statistics view, joins it with the source's "state" table (the last
- * cumulative values seen, one row per object), keeps the rows that
- * changed, writes their per-interval deltas into the history table and
- * brings the state up to date.  The cost of a sample therefore depends on
- * the number of objects and of changed rows, never on history size.
+ * described by a column table: what each history column holds and how
+ * (delta, minimum, maximum, gauge), which columns detect a change, which
+ * mark a reset.  Statements, tables and indexes are "tracked" sources:
+ * their readers (sampler_readers.c) return one row per object and
+ * sampler_tracked.c compares them with the last-seen values it keeps in
+ * shared memory.  Databases and cluster (a few rows) are sampled by one
+ * generated statement each, which reads the statistics view, joins it
+ * with the source's UNLOGGED "state" table (the last cumulative values
+ * seen), writes the per-interval deltas of the rows that changed into the
+ * history table and brings the state up to date.  Either way the cost of
+ * a sample depends on the number of objects and of changed rows, never on
+ * history size.  history_tiers.c aggregates the same columns into tiers.
  *
  * A row whose counters went backwards, or whose reset marker (stats_reset,
  * stats_since) moved, is "restarted": its delta is the current value (what
@@ -56,7 +62,6 @@ static const HistColumn statement_cols[] = {
 	{"dbid", "s.dbid", "oid", KEY},
 	{"userid", "s.userid", "oid", KEY},
 	{"toplevel", "s.toplevel", "boolean", KEY | HC_HKEY | HC_HIST},
-	{"first_seen", "$1", TS, HC_STATE | HC_NOUPDATE},
 	{"info_reset", "(SELECT i.stats_reset FROM %s.pg_stat_statements_info i)", TS, RSET},
 	{"stats_since", "@stats_since", TS, RSET},
 	{"calls", "s.calls", I8, CNT},
@@ -86,25 +91,26 @@ static const HistColumn statement_cols[] = {
 	/* the text dictionary row, looked up once per (new) entry */
 	{"stmt_id", "coalesce(p.stmt_id, (SELECT t.stmt_id FROM nadia_bgw.statements t"
 		" WHERE t.queryid = c.queryid AND t.dbid = c.dbid AND t.userid = c.userid))",
-	"integer", HC_LATE | HC_STATE | HC_HIST | HC_HKEY},
+	"integer", HC_LATE | HC_DICT | HC_STATE | HC_HIST | HC_HKEY},
 	{"excluded", "coalesce(p.excluded, (SELECT t.excluded FROM nadia_bgw.statements t"
 		" WHERE t.queryid = c.queryid AND t.dbid = c.dbid AND t.userid = c.userid))",
-	"boolean", HC_LATE | HC_STATE},
+	"boolean", HC_LATE | HC_DICT | HC_STATE},
 };
 
 /*
- * Tables: pg_class read directly with the pgstat accessor functions, which
- * is what pg_stat_user_tables and pg_statio_user_tables do, in one pass;
- * per-table index sums come from one hashed aggregate over pg_index.  Our
- * own schema is left out.  Sizes are measured again only when the table
- * was written, vacuumed or rewritten since they were last measured.
+ * Tables: what pg_stat_user_tables and pg_statio_user_tables show, read in
+ * C by sampler_readers.c (the expressions name the pgstat accessor each
+ * column matches).  Our own schema is left out.  Sizes are measured again
+ * when the table was written, vacuumed or rewritten since they were last
+ * measured (each table at most every tenth sample, unless it is new or
+ * was rewritten: see SIZE_SPREAD in sampler_tracked.c).
  */
 #define WRT (CNT | HC_TRIGGER)
 #define LAZY (LATE | HC_LAZY)
 static const HistColumn table_cols[] = {
 	{"relid", "c.oid", "oid", KEY | HC_HKEY | HC_HIST},
-	{"schemaname", "n.nspname", "name", SONLY},
-	{"relname", "c.relname", "name", SONLY},
+	{"schemaname", "n.nspname", "name", SONLY | HC_CATALOG},
+	{"relname", "c.relname", "name", SONLY | HC_CATALOG},
 	{"relfilenode", "c.relfilenode", "oid", SONLY | HC_TRIGGER},
 	{"reltoastrelid", "c.reltoastrelid", "oid", SONLY},
 	{"relfrozenxid", "c.relfrozenxid", "xid", SONLY},
@@ -137,44 +143,39 @@ static const HistColumn table_cols[] = {
 	{"last_autovacuum", "pg_catalog.pg_stat_get_last_autovacuum_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
 	{"last_analyze", "pg_catalog.pg_stat_get_last_analyze_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
 	{"last_autoanalyze", "pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)", TS, GAUGE | HC_WHENCHANGED},
-	{"frozenxid_age", "pg_catalog.age(c.relfrozenxid)", "integer", LAZY},
+	{"frozenxid_age", "pg_catalog.age(c.relfrozenxid)", "integer", LAZY | HC_AGE},
 	{"heap_bytes", "pg_catalog.pg_relation_size(c.relid)", I8, LAZY},
 	{"index_bytes", "pg_catalog.pg_indexes_size(c.relid)", I8, LAZY},
 	{"toast_bytes", "CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_total_relation_size(c.reltoastrelid) ELSE 0 END", I8, LAZY},
 	{"total_bytes", "pg_catalog.pg_total_relation_size(c.relid)", I8, LAZY},
 };
 
-#define INDEX_SUMS(alias) \
-	" LEFT JOIN (SELECT x.indrelid, sum(pg_catalog.pg_stat_get_numscans(x.indexrelid))::bigint AS idx_scan," \
-	" sum(pg_catalog.pg_stat_get_tuples_fetched(x.indexrelid))::bigint AS idx_tup_fetch," \
-	" sum(pg_catalog.pg_stat_get_blocks_fetched(x.indexrelid) - pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint AS idx_blks_read," \
-	" sum(pg_catalog.pg_stat_get_blocks_hit(x.indexrelid))::bigint AS idx_blks_hit" \
-	" FROM pg_catalog.pg_index x GROUP BY x.indrelid) " alias
-
 /*
- * Indexes: pg_stat_user_indexes + pg_statio_user_indexes + pg_index.  The
- * definition is read again only when the index is rebuilt, the size when
- * its table was written or the index rebuilt.
+ * Indexes: pg_stat_user_indexes + pg_statio_user_indexes + pg_index, read
+ * in C like tables.  A row is written when the index's counters moved or
+ * its size was measured again (after its table was written or the index
+ * rebuilt); the definition is read again when the index is rebuilt,
+ * renamed or its constraint changed.
  */
 static const HistColumn index_cols[] = {
 	{"indexrelid", "i.oid", "oid", KEY | HC_HKEY | HC_HIST},
-	{"relid", "x.indrelid", "oid", SONLY},
-	{"schemaname", "n.nspname", "name", SONLY},
-	{"relname", "t.relname", "name", SONLY},
-	{"indexrelname", "i.relname", "name", SONLY},
+	{"relid", "x.indrelid", "oid", SONLY | HC_CATALOG},
+	{"schemaname", "n.nspname", "name", SONLY | HC_CATALOG},
+	{"relname", "t.relname", "name", SONLY | HC_CATALOG},
+	{"indexrelname", "i.relname", "name", SONLY | HC_CATALOG},
 	{"relfilenode", "i.relfilenode", "oid", SONLY | HC_TRIGGER},
 	{"table_writes", "pg_catalog.pg_stat_get_tuples_inserted(x.indrelid) + pg_catalog.pg_stat_get_tuples_updated(x.indrelid)"
 		" + pg_catalog.pg_stat_get_vacuum_count(x.indrelid) + pg_catalog.pg_stat_get_autovacuum_count(x.indrelid)",
-	I8, HC_STATE | HC_TRIGGER | HC_DETECT},
-	{"is_valid", "x.indisvalid", "boolean", SONLY},
-	{"is_unique", "x.indisunique", "boolean", SONLY},
-	{"is_primary", "x.indisprimary", "boolean", SONLY},
-	{"constraint_name", "k.conname", "name", SONLY},
-	{"constraint_type", "k.contype", "\"char\"", SONLY},
+	I8, HC_STATE | HC_TRIGGER},
+	{"is_valid", "x.indisvalid", "boolean", SONLY | HC_CATALOG},
+	{"is_unique", "x.indisunique", "boolean", SONLY | HC_CATALOG},
+	{"is_primary", "x.indisprimary", "boolean", SONLY | HC_CATALOG},
+	{"constraint_name", "k.conname", "name", SONLY | HC_CATALOG},
+	{"constraint_type", "k.contype", "\"char\"", SONLY | HC_CATALOG},
 	{"index_key", "(SELECT concat_ws(' ', x2.indrelid, x2.indkey::text, x2.indclass::text, x2.indcollation::text,"
 		" pg_catalog.pg_get_expr(x2.indexprs, x2.indrelid), 'WHERE', pg_catalog.pg_get_expr(x2.indpred, x2.indrelid))"
-		" FROM pg_catalog.pg_index x2 WHERE x2.indexrelid = c.indexrelid)", "text", HC_LATE | HC_STATE | HC_LAZY},
-	{"indexdef", "pg_catalog.pg_get_indexdef(c.indexrelid)", "text", HC_LATE | HC_STATE | HC_LAZY},
+		" FROM pg_catalog.pg_index x2 WHERE x2.indexrelid = c.indexrelid)", "text", HC_LATE | HC_STATE | HC_CATALOG},
+	{"indexdef", "pg_catalog.pg_get_indexdef(c.indexrelid)", "text", HC_LATE | HC_STATE | HC_CATALOG},
 	{"idx_scan", "pg_catalog.pg_stat_get_numscans(i.oid)", I8, CNT},
 	{"idx_tup_read", "pg_catalog.pg_stat_get_tuples_returned(i.oid)", I8, CNT},
 	{"idx_tup_fetch", "pg_catalog.pg_stat_get_tuples_fetched(i.oid)", I8, CNT},
@@ -249,50 +250,39 @@ static const HistColumn cluster_cols[] = {
 };
 
 const HistSource nadia_delta_sources[] = {
-	{"statements", "nadia_bgw.statement_state", "nadia_bgw.statement_samples",
+	/* tracked sources: read by sampler_readers.c, no generated SQL */
+	{"statements", NULL, "nadia_bgw.statement_samples",
 		"nadia_bgw.statement_hourly", "nadia_bgw.statement_daily",
-		"%s.pg_stat_statements(false) s", "s.queryid IS NOT NULL",
-		"%s.pg_stat_statements",
+		NULL, NULL, NULL,
 		"SELECT stats_reset FROM %s.pg_stat_statements_info",
-		"NOT coalesce(d.excluded, false) AND d.stmt_id IS NOT NULL",
-		"d.stmt_id IS NULL",
-	statement_cols, lengthof(statement_cols)},
-	{"tables", "nadia_bgw.table_state", "nadia_bgw.table_samples",
+		statement_cols, lengthof(statement_cols),
+	nadia_read_statements, NULL, NULL},
+	{"tables", NULL, "nadia_bgw.table_samples",
 		"nadia_bgw.table_hourly", "nadia_bgw.table_daily",
-		"pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		INDEX_SUMS("ix") " ON ix.indrelid = c.oid" INDEX_SUMS("tx") " ON tx.indrelid = c.reltoastrelid",
-		"c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')"
-		" AND n.nspname !~ '^pg_toast'",
-		NULL,
+		NULL, NULL, NULL,
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
-		NULL, NULL,
-	table_cols, lengthof(table_cols)},
-	{"indexes", "nadia_bgw.index_state", "nadia_bgw.index_samples",
+		table_cols, lengthof(table_cols),
+	nadia_read_tables, nadia_measure_table, nadia_catalog_tables},
+	{"indexes", NULL, "nadia_bgw.index_samples",
 		"nadia_bgw.index_hourly", "nadia_bgw.index_daily",
-		"pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid"
-		" JOIN pg_catalog.pg_class t ON t.oid = x.indrelid"
-		" JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace"
-		" LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x')",
-		"t.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')"
-		" AND n.nspname !~ '^pg_toast'",
-		NULL,
+		NULL, NULL, NULL,
 		"SELECT pg_catalog.pg_stat_get_db_stat_reset_time(d.oid) FROM pg_catalog.pg_database d"
 		" WHERE d.datname = pg_catalog.current_database()",
-		NULL, NULL,
-	index_cols, lengthof(index_cols)},
+		index_cols, lengthof(index_cols),
+	nadia_read_indexes, nadia_measure_index, nadia_catalog_indexes, nadia_index_catalog_ready},
+	/* sources sampled by the generated SQL of build_source() */
 	{"databases", "nadia_bgw.database_state", "nadia_bgw.database_samples",
 		"nadia_bgw.database_hourly", "nadia_bgw.database_daily",
 		"pg_catalog.pg_stat_database d", "d.datid <> 0",
 		"pg_catalog.pg_stat_database",
-		NULL, NULL, NULL,
+		NULL,
 	database_cols, lengthof(database_cols)},
 	{"cluster", "nadia_bgw.cluster_state", "nadia_bgw.cluster_samples",
 		"nadia_bgw.cluster_hourly", "nadia_bgw.cluster_daily",
 		"pg_catalog.pg_stat_bgwriter b CROSS JOIN pg_catalog.pg_stat_wal w%s", NULL,
 		"pg_catalog.pg_stat_bgwriter pg_catalog.pg_stat_wal pg_catalog.pg_stat_checkpointer",
 		"SELECT greatest(b.stats_reset, w.stats_reset) FROM pg_catalog.pg_stat_bgwriter b, pg_catalog.pg_stat_wal w",
-		NULL, NULL,
 	cluster_cols, lengthof(cluster_cols)},
 };
 
@@ -309,7 +299,6 @@ typedef struct BuiltSource
 	char	   *sample_sql;
 	SPIPlanPtr	sample_plan;	/* kept for the life of the backend */
 	char	   *vanished_sql;
-	char	   *fixup_sql;		/* second pass of pending rows, or NULL */
 	char	   *pgss_schema;
 } BuiltSource;
 
@@ -566,8 +555,6 @@ build_source(const HistSource *src, int idx, const char *schema)
 			appendStringInfo(&q, ", d.%s", nm);
 	}
 	appendStringInfoString(&q, " FROM d WHERE $2");
-	if (src->hist_filter)
-		appendStringInfo(&q, " AND %s", src->hist_filter);
 	appendStringInfoString(&q, " RETURNING 1)");
 
 	/* u: state of known rows */
@@ -602,9 +589,8 @@ build_source(const HistSource *src, int idx, const char *schema)
 					 " (SELECT count(*) FROM d WHERE is_new), (SELECT count(*) FROM d WHERE restart),"
 					 " (SELECT count(*) FROM h),"
 					 " (SELECT count(*) FROM %s WHERE dropped_at IS NULL)"
-					 " + (SELECT count(*) FROM d WHERE is_new OR resurrected),"
-					 " (SELECT count(*) FROM d WHERE %s)",
-					 src->state_table, src->pending_cond ? src->pending_cond : "false");
+					 " + (SELECT count(*) FROM d WHERE is_new OR resurrected)",
+					 src->state_table);
 
 	elog(DEBUG1, "nadia_bgw: sampling SQL of source \"%s\": %s", src->name, q.data);
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -624,37 +610,6 @@ build_source(const HistSource *src, int idx, const char *schema)
 	built[idx].vanished_sql = pstrdup(q.data);
 	MemoryContextSwitchTo(old);
 
-	/*
-	 * Statements seen for the first time have no text (hence no stmt_id)
-	 * until the text pass ran: this second pass links them and writes their
-	 * history rows (new entries: the delta is the whole value).
-	 */
-	if (src->pending_cond)
-	{
-		resetStringInfo(&q);
-		appendStringInfo(&q, "WITH f AS (UPDATE %s p SET stmt_id = t.stmt_id, excluded = t.excluded"
-						 " FROM nadia_bgw.statements t WHERE p.stmt_id IS NULL AND p.first_seen = $1"
-						 " AND t.queryid = p.queryid AND t.dbid = p.dbid AND t.userid = p.userid"
-						 " RETURNING p.*) INSERT INTO %s (sampled_at",
-						 src->state_table, src->hist_table);
-		for (i = 0; i < src->ncols; i++)
-			if (src->cols[i].flags & HC_HIST)
-				appendStringInfo(&q, ", %s", src->cols[i].name);
-		appendStringInfoString(&q, ") SELECT $1");
-		for (i = 0; i < src->ncols; i++)
-		{
-			if (!(src->cols[i].flags & HC_HIST))
-				continue;
-			if (src->cols[i].flags & HC_DELTA)
-				appendStringInfo(&q, ", nullif(f.%s, 0)", src->cols[i].name);
-			else
-				appendStringInfo(&q, ", f.%s", src->cols[i].name);
-		}
-		appendStringInfoString(&q, " FROM f WHERE $2 AND NOT f.excluded AND $3 IS NOT NULL");
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		built[idx].fixup_sql = pstrdup(q.data);
-		MemoryContextSwitchTo(old);
-	}
 }
 
 /* Run a statement with the sampler's three parameters; returns SPI code. */
@@ -668,15 +623,15 @@ exec_params(const char *sql, TimestampTz ts, bool write_history, int64 sample_id
 	values[0] = TimestampTzGetDatum(ts);
 	values[1] = BoolGetDatum(write_history);
 	values[2] = Int64GetDatum(sample_id);
-	return SPI_execute_with_args(sql, 3, types, values, NULL, read_only, 0);
+	return nadia_spi_exec(sql, 3, types, values, NULL, read_only, 0);
 }
 
 /*
  * Source-wide bookkeeping: true when the source already has a baseline.
  * Also records a 'stats_reset' event when the source's reset time moved.
  */
-static bool
-source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
+bool
+nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 				   const char *schema)
 {
 	StringInfoData q;
@@ -692,7 +647,7 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 	{
 		initStringInfo(&q);
 		appendStringInfo(&q, src->reset_query, schema);
-		if (SPI_execute(q.data, false, 1) != SPI_OK_SELECT)
+		if (nadia_spi_exec(q.data, 0, NULL, NULL, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "reset query of source \"%s\" failed", src->name);
 		if (SPI_processed == 1)
 		{
@@ -707,7 +662,7 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 		nulls[2] = 'n';
 
 	/* previous reset time and whether a baseline exists */
-	if (SPI_execute_with_args("SELECT initialized_at IS NOT NULL, initialized_at IS NOT NULL"
+	if (nadia_spi_exec("SELECT initialized_at IS NOT NULL, initialized_at IS NOT NULL"
 							  " AND stats_reset IS DISTINCT FROM $3, stats_reset"
 							  " FROM nadia_bgw.source_state WHERE source = $1",
 							  3, types, values, nulls, false, 1) != SPI_OK_SELECT)
@@ -715,7 +670,7 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 	if (SPI_processed == 0)
 	{
 		initialized = false;
-		if (SPI_execute_with_args("INSERT INTO nadia_bgw.source_state (source, stats_reset)"
+		if (nadia_spi_exec("INSERT INTO nadia_bgw.source_state (source, stats_reset)"
 								  " VALUES ($1, $3)", 3, types, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "writing nadia_bgw.source_state failed");
 	}
@@ -733,10 +688,18 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 		 */
 		if (initialized)
 		{
-			if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", src->state_table),
-							false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "reading %s failed", src->state_table);
-			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			bool		lost;
+
+			if (src->reader != NULL)
+				lost = !nadia_tracked_has_baseline(src);
+			else
+			{
+				if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", src->state_table),
+								false, 1) != SPI_OK_SELECT)
+					elog(ERROR, "reading %s failed", src->state_table);
+				lost = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			}
+			if (lost)
 			{
 				initialized = false;
 				nadia_record_event(sample_id, ts, src->name, "state_lost", 0, NULL);
@@ -751,11 +714,22 @@ source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 							   psprintf("{\"stats_reset\": %s}",
 										reset_null ? "null" :
 										quote_literal_cstr(timestamptz_to_str(DatumGetTimestampTz(reset)))));
-		if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET stats_reset = $3 WHERE source = $1",
+		if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET stats_reset = $3 WHERE source = $1",
 								  3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "writing nadia_bgw.source_state failed");
 	}
 	return initialized;
+}
+
+/* The source has its baseline from now on. */
+void
+nadia_source_initialized(const HistSource *src, TimestampTz ts)
+{
+	if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET initialized_at = $2 WHERE source = $1",
+					   2, (Oid[]) {TEXTOID, TIMESTAMPTZOID},
+					   (Datum[]) {CStringGetTextDatum(src->name), TimestampTzGetDatum(ts)},
+					   NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "writing nadia_bgw.source_state failed");
 }
 
 void
@@ -786,7 +760,7 @@ nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 		values[5] = CStringGetTextDatum(details);
 	else
 		nulls[5] = 'n';
-	if (SPI_execute_with_args("INSERT INTO nadia_bgw.stats_events"
+	if (nadia_spi_exec("INSERT INTO nadia_bgw.stats_events"
 							  " (sample_id, sampled_at, source, kind, count, details)"
 							  " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
 							  6, types, values, nulls, false, 0) != SPI_OK_INSERT)
@@ -805,10 +779,16 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 	int64		seen,
 				restarted,
 				written,
-				live,
-				pending;
+				live;
 	bool		isnull;
 	Datum		values[3];
+
+	/* statements, tables, indexes: last-seen values in shared memory */
+	if (src->reader != NULL)
+	{
+		initialized = nadia_source_bookkeeping(src, ts, sample_id, pgss_schema);
+		return nadia_sample_tracked_source(src, ts, sample_id, initialized, pgss_schema, seen_out);
+	}
 
 	if (built[idx].sample_plan == NULL ||
 		strcmp(built[idx].pgss_schema, pgss_schema ? pgss_schema : "") != 0)
@@ -828,7 +808,7 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 		built[idx].sample_plan = plan;
 	}
 
-	initialized = source_bookkeeping(src, ts, sample_id, pgss_schema);
+	initialized = nadia_source_bookkeeping(src, ts, sample_id, pgss_schema);
 
 	values[0] = TimestampTzGetDatum(ts);
 	values[1] = BoolGetDatum(initialized);
@@ -840,32 +820,18 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 	restarted = nadia_spi_getint8(0, 4, &isnull);
 	written = nadia_spi_getint8(0, 5, &isnull);
 	live = nadia_spi_getint8(0, 6, &isnull);
-	pending = nadia_spi_getint8(0, 7, &isnull);
 	*seen_out = seen;
 
 	if (restarted > 0 && initialized)
 		nadia_record_event(sample_id, ts, src->name, "counters_restarted", restarted, NULL);
-
-	/* new statements: store their text, then link them and write their rows */
-	if (pending > 0)
-	{
-		nadia_sample_statement_texts(pgss_schema, ts);
-		if (exec_params(built[idx].fixup_sql, ts, initialized, sample_id, false) != SPI_OK_INSERT)
-			elog(ERROR, "linking new statements failed");
-		written += SPI_processed;
-	}
 
 	/* objects gone since the last sample: mark them in the state */
 	if (live > seen &&
 		exec_params(built[idx].vanished_sql, ts, initialized, sample_id, false) != SPI_OK_UPDATE)
 		elog(ERROR, "marking vanished objects of source \"%s\" failed", src->name);
 
-	if (!initialized &&
-		SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = $2 WHERE source = $1",
-							  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID},
-							  (Datum[]) {CStringGetTextDatum(src->name), TimestampTzGetDatum(ts)},
-							  NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "writing nadia_bgw.source_state failed");
+	if (!initialized)
+		nadia_source_initialized(src, ts);
 	return written;
 }
 
@@ -948,14 +914,14 @@ nadia_check_pgss_evictions(const char *schema, TimestampTz ts, int64 sample_id,
 					 errdetail("%lld entries are tracked, pg_stat_statements.max is %s; evicted statements lose their history.",
 							   (long long) entries, max ? max : "unknown"),
 					 errhint("Raise pg_stat_statements.max.")));
-			if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET last_warning_at = $1"
+			if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET last_warning_at = $1"
 									  " WHERE source = 'statements'", 1,
 									  (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ts)},
 									  NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "writing nadia_bgw.source_state failed");
 		}
 	}
-	if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET dealloc = $1 WHERE source = 'statements'",
+	if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET dealloc = $1 WHERE source = 'statements'",
 							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(dealloc)},
 							  NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing nadia_bgw.source_state failed");

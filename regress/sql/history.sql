@@ -185,7 +185,7 @@ SELECT nadia_bgw.take_sample();
 SELECT nadia_bgw.maintain_history();
 INSERT INTO nadia_bgw.samples (sampled_at, duration_ms, taken_by, outcome) VALUES (now(), 0, 'x', '{}');
 DELETE FROM nadia_bgw.statement_samples;
-UPDATE nadia_bgw.table_state SET n_live_tup = 0;
+UPDATE nadia_bgw.table_catalog SET relname = NULL;
 TRUNCATE nadia_bgw.samples;
 RESET ROLE;
 

@@ -8,11 +8,14 @@
 --    *_history views show it as 0;
 --  * raw history tables are partitioned by sampled_at; partitions are made
 --    by the sampler and dropped whole when older than their retention;
---  * *_state tables hold the last cumulative values seen (one row per
---    object), so the cost of a sample does not depend on history size.
---    They are UNLOGGED: rewritten in part every sample, they would double
---    the WAL of sampling; after a crash (or on a promoted standby) they are
---    empty and the sampler takes a new baseline (event 'state_lost').
+--  * the last cumulative values seen (one set per object) are what a
+--    sample compares with, so its cost does not depend on history size.
+--    Statements, tables and indexes keep them in shared memory (sized by
+--    nadia_bgw.max_tracked_objects; table_state and index_state are views
+--    over it and over the *_catalog tables of names and definitions);
+--    databases and cluster in the UNLOGGED *_state tables.  After a
+--    restart, a crash or on a promoted standby they are gone and the
+--    sampler takes a new baseline (event 'state_lost').
 
 -- One row per sample.
 CREATE SEQUENCE nadia_bgw.samples_sample_id_seq;
@@ -93,23 +96,6 @@ CREATE TABLE nadia_bgw.statements (
     UNIQUE (queryid, dbid, userid)
 );
 
-CREATE UNLOGGED TABLE nadia_bgw.statement_state (
-    queryid bigint NOT NULL, dbid oid NOT NULL, userid oid NOT NULL, toplevel boolean NOT NULL,
-    first_seen timestamptz,
-    stmt_id integer, excluded boolean, info_reset timestamptz, stats_since timestamptz,
-    calls bigint, plans bigint, total_exec_time double precision, total_plan_time double precision,
-    rows bigint,
-    shared_blks_hit bigint, shared_blks_read bigint, shared_blks_dirtied bigint, shared_blks_written bigint,
-    local_blks_hit bigint, local_blks_read bigint, local_blks_dirtied bigint, local_blks_written bigint,
-    temp_blks_read bigint, temp_blks_written bigint,
-    blk_read_time double precision, blk_write_time double precision,
-    wal_records bigint, wal_fpi bigint, wal_bytes bigint,
-    min_exec_time double precision, max_exec_time double precision,
-    min_plan_time double precision, max_plan_time double precision,
-    changed_at timestamptz, dropped_at timestamptz,
-    PRIMARY KEY (queryid, dbid, userid, toplevel)
-) WITH (fillfactor = 70);
-
 CREATE TABLE nadia_bgw.statement_samples (
     sampled_at timestamptz NOT NULL,
     stmt_id integer NOT NULL,
@@ -129,19 +115,14 @@ CREATE TABLE nadia_bgw.statement_samples (
 -- Tables (pg_stat_user_tables + pg_statio_user_tables + sizes)
 ------------------------------------------------------------------------
 
-CREATE UNLOGGED TABLE nadia_bgw.table_state (
+-- Names of the tables seen by the sampler (written when a table is new or
+-- renamed; a dropped table keeps its row, with dropped_at, while history
+-- may mention it).
+CREATE TABLE nadia_bgw.table_catalog (
     relid oid PRIMARY KEY,
-    schemaname name, relname name, relfilenode oid, reltoastrelid oid, relfrozenxid xid,
-    seq_scan bigint, seq_tup_read bigint, idx_scan bigint, idx_tup_fetch bigint,
-    n_tup_ins bigint, n_tup_upd bigint, n_tup_del bigint, n_tup_hot_upd bigint,
-    vacuum_count bigint, autovacuum_count bigint, analyze_count bigint, autoanalyze_count bigint,
-    heap_blks_read bigint, heap_blks_hit bigint, idx_blks_read bigint, idx_blks_hit bigint,
-    toast_blks_read bigint, toast_blks_hit bigint, tidx_blks_read bigint, tidx_blks_hit bigint,
-    n_live_tup bigint, n_dead_tup bigint, n_mod_since_analyze bigint, n_ins_since_vacuum bigint,
-    last_vacuum timestamptz, last_autovacuum timestamptz, last_analyze timestamptz, last_autoanalyze timestamptz,
-    frozenxid_age integer, heap_bytes bigint, index_bytes bigint, toast_bytes bigint, total_bytes bigint,
-    changed_at timestamptz, dropped_at timestamptz
-) WITH (fillfactor = 70);
+    schemaname name, relname name,
+    first_seen timestamptz, dropped_at timestamptz
+);
 
 CREATE TABLE nadia_bgw.table_samples (
     sampled_at timestamptz NOT NULL,
@@ -160,17 +141,16 @@ CREATE TABLE nadia_bgw.table_samples (
 -- Indexes (pg_stat_user_indexes + pg_statio_user_indexes + pg_index)
 ------------------------------------------------------------------------
 
-CREATE UNLOGGED TABLE nadia_bgw.index_state (
+-- Names and definitions of the indexes seen by the sampler (written when
+-- an index is new, renamed, rebuilt or its constraint changed).
+CREATE TABLE nadia_bgw.index_catalog (
     indexrelid oid PRIMARY KEY,
-    relid oid, schemaname name, relname name, indexrelname name, relfilenode oid,
-    table_writes bigint,       -- inserts+updates+vacuums of the table: a change re-measures index_bytes
+    relid oid, schemaname name, relname name, indexrelname name,
     is_valid boolean, is_unique boolean, is_primary boolean, constraint_name name, constraint_type "char",
     index_key text,            -- indkey, indclass, expressions and predicate: equal keys = duplicates
     indexdef text,
-    idx_scan bigint, idx_tup_read bigint, idx_tup_fetch bigint, idx_blks_read bigint, idx_blks_hit bigint,
-    index_bytes bigint,
-    changed_at timestamptz, dropped_at timestamptz
-) WITH (fillfactor = 70);
+    first_seen timestamptz, dropped_at timestamptz
+);
 
 CREATE TABLE nadia_bgw.index_samples (
     sampled_at timestamptz NOT NULL,
@@ -178,6 +158,53 @@ CREATE TABLE nadia_bgw.index_samples (
     idx_scan bigint, idx_tup_read bigint, idx_tup_fetch bigint,
     index_bytes bigint
 ) PARTITION BY RANGE (sampled_at);
+
+------------------------------------------------------------------------
+-- The last-seen values of tables and indexes, from the sampler's shared
+-- memory (empty after a restart until the next sample).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nadia_bgw.tracked_state(source text)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'nadia_bgw_tracked_state';
+
+CREATE VIEW nadia_bgw.table_state AS
+SELECT c.relid, c.schemaname, c.relname, s.relfilenode, s.reltoastrelid, s.relfrozenxid,
+       s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch,
+       s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd,
+       s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
+       s.heap_blks_read, s.heap_blks_hit, s.idx_blks_read, s.idx_blks_hit,
+       s.toast_blks_read, s.toast_blks_hit, s.tidx_blks_read, s.tidx_blks_hit,
+       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
+       s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+       s.frozenxid_age, s.heap_bytes, s.index_bytes, s.toast_bytes, s.total_bytes,
+       s.changed_at, c.dropped_at
+  FROM nadia_bgw.table_catalog c
+  LEFT JOIN nadia_bgw.tracked_state('tables') AS s(
+       relid oid, relfilenode oid, reltoastrelid oid, relfrozenxid xid,
+       seq_scan bigint, seq_tup_read bigint, idx_scan bigint, idx_tup_fetch bigint,
+       n_tup_ins bigint, n_tup_upd bigint, n_tup_del bigint, n_tup_hot_upd bigint,
+       vacuum_count bigint, autovacuum_count bigint, analyze_count bigint, autoanalyze_count bigint,
+       heap_blks_read bigint, heap_blks_hit bigint, idx_blks_read bigint, idx_blks_hit bigint,
+       toast_blks_read bigint, toast_blks_hit bigint, tidx_blks_read bigint, tidx_blks_hit bigint,
+       n_live_tup bigint, n_dead_tup bigint, n_mod_since_analyze bigint, n_ins_since_vacuum bigint,
+       last_vacuum timestamptz, last_autovacuum timestamptz, last_analyze timestamptz, last_autoanalyze timestamptz,
+       frozenxid_age integer, heap_bytes bigint, index_bytes bigint, toast_bytes bigint, total_bytes bigint,
+       changed_at timestamptz) ON s.relid = c.relid;
+
+CREATE VIEW nadia_bgw.index_state AS
+SELECT c.indexrelid, c.relid, c.schemaname, c.relname, c.indexrelname, s.relfilenode, s.table_writes,
+       c.is_valid, c.is_unique, c.is_primary, c.constraint_name, c.constraint_type, c.index_key, c.indexdef,
+       s.idx_scan, s.idx_tup_read, s.idx_tup_fetch, s.idx_blks_read, s.idx_blks_hit, s.index_bytes,
+       s.changed_at, c.dropped_at
+  FROM nadia_bgw.index_catalog c
+  LEFT JOIN nadia_bgw.tracked_state('indexes') AS s(
+       indexrelid oid, relfilenode oid, table_writes bigint,
+       idx_scan bigint, idx_tup_read bigint, idx_tup_fetch bigint, idx_blks_read bigint, idx_blks_hit bigint,
+       index_bytes bigint, changed_at timestamptz) ON s.indexrelid = c.indexrelid;
+
+REVOKE ALL ON FUNCTION nadia_bgw.tracked_state(text) FROM PUBLIC;
 
 ------------------------------------------------------------------------
 -- Databases (pg_stat_database)

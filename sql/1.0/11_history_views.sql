@@ -128,7 +128,7 @@ AS $$
 $$;
 
 -- One row per user table as of the latest sample.  Cumulative values and
--- gauges come from table_state (kept current by every sample), the
+-- gauges come from table_state (current as of the latest sample), the
 -- seq_scan/seq_tup_read/idx_scan deltas from the latest sample (0 when the
 -- table did not change in it).
 CREATE VIEW nadia_bgw.table_stats_latest AS
@@ -181,9 +181,11 @@ GRANT SELECT ON
     nadia_bgw.cluster_samples, nadia_bgw.cluster_hourly, nadia_bgw.cluster_daily,
     nadia_bgw.activity_samples, nadia_bgw.lock_wait_samples, nadia_bgw.replication_samples,
     nadia_bgw.table_state, nadia_bgw.index_state, nadia_bgw.database_state,
-    nadia_bgw.statement_state, nadia_bgw.cluster_state,
+    nadia_bgw.table_catalog, nadia_bgw.index_catalog, nadia_bgw.cluster_state,
     nadia_bgw.statement_history, nadia_bgw.table_history, nadia_bgw.index_history,
     nadia_bgw.database_history, nadia_bgw.cluster_history, nadia_bgw.activity_history,
     nadia_bgw.lock_wait_history, nadia_bgw.replication_history,
     nadia_bgw.table_stats_latest, nadia_bgw.index_stats_latest
 TO nadia_bgw_reader;
+-- the table_state and index_state views read the sampler's shared memory
+GRANT EXECUTE ON FUNCTION nadia_bgw.tracked_state(text) TO nadia_bgw_reader;
