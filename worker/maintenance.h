@@ -34,6 +34,7 @@ extern int	nadia_maint_cost_limit;
 extern int	nadia_maint_cost_limit_max;
 extern int	nadia_maint_parallel_workers;
 extern int	nadia_maint_analyze_interval;
+extern double nadia_maint_duty_cycle;
 extern int	nadia_maint_lock_timeout;
 extern int	nadia_maint_history_days;
 extern int	nadia_maint_debug_job_delay;

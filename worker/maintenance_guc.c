@@ -36,6 +36,7 @@ int			nadia_maint_cost_limit = 200;
 int			nadia_maint_cost_limit_max = 10000;
 int			nadia_maint_parallel_workers = 0;
 int			nadia_maint_analyze_interval = 300;
+double		nadia_maint_duty_cycle = 0.25;
 int			nadia_maint_lock_timeout = 1000;
 int			nadia_maint_history_days = 30;
 int			nadia_maint_debug_job_delay = 0;
@@ -238,6 +239,12 @@ nadia_maintenance_define_gucs(void)
 							"A table analyzed (by anyone) less than this long ago is not planned for ANALYZE again; requests are served regardless.",
 							&nadia_maint_analyze_interval, 300, 0, 7 * 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomRealVariable("nadia_bgw.maintenance_duty_cycle",
+							 "Largest share of the time our VACUUM jobs may keep one table under VACUUM.",
+							 "After a VACUUM job of d seconds the next one on that table waits d * (1 / duty_cycle - 1) seconds, so that under heavy churn back-to-back jobs do not take the application's CPU and I/O; freeze emergencies and requests are not spaced. 1 turns the spacing off.",
+							 &nadia_maint_duty_cycle, 0.25, 0.01, 1.0,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("nadia_bgw.maintenance_lock_timeout",
 							"lock_timeout of our jobs: a lock not granted by then skips the job.",

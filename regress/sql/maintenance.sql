@@ -90,6 +90,24 @@ UPDATE nadia_bgw.maintenance_history SET outcome = 'done';
 SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
 UPDATE nadia_bgw.maintenance_history SET outcome = 'skipped-locked';
 SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+-- duty cycle (maintenance_duty_cycle = 0.25): after a VACUUM of d the next
+-- one waits 3 d.  Two hours of VACUUM ended a minute ago: still spaced out
+SHOW nadia_bgw.maintenance_duty_cycle;
+UPDATE nadia_bgw.maintenance_history
+   SET outcome = 'done', planned_at = now() - interval '2 hours',
+       started_at = now() - interval '2 hours', ended_at = now() - interval '1 minute';
+SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+-- the same job ended seven hours ago (more than 3 x 2 hours): ready
+UPDATE nadia_bgw.maintenance_history
+   SET planned_at = now() - interval '9 hours', started_at = now() - interval '9 hours',
+       ended_at = now() - interval '7 hours';
+SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+-- a request is served at once, spacing or not
+UPDATE nadia_bgw.maintenance_history SET ended_at = now() - interval '1 minute';
+SELECT nadia_bgw.request_maintenance('m_hot', 'vacuum', 'test spacing');
+SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+DELETE FROM nadia_bgw.maintenance_requests;
+UPDATE nadia_bgw.maintenance_history SET outcome = 'skipped-locked';
 
 -- settings: check hooks
 ALTER SYSTEM SET nadia_bgw.maintenance_window = '01:00-05:00';

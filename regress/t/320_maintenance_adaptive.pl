@@ -22,6 +22,9 @@ my $node = nadia_node('maint_adaptive', conf => <<'CONF');
 nadia_bgw.interval = 3600
 autovacuum = off
 nadia_bgw.maintenance_cooldown = 0
+# jobs here are made long on purpose and followed at once by the next one:
+# no duty-cycle spacing (the regress test maintenance covers it)
+nadia_bgw.maintenance_duty_cycle = 1
 CONF
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }

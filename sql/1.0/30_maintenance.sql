@@ -124,6 +124,7 @@ WITH cfg AS (
            pg_catalog.current_setting('nadia_bgw.maintenance_emergency_anytime')::boolean AS emergency_anytime,
            pg_catalog.make_interval(secs => (SELECT setting::float8 FROM pg_catalog.pg_settings
                                               WHERE name = 'nadia_bgw.maintenance_analyze_interval')) AS analyze_interval,
+           pg_catalog.current_setting('nadia_bgw.maintenance_duty_cycle')::float8 AS duty_cycle,
            nadia_bgw.maintenance_window_open() AS window_open
 ), tab AS (
     SELECT s.relid, s.schemaname, s.relname,
@@ -147,7 +148,7 @@ WITH cfg AS (
                     pg_catalog.pg_stat_get_last_autoanalyze_time(s.relid)) AS last_analyzed,
            r.action AS requested_action, r.reason AS request_reason,
            s.sampled_at,
-           cfg.emergency_anytime, cfg.window_open, cfg.analyze_interval
+           cfg.emergency_anytime, cfg.window_open, cfg.analyze_interval, cfg.duty_cycle
       FROM nadia_bgw.table_stats_latest s
       JOIN pg_catalog.pg_class c ON c.oid = s.relid
       LEFT JOIN nadia_bgw.maintenance_settings o ON o.relid = s.relid
@@ -178,11 +179,17 @@ WITH cfg AS (
                         AND last.dead_tuples_after > vacuum_threshold
                         AND last.dead_tuples_removed < last.dead_tuples_before / 2), false)
              AND COALESCE(last.ended_at, last.planned_at) > pg_catalog.now() - cooldown AS backoff,
+           -- duty cycle: after a VACUUM of d seconds the next one waits
+           -- d * (1 / duty_cycle - 1), so that under heavy churn jobs do not
+           -- run back to back and take the application's CPU and I/O
+           COALESCE(last.outcome = 'done' AND last.action LIKE 'vacuum%'
+                    AND last.ended_at > pg_catalog.now()
+                          - (last.ended_at - last.started_at) * (1 / duty_cycle - 1), false) AS spacing,
            EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
                     WHERE h.relid = tab.relid AND h.outcome IN ('queued', 'running')) AS job_open
       FROM tab
       LEFT JOIN LATERAL (
-            SELECT h.planned_at, h.ended_at, h.outcome, h.action, h.dead_tuples_after,
+            SELECT h.planned_at, h.started_at, h.ended_at, h.outcome, h.action, h.dead_tuples_after,
                    h.dead_tuples_before, h.dead_tuples_removed
               FROM nadia_bgw.maintenance_history h
              WHERE h.relid = tab.relid
@@ -229,7 +236,8 @@ SELECT pg_catalog.rank() OVER (ORDER BY need_freeze DESC, requested_action IS NO
                          AND (GREATEST(last_ours,
                                        CASE WHEN need_vacuum OR need_freeze THEN last_vacuumed
                                             ELSE last_analyzed END) > sampled_at
-                              OR backoff) THEN 'cooldown'
+                              OR backoff
+                              OR (spacing AND NOT need_freeze)) THEN 'cooldown'
                     WHEN NOT window_open
                          AND NOT (need_freeze AND emergency_anytime)
                          AND NOT (requested_action IS NOT DISTINCT FROM 'analyze'
