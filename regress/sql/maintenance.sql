@@ -102,6 +102,20 @@ UPDATE nadia_bgw.maintenance_history
    SET planned_at = now() - interval '9 hours', started_at = now() - interval '9 hours',
        ended_at = now() - interval '7 hours';
 SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+-- a VACUUM by anyone else since our job (here a manual one; autovacuum
+-- alike) restarts the wait.  The table is dirtied and sampled again after
+-- it, so that only the spacing can hold it back
+VACUUM m_hot;
+UPDATE m_hot SET v = 2 WHERE id <= 5000;
+SELECT pg_stat_force_next_flush();
+SELECT nadia_bgw.take_sample() IS NOT NULL AS sampled;
+SELECT relname, state, n_dead_tup > vacuum_threshold AS over_threshold
+  FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+-- once three times our last job's duration has passed since that VACUUM: ready
+UPDATE nadia_bgw.maintenance_history
+   SET started_at = ended_at - interval '100 milliseconds';
+SELECT pg_sleep(0.35);
+SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
 -- a request is served at once, spacing or not
 UPDATE nadia_bgw.maintenance_history SET ended_at = now() - interval '1 minute';
 SELECT nadia_bgw.request_maintenance('m_hot', 'vacuum', 'test spacing');

@@ -181,9 +181,12 @@ WITH cfg AS (
              AND COALESCE(last.ended_at, last.planned_at) > pg_catalog.now() - cooldown AS backoff,
            -- duty cycle: after a VACUUM of d seconds the next one waits
            -- d * (1 / duty_cycle - 1), so that under heavy churn jobs do not
-           -- run back to back and take the application's CPU and I/O
+           -- run back to back and take the application's CPU and I/O.  A
+           -- VACUUM by anyone else since (autovacuum, which keeps running
+           -- beside us, or a manual one) restarts the wait: it was a pass
+           -- over the same heap and indexes, taken to cost what ours did
            COALESCE(last.outcome = 'done' AND last.action LIKE 'vacuum%'
-                    AND last.ended_at > pg_catalog.now()
+                    AND GREATEST(last.ended_at, last_vacuumed) > pg_catalog.now()
                           - (last.ended_at - last.started_at) * (1 / duty_cycle - 1), false) AS spacing,
            EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
                     WHERE h.relid = tab.relid AND h.outcome IN ('queued', 'running')) AS job_open
