@@ -102,6 +102,12 @@ UPDATE nadia_bgw.maintenance_history
    SET planned_at = now() - interval '9 hours', started_at = now() - interval '9 hours',
        ended_at = now() - interval '7 hours';
 SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+-- a job sped up to 4 x maintenance_cost_limit (200) counts as 4 x 2 hours
+-- of VACUUM: 24 hours of spacing.  At the base limit it counts as it ran
+UPDATE nadia_bgw.maintenance_history SET cost_limit = 800;
+SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
+UPDATE nadia_bgw.maintenance_history SET cost_limit = 200;
+SELECT relname, state FROM nadia_bgw.maintenance_plan WHERE relname = 'm_hot';
 -- a VACUUM by anyone else since our job (here a manual one; autovacuum
 -- alike) restarts the wait.  The table is dirtied and sampled again after
 -- it, so that only the spacing can hold it back

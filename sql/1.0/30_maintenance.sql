@@ -125,6 +125,7 @@ WITH cfg AS (
            pg_catalog.make_interval(secs => (SELECT setting::float8 FROM pg_catalog.pg_settings
                                               WHERE name = 'nadia_bgw.maintenance_analyze_interval')) AS analyze_interval,
            pg_catalog.current_setting('nadia_bgw.maintenance_duty_cycle')::float8 AS duty_cycle,
+           pg_catalog.current_setting('nadia_bgw.maintenance_cost_limit')::float8 AS base_cost_limit,
            nadia_bgw.maintenance_window_open() AS window_open
 ), tab AS (
     SELECT s.relid, s.schemaname, s.relname,
@@ -148,7 +149,8 @@ WITH cfg AS (
                     pg_catalog.pg_stat_get_last_autoanalyze_time(s.relid)) AS last_analyzed,
            r.action AS requested_action, r.reason AS request_reason,
            s.sampled_at,
-           cfg.emergency_anytime, cfg.window_open, cfg.analyze_interval, cfg.duty_cycle
+           cfg.emergency_anytime, cfg.window_open, cfg.analyze_interval, cfg.duty_cycle,
+           cfg.base_cost_limit
       FROM nadia_bgw.table_stats_latest s
       JOIN pg_catalog.pg_class c ON c.oid = s.relid
       LEFT JOIN nadia_bgw.maintenance_settings o ON o.relid = s.relid
@@ -182,18 +184,23 @@ WITH cfg AS (
            -- duty cycle: after a VACUUM of d seconds the next one waits
            -- d * (1 / duty_cycle - 1), so that under heavy churn jobs do not
            -- run back to back and take the application's CPU and I/O.  A
-           -- VACUUM by anyone else since (autovacuum, which keeps running
-           -- beside us, or a manual one) restarts the wait: it was a pass
-           -- over the same heap and indexes, taken to cost what ours did
+           -- job sped up to k times maintenance_cost_limit counts as k d:
+           -- what is bounded is the work, not the wall-clock time, and the
+           -- speed-up must not buy more of it.  A VACUUM by anyone else
+           -- since (autovacuum, which keeps running beside us, or a manual
+           -- one) restarts the wait: it was a pass over the same heap and
+           -- indexes, taken to cost what ours did
            COALESCE(last.outcome = 'done' AND last.action LIKE 'vacuum%'
                     AND GREATEST(last.ended_at, last_vacuumed) > pg_catalog.now()
-                          - (last.ended_at - last.started_at) * (1 / duty_cycle - 1), false) AS spacing,
+                          - (last.ended_at - last.started_at)
+                            * GREATEST(COALESCE(last.cost_limit, 0) / NULLIF(base_cost_limit, 0), 1)
+                            * (1 / duty_cycle - 1), false) AS spacing,
            EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
                     WHERE h.relid = tab.relid AND h.outcome IN ('queued', 'running')) AS job_open
       FROM tab
       LEFT JOIN LATERAL (
             SELECT h.planned_at, h.started_at, h.ended_at, h.outcome, h.action, h.dead_tuples_after,
-                   h.dead_tuples_before, h.dead_tuples_removed
+                   h.dead_tuples_before, h.dead_tuples_removed, h.cost_limit
               FROM nadia_bgw.maintenance_history h
              WHERE h.relid = tab.relid
                AND h.outcome NOT IN ('skipped-locked', 'skipped-dropped')
