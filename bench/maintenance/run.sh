@@ -235,7 +235,9 @@ med_off=$(median "${tps_off[@]}")
 med_on=$(median "${tps_on[@]}")
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == 0) print "n/a"; else printf "%.2f", b / a }'; }
+# ratio A B [DIGITS]: B / A; the TPS ratio has three digits, so that one
+# just under its target does not round up to it
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (a == 0) print "n/a"; else printf "%.*f", d, b / a }'; }
 cat <<REPORT
 
 nadia_bgw maintenance benchmark ($SCALE): interactions $ROWS rows, $CLIENTS pgbench clients
@@ -270,7 +272,7 @@ Part 2: unthrottled TPS, $PAIRS alternating pairs of $TPS_DURATION s (autovacuum
 | | autovacuum alone | + nadia_bgw maintenance | ratio of medians |
 |---|---|---|---|
 | TPS per run | ${tps_off[*]} | ${tps_on[*]} | |
-| median TPS | $med_off | $med_on | $(ratio "$med_off" "$med_on") |
+| median TPS | $med_off | $med_on | $(ratio "$med_off" "$med_on" 3) |
 
 vacuuming during each run, autovacuum alone: $(printf '%s; ' "${work_off[@]}")
 vacuuming during each run, + nadia_bgw: $(printf '%s; ' "${work_on[@]}")
