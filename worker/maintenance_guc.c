@@ -242,7 +242,7 @@ nadia_maintenance_define_gucs(void)
 
 	DefineCustomRealVariable("nadia_bgw.maintenance_duty_cycle",
 							 "Largest share of the time our VACUUM jobs may keep one table under VACUUM.",
-							 "After a VACUUM job of d seconds the next one on that table waits d * (1 / duty_cycle - 1) seconds, so that under heavy churn back-to-back jobs do not take the application's CPU and I/O; freeze emergencies and requests are not spaced. 1 turns the spacing off.",
+							 "After a VACUUM job of d seconds the next one on that table waits d * (1 / duty_cycle - 1) seconds (d times k for a job sped up to k * maintenance_cost_limit), counted from the end of that job or of a later VACUUM by anyone else, so that under heavy churn back-to-back jobs do not take the application's CPU and I/O; freeze emergencies and requests are not spaced. 1 turns the spacing off.",
 							 &nadia_maint_duty_cycle, 0.25, 0.01, 1.0,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 

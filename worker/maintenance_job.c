@@ -172,28 +172,43 @@ configure_session(void)
 	LWLockRelease(ProcArrayLock);
 }
 
+/* the VACUUM actions of the plan, and the options each adds */
+static const struct
+{
+	const char *action;
+	const char *options;
+}			vacuum_actions[] =
+{
+	{"vacuum", ""},
+	{"vacuum analyze", "ANALYZE, "},
+	{"vacuum freeze", "FREEZE, "},
+	{"vacuum freeze analyze", "FREEZE, ANALYZE, "},
+};
+
 static const char *
 statement_for(const char *action, const char *qualname, StringInfo sql)
 {
+	size_t		i;
+
 	if (strcmp(action, "analyze") == 0)
+	{
 		appendStringInfo(sql, "ANALYZE (SKIP_LOCKED) %s", qualname);
-	else if (strcmp(action, "vacuum") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, PARALLEL %d) %s",
-						 nadia_maint_parallel_workers, qualname);
-	else if (strcmp(action, "vacuum analyze") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, ANALYZE, PARALLEL %d) %s",
-						 nadia_maint_parallel_workers, qualname);
-	else if (strcmp(action, "vacuum freeze") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, FREEZE, PARALLEL %d) %s",
-						 nadia_maint_parallel_workers, qualname);
-	else if (strcmp(action, "vacuum freeze analyze") == 0)
-		appendStringInfo(sql, "VACUUM (SKIP_LOCKED, FREEZE, ANALYZE, PARALLEL %d) %s",
-						 nadia_maint_parallel_workers, qualname);
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("unknown maintenance action \"%s\"", action)));
-	return sql->data;
+		return sql->data;
+	}
+	for (i = 0; i < lengthof(vacuum_actions); i++)
+	{
+		if (strcmp(action, vacuum_actions[i].action) == 0)
+		{
+			appendStringInfo(sql, "VACUUM (SKIP_LOCKED, %sPARALLEL %d) %s",
+							 vacuum_actions[i].options,
+							 nadia_maint_parallel_workers, qualname);
+			return sql->data;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("unknown maintenance action \"%s\"", action)));
+	return NULL;				/* keep the compiler quiet */
 }
 
 /*
@@ -274,7 +289,6 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "recording the outcome");
-	values[4] = Int32GetDatum(VacuumCostLimit);
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(outcome);
@@ -285,6 +299,7 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 	values[3] = Int64GetDatum(changes_at_start);
 	if (changes_at_start < 0)
 		nulls[3] = 'n';
+	values[4] = Int32GetDatum(VacuumCostLimit);
 	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history h"
 							   "   SET outcome = $2, error = $3,"
 							   "       ended_at = pg_catalog.clock_timestamp(),"

@@ -193,7 +193,7 @@ WITH cfg AS (
            COALESCE(last.outcome = 'done' AND last.action LIKE 'vacuum%'
                     AND GREATEST(last.ended_at, last_vacuumed) > pg_catalog.now()
                           - (last.ended_at - last.started_at)
-                            * GREATEST(COALESCE(last.cost_limit, 0) / NULLIF(base_cost_limit, 0), 1)
+                            * GREATEST(COALESCE(last.cost_limit, 0) / base_cost_limit, 1)
                             * (1 / duty_cycle - 1), false) AS spacing,
            EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
                     WHERE h.relid = tab.relid AND h.outcome IN ('queued', 'running')) AS job_open
