@@ -213,8 +213,17 @@ SELECT sum(calls) >= 12 AS daily_kept_the_calls FROM nadia_bgw.statement_daily h
 -- the time-range function reads the tiers once the raw rows are gone
 SELECT calls >= 12 AS from_tiers FROM nadia_bgw.statement_stats(now() - interval '1 day', now() + interval '3 days')
  WHERE query LIKE 'SELECT v FROM regress_hist WHERE id%';
--- a year later everything is gone, partitions and all
-SELECT (nadia_bgw.maintain_history(now() + interval '400 days')->>'dropped_partitions')::int > 0 AS dropped;
+-- once every tier's retention plus one partition width has passed,
+-- everything is gone, partitions and all: a partition is dropped when its
+-- whole range is older than the retention, so the newest one (holding now)
+-- goes at the latest retention + width after now, on any day of the year;
+-- the rule relies on no partition reaching past now + width
+SELECT count(*) AS beyond_width FROM nadia_bgw.history_partitions p
+  JOIN nadia_bgw.history_tables t USING (parent)
+ WHERE p.hi > now() + nadia_bgw.partition_width(t.tier);
+SELECT max(nadia_bgw.retention(t) + nadia_bgw.partition_width(t)) AS long_enough
+  FROM unnest(ARRAY['raw', 'hourly', 'daily']) t \gset
+SELECT (nadia_bgw.maintain_history(now() + :'long_enough'::interval)->>'dropped_partitions')::int > 0 AS dropped;
 SELECT count(*) AS partitions_left FROM nadia_bgw.history_partitions;
 SELECT count(*) AS children_left FROM pg_inherits i
   JOIN pg_class p ON p.oid = i.inhparent WHERE p.relnamespace = 'nadia_bgw'::regnamespace;
