@@ -11,10 +11,14 @@ MODULE_big = nadia_bgw
 WORKER_SRCS = $(sort $(wildcard worker/*.c))
 OBJS = $(WORKER_SRCS:.c=.o)
 
-# The versioned extension script is assembled from one fragment per concern
-# (sql/1.0/NN_concern.sql) so that each module owns its own SQL.
-DATA_built = sql/nadia_bgw--1.0.sql
-EXTRA_CLEAN = sql/nadia_bgw--1.0.sql
+# Version 1.0 is released: its script is kept exactly as shipped.  Every
+# later SQL change goes into an update script, assembled from one fragment
+# per concern (sql/1.1/NN_concern.sql) so that each module owns its own SQL.
+# CREATE EXTENSION installs 1.0 and applies the updates, as contrib's
+# pg_stat_statements does, so fresh and updated installs run the same SQL.
+DATA = sql/nadia_bgw--1.0.sql
+DATA_built = sql/nadia_bgw--1.0--1.1.sql
+EXTRA_CLEAN = sql/nadia_bgw--1.0--1.1.sql
 
 # Our own files are built with every warning an error.  PostgreSQL's headers
 # trip -Wunused-parameter (PG_FUNCTION_ARGS) and -Wmissing-field-initializers,
@@ -30,7 +34,7 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild every object when a header changes
 $(OBJS): $(wildcard worker/*.h)
 
-sql/nadia_bgw--1.0.sql: $(sort $(wildcard sql/1.0/*.sql))
+sql/nadia_bgw--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql))
 	cat $^ > $@
 
 .PHONY: test demo

@@ -5,7 +5,7 @@
  *		arguments, output columns and the one fixed query it runs.
  *
  * Every query reads nadia_bgw's history (views, tables and the range
- * functions of sql/1.0/70_mcp.sql) and nothing else; the NADIA rollup
+ * functions of sql/nadia_bgw--1.0.sql) and nothing else; the NADIA rollup
  * tools go through nadia_bgw.rollup_rows(), which serves registered
  * rollup tables only.  Arguments arrive as bound parameters $1..$n in the
  * order of the ToolArg table (skipping "limit"), followed by the row cap

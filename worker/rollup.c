@@ -4,7 +4,7 @@
  *		The worker's "rollup" task: refresh every rollup of the database.
  *
  * The refresh itself is SQL (nadia_bgw._rollup_task() and
- * nadia_bgw.refresh_rollup() in sql/1.0/20_rollup.sql) so that the worker
+ * nadia_bgw.refresh_rollup() in sql/nadia_bgw--1.0.sql) so that the worker
  * and a user calling refresh_rollup() run exactly the same code.  The task
  * function runs it at READ COMMITTED, which the refresh requires: every
  * recompute statement must see at least what the shared-state check
