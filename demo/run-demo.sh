@@ -27,7 +27,7 @@ export DEMO_DB=nadia_hitl
 
 # idempotent: a previous demo's cluster is stopped and replaced
 if [ -f "$DEMO_DIR/data/postmaster.pid" ]; then
-	as_user "$DEMO_DIR/inst/usr/lib/postgresql/$PG_MAJOR/bin/pg_ctl" -D "$DEMO_DIR/data" -m fast stop >/dev/null 2>&1 || true
+	as_user "$(private_bindir "$DEMO_DIR/inst")/pg_ctl" -D "$DEMO_DIR/data" -m fast stop >/dev/null 2>&1 || true
 fi
 rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
@@ -35,6 +35,7 @@ chmod 755 "$DEMO_DIR"
 
 log "installing into $DEMO_DIR/inst"
 BINDIR=$(private_install "$DEMO_DIR/inst")
+use_private_libs "$DEMO_DIR/inst"
 export PATH="$BINDIR:$PATH"
 chown -R "$(run_user)" "$DEMO_DIR"
 

@@ -2,15 +2,31 @@
 # benchmarks: package installation, a private PostgreSQL installation with
 # nadia_bgw in it, and running commands as an unprivileged user.
 #
-# Source it; it defines functions only (and ROOT, PG_MAJOR).
+# Source it; it defines functions only (and ROOT, PG_CONFIG,
+# NADIA_BASE_PACKAGES).
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-SYS_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 
-# Packages every entry point needs: the server, its development files
-# (PGXS), cJSON, libpq and the Perl modules of the TAP framework.
-NADIA_BASE_PACKAGES="build-essential postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcjson-dev libpq-dev libipc-run-perl"
+# PG_CONFIG names the PostgreSQL to build, install and test against, as for
+# every PGXS extension; by default Debian's packaged PostgreSQL 15.  Any
+# other tree (a source build, ../shared/pgmatrix/NN) must come with its
+# server, contrib modules and PGXS test tools (pg_regress, isolation, Perl).
+DEFAULT_PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+PG_CONFIG=${PG_CONFIG:-$DEFAULT_PG_CONFIG}
+export PG_CONFIG
+
+# Packages every entry point needs: a compiler, cJSON, libpq and the Perl
+# modules of the TAP framework; with the default PG_CONFIG, also Debian's
+# server and its development files (PGXS).
+NADIA_BASE_PACKAGES="build-essential libcjson-dev libpq-dev libipc-run-perl"
+if [ "$PG_CONFIG" = "$DEFAULT_PG_CONFIG" ]; then
+	NADIA_BASE_PACKAGES="$NADIA_BASE_PACKAGES postgresql-15 postgresql-server-dev-15"
+fi
+
+# pg_major: the major version of $PG_CONFIG (15, 17, 18).
+pg_major() {
+	"$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'
+}
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -45,20 +61,54 @@ as_user() {
 	fi
 }
 
-# private_install DIR: a relocated copy of the system PostgreSQL with
-# nadia_bgw installed into it, so tests never touch the system install and
-# several checkouts can be tested at once.  Prints the bindir.
+# private_install DIR: a relocated copy of the PostgreSQL named by
+# $PG_CONFIG with nadia_bgw installed into it, so tests never touch the
+# installation itself and several checkouts (or versions) can be tested at
+# once.  PostgreSQL finds its files relative to its binaries, so the copy
+# keeps each directory's absolute path below DIR, as "make install
+# DESTDIR=DIR" lays out the extension's files.  Prints the bindir.
 private_install() {
-	local dir=$1
-	mkdir -p "$dir/usr/lib/postgresql" "$dir/usr/share/postgresql"
-	cp -a "/usr/lib/postgresql/$PG_MAJOR" "$dir/usr/lib/postgresql/"
-	cp -a "/usr/share/postgresql/$PG_MAJOR" "$dir/usr/share/postgresql/"
-	make -s -C "$ROOT" install DESTDIR="$dir" >/dev/null
-	# PGXS test tools for the relocated tree
-	echo "$dir/usr/lib/postgresql/$PG_MAJOR/bin"
+	local dir=$1 d libdir
+	for d in bindir sharedir pkglibdir; do
+		d=$("$PG_CONFIG" --$d) || return 1
+		mkdir -p "$dir$(dirname "$d")"
+		cp -a "$d" "$dir$(dirname "$d")/"
+	done
+	# a tree's own libpq (17, 18) rather than the system's older one
+	libdir=$("$PG_CONFIG" --libdir)
+	if [ -e "$libdir/libpq.so.5" ] && [ "$libdir" != "$("$DEFAULT_PG_CONFIG" --libdir 2>/dev/null)" ]; then
+		mkdir -p "$dir$libdir"
+		cp -a "$libdir"/libpq.so* "$dir$libdir/"
+	fi
+	make -s -C "$ROOT" install DESTDIR="$dir" >/dev/null || return 1
+	echo "$dir$("$PG_CONFIG" --bindir)"
 }
 
-# build: compile the extension (and everything else the Makefile builds).
+# private_bindir DIR: the bindir of a private_install made in DIR.
+private_bindir() {
+	echo "$1$("$PG_CONFIG" --bindir)"
+}
+
+# use_private_libs DIR: let the binaries of a private_install in DIR load
+# their own libpq (a 17 or 18 tree's), not the system's older one.
+use_private_libs() {
+	local libdir
+	libdir=$1$("$PG_CONFIG" --libdir)
+	if [ -e "$libdir/libpq.so.5" ]; then
+		export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	fi
+	return 0
+}
+
+# build: compile the extension (and everything else the Makefile builds)
+# for $PG_CONFIG.  Objects of another PostgreSQL version are cleaned first:
+# the checkout remembers which pg_config it was last built for.
 build() {
+	local stamp=$ROOT/.pg_config_built want
+	want="$PG_CONFIG $("$PG_CONFIG" --version)"
+	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+		make -s -C "$ROOT" clean >/dev/null 2>&1
+		echo "$want" >"$stamp"
+	fi
 	make -s -C "$ROOT" >/dev/null
 }

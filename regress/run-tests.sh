@@ -12,9 +12,53 @@
 #   SUITES="regress tap" bash regress/run-tests.sh
 #   TAP_TESTS="t/001_worker.pl" bash regress/run-tests.sh
 #   KEEP=1 ...                                keep the work directory
+#   PG_CONFIG=/path/to/pg_config bash regress/run-tests.sh
+#                                             test against that PostgreSQL
+#   PG_CONFIGS="default /a/pg_config /b/pg_config" bash regress/run-tests.sh
+#                                             each in turn ("default": the
+#                                             Debian 15 package), one total
 
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Several PostgreSQL versions: run the whole suite once per pg_config and
+# add up the closing lines, so the caller still reads one "N passed, N failed".
+if [ -n "${PG_CONFIGS:-}" ]; then
+	total_passed=0
+	total_failed=0
+	for pgc in $PG_CONFIGS; do
+		[ "$pgc" = default ] && pgc=$DEFAULT_PG_CONFIG
+		log "=== PostgreSQL of $pgc"
+		last=
+		# each version's closing line is shown with its version, so that
+		# only the total stands alone as "N passed, N failed"
+		while IFS= read -r line; do
+			if [[ $line =~ ^[0-9]+\ passed,\ [0-9]+\ failed$ ]]; then
+				last=$line
+				echo "result with $pgc -- $line"
+			else
+				printf '%s\n' "$line"
+			fi
+		done < <(PG_CONFIGS= PG_CONFIG=$pgc bash "${BASH_SOURCE[0]}")
+		if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+			total_passed=$((total_passed + BASH_REMATCH[1]))
+			total_failed=$((total_failed + BASH_REMATCH[2]))
+		else
+			log "=== $pgc: the suite did not finish"
+			total_failed=$((total_failed + 1))
+		fi
+	done
+	echo "$total_passed passed, $total_failed failed"
+	[ "$total_failed" -eq 0 ] && [ "$total_passed" -gt 0 ]
+	exit
+fi
+
+if [ "$PG_CONFIG" != "$DEFAULT_PG_CONFIG" ] && [ ! -x "$PG_CONFIG" ]; then
+	log "PG_CONFIG=$PG_CONFIG is not an executable pg_config"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+log "PostgreSQL $("$PG_CONFIG" --version 2>/dev/null || echo "(to be installed)") from $PG_CONFIG"
 
 SUITES=${SUITES:-"regress isolation tap"}
 
@@ -41,6 +85,7 @@ fi
 
 log "installing into a private copy of PostgreSQL"
 BINDIR=$(private_install "$WORK/inst") || { echo "0 passed, 1 failed"; exit 1; }
+use_private_libs "$WORK/inst"
 PGXS_DIR=$(dirname "$("$BINDIR/pg_config" --pgxs)")/..
 PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
 
@@ -63,8 +108,9 @@ FAILURES=()
 # count_pg_regress OUTPUT_FILE STATUS NAME
 count_pg_regress() {
 	local out=$1 status=$2 name=$3 ok bad
-	ok=$(grep -Ec '^(test | +)[^ ].* \.\.\. ok' "$out")
-	bad=$(grep -Ec '\.\.\. (FAILED|failed)' "$out")
+	# 15 prints "test name ... ok"; 16+ prints TAP ("ok 1 - name")
+	ok=$(grep -Ec '^(test | +)[^ ].* \.\.\. ok|^ok [0-9]+ ' "$out")
+	bad=$(grep -Ec '\.\.\. (FAILED|failed)|^not ok [0-9]+ ' "$out")
 	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		bad=1 # the suite could not run at all
 	fi

@@ -859,11 +859,11 @@ detect_debug(DetectContext *ctx)
 	c->object = psprintf("debug object %s", fields[0]);
 	c->object_type = "debug";
 	c->severity = nadia_severity_from_name(fields[1]);
-	c->observed = float8in_internal(fields[2], NULL, "double precision", fields[2]);
+	c->observed = DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(fields[2])));
 	if (fields[3])
 	{
 		c->has_baseline = true;
-		c->baseline = float8in_internal(fields[3], NULL, "double precision", fields[3]);
+		c->baseline = DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(fields[3])));
 	}
 	c->metric = "debug_value";
 	return list_make1(c);

@@ -465,6 +465,7 @@ cache_stale(CatCache *c)
 
 #if PG_VERSION_NUM >= 170000
 #define NO_BACKEND INVALID_PROC_NUMBER
+#define GetTempNamespaceBackendId GetTempNamespaceProcNumber
 #else
 #define NO_BACKEND InvalidBackendId
 #endif
@@ -679,7 +680,12 @@ fork_bytes(const RelFile *f, ForkNumber fork)
 	loc.spcOid = OidIsValid(f->tablespace) ? f->tablespace : MyDatabaseTableSpace;
 	loc.dbOid = MyDatabaseId;
 	loc.relNumber = f->filenode;
+#if PG_VERSION_NUM >= 180000
+	/* 18 returns the path in a struct, not palloc'd */
+	path = pstrdup(relpathbackend(loc, f->backend, fork).str);
+#else
 	path = relpathbackend(loc, f->backend, fork);
+#endif
 #else
 	loc.spcNode = OidIsValid(f->tablespace) ? f->tablespace : MyDatabaseTableSpace;
 	loc.dbNode = MyDatabaseId;

@@ -60,7 +60,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 ensure_packages $NADIA_BASE_PACKAGES
 build
-BINDIR=$BENCH_DIR/inst/usr/lib/postgresql/$PG_MAJOR/bin
+BINDIR=$(private_bindir "$BENCH_DIR/inst")
 export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres
 PSQL="$BINDIR/psql -X -q -v ON_ERROR_STOP=1"
 
@@ -79,6 +79,7 @@ rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR"
 chmod 755 "$BENCH_DIR"
 private_install "$BENCH_DIR/inst" >/dev/null
+use_private_libs "$BENCH_DIR/inst"
 chown -R "$(run_user)" "$BENCH_DIR"
 as_user "$BINDIR/initdb" -D "$BENCH_DIR/data" -A trust -U postgres >/dev/null
 cat >>"$BENCH_DIR/data/postgresql.conf" <<CONF

@@ -33,7 +33,7 @@ log "building"
 build
 
 stop() {
-	as_user "$DIR/inst/usr/lib/postgresql/$PG_MAJOR/bin/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+	as_user "$(private_bindir "$DIR/inst")/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
 	rm -rf "$DIR"
 }
 [ -f "$DIR/data/postmaster.pid" ] && stop
@@ -41,6 +41,7 @@ rm -rf "$DIR"
 mkdir -p "$DIR"
 chmod 755 "$DIR"
 BINDIR=$(private_install "$DIR/inst")
+use_private_libs "$DIR/inst"
 chown -R "$(run_user)" "$DIR"
 [ -z "${BENCH_KEEP:-}" ] && trap stop EXIT
 

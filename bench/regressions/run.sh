@@ -44,10 +44,11 @@ ensure_packages $NADIA_BASE_PACKAGES
 build
 
 if [ -f "$DIR/data/postmaster.pid" ]; then
-	as_user "$DIR/inst/usr/lib/postgresql/$PG_MAJOR/bin/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
+	as_user "$(private_bindir "$DIR/inst")/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
 fi
 rm -rf "$DIR"; mkdir -p "$DIR"; chmod 755 "$DIR"
 BINDIR=$(private_install "$DIR/inst")
+use_private_libs "$DIR/inst"
 chown -R "$(run_user)" "$DIR"
 export PATH="$BINDIR:$PATH"
 BG_PIDS=()

@@ -35,7 +35,7 @@ CPU_ROUNDS=$((ROUNDS * 2 + 1))
 
 ensure_packages $NADIA_BASE_PACKAGES
 build
-BINDIR=$BENCH_DIR/inst/usr/lib/postgresql/$PG_MAJOR/bin
+BINDIR=$(private_bindir "$BENCH_DIR/inst")
 export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=nadia_hitl
 
 stop_cluster() {
@@ -58,6 +58,7 @@ else
 	mkdir -p "$BENCH_DIR"
 	chmod 755 "$BENCH_DIR"
 	private_install "$BENCH_DIR/inst" >/dev/null
+	use_private_libs "$BENCH_DIR/inst"
 	chown -R "$(run_user)" "$BENCH_DIR"
 	export PATH="$BINDIR:$PATH"
 	as_user initdb -D "$BENCH_DIR/data" -A trust -U postgres >/dev/null

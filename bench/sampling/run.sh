@@ -30,14 +30,15 @@ ROUNDS_30D=${ROUNDS_30D:-20}
 PORT=${PORT:-5511}
 DIR=${DIR:-/tmp/nadia_bench_sampling}
 
-ensure_packages $NADIA_BASE_PACKAGES postgresql-$PG_MAJOR-powa
+ensure_packages $NADIA_BASE_PACKAGES
 build
 
 if [ -f "$DIR/data/postmaster.pid" ]; then
-	as_user "$DIR/inst/usr/lib/postgresql/$PG_MAJOR/bin/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
+	as_user "$(private_bindir "$DIR/inst")/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
 fi
 rm -rf "$DIR"; mkdir -p "$DIR"; chmod 755 "$DIR"
 BINDIR=$(private_install "$DIR/inst")
+use_private_libs "$DIR/inst"
 chown -R "$(run_user)" "$DIR"
 export PATH="$BINDIR:$PATH"
 stop() { as_user pg_ctl -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"; }
