@@ -204,14 +204,29 @@ pgss_prepare(const HistSource *src, const char *schema)
 {
 	MemoryContext old;
 	TupleDesc	desc;
+	Oid			fn;
 	int			c;
 
-	if (pgss.schema && strcmp(pgss.schema, schema) == 0)
-		return;
-	pgss.fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
-												   CStringGetDatum(psprintf("%s.pg_stat_statements(boolean)", schema))));
-	if (get_func_result_type(pgss.fn, NULL, &desc) != TYPEFUNC_COMPOSITE)
+	/*
+	 * The function is looked up by name at every sample (a syscache probe):
+	 * ALTER EXTENSION pg_stat_statements UPDATE, or dropping and creating
+	 * it again, replaces the function by one with a new OID and other
+	 * columns, and a mapping kept from the old one would fail every sample
+	 * until the worker restarts.
+	 */
+	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+											  CStringGetDatum(psprintf("%s.pg_stat_statements(boolean)", schema))));
+	if (get_func_result_type(fn, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "pg_stat_statements() does not return rows");
+	if (pgss.schema && strcmp(pgss.schema, schema) == 0 && pgss.fn == fn &&
+		equalTupleDescs(pgss.desc, desc))
+		return;
+	if (pgss.desc)
+		FreeTupleDesc(pgss.desc);
+	if (pgss.schema)
+		pfree(pgss.schema);
+	pgss.schema = NULL;
+	pgss.fn = fn;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	pgss.desc = CreateTupleDescCopy(desc);
 	MemoryContextSwitchTo(old);
