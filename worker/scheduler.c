@@ -8,6 +8,8 @@
  *	1. It connects to nadia_bgw.database.  If that fails (the database does
  *	   not exist: one FATAL in the log), the restarted worker connects to no
  *	   database (shared catalogs only), polls pg_database every interval
+ *	   (a database left invalid by an interrupted DROP DATABASE counts as
+ *	   missing)
  *	   and, once the database appears, exits with code 1 so that the
  *	   postmaster restarts it a few seconds later to connect.  A process
  *	   cannot switch databases, and retrying the connection would be a
@@ -94,30 +96,48 @@ worker_attach(void)
 }
 
 /*
- * Does the database exist?  Connected to no database, the worker may read
- * shared catalogs only, and not through their indexes (whose relcache
- * entries need pg_class), so scan pg_database like the autovacuum launcher.
+ * Does the database exist, and can it be connected to?  Connected to no
+ * database, the worker may read shared catalogs only, and not through
+ * their indexes (whose relcache entries need pg_class), so scan pg_database
+ * like the autovacuum launcher.  A database left invalid by an interrupted
+ * DROP DATABASE (datconnlimit = DATCONNLIMIT_INVALID_DB) refuses every
+ * connection: it counts as missing, or the worker would exit to connect,
+ * fail and come back every few seconds.
  */
-static bool
-database_exists(const char *name)
+typedef enum DatabaseState
+{
+	DATABASE_MISSING,
+	DATABASE_INVALID,
+	DATABASE_EXISTS
+} DatabaseState;
+
+static DatabaseState
+database_state(const char *name)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
-	bool		found = false;
+	DatabaseState state = DATABASE_MISSING;
 
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
-	while (!found &&
+	while (state == DATABASE_MISSING &&
 		   HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
-		found = (strcmp(NameStr(db->datname), name) == 0);
+		if (strcmp(NameStr(db->datname), name) != 0)
+			continue;
+		state = DATABASE_EXISTS;
+#ifdef DATCONNLIMIT_INVALID_DB
+		/* 15.4 and later mark a half-dropped database so */
+		if (database_is_invalid_form(db))
+			state = DATABASE_INVALID;
+#endif
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return found;
+	return state;
 }
 
 static void
@@ -139,14 +159,14 @@ process_interrupts(void)
 static void
 wait_for_database(void)
 {
-	bool		logged = false;
+	DatabaseState logged = DATABASE_EXISTS;
 
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	nadia_set_state("waiting for database");
 
 	for (;;)
 	{
-		bool		exists;
+		DatabaseState state;
 		uint64		ticket;
 
 		process_interrupts();
@@ -154,10 +174,10 @@ wait_for_database(void)
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
-		exists = database_exists(nadia_bgw_database);
+		state = database_state(nadia_bgw_database);
 		CommitTransactionCommand();
 
-		if (exists)
+		if (state == DATABASE_EXISTS)
 		{
 			ereport(LOG,
 					(errmsg("nadia_bgw: database \"%s\" exists now; restarting the worker to connect to it",
@@ -167,14 +187,18 @@ wait_for_database(void)
 			LWLockRelease(nadia_shared->lock);
 			proc_exit(1);
 		}
-		if (!logged)
-		{
+		/* log once per condition, again only when it changes */
+		if (state != logged && state == DATABASE_MISSING)
 			ereport(LOG,
 					(errmsg("nadia_bgw: database \"%s\" does not exist; waiting for it",
 							nadia_bgw_database),
 					 errhint("Create the database, or set nadia_bgw.database and restart the server.")));
-			logged = true;
-		}
+		else if (state != logged && state == DATABASE_INVALID)
+			ereport(LOG,
+					(errmsg("nadia_bgw: database \"%s\" is invalid (an interrupted DROP DATABASE); waiting for it",
+							nadia_bgw_database),
+					 errhint("Finish with DROP DATABASE and create it again, or set nadia_bgw.database and restart the server.")));
+		logged = state;
 		end_cycle(ticket, GetCurrentTimestamp(),
 				  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											  interval_ms()));
