@@ -9,8 +9,7 @@
  *	   not exist: one FATAL in the log), the restarted worker connects to no
  *	   database (shared catalogs only), polls pg_database every interval
  *	   (a database left invalid by an interrupted DROP DATABASE counts as
- *	   missing)
- *	   and, once the database appears, exits with code 1 so that the
+ *	   missing) and, once the database appears, exits with code 1 so that the
  *	   postmaster restarts it a few seconds later to connect.  A process
  *	   cannot switch databases, and retrying the connection would be a
  *	   crash loop.
