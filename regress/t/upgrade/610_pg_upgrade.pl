@@ -85,7 +85,7 @@ my $new_version = $new->config_data('--version');
 note("pg_upgrade from $old_version to $new_version");
 # pg_upgrade writes its logs into the current directory on 15-
 chdir $new->basedir;
-my $upgraded = $new->command_ok(
+$new->command_ok(
 	[
 		'pg_upgrade', '--no-sync',
 		'-d', $old->data_dir, '-D', $new->data_dir,
@@ -94,6 +94,8 @@ my $upgraded = $new->command_ok(
 		'--copy'
 	],
 	'pg_upgrade succeeds');
+# (the node's command_ok returns nothing on some versions: ask Test::More)
+my $upgraded = (Test::More->builder->summary)[-1];
 if (!$upgraded)
 {
 	# pg_upgrade's own logs say why; there is no new cluster to test
