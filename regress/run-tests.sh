@@ -44,8 +44,9 @@ pg_upgrade_tests() {
 	UPGRADE_FAILED=0
 	work=$(mktemp -d "${TMPDIR:-/tmp}/nadia_bgw_upgrade.XXXXXX")
 	chmod 755 "$work"
+	UPGRADE_WORK=$work # for the trap, which runs after this function
 	if [ -z "${KEEP:-}" ]; then
-		trap 'rm -rf "$work"' EXIT
+		trap 'rm -rf "$UPGRADE_WORK"' EXIT
 	else
 		log "pg_upgrade work directory: $work"
 	fi
