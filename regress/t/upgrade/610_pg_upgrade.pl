@@ -158,6 +158,12 @@ is($new->safe_psql('postgres', qq{
 	                    WHERE e.sample_id = $first AND e.source = s.source AND e.kind = 'state_lost')}),
 	'', 'the first sample after the upgrade records lost state for every delta source');
 is($new->safe_psql('postgres', qq{
+	SELECT string_agg(source, ',' ORDER BY source) FROM nadia_bgw.stats_events
+	 WHERE sample_id = $first AND kind = 'state_lost'
+	   AND details->>'reason' LIKE 'other cluster%'}),
+	'cluster,databases,indexes,statements,tables',
+	'each says its baseline belonged to another cluster');
+is($new->safe_psql('postgres', qq{
 	SELECT (SELECT count(*) FROM nadia_bgw.statement_samples x, nadia_bgw.samples s
 	         WHERE s.sample_id = $first AND x.sampled_at = s.sampled_at)
 	     + (SELECT count(*) FROM nadia_bgw.table_samples x, nadia_bgw.samples s
