@@ -34,8 +34,9 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild every object when a header changes
 $(OBJS): $(wildcard worker/*.h)
 
-sql/nadia_bgw--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql))
-	cat $^ > $@
+# the directory too: removing a fragment must rebuild the script as well
+sql/nadia_bgw--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql)) sql/1.1
+	cat $(filter %.sql,$^) > $@
 
 .PHONY: test demo
 test:

@@ -162,6 +162,20 @@ _PG_init(void)
 	nadia_shmem_init();
 	nadia_rollup_shmem_init();
 	nadia_tracked_shmem_init();
+
+	/*
+	 * pg_upgrade starts both clusters in binary upgrade mode (-b) and
+	 * restores the schema by dropping and recreating each database: a
+	 * worker connected to its database would make that DROP DATABASE fail,
+	 * and nothing should be sampled or written meanwhile.  The worker
+	 * starts with the server after the upgrade.
+	 */
+	if (IsBinaryUpgrade)
+	{
+		ereport(LOG,
+				(errmsg("nadia_bgw: worker not started in binary upgrade mode")));
+		return;
+	}
 	register_worker();
 }
 

@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -637,11 +638,12 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 	StringInfoData q;
 	bool		initialized;
 	bool		isnull;
+	bool		has_sysid;
 	Datum		reset = (Datum) 0;
 	bool		reset_null = true;
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 
 	if (src->reset_query)
 	{
@@ -660,26 +662,48 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 	values[2] = reset;
 	if (reset_null)
 		nulls[2] = 'n';
+	values[3] = Int64GetDatum((int64) GetSystemIdentifier());
 
-	/* previous reset time and whether a baseline exists */
-	if (nadia_spi_exec("SELECT initialized_at IS NOT NULL, initialized_at IS NOT NULL"
-							  " AND stats_reset IS DISTINCT FROM $3, stats_reset"
-							  " FROM nadia_bgw.source_state WHERE source = $1",
-							  3, types, values, nulls, false, 1) != SPI_OK_SELECT)
+	/*
+	 * The cluster the baseline was taken in (1.1: source_state has a
+	 * system_identifier column; a 1.0 schema not yet updated has not).
+	 */
+	if (SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute"
+					" WHERE attrelid = 'nadia_bgw.source_state'::pg_catalog.regclass"
+					" AND attname = 'system_identifier' AND NOT attisdropped)",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the columns of nadia_bgw.source_state failed");
+	has_sysid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* previous reset time, whether a baseline exists and in which cluster */
+	if (nadia_spi_exec(has_sysid ?
+					   "SELECT initialized_at IS NOT NULL, initialized_at IS NOT NULL"
+					   " AND stats_reset IS DISTINCT FROM $3, stats_reset,"
+					   " system_identifier IS NOT NULL AND system_identifier <> $4"
+					   " FROM nadia_bgw.source_state WHERE source = $1" :
+					   "SELECT initialized_at IS NOT NULL, initialized_at IS NOT NULL"
+					   " AND stats_reset IS DISTINCT FROM $3, stats_reset, false"
+					   " FROM nadia_bgw.source_state WHERE source = $1",
+					   4, types, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading nadia_bgw.source_state failed");
 	if (SPI_processed == 0)
 	{
 		initialized = false;
-		if (nadia_spi_exec("INSERT INTO nadia_bgw.source_state (source, stats_reset)"
-								  " VALUES ($1, $3)", 3, types, values, nulls, false, 0) != SPI_OK_INSERT)
+		if (nadia_spi_exec(has_sysid ?
+						   "INSERT INTO nadia_bgw.source_state (source, stats_reset, system_identifier)"
+						   " VALUES ($1, $3, $4)" :
+						   "INSERT INTO nadia_bgw.source_state (source, stats_reset)"
+						   " VALUES ($1, $3)", 4, types, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "writing nadia_bgw.source_state failed");
 	}
 	else
 	{
 		bool		moved;
+		bool		other_cluster;
 
 		initialized = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		moved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		other_cluster = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 
 		/*
 		 * The state tables are unlogged: after a crash or a failover they are
@@ -690,7 +714,23 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 		{
 			bool		lost;
 
-			if (src->reader != NULL)
+			/*
+			 * pg_upgrade (or a restored file-level copy of another cluster)
+			 * brings the unlogged state tables across with the old
+			 * cluster's counters, while the new cluster counts from zero:
+			 * deltas against them would be negative or hold the upgrade's
+			 * own work.  The system identifier tells: a new cluster means
+			 * a new baseline, as after a crash.
+			 */
+			if (other_cluster)
+			{
+				if (src->state_table &&
+					SPI_execute(psprintf("DELETE FROM %s", src->state_table),
+								false, 0) != SPI_OK_DELETE)
+					elog(ERROR, "clearing %s failed", src->state_table);
+				lost = true;
+			}
+			else if (src->reader != NULL)
 				lost = !nadia_tracked_has_baseline(src);
 			else
 			{
@@ -702,7 +742,10 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 			if (lost)
 			{
 				initialized = false;
-				nadia_record_event(sample_id, ts, src->name, "state_lost", 0, NULL);
+				nadia_record_event(sample_id, ts, src->name, "state_lost", 0,
+								   other_cluster ?
+								   "{'reason': 'other cluster (system identifier changed)'}" :
+								   NULL);
 				if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = NULL"
 										  " WHERE source = $1", 3, types, values, nulls,
 										  false, 0) != SPI_OK_UPDATE)
@@ -714,8 +757,11 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 							   psprintf("{\"stats_reset\": %s}",
 										reset_null ? "null" :
 										quote_literal_cstr(timestamptz_to_str(DatumGetTimestampTz(reset)))));
-		if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET stats_reset = $3 WHERE source = $1",
-								  3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+		if (nadia_spi_exec(has_sysid ?
+						   "UPDATE nadia_bgw.source_state SET stats_reset = $3, system_identifier = $4"
+						   " WHERE source = $1" :
+						   "UPDATE nadia_bgw.source_state SET stats_reset = $3 WHERE source = $1",
+						   4, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "writing nadia_bgw.source_state failed");
 	}
 	return initialized;
