@@ -60,7 +60,7 @@ if [ "$PG_CONFIG" != "$DEFAULT_PG_CONFIG" ] && [ ! -x "$PG_CONFIG" ]; then
 fi
 log "PostgreSQL $("$PG_CONFIG" --version 2>/dev/null || echo "(to be installed)") from $PG_CONFIG"
 
-SUITES=${SUITES:-"regress isolation tap"}
+SUITES=${SUITES:-"regress isolation tap timeshift"}
 
 ensure_packages $NADIA_BASE_PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
 for f in "$ROOT"/regress/extra-packages/*.list; do
@@ -122,18 +122,27 @@ count_pg_regress() {
 # run_pg_regress_suite NAME DRIVER INPUT_SUBDIR EXTENSION DBNAME: one
 # pg_regress-style suite (pg_regress or pg_isolation_regress) on its own
 # temporary instance, over every INPUT_SUBDIR/*.EXTENSION file.
+#
+# A time-shift run (see run_timeshift) sets RUN_CONF (the cluster
+# settings) and RUN_TAG (a suffix naming the instant in output directories
+# and failures); faked_env then sets RUN_ENV, the extra environment of the
+# driver and so of its server.
+RUN_ENV=()
+RUN_CONF=
+RUN_TAG=
 run_pg_regress_suite() {
-	local name=$1 driver=$2 subdir=$3 ext=$4 dbname=$5 tests out status
+	local name=$1$RUN_TAG driver=$2 subdir=$3 ext=$4 dbname=$5 tests out status
 	tests=$(cd "$WORK/src/$subdir" 2>/dev/null && ls *."$ext" 2>/dev/null | sed "s/\\.$ext\$//" | sort)
 	[ -z "$tests" ] && return
 	log "$name"
 	out=$WORK/out/$name.log
 	mkdir -p "$WORK/out/$name"
 	chown "$(run_user)" "$WORK/out/$name"
-	as_user "$driver" \
+	[ -n "$RUN_TAG" ] && faked_env
+	as_user env "${RUN_ENV[@]}" "$driver" \
 		--bindir="$BINDIR" \
 		--temp-instance="$WORK/tmp_$name" \
-		--temp-config="$WORK/src/regress.conf" \
+		--temp-config="${RUN_CONF:-$WORK/src/regress.conf}" \
 		--inputdir="$WORK/src" \
 		--outputdir="$WORK/out/$name" \
 		--dbname="$dbname" \
@@ -142,6 +151,7 @@ run_pg_regress_suite() {
 	cat "$out"
 	[ -f "$WORK/out/$name/regression.diffs" ] && cat "$WORK/out/$name/regression.diffs"
 	count_pg_regress "$out" $status "$name"
+	[ -n "$RUN_TAG" ] && check_faked_clock "$name" "$WORK/out/$name/log/postmaster.log"
 }
 
 run_regress() {
@@ -154,21 +164,24 @@ run_isolation() {
 		specs spec isolation_regression
 }
 
+# run_tap [TEST...]: the TAP tests (default: $TAP_TESTS or all of t/).
 run_tap() {
-	local t out status ok bad
-	log "TAP"
+	local t out status ok bad dir
+	log "TAP$RUN_TAG"
 	mkdir -p "$WORK/out/tap"
 	chown "$(run_user)" "$WORK/out/tap"
-	for t in ${TAP_TESTS:-$(cd "$WORK/src" && ls t/*.pl)}; do
-		out=$WORK/out/tap/$(basename "$t" .pl).log
-		mkdir -p "$WORK/out/tap/$(basename "$t" .pl)"
-		chown "$(run_user)" "$WORK/out/tap/$(basename "$t" .pl)"
-		(cd "$WORK/src" && as_user env \
+	for t in ${*:-${TAP_TESTS:-$(cd "$WORK/src" && ls t/*.pl)}}; do
+		dir=$WORK/out/tap/$(basename "$t" .pl)$RUN_TAG
+		out=$dir.log
+		mkdir -p "$dir"
+		chown "$(run_user)" "$dir"
+		[ -n "$RUN_TAG" ] && faked_env
+		(cd "$WORK/src" && as_user env "${RUN_ENV[@]}" \
 			PATH="$BINDIR:$PATH" \
 			PERL5LIB="$PGXS_DIR/test/perl:$WORK/src/t" \
 			PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
-			TESTDIR="$WORK/out/tap/$(basename "$t" .pl)" \
-			TEMP_CONFIG="$WORK/src/regress.conf" \
+			TESTDIR="$dir" \
+			TEMP_CONFIG="${RUN_CONF:-$WORK/src/regress.conf}" \
 			NADIA_ROOT="$WORK/src" \
 			NADIA_BINDIR="$BINDIR" \
 			NADIA_SRC_ROOT="$WORK/tree" \
@@ -179,14 +192,122 @@ run_tap() {
 		bad=$(grep -Ec '^ *not ok [0-9]+' "$out")
 		if [ $status -ne 0 ] && [ "$bad" -eq 0 ]; then
 			bad=1 # died before reporting a failure
-			for log in "$WORK"/out/tap/$(basename "$t" .pl)/tmp_check/log/*; do
+			for log in "$dir"/tmp_check/log/*; do
 				[ -f "$log" ] && { echo "--- $log"; tail -n 50 "$log"; }
 			done
 		fi
 		PASSED=$((PASSED + ok))
 		FAILED=$((FAILED + bad))
-		[ "$bad" -gt 0 ] && FAILURES+=("$t")
+		[ "$bad" -gt 0 ] && FAILURES+=("$t$RUN_TAG")
+		if [ -n "$RUN_TAG" ]; then
+			for log in "$dir"/tmp_check/log/*_*.log; do
+				[ -f "$log" ] && check_faked_clock "$t$RUN_TAG" "$log"
+			done
+		fi
 	done
+}
+
+# Time is an input (DESIGN.md section 6): the "timeshift" suite runs
+# pg_regress, isolation and the random rollup test again with the whole
+# server -- initdb, postmaster and every backend and worker, and the clients
+# -- under libfaketime, its clock starting at each instant below and
+# running on from there.  An instant is LABEL, the UTC time (T between date
+# and time) and the server's "timezone".  The instants and why:
+#   dst-start-ny   America/New_York springs forward (02:00 EST -> 03:00 EDT)
+#                  15 s in, server timezone America/New_York: the run with
+#                  the server in a DST zone, on the 23-hour day
+#   dst-end        falls back (02:00 EDT -> 01:00 EST) 15 s in, in UTC: the
+#                  25-hour New York day for the New York rollups
+#   year-end       23:59:30 UTC on 31 December: year and month roll over
+#                  during the run; a raw partition boundary (6 h grid)
+#   leap-day       29 February 2028 and the roll into 1 March
+#   month-first    the first day of a month (30 s after midnight)
+#   raw-grid       15 s before a raw-tier partition boundary (6 h grid)
+#   hourly-grid    15 s before an hourly-tier boundary (7-day grid, Thursdays)
+#   daily-grid     15 s before a daily-tier boundary (92-day grid)
+# (grids of the default retentions, aligned to the Unix epoch; see
+# nadia_bgw.partition_width() and docs/history.md).
+#
+# One instant locally, e.g.:
+#   SUITES=timeshift TIMESHIFT_INSTANTS="leap-day 2028-02-29T23:59:30 UTC" \
+#       bash regress/run-tests.sh
+# TIMESHIFT_TAP (default t/201_rollup_random.pl) names the TAP tests run at
+# each instant.  The driver fails an instant whose server log does not
+# start at that instant, so a run cannot silently test today's date.
+FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
+TIMESHIFT_INSTANTS=${TIMESHIFT_INSTANTS:-"
+	dst-start-ny 2027-03-14T06:59:40 America/New_York
+	dst-end      2027-11-07T05:59:40 UTC
+	year-end     2027-12-31T23:59:30 UTC
+	leap-day     2028-02-29T23:59:30 UTC
+	month-first  2027-04-01T00:00:30 UTC
+	raw-grid     2027-05-19T17:59:40 UTC
+	hourly-grid  2027-07-14T23:59:40 UTC
+	daily-grid   2027-09-06T23:59:40 UTC
+"}
+TIMESHIFT_TAP=${TIMESHIFT_TAP:-t/201_rollup_random.pl}
+TIMESHIFT_AT=
+
+# faked_env: RUN_ENV for a server whose clock reads TIMESHIFT_AT now.
+# libfaketime shifts the clock by a fixed offset, so initdb, the
+# postmaster, its children and the clients all read the same time, from
+# the instant on.  TZ=UTC: initdb takes the cluster's timezone and
+# log_timezone from it.  The monotonic clock stays real so that latch
+# timeouts and instrumentation behave.  faketime_waits.so keeps
+# libfaketime out of blocking waits (see regress/timeshift/faketime_waits.c).
+faked_env() {
+	RUN_ENV=(LD_PRELOAD="$WORK/faketime_waits.so:$FAKETIME_LIB"
+		FAKETIME="+$((TIMESHIFT_AT - $(date -u +%s)))s" FAKETIME_NO_CACHE=1
+		TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 DONT_FAKE_MONOTONIC=1)
+}
+
+# check_faked_clock NAME LOG: the server whose log this is ran on the faked
+# clock all along: its first timestamped line is within a minute after the
+# instant and no line is earlier (today's date is earlier than every
+# instant).
+check_faked_clock() {
+	local name=$1 logf=$2 at first early
+	at=$(date -u -d "@$TIMESHIFT_AT" '+%Y-%m-%d %H:%M:%S')
+	first=$(grep -m1 -oE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}' "$logf" 2>/dev/null)
+	early=$(grep -oE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}' "$logf" 2>/dev/null |
+		awk -v at="$at" '$0 < at { n++ } END { print n + 0 }')
+	if [ -z "$first" ] || [ "$early" -gt 0 ] ||
+		[ "$(date -u -d "$first" +%s)" -ge $((TIMESHIFT_AT + 60)) ]; then
+		log "$name: the server did not run on the faked clock (log starts at '${first:-nothing}', $early lines before $at)"
+		FAILED=$((FAILED + 1))
+		FAILURES+=("$name:clock")
+	else
+		PASSED=$((PASSED + 1))
+	fi
+}
+
+run_timeshift() {
+	local label at tz
+	[ -r "$FAKETIME_LIB" ] || ensure_packages libfaketime
+	if [ ! -r "$FAKETIME_LIB" ] ||
+		! cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/faketime_waits.so" \
+			"$WORK/src/timeshift/faketime_waits.c" -ldl; then
+		log "timeshift: no $FAKETIME_LIB or faketime_waits.so"
+		FAILED=$((FAILED + 1))
+		FAILURES+=("timeshift")
+		return
+	fi
+	chmod 755 "$WORK/faketime_waits.so"
+	while read -r label at tz; do
+		[ -z "$label" ] && continue
+		log "=== timeshift $label: server clock from $at UTC, timezone $tz"
+		TIMESHIFT_AT=$(date -u -d "${at/T/ } UTC" +%s)
+		RUN_CONF=$WORK/timeshift-$label.conf
+		{ cat "$WORK/src/regress.conf"; echo "timezone = '$tz'"; } >"$RUN_CONF"
+		chown "$(run_user)" "$RUN_CONF"
+		RUN_TAG=@$label
+		run_regress
+		run_isolation
+		run_tap $TIMESHIFT_TAP
+	done <<<"$TIMESHIFT_INSTANTS"
+	RUN_ENV=()
+	RUN_CONF=
+	RUN_TAG=
 }
 
 for suite in $SUITES; do
@@ -194,6 +315,7 @@ for suite in $SUITES; do
 	regress) run_regress ;;
 	isolation) run_isolation ;;
 	tap) run_tap ;;
+	timeshift) run_timeshift ;;
 	*) log "unknown suite $suite"; FAILED=$((FAILED + 1)) ;;
 	esac
 done
