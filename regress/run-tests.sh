@@ -10,6 +10,11 @@
 #
 #   bash regress/run-tests.sh                 everything
 #   SUITES="regress tap" bash regress/run-tests.sh
+#                                             (default: regress isolation
+#                                             tap timeshift)
+#   SUITES=timeshift TIMESHIFT_INSTANTS="leap-day 2028-02-29T23:59:30 UTC" ...
+#                                             one instant of the time-shift
+#                                             suite (see run_timeshift)
 #   TAP_TESTS="t/001_worker.pl" bash regress/run-tests.sh
 #   KEEP=1 ...                                keep the work directory
 #   PG_CONFIG=/path/to/pg_config bash regress/run-tests.sh
@@ -232,7 +237,8 @@ run_tap() {
 #   SUITES=timeshift TIMESHIFT_INSTANTS="leap-day 2028-02-29T23:59:30 UTC" \
 #       bash regress/run-tests.sh
 # TIMESHIFT_TAP (default t/201_rollup_random.pl) names the TAP tests run at
-# each instant.  The driver fails an instant whose server log does not
+# each instant, TIMESHIFT_ROLLUP_SEEDS (default 11,23) the seeds of the
+# random rollup test there (the ordinary TAP run has four).  The driver fails an instant whose server log does not
 # start at that instant, so a run cannot silently test today's date.
 FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
 TIMESHIFT_INSTANTS=${TIMESHIFT_INSTANTS:-"
@@ -303,7 +309,7 @@ run_timeshift() {
 		RUN_TAG=@$label
 		run_regress
 		run_isolation
-		run_tap $TIMESHIFT_TAP
+		ROLLUP_RANDOM_SEEDS=${TIMESHIFT_ROLLUP_SEEDS:-11,23} run_tap $TIMESHIFT_TAP
 	done <<<"$TIMESHIFT_INSTANTS"
 	RUN_ENV=()
 	RUN_CONF=
