@@ -132,31 +132,34 @@ count_pg_regress() {
 # settings) and RUN_TAG (a suffix naming the instant in output directories
 # and failures); faked_env then sets RUN_ENV, the extra environment of the
 # driver and so of its server.
+# Directories take RUN_DIRTAG instead: an "@" in a path is pgbench's
+# script@weight syntax.
 RUN_ENV=()
 RUN_CONF=
 RUN_TAG=
+RUN_DIRTAG=
 run_pg_regress_suite() {
-	local name=$1$RUN_TAG driver=$2 subdir=$3 ext=$4 dbname=$5 tests out status
+	local name=$1$RUN_TAG dname=$1$RUN_DIRTAG driver=$2 subdir=$3 ext=$4 dbname=$5 tests out status
 	tests=$(cd "$WORK/src/$subdir" 2>/dev/null && ls *."$ext" 2>/dev/null | sed "s/\\.$ext\$//" | sort)
 	[ -z "$tests" ] && return
 	log "$name"
-	out=$WORK/out/$name.log
-	mkdir -p "$WORK/out/$name"
-	chown "$(run_user)" "$WORK/out/$name"
+	out=$WORK/out/$dname.log
+	mkdir -p "$WORK/out/$dname"
+	chown "$(run_user)" "$WORK/out/$dname"
 	[ -n "$RUN_TAG" ] && faked_env
 	as_user env "${RUN_ENV[@]}" "$driver" \
 		--bindir="$BINDIR" \
-		--temp-instance="$WORK/tmp_$name" \
+		--temp-instance="$WORK/tmp_$dname" \
 		--temp-config="${RUN_CONF:-$WORK/src/regress.conf}" \
 		--inputdir="$WORK/src" \
-		--outputdir="$WORK/out/$name" \
+		--outputdir="$WORK/out/$dname" \
 		--dbname="$dbname" \
 		$tests >"$out" 2>&1
 	status=$?
 	cat "$out"
-	[ -f "$WORK/out/$name/regression.diffs" ] && cat "$WORK/out/$name/regression.diffs"
+	[ -f "$WORK/out/$dname/regression.diffs" ] && cat "$WORK/out/$dname/regression.diffs"
 	count_pg_regress "$out" $status "$name"
-	[ -n "$RUN_TAG" ] && check_faked_clock "$name" "$WORK/out/$name/log/postmaster.log"
+	[ -n "$RUN_TAG" ] && check_faked_clock "$name" "$WORK/out/$dname/log/postmaster.log"
 }
 
 run_regress() {
@@ -176,7 +179,7 @@ run_tap() {
 	mkdir -p "$WORK/out/tap"
 	chown "$(run_user)" "$WORK/out/tap"
 	for t in ${*:-${TAP_TESTS:-$(cd "$WORK/src" && ls t/*.pl)}}; do
-		dir=$WORK/out/tap/$(basename "$t" .pl)$RUN_TAG
+		dir=$WORK/out/tap/$(basename "$t" .pl)$RUN_DIRTAG
 		out=$dir.log
 		mkdir -p "$dir"
 		chown "$(run_user)" "$dir"
@@ -307,6 +310,7 @@ run_timeshift() {
 		{ cat "$WORK/src/regress.conf"; echo "timezone = '$tz'"; } >"$RUN_CONF"
 		chown "$(run_user)" "$RUN_CONF"
 		RUN_TAG=@$label
+		RUN_DIRTAG=_at_$label
 		run_regress
 		run_isolation
 		ROLLUP_RANDOM_SEEDS=${TIMESHIFT_ROLLUP_SEEDS:-11,23} run_tap $TIMESHIFT_TAP
@@ -314,6 +318,7 @@ run_timeshift() {
 	RUN_ENV=()
 	RUN_CONF=
 	RUN_TAG=
+	RUN_DIRTAG=
 }
 
 for suite in $SUITES; do
