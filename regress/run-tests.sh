@@ -189,6 +189,8 @@ run_tap() {
 			PERL5LIB="$PGXS_DIR/test/perl:$WORK/src/t" \
 			PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
 			TESTDIR="$dir" \
+			TESTDATADIR="$dir/tmp_check" \
+			TESTLOGDIR="$dir/tmp_check/log" \
 			TEMP_CONFIG="${RUN_CONF:-$WORK/src/regress.conf}" \
 			NADIA_ROOT="$WORK/src" \
 			NADIA_BINDIR="$BINDIR" \
@@ -291,7 +293,7 @@ check_faked_clock() {
 }
 
 run_timeshift() {
-	local label at tz
+	local label at tz started=$SECONDS
 	[ -r "$FAKETIME_LIB" ] || ensure_packages libfaketime
 	if [ ! -r "$FAKETIME_LIB" ] ||
 		! cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/faketime_waits.so" \
@@ -319,6 +321,7 @@ run_timeshift() {
 	RUN_CONF=
 	RUN_TAG=
 	RUN_DIRTAG=
+	log "timeshift: $((SECONDS - started)) s"
 }
 
 for suite in $SUITES; do
