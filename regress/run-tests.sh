@@ -295,6 +295,9 @@ check_faked_clock() {
 run_timeshift() {
 	local label at tz started=$SECONDS
 	[ -r "$FAKETIME_LIB" ] || ensure_packages libfaketime
+	# another architecture's multiarch directory
+	[ -r "$FAKETIME_LIB" ] ||
+		FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$')
 	if [ ! -r "$FAKETIME_LIB" ] ||
 		! cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/faketime_waits.so" \
 			"$WORK/src/timeshift/faketime_waits.c" -ldl; then
