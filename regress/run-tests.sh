@@ -73,6 +73,13 @@ for f in "$ROOT"/regress/extra-packages/*.list; do
 done
 [ -x "$ROOT/regress/prepare.sh" ] && "$ROOT/regress/prepare.sh"
 
+# libfaketime (regress/extra-packages/timeshift.list): the timeshift suite
+# and TAP tests that run a server or nadia-mcp on another clock find it here
+FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
+[ -r "$FAKETIME_LIB" ] ||
+	FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$')
+export FAKETIME_LIB
+
 log "building"
 if ! build; then
 	make -C "$ROOT" >&2
@@ -245,7 +252,6 @@ run_tap() {
 # each instant, TIMESHIFT_ROLLUP_SEEDS (default 11,23) the seeds of the
 # random rollup test there (the ordinary TAP run has four).  The driver fails an instant whose server log does not
 # start at that instant, so a run cannot silently test today's date.
-FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
 TIMESHIFT_INSTANTS=${TIMESHIFT_INSTANTS:-"
 	dst-start-ny 2027-03-14T06:59:40 America/New_York
 	dst-end      2027-11-07T05:59:40 UTC
@@ -294,10 +300,6 @@ check_faked_clock() {
 
 run_timeshift() {
 	local label at tz started=$SECONDS
-	[ -r "$FAKETIME_LIB" ] || ensure_packages libfaketime
-	# another architecture's multiarch directory
-	[ -r "$FAKETIME_LIB" ] ||
-		FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$')
 	if [ ! -r "$FAKETIME_LIB" ] ||
 		! cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/faketime_waits.so" \
 			"$WORK/src/timeshift/faketime_waits.c" -ldl; then
