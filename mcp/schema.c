@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nadia_mcp.h"
 
@@ -26,7 +25,7 @@
 #define MAX_SINCE_SECONDS (400.0 * 86400.0)
 
 static const char *since_help =
-"Start of the time range: a duration back from now (\"30m\", \"6h\", \"7d\", "
+"Start of the time range: a duration back from the server's current time (\"30m\", \"6h\", \"7d\", "
 "\"2w\"; units s, m, h, d, w) or an ISO 8601 timestamp "
 "(\"2026-11-30T08:00:00Z\"; UTC when no offset is given).";
 
@@ -272,9 +271,11 @@ iso_timestamp(const char *s)
 }
 
 /*
- * A "since" argument as an absolute UTC timestamp for the query: either
- * a duration back from now ("90m", "24h", "7d", "2w", also "2 hours") or
- * an ISO 8601 timestamp, passed through once checked.
+ * A "since" argument as the text the tool's query takes (see SINCE in
+ * tools.c): a duration back from now ("90m", "24h", "7d", "2w", also
+ * "2 hours") becomes a negative interval in seconds that the server
+ * subtracts from its own clock; an ISO 8601 timestamp is passed through
+ * once checked.
  */
 bool
 parse_since(const char *s, char *out, size_t outlen)
@@ -317,15 +318,15 @@ parse_since(const char *s, char *out, size_t outlen)
 		if (strcmp(p, units[i].name) == 0)
 		{
 			double		secs = n * units[i].seconds;
-			time_t		t;
-			struct tm	tm;
 
 			if (secs <= 0 || secs > MAX_SINCE_SECONDS)
 				return false;
-			t = time(NULL) - (time_t) secs;
-			if (gmtime_r(&t, &tm) == NULL)
-				return false;
-			return strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
+
+			/*
+			 * Back from the server's clock, not ours: the tool's SQL adds
+			 * this interval to now() (see SINCE in tools.c).
+			 */
+			return snprintf(out, outlen, "-%.0f seconds", secs) < (int) outlen;
 		}
 	}
 	return false;

@@ -27,6 +27,19 @@
 
 static const char *const alert_states[] = {"open", "resolved", "all", NULL};
 
+/*
+ * The "since" parameter as a timestamptz: schema_bind_args passes a
+ * duration as a negative interval ("-3600 seconds"), which the server adds
+ * to its own now() -- history rows carry the server's times, and the host
+ * nadia-mcp runs on may have another clock -- and an absolute time as
+ * checked ISO 8601 text.  Only the branch whose condition holds is ever
+ * evaluated (also when the planner folds the bound value as a constant).
+ */
+#define SINCE(p) \
+	"(CASE WHEN pg_catalog.left(" p "::text, 1) = '-'" \
+	" THEN pg_catalog.now() + " p "::text::interval" \
+	" ELSE " p "::text::timestamptz END)"
+
 #define ARG_LIMIT(def) \
 	{"limit", ARG_INT, "Most rows to return.", 1, 100, 0, def, NULL}
 #define ARG_SINCE_DEF(def) \
@@ -61,7 +74,7 @@ static const char slow_sql[] =
 "       round(s.shared_blks_hit::numeric / nullif(s.shared_blks_hit + s.shared_blks_read, 0), 4)\n"
 "         AS cache_hit_ratio,\n"
 "       s.query\n"
-"  FROM nadia_bgw.mcp_statement_totals($1::timestamptz) s\n"
+"  FROM nadia_bgw.mcp_statement_totals(" SINCE("$1") ") s\n"
 " WHERE s.calls > 0 AND ($2::text IS NULL OR s.datname = $2::text)\n"
 " ORDER BY s.total_exec_time_ms / s.calls DESC, s.queryid\n"
 " LIMIT $3::int";
@@ -101,7 +114,7 @@ static const char qstats_sql[] =
 "         AS shared_blks_per_call,\n"
 "       s.temp_blks_written, s.wal_bytes,\n"
 "       s.first_seen, s.last_seen, s.query\n"
-"  FROM nadia_bgw.mcp_statement_totals($2::timestamptz) s\n"
+"  FROM nadia_bgw.mcp_statement_totals(" SINCE("$2") ") s\n"
 " WHERE $1::text IS NULL\n"
 "    OR strpos(lower(s.query), lower($1::text)) > 0\n"
 "    OR s.queryid::text = $1::text\n"
@@ -123,7 +136,7 @@ static const ToolColumn cost_cols[] = {
 };
 
 static const char cost_sql[] =
-"WITH s AS (SELECT * FROM nadia_bgw.mcp_statement_totals($1::timestamptz)),\n"
+"WITH s AS (SELECT * FROM nadia_bgw.mcp_statement_totals(" SINCE("$1") ")),\n"
 "tot AS (SELECT sum(total_exec_time_ms) AS t,\n"
 "               sum(shared_blks_read + temp_blks_written) AS io,\n"
 "               sum(wal_bytes) AS wal FROM s)\n"
@@ -200,7 +213,7 @@ static const char lock_sql[] =
 "            FROM unnest(array_agg(l.blocking_queryids)) AS b\n"
 "           WHERE b IS NOT NULL) AS blocking_queryids\n"
 "    FROM nadia_bgw.lock_wait_samples l\n"
-"   WHERE l.sampled_at >= $1::timestamptz\n"
+"   WHERE l.sampled_at >= " SINCE("$1") "\n"
 "   GROUP BY 1, 2, 3, 4, 5)\n"
 "SELECT w.datname AS database, w.relation, w.locktype, w.mode,\n"
 "       w.queryid::text AS waiting_queryid,\n"
@@ -276,7 +289,7 @@ static const char missing_sql[] =
 "       round(t.seq_tup_read::numeric / nullif(t.seq_scan, 0), 1) AS avg_rows_per_seq_scan,\n"
 "       t.idx_scan,\n"
 "       round(t.idx_scan::numeric / nullif(t.idx_scan + t.seq_scan, 0), 4) AS index_scan_ratio\n"
-"  FROM nadia_bgw.mcp_table_totals($1::timestamptz) t\n"
+"  FROM nadia_bgw.mcp_table_totals(" SINCE("$1") ") t\n"
 "  JOIN nadia_bgw.table_stats_latest l USING (relid)\n"
 " WHERE t.seq_scan > 0\n"
 "   AND l.n_live_tup >= $2::int\n"
@@ -385,7 +398,7 @@ static const ToolColumn buffer_cols[] = {
 static const char buffer_sql[] =
 "(SELECT 'database' AS kind, d.datname::text AS name, d.blks_hit, d.blks_read,\n"
 "        round(d.blks_hit::numeric / nullif(d.blks_hit + d.blks_read, 0), 4) AS hit_ratio\n"
-"   FROM nadia_bgw.mcp_database_totals($1::timestamptz) d\n"
+"   FROM nadia_bgw.mcp_database_totals(" SINCE("$1") ") d\n"
 "  ORDER BY d.blks_read DESC)\n"
 "UNION ALL\n"
 "(SELECT 'table', format('%I.%I', t.schemaname, t.relname),\n"
@@ -394,7 +407,7 @@ static const char buffer_sql[] =
 "        round((t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit)::numeric\n"
 "              / nullif(t.heap_blks_hit + t.idx_blks_hit + t.toast_blks_hit\n"
 "                       + t.heap_blks_read + t.idx_blks_read + t.toast_blks_read, 0), 4)\n"
-"   FROM nadia_bgw.mcp_table_totals($1::timestamptz) t\n"
+"   FROM nadia_bgw.mcp_table_totals(" SINCE("$1") ") t\n"
 "  WHERE t.heap_blks_read + t.idx_blks_read + t.toast_blks_read\n"
 "        + t.heap_blks_hit + t.idx_blks_hit > 0\n"
 "  ORDER BY t.heap_blks_read + t.idx_blks_read + t.toast_blks_read DESC,\n"
@@ -423,7 +436,7 @@ static const char io_sql[] =
 "       round(h.blk_write_time_ms::numeric, 3) AS blk_write_time_ms,\n"
 "       h.temp_bytes, h.wal_bytes, h.buffers_checkpoint, h.buffers_clean,\n"
 "       h.buffers_backend, h.checkpoints, h.checkpoints_req\n"
-"  FROM nadia_bgw.mcp_io_by_hour($1::timestamptz) h\n"
+"  FROM nadia_bgw.mcp_io_by_hour(" SINCE("$1") ") h\n"
 " ORDER BY h.hour DESC\n"
 " LIMIT $2::int";
 
@@ -499,7 +512,7 @@ static const ToolColumn rollup_cols[] = {
 
 #define ROLLUP_SQL(kind) \
 "SELECT r.bucket, r.\"values\"\n" \
-"  FROM nadia_bgw.rollup_rows('" kind "', $1::timestamptz, $2::int) r\n" \
+"  FROM nadia_bgw.rollup_rows('" kind "', " SINCE("$1") ", $2::int) r\n" \
 " ORDER BY r.ord\n" \
 " LIMIT $2::int"
 

@@ -10,6 +10,11 @@
 #
 #   bash regress/run-tests.sh                 everything
 #   SUITES="regress tap" bash regress/run-tests.sh
+#                                             (default: regress isolation
+#                                             tap timeshift)
+#   SUITES=timeshift TIMESHIFT_INSTANTS="leap-day 2028-02-29T23:59:30 UTC" ...
+#                                             one instant of the time-shift
+#                                             suite (see run_timeshift)
 #   TAP_TESTS="t/001_worker.pl" bash regress/run-tests.sh
 #   KEEP=1 ...                                keep the work directory
 #   PG_CONFIG=/path/to/pg_config bash regress/run-tests.sh
@@ -190,13 +195,20 @@ if [ "$PG_CONFIG" != "$DEFAULT_PG_CONFIG" ] && [ ! -x "$PG_CONFIG" ]; then
 fi
 log "PostgreSQL $("$PG_CONFIG" --version 2>/dev/null || echo "(to be installed)") from $PG_CONFIG"
 
-SUITES=${SUITES:-"regress isolation tap"}
+SUITES=${SUITES:-"regress isolation tap timeshift"}
 
 ensure_packages $NADIA_BASE_PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
 for f in "$ROOT"/regress/extra-packages/*.list; do
 	[ -e "$f" ] && ensure_packages $(grep -v '^#' "$f")
 done
 [ -x "$ROOT/regress/prepare.sh" ] && "$ROOT/regress/prepare.sh"
+
+# libfaketime (regress/extra-packages/timeshift.list): the timeshift suite
+# and TAP tests that run a server or nadia-mcp on another clock find it here
+FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
+[ -r "$FAKETIME_LIB" ] ||
+	FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$')
+export FAKETIME_LIB
 
 log "building"
 if ! build; then
@@ -252,26 +264,39 @@ count_pg_regress() {
 # run_pg_regress_suite NAME DRIVER INPUT_SUBDIR EXTENSION DBNAME: one
 # pg_regress-style suite (pg_regress or pg_isolation_regress) on its own
 # temporary instance, over every INPUT_SUBDIR/*.EXTENSION file.
+#
+# A time-shift run (see run_timeshift) sets RUN_CONF (the cluster
+# settings) and RUN_TAG (a suffix naming the instant in output directories
+# and failures); faked_env then sets RUN_ENV, the extra environment of the
+# driver and so of its server.
+# Directories take RUN_DIRTAG instead: an "@" in a path is pgbench's
+# script@weight syntax.
+RUN_ENV=()
+RUN_CONF=
+RUN_TAG=
+RUN_DIRTAG=
 run_pg_regress_suite() {
-	local name=$1 driver=$2 subdir=$3 ext=$4 dbname=$5 tests out status
+	local name=$1$RUN_TAG dname=$1$RUN_DIRTAG driver=$2 subdir=$3 ext=$4 dbname=$5 tests out status
 	tests=$(cd "$WORK/src/$subdir" 2>/dev/null && ls *."$ext" 2>/dev/null | sed "s/\\.$ext\$//" | sort)
 	[ -z "$tests" ] && return
 	log "$name"
-	out=$WORK/out/$name.log
-	mkdir -p "$WORK/out/$name"
-	chown "$(run_user)" "$WORK/out/$name"
-	as_user "$driver" \
+	out=$WORK/out/$dname.log
+	mkdir -p "$WORK/out/$dname"
+	chown "$(run_user)" "$WORK/out/$dname"
+	[ -n "$RUN_TAG" ] && faked_env
+	as_user env "${RUN_ENV[@]}" "$driver" \
 		--bindir="$BINDIR" \
-		--temp-instance="$WORK/tmp_$name" \
-		--temp-config="$WORK/src/regress.conf" \
+		--temp-instance="$WORK/tmp_$dname" \
+		--temp-config="${RUN_CONF:-$WORK/src/regress.conf}" \
 		--inputdir="$WORK/src" \
-		--outputdir="$WORK/out/$name" \
+		--outputdir="$WORK/out/$dname" \
 		--dbname="$dbname" \
 		$tests >"$out" 2>&1
 	status=$?
 	cat "$out"
-	[ -f "$WORK/out/$name/regression.diffs" ] && cat "$WORK/out/$name/regression.diffs"
+	[ -f "$WORK/out/$dname/regression.diffs" ] && cat "$WORK/out/$dname/regression.diffs"
 	count_pg_regress "$out" $status "$name"
+	[ -n "$RUN_TAG" ] && check_faked_clock "$name" "$WORK/out/$dname/log/postmaster.log"
 }
 
 run_regress() {
@@ -284,21 +309,26 @@ run_isolation() {
 		specs spec isolation_regression
 }
 
+# run_tap [TEST...]: the TAP tests (default: $TAP_TESTS or all of t/).
 run_tap() {
-	local t out status ok bad
-	log "TAP"
+	local t out status ok bad dir
+	log "TAP$RUN_TAG"
 	mkdir -p "$WORK/out/tap"
 	chown "$(run_user)" "$WORK/out/tap"
-	for t in ${TAP_TESTS:-$(cd "$WORK/src" && ls t/*.pl)}; do
-		out=$WORK/out/tap/$(basename "$t" .pl).log
-		mkdir -p "$WORK/out/tap/$(basename "$t" .pl)"
-		chown "$(run_user)" "$WORK/out/tap/$(basename "$t" .pl)"
-		(cd "$WORK/src" && as_user env \
+	for t in ${*:-${TAP_TESTS:-$(cd "$WORK/src" && ls t/*.pl)}}; do
+		dir=$WORK/out/tap/$(basename "$t" .pl)$RUN_DIRTAG
+		out=$dir.log
+		mkdir -p "$dir"
+		chown "$(run_user)" "$dir"
+		[ -n "$RUN_TAG" ] && faked_env
+		(cd "$WORK/src" && as_user env "${RUN_ENV[@]}" \
 			PATH="$BINDIR:$PATH" \
 			PERL5LIB="$PGXS_DIR/test/perl:$WORK/src/t" \
 			PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
-			TESTDIR="$WORK/out/tap/$(basename "$t" .pl)" \
-			TEMP_CONFIG="$WORK/src/regress.conf" \
+			TESTDIR="$dir" \
+			TESTDATADIR="$dir/tmp_check" \
+			TESTLOGDIR="$dir/tmp_check/log" \
+			TEMP_CONFIG="${RUN_CONF:-$WORK/src/regress.conf}" \
 			NADIA_ROOT="$WORK/src" \
 			NADIA_BINDIR="$BINDIR" \
 			NADIA_SRC_ROOT="$WORK/tree" \
@@ -309,14 +339,126 @@ run_tap() {
 		bad=$(grep -Ec '^ *not ok [0-9]+' "$out")
 		if [ $status -ne 0 ] && [ "$bad" -eq 0 ]; then
 			bad=1 # died before reporting a failure
-			for log in "$WORK"/out/tap/$(basename "$t" .pl)/tmp_check/log/*; do
+			for log in "$dir"/tmp_check/log/*; do
 				[ -f "$log" ] && { echo "--- $log"; tail -n 50 "$log"; }
 			done
 		fi
 		PASSED=$((PASSED + ok))
 		FAILED=$((FAILED + bad))
-		[ "$bad" -gt 0 ] && FAILURES+=("$t")
+		[ "$bad" -gt 0 ] && FAILURES+=("$t$RUN_TAG")
+		if [ -n "$RUN_TAG" ]; then
+			for log in "$dir"/tmp_check/log/*_*.log; do
+				[ -f "$log" ] && check_faked_clock "$t$RUN_TAG" "$log"
+			done
+		fi
 	done
+}
+
+# Time is an input (DESIGN.md section 6): the "timeshift" suite runs
+# pg_regress, isolation and the random rollup test again with the whole
+# server -- initdb, postmaster and every backend and worker, and the clients
+# -- under libfaketime, its clock starting at each instant below and
+# running on from there.  An instant is LABEL, the UTC time (T between date
+# and time) and the server's "timezone".  The instants and why:
+#   dst-start-ny   America/New_York springs forward (02:00 EST -> 03:00 EDT)
+#                  20 s in, server timezone America/New_York: the run with
+#                  the server in a DST zone, on the 23-hour day
+#   dst-end        falls back (02:00 EDT -> 01:00 EST) 20 s in, in UTC: the
+#                  25-hour New York day for the New York rollups
+#   year-end       23:59:30 UTC on 31 December: year and month roll over
+#                  during the run; a raw partition boundary (6 h grid)
+#   leap-day       29 February 2028 and the roll into 1 March
+#   month-first    the first day of a month (30 s after midnight)
+#   raw-grid       20 s before a raw-tier partition boundary (6 h grid)
+#   hourly-grid    20 s before an hourly-tier boundary (7-day grid, Thursdays)
+#   daily-grid     20 s before a daily-tier boundary (92-day grid)
+# (grids of the default retentions, aligned to the Unix epoch; see
+# nadia_bgw.partition_width() and docs/history.md).
+#
+# One instant locally, e.g.:
+#   SUITES=timeshift TIMESHIFT_INSTANTS="leap-day 2028-02-29T23:59:30 UTC" \
+#       bash regress/run-tests.sh
+# TIMESHIFT_TAP (default t/201_rollup_random.pl) names the TAP tests run at
+# each instant, TIMESHIFT_ROLLUP_SEEDS (default 11,23) the seeds of the
+# random rollup test there (the ordinary TAP run has four).  The driver
+# fails an instant whose server log has a line outside the hour after the
+# instant, so a run cannot silently test today's date.
+TIMESHIFT_INSTANTS=${TIMESHIFT_INSTANTS:-"
+	dst-start-ny 2027-03-14T06:59:40 America/New_York
+	dst-end      2027-11-07T05:59:40 UTC
+	year-end     2027-12-31T23:59:30 UTC
+	leap-day     2028-02-29T23:59:30 UTC
+	month-first  2027-04-01T00:00:30 UTC
+	raw-grid     2027-05-19T17:59:40 UTC
+	hourly-grid  2027-07-14T23:59:40 UTC
+	daily-grid   2027-09-06T23:59:40 UTC
+"}
+TIMESHIFT_TAP=${TIMESHIFT_TAP:-t/201_rollup_random.pl}
+TIMESHIFT_AT=
+
+# faked_env: RUN_ENV for a server whose clock reads TIMESHIFT_AT now.
+# libfaketime shifts the clock by a fixed offset, so initdb, the
+# postmaster, its children and the clients all read the same time, from
+# the instant on.  TZ=UTC: initdb takes the cluster's timezone and
+# log_timezone from it.  The monotonic clock stays real so that latch
+# timeouts and instrumentation behave.  faketime_waits.so keeps
+# libfaketime out of blocking waits (see regress/timeshift/faketime_waits.c).
+faked_env() {
+	RUN_ENV=(LD_PRELOAD="$WORK/faketime_waits.so:$FAKETIME_LIB"
+		FAKETIME="+$((TIMESHIFT_AT - $(date -u +%s)))s" FAKETIME_NO_CACHE=1
+		TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 DONT_FAKE_MONOTONIC=1)
+}
+
+# check_faked_clock NAME LOG: the server whose log this is ran on the faked
+# clock all along: its first timestamped line is within a minute after the
+# instant and no line is outside the hour after it (the real clock is
+# months or years away from every instant).  The log is in UTC (TZ=UTC).
+check_faked_clock() {
+	local name=$1 logf=$2 at end first stray
+	at=$(date -u -d "@$TIMESHIFT_AT" '+%Y-%m-%d %H:%M:%S')
+	end=$(date -u -d "@$((TIMESHIFT_AT + 3600))" '+%Y-%m-%d %H:%M:%S')
+	first=$(grep -m1 -oE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}' "$logf" 2>/dev/null)
+	stray=$(grep -oE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}' "$logf" 2>/dev/null |
+		awk -v at="$at" -v end="$end" '$0 < at || $0 >= end { n++ } END { print n + 0 }')
+	if [ -z "$first" ] || [ "$stray" -gt 0 ] ||
+		[ "$(date -u -d "$first" +%s)" -ge $((TIMESHIFT_AT + 60)) ]; then
+		log "$name: the server did not run on the faked clock (log starts at '${first:-nothing}', $stray lines outside [$at, $end))"
+		FAILED=$((FAILED + 1))
+		FAILURES+=("$name:clock")
+	else
+		PASSED=$((PASSED + 1))
+	fi
+}
+
+run_timeshift() {
+	local label at tz started=$SECONDS
+	if [ ! -r "$FAKETIME_LIB" ] ||
+		! cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/faketime_waits.so" \
+			"$WORK/src/timeshift/faketime_waits.c" -ldl; then
+		log "timeshift: no $FAKETIME_LIB or faketime_waits.so"
+		FAILED=$((FAILED + 1))
+		FAILURES+=("timeshift")
+		return
+	fi
+	chmod 755 "$WORK/faketime_waits.so"
+	while read -r label at tz; do
+		[ -z "$label" ] && continue
+		log "=== timeshift $label: server clock from $at UTC, timezone $tz"
+		TIMESHIFT_AT=$(date -u -d "${at/T/ } UTC" +%s)
+		RUN_CONF=$WORK/timeshift-$label.conf
+		{ cat "$WORK/src/regress.conf"; echo "timezone = '$tz'"; } >"$RUN_CONF"
+		chown "$(run_user)" "$RUN_CONF"
+		RUN_TAG=@$label
+		RUN_DIRTAG=_at_$label
+		run_regress
+		run_isolation
+		ROLLUP_RANDOM_SEEDS=${TIMESHIFT_ROLLUP_SEEDS:-11,23} run_tap $TIMESHIFT_TAP
+	done <<<"$TIMESHIFT_INSTANTS"
+	RUN_ENV=()
+	RUN_CONF=
+	RUN_TAG=
+	RUN_DIRTAG=
+	log "timeshift: $((SECONDS - started)) s"
 }
 
 for suite in $SUITES; do
@@ -324,6 +466,7 @@ for suite in $SUITES; do
 	regress) run_regress ;;
 	isolation) run_isolation ;;
 	tap) run_tap ;;
+	timeshift) run_timeshift ;;
 	*) log "unknown suite $suite"; FAILED=$((FAILED + 1)) ;;
 	esac
 done

@@ -52,6 +52,8 @@ typedef struct NadiaTaskStatus
  * Worker state in shared memory.  Everything is protected by "lock"; the
  * latch pointer is written only by the worker itself.
  */
+#define NADIA_BGW_TZ_LEN 256		/* TZ_STRLEN_MAX + 1 */
+
 typedef struct NadiaBgwShared
 {
 	LWLock	   *lock;
@@ -77,6 +79,13 @@ typedef struct NadiaBgwShared
 	/* false after a failed connection: the next start waits for the database */
 	bool		database_seen;
 
+	/*
+	 * The server's TimeZone as the worker sees it (postgresql.conf, never a
+	 * client's setting), published at start and after each reload; empty
+	 * while no worker has run.  See nadia_bgw.server_timezone().
+	 */
+	char		server_timezone[NADIA_BGW_TZ_LEN];
+
 	int			ntasks;
 	NadiaTaskStatus tasks[NADIA_BGW_MAX_TASKS];
 } NadiaBgwShared;
@@ -85,6 +94,7 @@ typedef struct NadiaBgwShared
 extern NadiaBgwShared *nadia_shared;
 extern void nadia_shmem_init(void);
 extern void nadia_set_state(const char *state);
+extern void nadia_publish_timezone(void);
 
 /* scheduler.c */
 typedef void (*NadiaTaskFn) (void);

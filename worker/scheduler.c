@@ -91,6 +91,7 @@ worker_attach(void)
 	nadia_shared->cycles = 0;
 	nadia_shared->next_cycle_at = 0;
 	LWLockRelease(nadia_shared->lock);
+	nadia_publish_timezone();
 	before_shmem_exit(worker_detach, (Datum) 0);
 }
 
@@ -147,6 +148,7 @@ process_interrupts(void)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
+		nadia_publish_timezone();
 	}
 }
 

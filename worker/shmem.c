@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
@@ -90,5 +91,21 @@ nadia_set_state(const char *state)
 {
 	LWLockAcquire(nadia_shared->lock, LW_EXCLUSIVE);
 	strlcpy(nadia_shared->state, state, NADIA_BGW_STATE_LEN);
+	LWLockRelease(nadia_shared->lock);
+}
+
+/*
+ * Publish the worker's TimeZone.  A background worker takes its settings
+ * from the configuration only, so this is the server's zone, the one the
+ * worker judges the maintenance window in; a backend cannot tell it apart
+ * from its client's own setting (PGTZ, SET TimeZone), hence shared memory.
+ */
+void
+nadia_publish_timezone(void)
+{
+	const char *tz = pg_get_timezone_name(session_timezone);
+
+	LWLockAcquire(nadia_shared->lock, LW_EXCLUSIVE);
+	strlcpy(nadia_shared->server_timezone, tz ? tz : "", NADIA_BGW_TZ_LEN);
 	LWLockRelease(nadia_shared->lock);
 }

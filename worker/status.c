@@ -20,6 +20,7 @@
 
 PG_FUNCTION_INFO_V1(nadia_bgw_worker_status);
 PG_FUNCTION_INFO_V1(nadia_bgw_wake);
+PG_FUNCTION_INFO_V1(nadia_bgw_server_timezone);
 
 #define STATUS_COLS 16
 
@@ -172,4 +173,25 @@ nadia_bgw_wake(PG_FUNCTION_ARGS)
 	}
 	ConditionVariableCancelSleep();
 	PG_RETURN_BOOL(done);
+}
+
+/*
+ * nadia_bgw.server_timezone(): the server's TimeZone as the worker last
+ * published it, or NULL when no worker has run since the server started.
+ * SQL that must agree with the worker (the maintenance window) uses it
+ * instead of the session's TimeZone.
+ */
+Datum
+nadia_bgw_server_timezone(PG_FUNCTION_ARGS)
+{
+	char		tz[NADIA_BGW_TZ_LEN];
+
+	if (nadia_shared == NULL)
+		PG_RETURN_NULL();		/* not preloaded: no worker to agree with */
+	LWLockAcquire(nadia_shared->lock, LW_SHARED);
+	strlcpy(tz, nadia_shared->server_timezone, sizeof(tz));
+	LWLockRelease(nadia_shared->lock);
+	if (tz[0] == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(tz));
 }
