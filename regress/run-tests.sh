@@ -11,7 +11,8 @@
 #   bash regress/run-tests.sh                 everything
 #   SUITES="regress tap" bash regress/run-tests.sh
 #                                             (default: regress isolation
-#                                             tap timeshift)
+#                                             tap timeshift, and pg_upgrade
+#                                             with PG_CONFIGS)
 #   SUITES=timeshift TIMESHIFT_INSTANTS="leap-day 2028-02-29T23:59:30 UTC" ...
 #                                             one instant of the time-shift
 #                                             suite (see run_timeshift)
@@ -133,7 +134,7 @@ pg_upgrade_tests() {
 # The pg_upgrade tests are a suite of their own ("pg_upgrade", in SUITES by
 # default) that runs only when PG_CONFIGS names two versions or more; the
 # per-version runs get the other suites.
-ALL_SUITES=${SUITES:-"regress isolation tap pg_upgrade"}
+ALL_SUITES=${SUITES:-"regress isolation tap timeshift pg_upgrade"}
 WANT_UPGRADE=
 SUITES=
 for s in $ALL_SUITES; do
