@@ -8,13 +8,16 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Spec;
 use File::Temp qw(tempdir);
 use NadiaTest;
 use NadiaMcp;
 
 my $src = $ENV{NADIA_SRC_ROOT} or BAIL_OUT('NADIA_SRC_ROOT is not set');
 my $corpus = "$src/mcp/fuzz/corpus";
-my $dir = tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check, CLEANUP => 1);
+# absolute: make runs in $src, and on 16+ tmp_check is relative unless the
+# driver sets TESTDATADIR
+my $dir = File::Spec->rel2abs(tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check, CLEANUP => 1));
 my $bin = "$dir/nadia-mcp-fuzz";
 my $seconds = $ENV{NADIA_FUZZ_SECONDS} // 20;
 
