@@ -6,8 +6,8 @@
 # a view that no longer has it is NULL, so after activity that moves every
 # counter the last-seen values must all be known and the deltas non-zero.
 # Also: a reset of the checkpointer's statistics (17+; the bgwriter's
-# before) is seen as a reset, not as counters that went backwards by
-# chance.
+# before) is seen as a reset, and a reset of one view restarts the counters
+# that come from it only.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -84,15 +84,27 @@ for my $col (qw(wal_records wal_fpi wal_bytes))
 		"statements: $col on PostgreSQL $major");
 }
 
-# --- a reset of the checkpoint counters is a reset
+# --- a reset of one view restarts its own counters, not the others of the
+# row: the delta of another view's counter stays one interval's work, not
+# its whole cumulative value
 my $target = $major >= 17 ? 'checkpointer' : 'bgwriter';
 sql("SELECT pg_stat_reset_shared('$target')");
-sql('SELECT nadia_bgw.take_sample()');
+my $id = sql('SELECT nadia_bgw.take_sample()');
 is(sql(q{SELECT count(*) > 0 FROM nadia_bgw.stats_events
           WHERE source = 'cluster' AND kind = 'stats_reset'}), 't',
 	"pg_stat_reset_shared('$target') is recorded as a reset of the cluster source");
-cmp_ok(sql(q{SELECT min(coalesce(checkpoints_req, 0)) FROM nadia_bgw.cluster_samples}), '>=', 0,
-	'and no negative delta');
+my $wal_total = sql('SELECT wal_bytes FROM pg_stat_wal');
+cmp_ok(sql("SELECT coalesce(sum(wal_bytes), 0) FROM nadia_bgw.cluster_history WHERE sample_id = $id"),
+	'<', $wal_total / 2, "the $target reset does not restart the WAL counters");
+
+sql('CHECKPOINT');
+sql('SELECT nadia_bgw.take_sample()');
+sql("SELECT pg_stat_reset_shared('wal')");
+$id = sql('SELECT nadia_bgw.take_sample()');
+is(sql("SELECT coalesce(sum(checkpoints_req), 0) FROM nadia_bgw.cluster_history WHERE sample_id = $id"),
+	0, 'a WAL reset does not restart the checkpoint counters');
+cmp_ok(sql(q{SELECT min(least(coalesce(checkpoints_req, 0), coalesce(wal_bytes, 0), coalesce(buffers_alloc, 0)))
+               FROM nadia_bgw.cluster_samples}), '>=', 0, 'no negative delta');
 
 is(log_count($node, qr/server process .* terminated by signal|PANIC/), 0, 'no crash in the log');
 $node->stop('fast');
