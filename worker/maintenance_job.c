@@ -28,8 +28,16 @@
  * VACUUM not run by autovacuum cleans a GIN index's pending list to its
  * very end (ginInsertCleanup with full_clean), and while the application
  * appends to the list faster than a throttled VACUUM merges it, that
- * never ends; a higher cost limit lets it catch up.  The limit the job
- * ended with is recorded in its history row.
+ * never ends; a higher cost limit lets it catch up.  The limit in effect
+ * when the job ended is recorded in its history row.
+ *
+ * Up to PostgreSQL 15, vacuum_delay_point() reads VacuumCostLimit (the
+ * vacuum_cost_limit setting's variable) at every call.  From 16 on it reads
+ * vacuum_cost_limit, a copy that vacuum() takes at its start
+ * (VacuumUpdateCosts()) and that only autovacuum workers refresh while they
+ * run, on a configuration reload: a raise of VacuumCostLimit alone would
+ * then wait for the next statement.  The SIGUSR2 handler therefore sets
+ * both.
  *
  * SIGTERM (fast shutdown, pg_terminate_backend) during the statement is
  * turned into a query cancel: the statement stops at its next interrupt
@@ -44,6 +52,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
@@ -76,9 +85,41 @@ static volatile sig_atomic_t in_statement = false;
 /*
  * How many times SIGUSR2 raised the cost limit of the running statement.
  * The handler applies the raise itself: VACUUM offers no hook, and it
- * reads VacuumCostLimit afresh at every delay point.
+ * reads the cost limit afresh at every delay point (see
+ * set_cost_limit()).
  */
 static volatile sig_atomic_t speedups = 0;
+
+/*
+ * Make "limit" the cost limit of the running (or next) VACUUM or ANALYZE.
+ * Plain stores only, so that the SIGUSR2 handler can call it.
+ *
+ * On 16+ the copy vacuum_delay_point() reads is set directly rather than
+ * through VacuumUpdateCosts(), which also re-decides VacuumCostActive: from
+ * a signal handler that could race the wraparound failsafe switching the
+ * delay off (VacuumFailsafeActive), and the limit is all we change.
+ * vacuum() copies VacuumCostLimit again when it starts, which is then the
+ * same value.
+ */
+static void
+set_cost_limit(int limit)
+{
+	VacuumCostLimit = limit;
+#if PG_VERSION_NUM >= 160000
+	vacuum_cost_limit = limit;
+#endif
+}
+
+/* The cost limit vacuum_delay_point() uses (see the file header). */
+static int
+cost_limit_in_effect(void)
+{
+#if PG_VERSION_NUM >= 160000
+	return vacuum_cost_limit;
+#else
+	return VacuumCostLimit;
+#endif
+}
 
 /* set by the log hook when SKIP_LOCKED skipped the relation */
 static bool lock_skipped = false;
@@ -118,7 +159,7 @@ job_speedup(SIGNAL_ARGS)
 
 	if (in_statement && VacuumCostLimit < nadia_maint_cost_limit_max)
 	{
-		VacuumCostLimit = Min(VacuumCostLimit * 2, nadia_maint_cost_limit_max);
+		set_cost_limit(Min(VacuumCostLimit * 2, nadia_maint_cost_limit_max));
 		speedups++;
 	}
 	SetLatch(MyLatch);
@@ -150,6 +191,8 @@ configure_session(void)
 	SetConfigOption("vacuum_cost_delay", buf, PGC_SUSET, PGC_S_SESSION);
 	snprintf(buf, sizeof(buf), "%d", nadia_maint_cost_limit);
 	SetConfigOption("vacuum_cost_limit", buf, PGC_SUSET, PGC_S_SESSION);
+	/* 16+: so that a job that ends before vacuum() starts records it too */
+	set_cost_limit(VacuumCostLimit);
 	snprintf(buf, sizeof(buf), "%d", nadia_maint_lock_timeout);
 	SetConfigOption("lock_timeout", buf, PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_SESSION);
@@ -299,7 +342,8 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 	values[3] = Int64GetDatum(changes_at_start);
 	if (changes_at_start < 0)
 		nulls[3] = 'n';
-	values[4] = Int32GetDatum(VacuumCostLimit);
+	/* the limit the statement really ran with at its end, not the setting */
+	values[4] = Int32GetDatum(cost_limit_in_effect());
 	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history h"
 							   "   SET outcome = $2, error = $3,"
 							   "       ended_at = pg_catalog.clock_timestamp(),"
@@ -374,7 +418,7 @@ claim_job(const NadiaMaintJobArg *arg, StringInfo sql, int64 *changes_at_start)
 	nulls[1] = (sql->len > 0) ? ' ' : 'n';
 	values[2] = ObjectIdGetDatum(arg->relid);
 	values[3] = Int32GetDatum(MyProcPid);
-	values[4] = Int32GetDatum(VacuumCostLimit);
+	values[4] = Int32GetDatum(cost_limit_in_effect());
 	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history"
 							   "   SET outcome = 'running', started_at = pg_catalog.clock_timestamp(),"
 							   "       pid = $4, statement = $2, cost_limit = $5,"
@@ -513,8 +557,9 @@ nadia_maintenance_job_main(Datum main_arg)
 	record_outcome(arg.job_id, outcome, has_error ? error : NULL, changes_at_start);
 	if (speedups > 0)
 		ereport(LOG,
-				(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " (%s): %s, cost limit raised %d times to %d",
-						arg.job_id, sql.data, outcome, (int) speedups, VacuumCostLimit)));
+				(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " (%s): %s, cost limit raised %d times to %d, in effect %d",
+						arg.job_id, sql.data, outcome, (int) speedups, VacuumCostLimit,
+						cost_limit_in_effect())));
 	else
 		ereport(LOG,
 				(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " (%s): %s",

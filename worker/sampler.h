@@ -56,6 +56,13 @@ typedef struct HistColumn
 	const char *expr;			/* SQL; "@a|b" = first existing column a or b */
 	const char *type;			/* SQL type the value is cast to */
 	int			flags;
+
+	/*
+	 * Counters reset together (one view of a row that joins several): a
+	 * marker of the group that moved, or a counter of it that went
+	 * backwards, restarts that group's counters only.  0: the whole row.
+	 */
+	int			group;
 } HistColumn;
 
 struct TrackedRows;

@@ -183,6 +183,7 @@ typedef struct PgssReader
 	TupleDesc	desc;
 	int			attno[64];		/* column -> attribute index, -1 NULL */
 	Oid			atttype[64];
+	int			attno2[64];		/* "a+b": attribute added to attno, or -1 */
 } PgssReader;
 
 static PgssReader pgss;
@@ -235,6 +236,7 @@ pgss_prepare(const HistSource *src, const char *schema)
 		const char *e = src->cols[c].expr;
 
 		pgss.attno[c] = -1;
+		pgss.attno2[c] = -1;
 		if (src->cols[c].flags & HC_LATE)
 			continue;
 		if (strncmp(e, "s.", 2) == 0)
@@ -245,8 +247,26 @@ pgss_prepare(const HistSource *src, const char *schema)
 			char	   *tok,
 					   *save;
 
+			/*
+			 * The first alternative whose columns all exist; "a+b" is the sum
+			 * of two columns (a counter that a later version split in two).
+			 */
 			for (tok = strtok_r(copy, "|", &save); tok && pgss.attno[c] < 0; tok = strtok_r(NULL, "|", &save))
-				pgss.attno[c] = find_att(pgss.desc, tok);
+			{
+				char	   *plus = strchr(tok, '+');
+
+				if (plus == NULL)
+					pgss.attno[c] = find_att(pgss.desc, tok);
+				else
+				{
+					int			a2;
+
+					*plus = '\0';
+					a2 = find_att(pgss.desc, plus + 1);
+					if (a2 >= 0 && (pgss.attno[c] = find_att(pgss.desc, tok)) >= 0)
+						pgss.attno2[c] = a2;
+				}
+			}
 		}
 		else if (strcmp(src->cols[c].name, "info_reset") == 0)
 			pgss.attno[c] = PGSS_INFO_RESET;
@@ -254,6 +274,11 @@ pgss_prepare(const HistSource *src, const char *schema)
 			elog(ERROR, "statement column \"%s\" has no reader", src->cols[c].name);
 		if (pgss.attno[c] >= 0)
 			pgss.atttype[c] = TupleDescAttr(pgss.desc, pgss.attno[c])->atttypid;
+		if (pgss.attno2[c] >= 0 &&
+			(TupleDescAttr(pgss.desc, pgss.attno2[c])->atttypid != FLOAT8OID ||
+			 pgss.atttype[c] != FLOAT8OID))
+			elog(ERROR, "pg_stat_statements columns of \"%s\" are not double precision",
+				 src->cols[c].name);
 	}
 	pgss.schema = MemoryContextStrdup(TopMemoryContext, schema);
 }
@@ -335,7 +360,12 @@ nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *sche
 			}
 			else if (a >= 0 && !slot->tts_isnull[a])
 			{
+				int			a2 = pgss.attno2[c];
+
 				r->vals[c] = pgss_value(pgss.atttype[c], types[c], slot->tts_values[a]);
+				if (a2 >= 0 && !slot->tts_isnull[a2])
+					r->vals[c] = Float8GetDatum(DatumGetFloat8(r->vals[c]) +
+												DatumGetFloat8(slot->tts_values[a2]));
 				r->nulls[c] = false;
 			}
 		}

@@ -80,8 +80,9 @@ static const HistColumn statement_cols[] = {
 	{"local_blks_written", "s.local_blks_written", I8, CNT & ~HC_DETECT},
 	{"temp_blks_read", "s.temp_blks_read", I8, CNT & ~HC_DETECT},
 	{"temp_blks_written", "s.temp_blks_written", I8, CNT & ~HC_DETECT},
-	{"blk_read_time", "@blk_read_time|shared_blk_read_time", F8, CNT & ~HC_DETECT},
-	{"blk_write_time", "@blk_write_time|shared_blk_write_time", F8, CNT & ~HC_DETECT},
+	/* 1.11 (17) split these into shared_ and local_: their sum keeps 15's meaning */
+	{"blk_read_time", "@blk_read_time|shared_blk_read_time+local_blk_read_time", F8, CNT & ~HC_DETECT},
+	{"blk_write_time", "@blk_write_time|shared_blk_write_time+local_blk_write_time", F8, CNT & ~HC_DETECT},
 	{"wal_records", "s.wal_records", I8, CNT & ~HC_DETECT},
 	{"wal_fpi", "s.wal_fpi", I8, CNT & ~HC_DETECT},
 	{"wal_bytes", "s.wal_bytes", I8, CNT & ~HC_DETECT},
@@ -225,29 +226,91 @@ static const HistColumn database_cols[] = {
 	I8, LATE | HC_KEEP},
 };
 
-/* Cluster-wide background writer, checkpointer and WAL counters */
+/*
+ * Cluster-wide background writer, checkpointer and WAL counters.  These
+ * views are part of the server, whose major version is the one this
+ * library was built for, so their columns are chosen at compile time:
+ *	- 17 moved the checkpoint counters from pg_stat_bgwriter to
+ *	  pg_stat_checkpointer (k) under new names, with their own stats_reset,
+ *	  and dropped buffers_backend and buffers_backend_fsync, which
+ *	  pg_stat_io (16+) holds: writes and fsyncs of shared buffers
+ *	  (object 'relation') by every process but the checkpointer and the
+ *	  background writer;
+ *	- 18 moved wal_write, wal_sync and their times from pg_stat_wal to
+ *	  pg_stat_io (object 'wal', context 'normal': writes, fsyncs,
+ *	  write_time, fsync_time; context 'init' counts the new zero-filled
+ *	  segments, which pg_stat_wal never counted).
+ * The history keeps the 15 names and meanings on every version.
+ */
+#define IO_BACKEND_WRITES \
+	"(SELECT sum(writes) AS writes, sum(fsyncs) AS fsyncs FROM pg_catalog.pg_stat_io" \
+	" WHERE object = 'relation' AND backend_type NOT IN ('checkpointer', 'background writer')) io"
+#define IO_WAL \
+	"(SELECT sum(writes) AS writes, sum(fsyncs) AS fsyncs, sum(write_time) AS write_time," \
+	" sum(fsync_time) AS fsync_time FROM pg_catalog.pg_stat_io" \
+	" WHERE object = 'wal' AND context = 'normal') iw"
+
+/*
+ * Groups of counters reset together (see HistColumn): the background
+ * writer's, the checkpointer's (its own view from 17 on), the WAL's, and
+ * from 17 on pg_stat_io's shared-buffer writes and, on 18, its WAL writes.
+ * A group restarts when its marker moved or one of its counters went
+ * backwards: pg_stat_reset_shared('wal') must not make the checkpoint
+ * counters' cumulative values look like one interval's work.  Only the
+ * background writer and the WAL have a marker in cluster_state
+ * (bgwriter_reset, wal_reset); the other groups are seen reset by their
+ * counters going backwards, and every reset moves the source's reset time
+ * (a 'stats_reset' event).
+ */
+#define G_BGW	1
+#define G_WAL	3
+#if PG_VERSION_NUM >= 170000
+#define CLUSTER_CKPT(old, new)		"k." new
+#define G_CKPT	2
+#define CLUSTER_BACKEND(old, io)	"io." io
+#define G_BACKEND	4
+#define CLUSTER_RESET_17	", k.stats_reset"
+#define CLUSTER_FROM_17		" CROSS JOIN pg_catalog.pg_stat_checkpointer k CROSS JOIN " IO_BACKEND_WRITES
+#else
+#define CLUSTER_CKPT(old, new)		"b." old
+#define G_CKPT	G_BGW
+#define CLUSTER_BACKEND(old, io)	"b." old
+#define G_BACKEND	G_BGW
+#define CLUSTER_RESET_17	""
+#define CLUSTER_FROM_17		""
+#endif
+#if PG_VERSION_NUM >= 180000
+#define CLUSTER_WAL(old, io)		"iw." io
+#define G_WALIO	5
+#define CLUSTER_FROM_18		" CROSS JOIN " IO_WAL
+#else
+#define CLUSTER_WAL(old, io)		"w." old
+#define G_WALIO	G_WAL
+#define CLUSTER_FROM_18		""
+#endif
+
 static const HistColumn cluster_cols[] = {
 	{"node", "1", "integer", KEY | HC_HKEY | HC_HIST},
-	{"bgwriter_reset", "b.stats_reset", TS, RSET},
-	{"wal_reset", "w.stats_reset", TS, RSET},
-	{"checkpoints_timed", "@checkpoints_timed|num_timed", I8, CNT},
-	{"checkpoints_req", "@checkpoints_req|num_requested", I8, CNT},
-	{"checkpoint_write_time", "@checkpoint_write_time|write_time", F8, CNT},
-	{"checkpoint_sync_time", "@checkpoint_sync_time|sync_time", F8, CNT},
-	{"buffers_checkpoint", "@buffers_checkpoint|buffers_written", I8, CNT},
-	{"buffers_clean", "b.buffers_clean", I8, CNT},
-	{"maxwritten_clean", "b.maxwritten_clean", I8, CNT},
-	{"buffers_backend", "@buffers_backend", I8, CNT},
-	{"buffers_backend_fsync", "@buffers_backend_fsync", I8, CNT},
-	{"buffers_alloc", "b.buffers_alloc", I8, CNT},
-	{"wal_records", "w.wal_records", I8, CNT},
-	{"wal_fpi", "w.wal_fpi", I8, CNT},
-	{"wal_bytes", "w.wal_bytes", I8, CNT},
-	{"wal_buffers_full", "w.wal_buffers_full", I8, CNT},
-	{"wal_write", "@wal_write", I8, CNT},
-	{"wal_sync", "@wal_sync", I8, CNT},
-	{"wal_write_time", "@wal_write_time", F8, CNT},
-	{"wal_sync_time", "@wal_sync_time", F8, CNT},
+	{"bgwriter_reset", "b.stats_reset", TS, RSET, G_BGW},
+	{"wal_reset", "w.stats_reset", TS, RSET, G_WAL},
+	{"checkpoints_timed", CLUSTER_CKPT("checkpoints_timed", "num_timed"), I8, CNT, G_CKPT},
+	{"checkpoints_req", CLUSTER_CKPT("checkpoints_req", "num_requested"), I8, CNT, G_CKPT},
+	{"checkpoint_write_time", CLUSTER_CKPT("checkpoint_write_time", "write_time"), F8, CNT, G_CKPT},
+	{"checkpoint_sync_time", CLUSTER_CKPT("checkpoint_sync_time", "sync_time"), F8, CNT, G_CKPT},
+	{"buffers_checkpoint", CLUSTER_CKPT("buffers_checkpoint", "buffers_written"), I8, CNT, G_CKPT},
+	{"buffers_clean", "b.buffers_clean", I8, CNT, G_BGW},
+	{"maxwritten_clean", "b.maxwritten_clean", I8, CNT, G_BGW},
+	{"buffers_backend", CLUSTER_BACKEND("buffers_backend", "writes"), I8, CNT, G_BACKEND},
+	{"buffers_backend_fsync", CLUSTER_BACKEND("buffers_backend_fsync", "fsyncs"), I8, CNT, G_BACKEND},
+	{"buffers_alloc", "b.buffers_alloc", I8, CNT, G_BGW},
+	{"wal_records", "w.wal_records", I8, CNT, G_WAL},
+	{"wal_fpi", "w.wal_fpi", I8, CNT, G_WAL},
+	{"wal_bytes", "w.wal_bytes", I8, CNT, G_WAL},
+	{"wal_buffers_full", "w.wal_buffers_full", I8, CNT, G_WAL},
+	{"wal_write", CLUSTER_WAL("wal_write", "writes"), I8, CNT, G_WALIO},
+	{"wal_sync", CLUSTER_WAL("wal_sync", "fsyncs"), I8, CNT, G_WALIO},
+	{"wal_write_time", CLUSTER_WAL("wal_write_time", "write_time"), F8, CNT, G_WALIO},
+	{"wal_sync_time", CLUSTER_WAL("wal_sync_time", "fsync_time"), F8, CNT, G_WALIO},
 };
 
 const HistSource nadia_delta_sources[] = {
@@ -281,9 +344,10 @@ const HistSource nadia_delta_sources[] = {
 	database_cols, lengthof(database_cols)},
 	{"cluster", "nadia_bgw.cluster_state", "nadia_bgw.cluster_samples",
 		"nadia_bgw.cluster_hourly", "nadia_bgw.cluster_daily",
-		"pg_catalog.pg_stat_bgwriter b CROSS JOIN pg_catalog.pg_stat_wal w%s", NULL,
-		"pg_catalog.pg_stat_bgwriter pg_catalog.pg_stat_wal pg_catalog.pg_stat_checkpointer",
-		"SELECT greatest(b.stats_reset, w.stats_reset) FROM pg_catalog.pg_stat_bgwriter b, pg_catalog.pg_stat_wal w",
+		"pg_catalog.pg_stat_bgwriter b CROSS JOIN pg_catalog.pg_stat_wal w" CLUSTER_FROM_17 CLUSTER_FROM_18,
+		NULL, NULL,
+		"SELECT greatest(b.stats_reset, w.stats_reset" CLUSTER_RESET_17 ") FROM pg_catalog.pg_stat_bgwriter b"
+		" CROSS JOIN pg_catalog.pg_stat_wal w" CLUSTER_FROM_17 CLUSTER_FROM_18,
 	cluster_cols, lengthof(cluster_cols)},
 };
 
@@ -438,14 +502,7 @@ append_source_query(StringInfo buf, const HistSource *src, List *avail,
 	}
 	appendStringInfoString(buf, " FROM ");
 	if (strstr(src->from, "%s") != NULL)
-	{
-		if (strcmp(src->name, "cluster") == 0)
-			appendStringInfo(buf, src->from,
-							 has_column(avail, "num_timed") ?
-							 " CROSS JOIN pg_catalog.pg_stat_checkpointer k" : "");
-		else
-			appendStringInfo(buf, src->from, schema);
-	}
+		appendStringInfo(buf, src->from, schema);
 	else
 		appendStringInfoString(buf, src->from);
 	if (src->where)
@@ -466,8 +523,13 @@ build_source(const HistSource *src, int idx, const char *schema)
 	List	   *avail;
 	const char *k0 = first_key(src);
 	int			i,
-				n;
+				n,
+				g,
+				max_group = 0;
 	MemoryContext old;
+
+	for (i = 0; i < src->ncols; i++)
+		max_group = Max(max_group, src->cols[i].group);
 
 	avail = available_columns(src->detect_rels ?
 							  psprintf(src->detect_rels, schema) : NULL);
@@ -478,17 +540,27 @@ build_source(const HistSource *src, int idx, const char *schema)
 	append_source_query(&q, src, avail, schema, false);
 	appendStringInfoString(&q, "), d AS (SELECT c.*");
 	appendStringInfo(&q, ", p.%s IS NULL AS is_new, p.dropped_at IS NOT NULL AS resurrected", k0);
-	appendStringInfo(&q, ", (p.%s IS NOT NULL AND (p.dropped_at IS NOT NULL", k0);
-	for (i = 0; i < src->ncols; i++)
+	/* restart: of the whole row (group 0) or of one group, see HistColumn */
+	for (g = 0; g <= max_group; g++)
 	{
-		const HistColumn *col = &src->cols[i];
+		appendStringInfo(&q, ", (p.%s IS NOT NULL AND (p.dropped_at IS NOT NULL", k0);
+		for (i = 0; i < src->ncols; i++)
+		{
+			const HistColumn *col = &src->cols[i];
 
-		if (col->flags & HC_DELTA)
-			appendStringInfo(&q, " OR c.%s < p.%s", col->name, col->name);
-		if (col->flags & HC_RESTART)
-			appendStringInfo(&q, " OR c.%s IS DISTINCT FROM p.%s", col->name, col->name);
+			/* the row restarts with any of its groups */
+			if (g > 0 && col->group != g)
+				continue;
+			if (col->flags & HC_DELTA)
+				appendStringInfo(&q, " OR c.%s < p.%s", col->name, col->name);
+			if (col->flags & HC_RESTART)
+				appendStringInfo(&q, " OR c.%s IS DISTINCT FROM p.%s", col->name, col->name);
+		}
+		if (g == 0)
+			appendStringInfoString(&q, ")) AS restart");
+		else
+			appendStringInfo(&q, ")) AS restart_%d", g);
 	}
-	appendStringInfoString(&q, ")) AS restart");
 	/* lazy columns are measured again only when a trigger column moved */
 	initStringInfo(&recompute);
 	appendStringInfo(&recompute, "p.%s IS NULL OR p.dropped_at IS NOT NULL", k0);
@@ -540,7 +612,10 @@ build_source(const HistSource *src, int idx, const char *schema)
 
 		if (!(col->flags & HC_HIST))
 			continue;
-		if (col->flags & HC_DELTA)
+		if (col->flags & HC_DELTA && col->group > 0)
+			appendStringInfo(&q, ", CASE WHEN d.is_new OR d.restart_%d THEN nullif(d.%s, 0)"
+							 " ELSE nullif(d.%s - d.p_%s, 0) END", col->group, nm, nm, nm);
+		else if (col->flags & HC_DELTA)
 			appendStringInfo(&q, ", CASE WHEN d.is_new OR d.restart THEN nullif(d.%s, 0)"
 							 " ELSE nullif(d.%s - d.p_%s, 0) END", nm, nm, nm);
 		else if (col->flags & HC_MIN)

@@ -12,6 +12,9 @@
 #            pg_stat_user_indexes (every row fetched, in PL/pgSQL)
 #   nadia  - SELECT nadia_bgw.take_sample()
 #   powa   - SELECT powa_take_snapshot()   (PoWA 4, local mode)
+# PoWA is packaged by Debian for PostgreSQL 15 only (postgresql-15-powa):
+# with another PG_CONFIG, or when PoWA is not in that installation, the
+# bench says so and skips it; the ratio to the floor is printed either way.
 # Storage is measured from the sizes of the history relations.  A simulated
 # day (1,440 one-minute samples) is built from the rows the real samples
 # wrote, then downsampled with nadia_bgw.maintain_history(); 30 days of
@@ -31,7 +34,18 @@ PORT=${PORT:-5511}
 DIR=${DIR:-/tmp/nadia_bench_sampling}
 
 ensure_packages $NADIA_BASE_PACKAGES
+if [ "$PG_CONFIG" = "$DEFAULT_PG_CONFIG" ]; then
+	ensure_packages postgresql-15-powa
+fi
 build
+# PoWA: its library and extension script in the installation under test
+if [ -e "$("$PG_CONFIG" --pkglibdir)/powa.so" ] &&
+	[ -e "$("$PG_CONFIG" --sharedir)/extension/powa.control" ]; then
+	POWA=1
+else
+	POWA=
+	log "PoWA is not installed for PostgreSQL $(pg_major) (Debian packages it for 15 only): skipping PoWA, measuring nadia against the floor only"
+fi
 
 if [ -f "$DIR/data/postmaster.pid" ]; then
 	as_user "$(private_bindir "$DIR/inst")/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
@@ -49,21 +63,28 @@ cat >>"$DIR/data/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$DIR'
 port = $PORT
-shared_preload_libraries = 'pg_stat_statements,powa,nadia_bgw'
+shared_preload_libraries = 'pg_stat_statements,${POWA:+powa,}nadia_bgw'
 pg_stat_statements.max = 10000
 pg_stat_statements.track = top
 nadia_bgw.database = 'postgres'
 nadia_bgw.enabled = off
-powa.frequency = -1
-powa.coalesce = 100
 max_locks_per_transaction = 1024
 CONF
+if [ -n "$POWA" ]; then
+	cat >>"$DIR/data/postgresql.conf" <<CONF
+powa.frequency = -1
+powa.coalesce = 100
+CONF
+fi
 as_user pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 Q() { nice psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
 log "creating $NTABLES tables and $NSTMT statements"
-Q -c "CREATE EXTENSION pg_stat_statements; CREATE EXTENSION btree_gist; CREATE EXTENSION powa; CREATE EXTENSION nadia_bgw"
+Q -c "CREATE EXTENSION pg_stat_statements; CREATE EXTENSION nadia_bgw"
+if [ -n "$POWA" ]; then
+	Q -c "CREATE EXTENSION btree_gist; CREATE EXTENSION powa"
+fi
 Q <<SQL
 DO \$\$
 BEGIN
@@ -104,22 +125,26 @@ Q -c "SELECT pg_stat_force_next_flush()" >/dev/null
 
 # baselines: the first sample/snapshot of each only records where counters are
 Q -c "SELECT nadia_bgw.take_sample()" >/dev/null
-Q -c "SELECT powa_take_snapshot()" >/dev/null 2>&1
+[ -z "$POWA" ] || Q -c "SELECT powa_take_snapshot()" >/dev/null 2>&1
 
 size_nadia_raw() {
 	Q -c "SELECT sum(pg_total_relation_size(child)) FROM nadia_bgw.history_partitions p
 	       JOIN nadia_bgw.history_tables t USING (parent) WHERE t.tier = 'raw'"
 }
+# without PoWA its sizes are 0 and its ratios NULL (printed empty)
 size_powa_current() {
+	[ -n "$POWA" ] || { echo 0; return; }
 	Q -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
 	       WHERE c.relkind = 'r' AND c.relname LIKE 'powa%history_current%'"
 }
 size_powa_all() {
+	[ -n "$POWA" ] || { echo 0; return; }
 	Q -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
 	       WHERE c.relkind = 'r' AND c.relname ~ '^powa_.*history'"
 }
 # what PoWA keeps once it coalesced (the aggregated *_history tables)
 size_powa_coalesced() {
+	[ -n "$POWA" ] || { echo 0; return; }
 	Q -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
 	       WHERE c.relkind = 'r' AND c.relname ~ '^powa_.*history' AND c.relname !~ '_current'"
 }
@@ -141,7 +166,11 @@ round() { # round N PHASE
 	sleep 0.1
 	f=$(ask "${MF[1]}" "${MF[0]}" "SELECT bench_time('SELECT bench_floor()');")
 	n=$(ask "${MN[1]}" "${MN[0]}" "SELECT bench_time('SELECT nadia_bgw.take_sample()');")
-	p=$(ask "${MP[1]}" "${MP[0]}" "SELECT bench_time('SELECT powa_take_snapshot()');")
+	if [ -n "$POWA" ]; then
+		p=$(ask "${MP[1]}" "${MP[0]}" "SELECT bench_time('SELECT powa_take_snapshot()');")
+	else
+		p=NULL
+	fi
 	Q -c "INSERT INTO bench_cost VALUES ($1, '$2', $f, $n, $p)"
 }
 
@@ -149,7 +178,7 @@ nadia_raw0=$(size_nadia_raw)
 powa_cur0=$(size_powa_current)
 powa_all0=$(size_powa_all)
 powa_coal0=$(size_powa_coalesced)
-log "$ROUNDS rounds (workload, floor, nadia, powa)"
+log "$ROUNDS rounds (workload, floor, nadia${POWA:+, powa})"
 HALF=$((ROUNDS / 2))
 for r in $(seq 1 "$ROUNDS"); do
 	round "$r" none
@@ -162,7 +191,7 @@ nadia_raw1=$(size_nadia_raw)
 Q -c "VACUUM" >/dev/null
 powa_all1=$(size_powa_all)
 powa_coal1=$(size_powa_coalesced)
-powa_coalesces=$(Q -c "SELECT count(*) FROM powa_statements_history")
+powa_coalesces=$([ -z "$POWA" ] && echo "n/a (PoWA skipped)" || Q -c "SELECT count(*) FROM powa_statements_history")
 
 log "simulating a day of 1-minute samples from the real ones"
 # one real sample's rows -> one simulated minute, cycling through the real
@@ -229,10 +258,17 @@ for r in $(seq 1 "$ROUNDS_30D"); do
 done
 
 log "results"
+if [ -n "$POWA" ]; then
+	POWA_NOTE="PoWA measured side by side"
+else
+	POWA_NOTE="PoWA skipped: not packaged for PostgreSQL $(pg_major) (powa_ms, the PoWA sizes and ratios are empty or 0)"
+fi
 Q <<SQL
 \pset format aligned
 \pset tuples_only off
 \echo
+\echo '=== PostgreSQL $(pg_major): $("$PG_CONFIG" --version)${POWA:+, PoWA $(Q -c "SELECT extversion FROM pg_extension WHERE extname = 'powa'")}'
+\echo '$POWA_NOTE'
 \echo '=== Sampling cost (ms, median over rounds; same workload, same cluster, one run)'
 SELECT phase, count(*) AS rounds,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY floor_ms)::numeric, 1) AS floor_ms,
@@ -256,11 +292,11 @@ UNION ALL SELECT 'nadia simulated day: raw (1440 samples)', $day_raw
 UNION ALL SELECT 'nadia simulated day: hourly + daily tiers after downsampling', $day_tiers
 UNION ALL SELECT 'powa day once coalesced (1440 x coalesced per-snapshot)', (($powa_coal1 - $powa_coal0) / $ROUNDS * 1440)::bigint;
 \echo '=== Ratios'
-SELECT round(((($nadia_raw1 - $nadia_raw0)::numeric / $ROUNDS) / (($powa_cur_half - $powa_cur0)::numeric / $HALF)), 3)
+SELECT round(((($nadia_raw1 - $nadia_raw0)::numeric / $ROUNDS) / nullif(($powa_cur_half - $powa_cur0)::numeric / $HALF, 0)), 3)
          AS raw_sample_over_powa_snapshot,
-       round(($day_tiers::numeric / (($powa_coal1 - $powa_coal0)::numeric / $ROUNDS * 1440)), 3)
+       round(($day_tiers::numeric / nullif(($powa_coal1 - $powa_coal0)::numeric / $ROUNDS * 1440, 0)), 3)
          AS day_tiers_over_powa_day,
-       round((($day_raw + $day_tiers)::numeric / (($powa_coal1 - $powa_coal0)::numeric / $ROUNDS * 1440)), 3)
+       round((($day_raw + $day_tiers)::numeric / nullif(($powa_coal1 - $powa_coal0)::numeric / $ROUNDS * 1440, 0)), 3)
          AS day_raw_plus_tiers_over_powa_day;
 \echo 'powa_statements_history rows after the run (0 = PoWA did not coalesce): $powa_coalesces'
 \echo 'statement rows in the hourly tier for the day: $hourly_rows; nadia history with 30 days present: $hist_total'

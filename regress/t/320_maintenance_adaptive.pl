@@ -86,7 +86,7 @@ is(log_count($node, qr/maintenance job \d+ on "hot" falls behind \(\d+ new dead 
 release_job();
 is(wait_job_end($node, 'hot'), 'done', 'the sped-up job completes');
 is(last_job($node, 'hot', 'cost_limit'), 800, 'the job records the cost limit it ended with (it applied both signals)');
-like(log_since($node, $log), qr/maintenance job \d+ \(VACUUM \(SKIP_LOCKED, PARALLEL 0\) public\.hot\): done, cost limit raised 2 times to 800/,
+like(log_since($node, $log), qr/maintenance job \d+ \(VACUUM \(SKIP_LOCKED, PARALLEL 0\) public\.hot\): done, cost limit raised 2 times to 800, in effect 800$/m,
 	'the job logs its speed-ups');
 
 # a job on "hot" that starts at 2000 dead tuples and falls behind (2000
@@ -144,6 +144,55 @@ like(sql("SELECT action || ' | ' || reason FROM nadia_bgw.maintenance_plan WHERE
 	qr/^vacuum analyze \| dead tuples 5000 > 2000; changes since analyze 5000 > 2000$/,
 	'maintenance_analyze_interval = 0: analyzed with the vacuum');
 reset_conf($node, 'nadia_bgw.maintenance_analyze_interval');
+
+# --- a job sped up while its VACUUM runs.  The signals above reached
+# jobs held before their statement; here they reach one inside VACUUM,
+# which on 16+ works on a copy of the cost limit taken when it started
+# (vacuum_cost_limit).  At 1 per 100 ms the VACUUM would take many minutes
+# (far past the TAP timeout); raised a few times it ends at once.  The job
+# logs the limit vacuum_delay_point() used at its end ("in effect"), which
+# must be the one its history row records.
+make_table($node, 'slow', 150000);
+sql("SELECT nadia_bgw.set_maintenance('slow', vacuum_min => 1000, vacuum_ratio => 0)");
+churn('slow', 1, 75000);
+sql('SELECT nadia_bgw.take_sample()');
+set_conf($node, 'nadia_bgw.maintenance_cost_delay' => '100',
+	'nadia_bgw.maintenance_cost_limit' => '1');
+$log = -s $node->logfile;
+wake($node);
+wait_until($node,
+	"SELECT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
+	                  JOIN pg_stat_activity a ON a.pid = h.pid
+	                 WHERE h.relname = 'slow' AND h.outcome = 'running'
+	                   AND a.wait_event = 'VacuumDelay')");
+my $job = last_job($node, 'slow', 'id');
+is(last_job($node, 'slow', 'cost_limit'), 1, 'the VACUUM runs at maintenance_cost_limit (1)');
+# falls behind: 2000 new dead tuples (> 1000) since it started
+churn('slow', 75001, 77000);
+sub job_col
+{
+	return sql("SELECT $_[0] FROM nadia_bgw.maintenance_history WHERE id = $job");
+}
+my $cycles = 0;
+while (job_col("outcome = 'running' AND cost_limit < 10000") eq 't' && $cycles < 20)
+{
+	wake($node);
+	$cycles++;
+}
+# (once done, the next cycle may plan another job on the table: this one
+# is followed by its id)
+wait_until($node, "SELECT outcome <> 'running' FROM nadia_bgw.maintenance_history WHERE id = $job");
+is(job_col('outcome'), 'done', 'the VACUUM sped up while running completes');
+my $recorded = job_col('cost_limit');
+my ($in_effect) = log_since($node, $log) =~
+  /maintenance job $job \(VACUUM \([^)]*\) public\.slow\): done, cost limit raised \d+ times to \d+, in effect (\d+)$/m;
+ok(defined $in_effect, 'the job logs the cost limit in effect at its end');
+is($recorded, $in_effect // 'none', 'the history records the cost limit that was in effect');
+cmp_ok($recorded, '>', 1, 'the raises applied to the running VACUUM');
+# no more jobs on it at 1 per 100 ms
+sql("SELECT nadia_bgw.set_maintenance('slow', excluded => true)");
+reset_conf($node, 'nadia_bgw.maintenance_cost_delay', 'nadia_bgw.maintenance_cost_limit');
+wait_until($node, "SELECT current_setting('nadia_bgw.maintenance_cost_limit') = '200'");
 
 is(log_count($node, qr/server process .* terminated by signal|PANIC/), 0, 'no crash in the log');
 $node->stop('fast');
