@@ -1,4 +1,4 @@
-# 107_sampler_pgss_update.pl -- pg_stat_statements updated, dropped or
+# 108_sampler_pgss_update.pl -- pg_stat_statements updated, dropped or
 # re-created while the worker runs: the worker's next sample reads the new
 # function (its OID and columns), without a restart.
 use strict;
