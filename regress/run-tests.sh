@@ -31,6 +31,26 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# tap_counts OUTPUT STATUS LOGDIR...: show one prove run's output and set
+# TAP_OK/TAP_BAD from it; a script that died before reporting a failure
+# counts as one, with the tails of its server logs shown.
+tap_counts() {
+	local out=$1 status=$2 d f
+	shift 2
+	cat "$out"
+	TAP_OK=$(grep -Ec '^ *ok [0-9]+' "$out")
+	TAP_BAD=$(grep -Ec '^ *not ok [0-9]+' "$out")
+	if [ "$status" -ne 0 ] && [ "$TAP_BAD" -eq 0 ]; then
+		TAP_BAD=1
+		for d in "$@"; do
+			for f in "$d"/*; do
+				[ -f "$f" ] && { echo "--- $f"; tail -n 50 "$f"; }
+			done
+		done
+	fi
+	return 0
+}
+
 # pg_upgrade_tests PG_CONFIG...: the pg_upgrade tests (regress/t/upgrade/
 # *.pl, not part of the per-version TAP suite) for each pair of consecutive
 # majors among the given PostgreSQL installations, e.g. 15 -> 17 and
@@ -112,16 +132,8 @@ pg_upgrade_tests() {
 				NADIA_OLD_INSTALL="${insts[$old]}" \
 				NADIA_NEW_INSTALL="${insts[$i]}" \
 				prove -v "$t") >"$out.log" 2>&1
-			status=$?
-			cat "$out.log"
-			ok=$(grep -Ec '^ *ok [0-9]+' "$out.log")
-			bad=$(grep -Ec '^ *not ok [0-9]+' "$out.log")
-			if [ $status -ne 0 ] && [ "$bad" -eq 0 ]; then
-				bad=1 # died before reporting a failure
-				for f in "$out"/log/* "$out"/tmp_check/log/*; do
-					[ -f "$f" ] && { echo "--- $f"; tail -n 50 "$f"; }
-				done
-			fi
+			tap_counts "$out.log" $? "$out"/log "$out"/tmp_check/log
+			ok=$TAP_OK bad=$TAP_BAD
 			passed=$((passed + ok))
 			failed=$((failed + bad))
 		done
@@ -334,16 +346,8 @@ run_tap() {
 			NADIA_BINDIR="$BINDIR" \
 			NADIA_SRC_ROOT="$WORK/tree" \
 			prove -v "$t") >"$out" 2>&1
-		status=$?
-		cat "$out"
-		ok=$(grep -Ec '^ *ok [0-9]+' "$out")
-		bad=$(grep -Ec '^ *not ok [0-9]+' "$out")
-		if [ $status -ne 0 ] && [ "$bad" -eq 0 ]; then
-			bad=1 # died before reporting a failure
-			for log in "$dir"/tmp_check/log/*; do
-				[ -f "$log" ] && { echo "--- $log"; tail -n 50 "$log"; }
-			done
-		fi
+		tap_counts "$out" $? "$dir"/tmp_check/log
+		ok=$TAP_OK bad=$TAP_BAD
 		PASSED=$((PASSED + ok))
 		FAILED=$((FAILED + bad))
 		[ "$bad" -gt 0 ] && FAILURES+=("$t$RUN_TAG")
