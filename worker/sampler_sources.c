@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -40,6 +41,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -741,14 +743,13 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 
 	/*
 	 * The cluster the baseline was taken in (1.1: source_state has a
-	 * system_identifier column; a 1.0 schema not yet updated has not).
+	 * system_identifier column; a 1.0 schema not yet updated has not).  A
+	 * syscache probe, not a query: this runs for every source of every
+	 * sample.
 	 */
-	if (SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute"
-					" WHERE attrelid = 'nadia_bgw.source_state'::pg_catalog.regclass"
-					" AND attname = 'system_identifier' AND NOT attisdropped)",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading the columns of nadia_bgw.source_state failed");
-	has_sysid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	has_sysid = get_attnum(get_relname_relid("source_state",
+											 get_namespace_oid("nadia_bgw", false)),
+						   "system_identifier") != InvalidAttrNumber;
 
 	/* previous reset time, whether a baseline exists and in which cluster */
 	if (nadia_spi_exec(has_sysid ?
