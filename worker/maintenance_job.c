@@ -186,6 +186,7 @@ configure_session(void)
 {
 	char		buf[64];
 
+	nadia_session_pin();		/* search_path: see session.c */
 	SetConfigOption("pg_stat_statements.track", "none", PGC_SUSET, PGC_S_SESSION);
 	snprintf(buf, sizeof(buf), "%g", nadia_maint_cost_delay);
 	SetConfigOption("vacuum_cost_delay", buf, PGC_SUSET, PGC_S_SESSION);
