@@ -1,7 +1,10 @@
-# 321_maintenance_signal.pl -- the speed-up signal (SIGUSR2) reaches only
-# the job worker the maintenance task started for that job, found through
-# its background-worker handle, never whatever process has the pid written
-# in nadia_bgw.maintenance_history.
+# 321_maintenance_targets.pl -- a maintenance job acts on what it was given
+# and nothing else.
+#
+# The speed-up signal (SIGUSR2) reaches only the job worker the
+# maintenance task started for that job, found through its
+# background-worker handle, never whatever process has the pid written in
+# nadia_bgw.maintenance_history.
 #
 # Two VACUUM jobs are held before their statement (they take signals
 # there).  The row of the job that falls behind is given the other job's
@@ -38,11 +41,7 @@ sql("SELECT nadia_bgw.request_maintenance('bystander', 'vacuum', 'test')");
 # both jobs start and wait before their statement
 set_conf($node, 'nadia_bgw.debug_maintenance_job_delay' => '600000');
 wake($node);
-wait_until($node,
-	"SELECT count(*) = 2 FROM nadia_bgw.maintenance_history h
-	   JOIN pg_stat_activity a ON a.pid = h.pid
-	  WHERE h.relname IN ('hot', 'bystander') AND h.outcome = 'running'
-	    AND a.wait_event_type = 'Extension'");
+wait_job_held($node, $_) for qw(hot bystander);
 my $hot_pid = last_job($node, 'hot', 'pid');
 my $other_pid = last_job($node, 'bystander', 'pid');
 isnt($hot_pid, $other_pid, 'two job workers');
@@ -65,6 +64,21 @@ like($ended, qr/\(VACUUM \([^)]*\) public\.hot\): done, cost limit raised 1 time
 unlike($ended, qr/public\.bystander\): done, cost limit raised/,
 	'the process whose pid the row named was not signalled');
 is(last_job($node, 'bystander', 'cost_limit'), 200, 'the bystander ran at its own limit');
+
+# --- the statement is bound to the table's OID: a table renamed after the
+# job was claimed, and another created under its old name (a migration),
+# is not confused with the new one
+make_table($node, 'swap', 5000);
+sql("SELECT nadia_bgw.request_maintenance('swap', 'vacuum', 'test')");
+set_conf($node, 'nadia_bgw.debug_maintenance_job_delay' => '600000');
+wake($node);
+wait_job_held($node, 'swap');
+sql('ALTER TABLE swap RENAME TO swap_old; CREATE TABLE swap (id int)');
+reset_conf($node, 'nadia_bgw.debug_maintenance_job_delay');
+is(wait_job_end($node, 'swap'), 'done', 'the job completes');
+is( sql("SELECT string_agg(relname || '=' || vacuum_count, ' ' ORDER BY relname)
+           FROM pg_stat_user_tables WHERE relname IN ('swap', 'swap_old')"),
+	'swap=0 swap_old=1', 'the planned table (renamed) was vacuumed, not the new one under its name');
 
 $node->stop('fast');
 done_testing();
