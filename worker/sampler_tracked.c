@@ -1052,6 +1052,18 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	dropped_keys = NULL;
 	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
 
+	/*
+	 * Objects this sample read keep their entry (one back after it was
+	 * gone included): forget_dropped() below must not free it under them.
+	 * "seen" is bookkeeping of this sample only, never undone.
+	 */
+	for (i = 0; i < rows.n; i++)
+	{
+		batch_point(i);
+		if (!rows.rows[i].skip && rows.rows[i].entry != NULL)
+			((TrackedEntry *) rows.rows[i].entry)->seen = sample_id;
+	}
+
 	/* the source's marker says it has a baseline: it gets room first */
 	marker_key(&key, src);
 	marker = hash_search(thash, &key, HASH_FIND, NULL);
@@ -1079,15 +1091,6 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	}
 	else
 		undo_push(&key, marker);
-
-	/*
-	 * Objects back after they were gone keep their entry: forget_dropped()
-	 * below must not free it under them.  "seen" is bookkeeping of this
-	 * sample only, never undone.
-	 */
-	for (i = 0; i < rows.n; i++)
-		if (!rows.rows[i].skip && rows.rows[i].entry != NULL)
-			((TrackedEntry *) rows.rows[i].entry)->seen = sample_id;
 
 	for (i = 0; i < rows.n; i++)
 	{
@@ -1218,11 +1221,11 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			}
 			else if (e->dropped_at < forget_before)
 			{
-				TrackedKey	key;
+				TrackedKey	gone_key;
 
-				memcpy(&key, &e->key, sizeof(key));
-				undo_push(&key, e);
-				(void) hash_search(thash, &key, HASH_REMOVE, NULL);
+				memcpy(&gone_key, &e->key, sizeof(gone_key));
+				undo_push(&gone_key, e);
+				(void) hash_search(thash, &gone_key, HASH_REMOVE, NULL);
 			}
 			else
 				n_gone++;
