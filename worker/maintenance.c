@@ -8,7 +8,8 @@
  * cycle (sampling, rollups, alerts).  Each cycle it:
  *	1. settles jobs whose worker is gone without recording an outcome
  *	   (server shutdown, pg_terminate_backend, crash) as cancelled;
- *	   and sends SIGUSR2 to a running VACUUM job that falls behind (the
+ *	   and sends SIGUSR2 to a running VACUUM job of ours (one it holds
+ *	   the background-worker handle of) that falls behind (the
  *	   application made more dead tuples in its table since it started
  *	   than the table's vacuum threshold), which doubles its cost limit
  *	   up to nadia_bgw.maintenance_cost_limit_max (maintenance_job.c);
@@ -34,6 +35,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -165,14 +167,35 @@ settle_jobs(void)
  * the time it ends.  Each cycle that stays true doubles the job's cost
  * limit (the job applies it on SIGUSR2), up to maintenance_cost_limit_max.
  * The job records the limit it ended with.
+ *
+ * Only job workers this process started are signalled, at the pid their
+ * background-worker handle reports: the pid in maintenance_history may
+ * belong to another process by now (a job that ended, its pid reused; to
+ * a walsender SIGUSR2 means "last cycle"), and a table is no proof of
+ * whom a pid belongs to.  Jobs started by an earlier worker process have
+ * no handle here and are left at their limit.
  */
 static void
 speed_up_jobs(void)
 {
 	int			rc;
 	uint64		i;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1];
+	Oid			argtypes[2] = {INT4OID, INT8ARRAYOID};
+	Datum		values[2];
+	Datum	   *ids;
+	int			n = 0;
+	int			j;
+
+	ids = palloc(sizeof(Datum) * (ntracked + 1));
+	for (j = 0; j < ntracked; j++)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(tracked[j].handle, &pid) == BGWH_STARTED)
+			ids[n++] = Int64GetDatum(tracked[j].job_id);
+	}
+	if (n == 0)
+		return;
 
 	/*
 	 * The row's cost_limit follows what the job does on each signal, so
@@ -180,14 +203,14 @@ speed_up_jobs(void)
 	 * limit it really ended with.  A row the job is updating is skipped.
 	 */
 	values[0] = Int32GetDatum(nadia_maint_cost_limit_max);
+	values[1] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	rc = SPI_execute_with_args("WITH behind AS ("
 							   "  SELECT h.id, g.grown"
 							   "    FROM nadia_bgw.maintenance_history h"
-							   "    JOIN pg_catalog.pg_stat_activity a"
-							   "      ON a.pid = h.pid AND a.backend_type = '" NADIA_MAINT_JOB_TYPE "'"
 							   "   CROSS JOIN LATERAL (SELECT pg_catalog.pg_stat_get_dead_tuples(h.relid)"
 							   "                              - h.dead_tuples_before AS grown) g"
-							   "   WHERE h.outcome = 'running' AND h.action LIKE 'vacuum%'"
+							   "   WHERE h.id = ANY ($2)"
+							   "     AND h.outcome = 'running' AND h.action LIKE 'vacuum%'"
 							   "     AND h.cost_limit < $1"
 							   "     AND g.grown > COALESCE((h.figures->>'vacuum_threshold')::float8, 0)"
 							   "     FOR UPDATE OF h SKIP LOCKED"
@@ -195,27 +218,29 @@ speed_up_jobs(void)
 							   " UPDATE nadia_bgw.maintenance_history h"
 							   "    SET cost_limit = LEAST(h.cost_limit * 2, $1)"
 							   "   FROM behind b WHERE h.id = b.id"
-							   " RETURNING h.id, h.pid, h.relname, b.grown, h.cost_limit",
-							   1, argtypes, values, NULL, false, 0);
+							   " RETURNING h.id, h.relname, b.grown, h.cost_limit",
+							   2, argtypes, values, NULL, false, 0);
 	spi_check(rc, SPI_OK_UPDATE_RETURNING, "speeding up maintenance jobs");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 		int64		job_id;
-		int			pid;
+		TrackedJob *t;
+		pid_t		pid;
 
 		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
 											 SPI_tuptable->tupdesc, 1, &isnull));
-		pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-										  SPI_tuptable->tupdesc, 2, &isnull));
+		t = find_tracked(job_id);
 		/* the job may have just exited: then there is nothing to speed up */
-		if (pid > 0 && kill(pid, SIGUSR2) == 0)
+		if (t == NULL || GetBackgroundWorkerPid(t->handle, &pid) != BGWH_STARTED)
+			continue;
+		if (kill(pid, SIGUSR2) == 0)
 			ereport(LOG,
 					(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " on \"%s\" falls behind (%s new dead tuples): cost limit raised to %s",
 							job_id,
+							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
 							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3),
-							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4),
-							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5))));
+							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4))));
 	}
 }
 

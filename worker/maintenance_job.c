@@ -12,6 +12,8 @@
  *	- SKIP_LOCKED: a table whose lock is taken is skipped, not waited for
  *	  (VACUUM reports it with a WARNING, code 55P03, which we catch in
  *	  emit_log_hook and record as skipped-locked);
+ *	- the statement is bound to the table's OID, not its name (a table
+ *	  renamed and replaced meanwhile is not confused with the new one);
  *	- lock_timeout (nadia_bgw.maintenance_lock_timeout) for any other lock
  *	  the statement needs (indexes, TOAST);
  *	- the process is flagged like an autovacuum worker
@@ -121,8 +123,13 @@ cost_limit_in_effect(void)
 #endif
 }
 
-/* set by the log hook when SKIP_LOCKED skipped the relation */
+/*
+ * Set by the log hook when the statement skipped the relation: SKIP_LOCKED
+ * found it locked (55P03), or it was dropped since the job was claimed
+ * (42P01; the statement is bound to the OID, see run_toplevel()).
+ */
 static bool lock_skipped = false;
+static int	skipped_code = 0;
 static char lock_skipped_msg[JOB_ERROR_LEN];
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
@@ -170,10 +177,12 @@ static void
 job_log_hook(ErrorData *edata)
 {
 	if (in_statement && edata->elevel == WARNING &&
-		edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		(edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		 edata->sqlerrcode == ERRCODE_UNDEFINED_TABLE))
 	{
 		lock_skipped = true;
-		strlcpy(lock_skipped_msg, edata->message ? edata->message : "lock not available",
+		skipped_code = edata->sqlerrcode;
+		strlcpy(lock_skipped_msg, edata->message ? edata->message : "relation skipped",
 				sizeof(lock_skipped_msg));
 	}
 	if (prev_emit_log_hook)
@@ -186,6 +195,7 @@ configure_session(void)
 {
 	char		buf[64];
 
+	nadia_session_pin();		/* search_path: see session.c */
 	SetConfigOption("pg_stat_statements.track", "none", PGC_SUSET, PGC_S_SESSION);
 	snprintf(buf, sizeof(buf), "%g", nadia_maint_cost_delay);
 	SetConfigOption("vacuum_cost_delay", buf, PGC_SUSET, PGC_S_SESSION);
@@ -260,15 +270,29 @@ statement_for(const char *action, const char *qualname, StringInfo sql)
  * is current afterwards is the caller's to commit.
  */
 static void
-run_toplevel(const char *sql)
+run_toplevel(const char *sql, Oid relid)
 {
 	List	   *parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
 	RawStmt    *raw;
 	PlannedStmt *pstmt;
+	VacuumStmt *vac;
 
 	if (list_length(parsed) != 1)
 		elog(ERROR, "expected one statement in \"%s\"", sql);
 	raw = linitial_node(RawStmt, parsed);
+
+	/*
+	 * Bind the statement to the planned table's OID, as autovacuum does:
+	 * the name (kept for messages and the history) would be looked up
+	 * again, and a table renamed since the job was claimed, with another
+	 * one created under its old name, would be the one processed.
+	 * Given an OID, VACUUM and ANALYZE neither resolve the name nor expand
+	 * it; a table dropped meanwhile is reported by a WARNING (42P01).
+	 */
+	vac = castNode(VacuumStmt, raw->stmt);
+	if (list_length(vac->rels) != 1)
+		elog(ERROR, "expected one relation in \"%s\"", sql);
+	linitial_node(VacuumRelation, vac->rels)->oid = relid;
 
 	pstmt = makeNode(PlannedStmt);
 	pstmt->commandType = CMD_UTILITY;
@@ -494,7 +518,7 @@ nadia_maintenance_job_main(Datum main_arg)
 
 		MemoryContextSwitchTo(PortalContext);
 		pgstat_report_activity(STATE_RUNNING, sql.data);
-		run_toplevel(sql.data);
+		run_toplevel(sql.data, arg.relid);
 		in_statement = false;
 		CommitTransactionCommand();
 	}
@@ -550,8 +574,8 @@ nadia_maintenance_job_main(Datum main_arg)
 	MemoryContextSwitchTo(job_context);
 	if (!has_error && lock_skipped)
 	{
-		outcome = "skipped-locked";
-		snprintf(error, sizeof(error), "55P03: %s", lock_skipped_msg);
+		outcome = skipped_code == ERRCODE_UNDEFINED_TABLE ? "skipped-dropped" : "skipped-locked";
+		snprintf(error, sizeof(error), "%s: %s", unpack_sql_state(skipped_code), lock_skipped_msg);
 		has_error = true;
 	}
 	record_outcome(arg.job_id, outcome, has_error ? error : NULL, changes_at_start);

@@ -111,6 +111,9 @@ extern PGDLLEXPORT void nadia_bgw_main(Datum main_arg);
 extern const NadiaTask nadia_tasks[];
 extern const int nadia_ntasks;
 
+/* session.c: our sessions' settings, right after connecting */
+extern void nadia_session_pin(void);
+
 /* heartbeat.c */
 extern void nadia_heartbeat_task(void);
 

@@ -128,6 +128,13 @@ nadia_sampler_init(void)
 							   "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.debug_tracked_undo_limit",
+							"Testing only: records of the tracked objects' undo log per transaction (0: 64 MB worth).",
+							"Past it an abort makes the sources take a new baseline instead of undoing.",
+							&nadia_bgw_debug_tracked_undo_limit,
+							0, 0, INT_MAX,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
 }
 
 /*

@@ -21,6 +21,7 @@ extern int	nadia_bgw_hourly_retention; /* minutes */
 extern int	nadia_bgw_daily_retention;	/* minutes */
 extern int	nadia_bgw_query_text_max;	/* bytes */
 extern char *nadia_bgw_debug_fail_source;
+extern int	nadia_bgw_debug_tracked_undo_limit;	/* records; 0 = 64 MB */
 
 /*
  * Column flags of a delta source (see sampler_sources.c for how each is

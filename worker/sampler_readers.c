@@ -345,6 +345,8 @@ nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *sche
 	{
 		TrackedRow *r;
 
+		CHECK_FOR_INTERRUPTS();
+
 		slot_getallattrs(slot);
 		if (slot->tts_isnull[pgss.attno[k_query]])
 			continue;			/* another user's statement: no query id */
@@ -648,6 +650,7 @@ nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *schema)
 		IndexSums	ix = index_sums(table_cache.ix + ct->first_ix, ct->n_ix);
 		IndexSums	tx = index_sums(table_cache.ix + ct->first_tx, ct->n_tx);
 
+		CHECK_FOR_INTERRUPTS();
 		r->k1 = relid;
 		r->cat_index = i;
 		r->cat_hash = ct->cat_hash;
@@ -742,6 +745,8 @@ fork_bytes(const RelFile *f, ForkNumber fork)
 	{
 		char		segpath[MAXPGPATH];
 		struct stat st;
+
+		CHECK_FOR_INTERRUPTS();	/* a stat() can wait on a slow disk */
 
 		if (segno == 0)
 			snprintf(segpath, MAXPGPATH, "%s", path);
@@ -924,6 +929,7 @@ nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *schema)
 		const PgStat_StatTabEntry *t = tabentry(ci->indexrelid);
 		const PgStat_StatTabEntry *h = tabentry(ci->indrelid);
 
+		CHECK_FOR_INTERRUPTS();
 		r->k1 = ci->indexrelid;
 		r->cat_index = i;
 		r->cat_hash = ci->cat_hash;

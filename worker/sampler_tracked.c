@@ -35,6 +35,8 @@
  */
 #include "postgres.h"
 
+#include <cjson/cJSON.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -62,6 +64,7 @@ int			nadia_bgw_max_tracked_objects = 20000;
 #define TRACK_SLOTS		40		/* numeric state columns per object */
 #define MARKER_SOURCE	0x8000	/* key.source bit of a source's marker entry */
 #define TRACK_LOCK_NAME	"nadia_bgw_sampler"
+#define MAX_SOURCES		8		/* tracked sources: positions in nadia_delta_sources */
 
 /*
  * Sizes are measured again when the object was written since they were
@@ -218,10 +221,102 @@ typedef struct UndoRec
 	TrackedEntry old;			/* key only when !existed */
 } UndoRec;
 
+/*
+ * The log is bounded.  A transaction may change every entry of the hash
+ * (up to 10 million), and may take many samples; an unbounded log grew in
+ * TopMemoryContext (some 400 bytes a record) until its array asked for
+ * more than 1 GB and the sample failed.  Past the limit (or when memory
+ * runs out) the records are dropped and the transaction only remembers
+ * which sources it touched: if it, or any subtransaction of it, then
+ * aborts, those sources lose their marker entry, so that their next
+ * sample records 'state_lost' and takes a new baseline -- never deltas
+ * against values that history does not hold.  A commit loses nothing.
+ */
+#define UNDO_MAX_BYTES	(64 * 1024 * 1024)
+#define UNDO_KEEP_RECS	1024	/* kept between transactions */
+
+int			nadia_bgw_debug_tracked_undo_limit = 0;
+
+static MemoryContext undo_cxt = NULL;
 static UndoRec *undo = NULL;
 static int	n_undo = 0;
 static int	max_undo = 0;
+static bool undo_overflowed = false;
+static uint32 undo_sources = 0;	/* bit per source touched in this transaction */
 static bool callbacks_registered = false;
+
+static int
+undo_limit(void)
+{
+	if (nadia_bgw_debug_tracked_undo_limit > 0)
+		return nadia_bgw_debug_tracked_undo_limit;
+	return UNDO_MAX_BYTES / sizeof(UndoRec);
+}
+
+/* give the log's memory back, or keep a small array for the next time */
+static void
+undo_release(bool keep_small)
+{
+	n_undo = 0;
+	if (undo != NULL && !(keep_small && max_undo <= UNDO_KEEP_RECS))
+	{
+		pfree(undo);
+		undo = NULL;
+		max_undo = 0;
+	}
+}
+
+/* no more records in this transaction; see above */
+static void
+undo_overflow(void)
+{
+	if (!undo_overflowed)
+		ereport(LOG,
+				(errmsg("nadia_bgw: the undo log of tracked objects is full (%d records); "
+						"if this transaction aborts, the sources it sampled take a new baseline", n_undo),
+				 errhint("Commit samples one at a time.")));
+	undo_overflowed = true;
+	undo_release(false);
+}
+
+/* room for one more record, or false (overflowed) */
+static bool
+undo_reserve(void)
+{
+	int			limit = undo_limit();
+	int			want;
+	UndoRec    *grown;
+
+	if (undo_overflowed)
+		return false;
+	if (n_undo < max_undo)
+		return true;
+	if (n_undo >= limit)
+	{
+		undo_overflow();
+		return false;
+	}
+	if (undo_cxt == NULL)
+		undo_cxt = AllocSetContextCreate(TopMemoryContext, "nadia_bgw tracked undo",
+										 ALLOCSET_DEFAULT_SIZES);
+	want = (int) Min((int64) limit, Max((int64) 64, (int64) max_undo * 2));
+	/* out of memory degrades like the limit, not into an ERROR */
+	grown = MemoryContextAllocExtended(undo_cxt, (Size) want * sizeof(UndoRec),
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (grown == NULL)
+	{
+		undo_overflow();
+		return false;
+	}
+	if (undo != NULL)
+	{
+		memcpy(grown, undo, (Size) n_undo * sizeof(UndoRec));
+		pfree(undo);
+	}
+	undo = grown;
+	max_undo = want;
+	return true;
+}
 
 /* caller holds the lock exclusively */
 static void
@@ -229,13 +324,10 @@ undo_push(const TrackedKey *key, const TrackedEntry *old)
 {
 	UndoRec    *u;
 
-	if (n_undo >= max_undo)
-	{
-		max_undo = Max(1024, max_undo * 2);
-		undo = undo == NULL ?
-			MemoryContextAlloc(TopMemoryContext, max_undo * sizeof(UndoRec)) :
-			repalloc(undo, max_undo * sizeof(UndoRec));
-	}
+	/* key->source < MAX_SOURCES: source_map() checked it */
+	undo_sources |= ((uint32) 1) << (key->source & ~MARKER_SOURCE);
+	if (!undo_reserve())
+		return;
 	u = &undo[n_undo++];
 	u->subid = GetCurrentSubTransactionId();
 	u->existed = old != NULL;
@@ -245,11 +337,40 @@ undo_push(const TrackedKey *key, const TrackedEntry *old)
 		memcpy(&u->old.key, key, sizeof(TrackedKey));
 }
 
+/*
+ * After an abort the log could not cover: every source this transaction
+ * touched loses its marker, hence its baseline.
+ */
+static void
+undo_forget_baselines(void)
+{
+	int			i;
+
+	if (thash == NULL)
+		return;
+	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < nadia_n_delta_sources && i < MAX_SOURCES; i++)
+	{
+		TrackedKey	key;
+
+		if (!(undo_sources & (((uint32) 1) << i)))
+			continue;
+		marker_key(&key, &nadia_delta_sources[i]);
+		(void) hash_search(thash, &key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(tshared->lock);
+}
+
 static void
 undo_to(int from)
 {
 	int			i;
 
+	if (undo_overflowed)
+	{
+		undo_forget_baselines();
+		return;
+	}
 	if (n_undo <= from || thash == NULL)
 	{
 		n_undo = Min(n_undo, from);
@@ -275,6 +396,14 @@ undo_to(int from)
 }
 
 static void
+undo_end_transaction(void)
+{
+	undo_release(true);
+	undo_overflowed = false;
+	undo_sources = 0;
+}
+
+static void
 tracked_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
@@ -282,11 +411,12 @@ tracked_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			n_undo = 0;
+			undo_end_transaction();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			undo_to(0);
+			undo_end_transaction();
 			break;
 		default:
 			break;
@@ -323,7 +453,8 @@ typedef struct SourceMap
 	int			hist_cols[64];
 } SourceMap;
 
-static SourceMap maps[8];
+/* indexed by the source's position in nadia_delta_sources */
+static SourceMap maps[MAX_SOURCES];
 
 static bool
 is_slot(const HistColumn *col)
@@ -334,9 +465,13 @@ is_slot(const HistColumn *col)
 static SourceMap *
 source_map(const HistSource *src)
 {
-	SourceMap  *m = &maps[src - nadia_delta_sources];
+	int			pos = src - nadia_delta_sources;
+	SourceMap  *m;
 	int			i;
 
+	if (pos < 0 || pos >= MAX_SOURCES || pos >= nadia_n_delta_sources)
+		elog(ERROR, "source \"%s\" is not one of the first %d delta sources", src->name, MAX_SOURCES);
+	m = &maps[pos];
 	if (m->done)
 		return m;
 	if (src->ncols > 64)
@@ -592,23 +727,118 @@ history_insert_plan(const HistSource *src, SourceMap *m)
 	return plan;
 }
 
-/* Forget every object of a source that is marked gone (lock held). */
+/*
+ * The hash holds every database's objects.  A whole-hash scan reads under
+ * the shared lock (samplers of other databases wait only for the read,
+ * readers of tracked_state() not at all) and returns this database's
+ * entries of the source; changes are then made in batches of TRACK_BATCH
+ * under the exclusive lock, with an interrupt check between batches.
+ * Entries of one database and source are only ever changed or removed by
+ * a sample of that database, and those are serialized by the sampler's
+ * advisory lock, so the pointers stay valid while the lock is released.
+ */
+#define TRACK_BATCH		1024
+
+/* between batches: let the others in, and take interrupts */
 static void
-forget_dropped(const HistSource *src)
+batch_point(int i)
+{
+	if (i > 0 && i % TRACK_BATCH == 0)
+	{
+		LWLockRelease(tshared->lock);
+		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+	}
+}
+
+/*
+ * This database's entries of the source that this sample has not seen
+ * (seen != sample_id): all of them, or only those marked gone.  Called
+ * without the lock.
+ */
+static TrackedEntry **
+collect_unseen(const HistSource *src, int64 sample_id, bool only_gone, int *n_out)
 {
 	HASH_SEQ_STATUS hs;
 	TrackedEntry *e;
+	TrackedEntry **out;
+	int			n = 0,
+				max = 64;
 
+	out = palloc(max * sizeof(TrackedEntry *));
+	LWLockAcquire(tshared->lock, LW_SHARED);
 	hash_seq_init(&hs, thash);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
 		if (e->key.db != MyDatabaseId ||
 			e->key.source != (uint16) (src - nadia_delta_sources) ||
-			e->dropped_at == 0)
+			e->seen == sample_id ||
+			(only_gone && e->dropped_at == 0))
 			continue;
-		undo_push(&e->key, e);
-		(void) hash_search(thash, &e->key, HASH_REMOVE, NULL);
+		if (n >= max)
+		{
+			max *= 2;
+			out = repalloc_huge(out, (Size) max * sizeof(TrackedEntry *));
+		}
+		out[n++] = e;
 	}
+	LWLockRelease(tshared->lock);
+	*n_out = n;
+	return out;
+}
+
+/*
+ * Forget every object of a source that is marked gone, except those this
+ * sample saw again (seen = sample_id).  Called and returns with the lock
+ * held exclusively, released in between.
+ */
+static void
+forget_dropped(const HistSource *src, int64 sample_id)
+{
+	TrackedEntry **gone;
+	int			n,
+				i;
+
+	LWLockRelease(tshared->lock);
+	gone = collect_unseen(src, sample_id, true, &n);
+	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		TrackedKey	key;
+
+		batch_point(i);
+		memcpy(&key, &gone[i]->key, sizeof(key));
+		undo_push(&key, gone[i]);
+		(void) hash_search(thash, &key, HASH_REMOVE, NULL);
+	}
+	pfree(gone);
+}
+
+/*
+ * Details of a not_tracked event, as JSON built by cJSON (no text is
+ * spliced into it); a palloc'd copy, so that no cJSON tree outlives an
+ * ERROR.
+ */
+static char *
+not_tracked_details(void)
+{
+	cJSON	   *o = cJSON_CreateObject();
+	char	   *json;
+	char	   *copy;
+
+	if (o == NULL ||
+		cJSON_AddNumberToObject(o, "max_tracked_objects", nadia_bgw_max_tracked_objects) == NULL ||
+		(json = cJSON_PrintUnformatted(o)) == NULL)
+	{
+		cJSON_Delete(o);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	cJSON_Delete(o);
+	copy = pstrdup(json);
+	cJSON_free(json);
+	return copy;
 }
 
 /* keys of rows as an array (tables and indexes: one oid) */
@@ -667,6 +897,12 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	LWLockAcquire(tshared->lock, LW_SHARED);
 	for (i = 0; i < rows.n; i++)
 	{
+		if (i > 0 && i % TRACK_BATCH == 0)
+		{
+			LWLockRelease(tshared->lock);
+			CHECK_FOR_INTERRUPTS();
+			LWLockAcquire(tshared->lock, LW_SHARED);
+		}
 		make_key(&key, src, &rows.rows[i]);
 		rows.rows[i].entry = hash_search(thash, &key, HASH_FIND, NULL);
 	}
@@ -694,6 +930,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 
 		if (src->measure == NULL)
 			continue;
+		CHECK_FOR_INTERRUPTS();
 		due = e == NULL || e->size_due || e->dropped_at != 0;
 		for (c = 0; c < src->ncols && e; c++)
 		{
@@ -721,6 +958,8 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		TrackedRow *r = &rows.rows[i];
 		TrackedEntry *e = r->entry;
 		bool		changed = false;
+
+		CHECK_FOR_INTERRUPTS();
 
 		if (e == NULL || !initialized)
 			changed = true;
@@ -813,6 +1052,18 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	dropped_keys = NULL;
 	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
 
+	/*
+	 * Objects this sample read keep their entry (one back after it was
+	 * gone included): forget_dropped() below must not free it under them.
+	 * "seen" is bookkeeping of this sample only, never undone.
+	 */
+	for (i = 0; i < rows.n; i++)
+	{
+		batch_point(i);
+		if (!rows.rows[i].skip && rows.rows[i].entry != NULL)
+			((TrackedEntry *) rows.rows[i].entry)->seen = sample_id;
+	}
+
 	/* the source's marker says it has a baseline: it gets room first */
 	marker_key(&key, src);
 	marker = hash_search(thash, &key, HASH_FIND, NULL);
@@ -821,7 +1072,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		marker = hash_search(thash, &key, HASH_ENTER_NULL, NULL);
 		if (marker == NULL)
 		{
-			forget_dropped(src);
+			forget_dropped(src, sample_id);
 			forgot_all = true;
 			marker = hash_search(thash, &key, HASH_ENTER_NULL, NULL);
 		}
@@ -846,6 +1097,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		TrackedRow *r = &rows.rows[i];
 		TrackedEntry *e = r->entry;
 
+		batch_point(i);
 		if (r->skip)
 			continue;
 		if (e != NULL && !r->changed && !r->cat_changed && !r->measure)
@@ -898,7 +1150,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			if (e == NULL && !forgot_all)
 			{
 				/* full: forget the objects gone from this source, try again */
-				forget_dropped(src);
+				forget_dropped(src, sample_id);
 				forgot_all = true;
 				e = hash_search(thash, &next.key, HASH_ENTER_NULL, &found);
 			}
@@ -937,20 +1189,22 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		(marker->slot[1] > 0 &&
 		 (not_tracked > 0 || ts - marker->slot[2] >= USECS_PER_HOUR)))
 	{
-		HASH_SEQ_STATUS hs;
-		TrackedEntry *e;
+		TrackedEntry **unseen;
+		int			n_unseen,
+					j;
 		int			max_dropped = 64;
 		TimestampTz forget_before = not_tracked > 0 ? DT_NOEND :
 			ts - (int64) nadia_bgw_raw_retention * USECS_PER_MINUTE;
 
 		n_gone = 0;
-		hash_seq_init(&hs, thash);
-		while ((e = hash_seq_search(&hs)) != NULL)
+		LWLockRelease(tshared->lock);
+		unseen = collect_unseen(src, sample_id, false, &n_unseen);
+		LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+		for (j = 0; j < n_unseen; j++)
 		{
-			if (e->key.db != MyDatabaseId ||
-				e->key.source != (uint16) (src - nadia_delta_sources) ||
-				e->seen == sample_id)
-				continue;
+			TrackedEntry *e = unseen[j];
+
+			batch_point(j);
 			if (e->dropped_at == 0)
 			{
 				if (dropped_keys == NULL)
@@ -958,7 +1212,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 				else if (n_dropped >= max_dropped)
 				{
 					max_dropped *= 2;
-					dropped_keys = repalloc(dropped_keys, max_dropped * sizeof(Oid));
+					dropped_keys = repalloc_huge(dropped_keys, (Size) max_dropped * sizeof(Oid));
 				}
 				dropped_keys[n_dropped++] = (Oid) e->key.k1;
 				undo_push(&e->key, e);
@@ -967,12 +1221,16 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			}
 			else if (e->dropped_at < forget_before)
 			{
-				undo_push(&e->key, e);
-				(void) hash_search(thash, &e->key, HASH_REMOVE, NULL);
+				TrackedKey	gone_key;
+
+				memcpy(&gone_key, &e->key, sizeof(gone_key));
+				undo_push(&gone_key, e);
+				(void) hash_search(thash, &gone_key, HASH_REMOVE, NULL);
 			}
 			else
 				n_gone++;
 		}
+		pfree(unseen);
 		purged = true;
 	}
 
@@ -995,7 +1253,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 				 errdetail("They get no history until there is room."),
 				 errhint("Raise nadia_bgw.max_tracked_objects and restart the server.")));
 		nadia_record_event(sample_id, ts, src->name, "not_tracked", not_tracked,
-						   psprintf("{'max_tracked_objects': %d}", nadia_bgw_max_tracked_objects));
+						   not_tracked_details());
 	}
 	if (restarted > 0)
 		nadia_record_event(sample_id, ts, src->name, "counters_restarted", restarted, NULL);
@@ -1020,6 +1278,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			TrackedRow *r = &rows.rows[i];
 			TrackedEntry *p = r->entry;	/* previous values, or NULL */
 
+			CHECK_FOR_INTERRUPTS();
 			if (r->skip || !r->changed)
 				continue;
 			if (is_statements && (r->excluded || r->stmt_id == 0))
@@ -1129,6 +1388,10 @@ nadia_bgw_tracked_state(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HASH_SEQ_STATUS hs;
 	TrackedEntry *e;
+	TrackedEntry *copies;
+	int			n_copies = 0,
+				max_copies = 256,
+				j;
 	int			i,
 				c,
 				natts;
@@ -1151,14 +1414,33 @@ nadia_bgw_tracked_state(PG_FUNCTION_ARGS)
 	if (thash == NULL)
 		PG_RETURN_NULL();
 
+	/*
+	 * Copy this database's entries under the shared lock, build the rows
+	 * after: a tuplestore may write to disk, which the lock must not wait
+	 * for.
+	 */
 	LWLockAcquire(tshared->lock, LW_SHARED);
+	copies = palloc(max_copies * sizeof(TrackedEntry));
 	hash_seq_init(&hs, thash);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
-		int			a = 0;
-
 		if (e->key.db != MyDatabaseId || e->key.source != (uint16) (src - nadia_delta_sources))
 			continue;
+		if (n_copies >= max_copies)
+		{
+			max_copies *= 2;
+			copies = repalloc_huge(copies, (Size) max_copies * sizeof(TrackedEntry));
+		}
+		memcpy(&copies[n_copies++], e, sizeof(TrackedEntry));
+	}
+	LWLockRelease(tshared->lock);
+
+	for (j = 0; j < n_copies; j++)
+	{
+		int			a = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		e = &copies[j];
 		/* key columns, slots in column order, changed_at */
 		for (c = 0; c < src->ncols && a < natts; c++)
 		{
@@ -1184,12 +1466,8 @@ nadia_bgw_tracked_state(PG_FUNCTION_ARGS)
 			values[a++] = TimestampTzGetDatum(e->changed_at);
 		}
 		if (a != natts)
-		{
-			LWLockRelease(tshared->lock);
 			elog(ERROR, "nadia_bgw.tracked_state(%s): the column list does not match the source", name);
-		}
 		tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
 	}
-	LWLockRelease(tshared->lock);
 	return (Datum) 0;
 }

@@ -499,6 +499,7 @@ nadia_bgw_main(Datum main_arg)
 	LWLockRelease(nadia_shared->lock);
 
 	pgstat_report_appname(NADIA_BGW_NAME);
+	nadia_session_pin();		/* search_path: see session.c */
 	/* keep the worker's own statements out of pg_stat_statements */
 	SetConfigOption("pg_stat_statements.track", "none",
 					PGC_SUSET, PGC_S_SESSION);

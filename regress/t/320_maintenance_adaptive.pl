@@ -45,11 +45,7 @@ sub start_held_job
 	my ($name) = @_;
 	set_conf($node, 'nadia_bgw.debug_maintenance_job_delay' => '600000');
 	wake($node);
-	wait_until($node,
-		"SELECT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
-		                  JOIN pg_stat_activity a ON a.pid = h.pid
-		                 WHERE h.relname = '$name' AND h.outcome = 'running'
-		                   AND a.wait_event_type = 'Extension')");
+	wait_job_held($node, $name);
 }
 
 # let the held job run its statement (it re-reads the setting on reload)

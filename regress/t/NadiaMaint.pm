@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use NadiaTest;
 
-our @EXPORT = qw(set_conf reset_conf make_table churn_rows last_job wait_job_end);
+our @EXPORT = qw(set_conf reset_conf make_table churn_rows last_job wait_job_end wait_job_held);
 
 # set_conf(NODE, NAME => VALUE, ...): ALTER SYSTEM and reload, then wait
 # until the server shows each value (in the setting's base unit, as
@@ -73,6 +73,19 @@ sub wait_job_end
 		    AND NOT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history
 		                     WHERE relname = '$name' AND outcome IN ('queued', 'running'))");
 	return last_job($node, $name, 'outcome');
+}
+
+# wait_job_held(NODE, NAME): wait until the table's job runs and waits
+# before its statement (nadia_bgw.debug_maintenance_job_delay: wait event
+# "Extension"), where it takes signals.
+sub wait_job_held
+{
+	my ($node, $name) = @_;
+	wait_until($node,
+		"SELECT EXISTS (SELECT 1 FROM nadia_bgw.maintenance_history h
+		                  JOIN pg_stat_activity a ON a.pid = h.pid
+		                 WHERE h.relname = '$name' AND h.outcome = 'running'
+		                   AND a.wait_event_type = 'Extension')");
 }
 
 1;
