@@ -716,7 +716,9 @@ detect_long_transactions(DetectContext *ctx)
 
 /*
  * Sessions waiting for a lock, with who blocks them: pids, query ids,
- * states, users and transaction starts, never their statement texts.
+ * states, users and transaction starts, never their statement texts.  A
+ * relation is named (regclass) only when the lock is in this database: an
+ * OID of another database would name whatever relation has that OID here.
  */
 static List *
 detect_lock_waits(DetectContext *ctx)
@@ -725,7 +727,9 @@ detect_lock_waits(DetectContext *ctx)
 		"WITH w AS ("
 		"  SELECT l.pid, pg_catalog.min(l.waitstart) AS waitstart,"
 		"         pg_catalog.max(l.locktype) AS locktype, pg_catalog.max(l.mode) AS mode,"
-		"         pg_catalog.max(l.relation) AS relation"
+		"         pg_catalog.max(l.relation) FILTER (WHERE l.database = ("
+		"             SELECT d.oid FROM pg_catalog.pg_database d"
+		"              WHERE d.datname = pg_catalog.current_database())) AS relation"
 		"    FROM pg_catalog.pg_locks l WHERE NOT l.granted AND l.waitstart IS NOT NULL"
 		"   GROUP BY l.pid)"
 		"SELECT 'lock_wait',"

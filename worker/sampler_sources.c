@@ -1235,14 +1235,22 @@ nadia_sample_activity(TimestampTz ts)
 					   ts);
 }
 
-/* Blocked backends with who blocks them (pg_blocking_pids). */
+/*
+ * Blocked backends with who blocks them (pg_blocking_pids).  Query ids,
+ * never texts.  A relation of another database is recorded as "oid N":
+ * regclass would name whatever relation has that OID in this one.
+ */
 int64
 nadia_sample_lock_waits(TimestampTz ts)
 {
 	return exec_insert(
 					   "INSERT INTO nadia_bgw.lock_wait_samples"
 					   " SELECT $1, a.pid, a.datname, a.usename, l.locktype, l.mode,"
-					   " CASE WHEN l.relation IS NOT NULL THEN l.relation::regclass::text END,"
+					   " CASE WHEN l.relation IS NULL THEN NULL"
+					   "      WHEN l.database = (SELECT d.oid FROM pg_catalog.pg_database d"
+					   "                          WHERE d.datname = pg_catalog.current_database())"
+					   "      THEN l.relation::regclass::text"
+					   "      ELSE 'oid ' || l.relation END,"
 					   " extract(epoch FROM $1 - coalesce(l.waitstart, a.state_change))::float8,"
 					   " a.query_id, b.pids,"
 					   " (SELECT pg_catalog.array_agg(o.query_id ORDER BY o.pid) FROM pg_catalog.pg_stat_activity o"
