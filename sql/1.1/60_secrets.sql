@@ -14,10 +14,12 @@
 
 -- The text nadia_bgw may store for a statement text: PostgreSQL's
 -- normalized text for an optimizable statement without literals, else the
--- command tag and object names (worker/statement_text.c).
+-- command tag and object names (worker/statement_text.c).  Parallel
+-- unsafe: it parses in a subtransaction, which a parallel worker cannot
+-- start.
 CREATE FUNCTION nadia_bgw._safe_statement_text(query text)
 RETURNS text
-LANGUAGE C STRICT STABLE PARALLEL SAFE
+LANGUAGE C STRICT STABLE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'nadia_bgw_safe_statement_text';
 REVOKE ALL ON FUNCTION nadia_bgw._safe_statement_text(text) FROM PUBLIC;
 
