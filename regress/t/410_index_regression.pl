@@ -80,7 +80,7 @@ is($lat->{json}{object}{database}, 'postgres', 'and the database');
 cmp_ok($lat->{json}{ratio}, '>', 2, 'and the ratio');
 ok((grep { $_->{json} && $_->{json}{kind} eq 'seqscan_surge' } @n), 'and the seq-scan payload');
 cmp_ok(length($_->{raw}), '<', 8000, 'payload under 8000 bytes') for @n;
-is(join(',', payload_problems($_->{json})), '', "$_->{json}{kind} payload has the documented keys and types")
+is(join(',', payload_problems($_->{raw})), '', "$_->{json}{kind} payload has the documented keys and types")
   for @n;
 
 # --- it stays one alert while the index is missing, and the baseline does

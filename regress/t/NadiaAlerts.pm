@@ -161,11 +161,13 @@ sub details_ok
 	return !grep { !details_ok($_, $key) } @$v;
 }
 
-# payload_problems(DECODED PAYLOAD): what differs from the documented
-# shape (unknown or missing keys, wrong types, text in the details)
+# payload_problems(PAYLOAD TEXT): what differs from the documented shape
+# (unknown or missing keys, wrong types, text in the details).  Decoded
+# here: a number once used as a string looks like a string to json_type.
 sub payload_problems
 {
-	my ($j) = @_;
+	my ($raw) = @_;
+	my $j = eval { JSON::PP->new->utf8(0)->decode($raw // '') };
 	return ('not JSON') unless ref $j eq 'HASH';
 	my @bad = grep { !exists $PAYLOAD_KEYS{$_} || json_type($j->{$_}) !~ /^(?:$PAYLOAD_KEYS{$_})$/ }
 	  keys %$j;
