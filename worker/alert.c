@@ -19,10 +19,14 @@
  * queue is more than half full we do not even try, since the queue-full
  * error would only come at commit and take the alert rows with it.
  *
- * Payloads are built with cJSON and are always shorter than the server's
- * 8000-byte limit: the query text is cut first (on a character boundary),
- * then the details, and as a last resort only the identifying fields are
- * sent.
+ * A NOTIFY channel can be listened to by every role, with no grant at
+ * all, so a payload carries ids, kinds, figures and object names only:
+ * never a statement text, and of the details only numbers, booleans and
+ * the string fields named in payload_string_keys (object names, lock
+ * modes, states, times).  It names the table where those allowed read the
+ * whole alert.  Payloads are built with cJSON and are always shorter than
+ * the server's 8000-byte limit: the details are dropped first, and as a
+ * last resort only the identifying fields are sent.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,7 +40,6 @@
 #include "commands/async.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -45,12 +48,15 @@
 
 #include "nadia_bgw.h"
 #include "regression.h"
+#include "statement_text.h"
 
 PG_FUNCTION_INFO_V1(nadia_bgw_alert_payload);
 
 /* The server refuses payloads of 8000 bytes or more. */
 #define NADIA_PAYLOAD_MAX		7999
-#define NADIA_PAYLOAD_VERSION	1
+#define NADIA_PAYLOAD_VERSION	2
+/* where the whole alert is, for those allowed to read it */
+#define NADIA_ALERT_TABLE		"nadia_bgw.alerts"
 /* Notifications sent per run at most; the rest wait for the next run. */
 #define NADIA_NOTIFY_BATCH		200
 /* Above this share of the notification queue, sending waits. */
@@ -132,9 +138,13 @@ nadia_alert_define_gucs(void)
 							0,
 							NULL, NULL, NULL);
 
+	/*
+	 * Payload version 2 carries no statement text.  The setting stays so
+	 * that configurations written for 1.0 still load; it has no effect.
+	 */
 	DefineCustomIntVariable("nadia_bgw.payload_query_bytes",
-							"Longest query text included in a NOTIFY payload.",
-							"Longer texts are cut on a character boundary; the alert row keeps the whole text.",
+							"No longer used: NOTIFY payloads carry no query text.",
+							"Kept so that existing configurations load; the value is ignored.",
 							&nadia_bgw_payload_query_bytes,
 							1000,
 							0,
@@ -525,7 +535,6 @@ typedef struct PayloadRow
 	char	   *relname;
 	char	   *queryid;
 	char	   *username;
-	char	   *query;
 	char	   *metric;
 	bool		has_baseline;
 	double		baseline;
@@ -556,26 +565,89 @@ add_number(cJSON *obj, const char *name, bool has, double value)
 }
 
 /*
- * Print one version of the payload: the query cut to "qlen" bytes
- * (negative = no query field), details included or not, or only the
- * identifying fields ("minimal").  Returns a palloc'd string, or NULL if
- * cJSON ran out of memory.
+ * String fields of an alert's details that may go into a payload: names
+ * of objects, lock modes, states and times, whose values come from the
+ * catalogs and the statistics views, never from what a session typed.
+ * Any other string (a client's application_name, an address, a statement
+ * text a detector might add) stays in the alert row.
  */
-static char *
-print_payload(PayloadRow *row, const char *event, int qlen, bool details,
-			  bool minimal)
+static const char *const payload_string_keys[] = {
+	"user", "mode", "locktype", "state", "relation", "queryid",
+	"blocked_queryid", "xact_start", "backend_xid", "backend_xmin",
+	"wal_status", "slot_type", "sync_state", "restart_lsn",
+	"last_vacuum", "last_autovacuum"
+};
+
+static bool
+payload_string_key(const char *key)
 {
-	cJSON	   *root = cJSON_CreateObject();
+	int			i;
+
+	for (i = 0; key != NULL && i < (int) lengthof(payload_string_keys); i++)
+		if (strcmp(key, payload_string_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A copy of "src" (details or a part of them) with only what a payload
+ * may carry: numbers, booleans, nulls, the allowed string fields, and
+ * objects and arrays of those.  NULL when cJSON runs out of memory.
+ */
+static cJSON *
+payload_details(const cJSON *src)
+{
+	cJSON	   *dst;
+	const cJSON *item;
+
+	dst = cJSON_IsArray(src) ? cJSON_CreateArray() : cJSON_CreateObject();
+	if (dst == NULL)
+		return NULL;
+	cJSON_ArrayForEach(item, src)
+	{
+		cJSON	   *copy = NULL;
+
+		if (cJSON_IsNumber(item) || cJSON_IsBool(item) || cJSON_IsNull(item))
+			copy = cJSON_Duplicate(item, false);
+		else if (cJSON_IsString(item))
+		{
+			if (!payload_string_key(item->string))
+				continue;
+			copy = cJSON_Duplicate(item, false);
+		}
+		else if (cJSON_IsObject(item) || cJSON_IsArray(item))
+			copy = payload_details(item);
+		else
+			continue;
+		if (copy == NULL)
+		{
+			cJSON_Delete(dst);
+			return NULL;
+		}
+		if (cJSON_IsArray(dst))
+			cJSON_AddItemToArray(dst, copy);
+		else
+			cJSON_AddItemToObject(dst, item->string, copy);
+	}
+	return dst;
+}
+
+/*
+ * Fill "root" with one version of the payload: details included or not,
+ * or only the identifying fields ("minimal").  False if cJSON ran out of
+ * memory.
+ */
+static bool
+fill_payload(cJSON *root, PayloadRow *row, const char *event, bool details,
+			 bool minimal)
+{
 	cJSON	   *obj;
-	char	   *printed;
-	char	   *result = NULL;
-	bool		ok = (root != NULL);
-	bool		truncated = minimal ||
-		(!details && row->details != NULL) ||
-		(row->query != NULL && (qlen < 0 || (size_t) qlen < strlen(row->query)));
+	bool		ok = true;
+	bool		truncated = minimal || (!details && row->details != NULL);
 
 	ok = ok && cJSON_AddNumberToObject(root, "version", NADIA_PAYLOAD_VERSION);
 	ok = ok && cJSON_AddNumberToObject(root, "alert_id", (double) row->alert_id);
+	ok = ok && add_string(root, "alert_table", NADIA_ALERT_TABLE);
 	ok = ok && add_string(root, "event", event);
 	ok = ok && add_string(root, "state", row->state);
 	ok = ok && add_string(root, "kind", row->kind);
@@ -595,65 +667,81 @@ print_payload(PayloadRow *row, const char *event, int qlen, bool details,
 			ok = ok && add_string(obj, "queryid", row->queryid);
 			ok = ok && add_string(obj, "user", row->username);
 		}
-		if (row->query && qlen >= 0)
-		{
-			char	   *q = pnstrdup(row->query, qlen);
-
-			ok = ok && add_string(obj, "query", q);
-			ok = ok && cJSON_AddBoolToObject(obj, "query_truncated",
-											 (size_t) qlen < strlen(row->query)) != NULL;
-			pfree(q);
-		}
 		ok = ok && add_string(root, "metric", row->metric);
 		ok = ok && add_number(root, "baseline", row->has_baseline, row->baseline);
 		ok = ok && add_number(root, "observed", row->has_observed, row->observed);
 		ok = ok && add_number(root, "ratio", row->has_ratio, row->ratio);
 		ok = ok && add_string(root, "opened_at", row->opened_at);
 		ok = ok && add_string(root, "resolved_at", row->resolved_at);
-		if (details && row->details)
+		if (ok && details && row->details)
 		{
-			cJSON	   *d = cJSON_Parse(row->details);
+			cJSON	   *all = cJSON_Parse(row->details);
 
-			if (d != NULL)
-				cJSON_AddItemToObject(root, "details", d);
+			if (all != NULL)
+			{
+				cJSON	   *d = payload_details(all);
+
+				cJSON_Delete(all);
+				ok = (d != NULL);
+				if (ok)
+					cJSON_AddItemToObject(root, "details", d);
+			}
 		}
 	}
 	ok = ok && add_string(root, "time", row->now);
 	ok = ok && cJSON_AddBoolToObject(root, "truncated", truncated) != NULL;
-
-	if (ok && (printed = cJSON_PrintUnformatted(root)) != NULL)
-	{
-		result = pstrdup(printed);
-		cJSON_free(printed);
-	}
-	cJSON_Delete(root);
-	return result;
+	return ok;
 }
 
-/* Longest prefix of s no longer than len bytes that ends on a character. */
-static int
-clip_text(const char *s, int len)
+/*
+ * Print one version of the payload; a palloc'd string, or NULL if memory
+ * ran out.  cJSON allocates with malloc: its tree and printed text are
+ * freed on every path out, an ERROR included (PG_FINALLY), and the copy
+ * is allocated without raising one.
+ */
+static char *
+print_payload(PayloadRow *row, const char *event, bool details, bool minimal)
 {
-	int			slen = strlen(s);
+	cJSON	   *volatile root = cJSON_CreateObject();
+	char	   *volatile printed = NULL;
+	char	   *volatile result = NULL;
 
-	if (len >= slen)
-		return slen;
-	return pg_mbcliplen(s, slen, len);
+	if (root == NULL)
+		return NULL;
+	PG_TRY();
+	{
+		if (fill_payload(root, row, event, details, minimal))
+			printed = cJSON_PrintUnformatted(root);
+		if (printed != NULL)
+		{
+			size_t		len = strlen(printed);
+
+			result = MemoryContextAllocExtended(CurrentMemoryContext, len + 1,
+												MCXT_ALLOC_NO_OOM);
+			if (result != NULL)
+				memcpy(result, printed, len + 1);
+		}
+	}
+	PG_FINALLY();
+	{
+		if (printed != NULL)
+			cJSON_free(printed);
+		cJSON_Delete(root);
+	}
+	PG_END_TRY();
+	return result;
 }
 
 static char *
 build_payload(PayloadRow *row, const char *event)
 {
-	int			qlen = -1;
-	bool		details = true;
+	bool		details;
 	char	   *p;
 
-	if (row->query)
-		qlen = clip_text(row->query, nadia_bgw_payload_query_bytes);
-
-	for (;;)
+	/* the details go first when the payload is too long */
+	for (details = true;; details = false)
 	{
-		p = print_payload(row, event, qlen, details, false);
+		p = print_payload(row, event, details, false);
 		if (p == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -661,17 +749,10 @@ build_payload(PayloadRow *row, const char *event)
 		if (strlen(p) <= NADIA_PAYLOAD_MAX)
 			return p;
 		pfree(p);
-		/* the query text goes first, halved until it fits or is gone */
-		if (qlen > 32)
-			qlen = clip_text(row->query, qlen / 2);
-		else if (qlen >= 0)
-			qlen = -1;
-		else if (details)
-			details = false;
-		else
+		if (!details)
 			break;
 	}
-	p = print_payload(row, event, -1, false, true);
+	p = print_payload(row, event, false, true);
 	if (p == NULL || strlen(p) > NADIA_PAYLOAD_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -694,7 +775,7 @@ fetch_payload_row(int64 alert_id, PayloadRow *row)
 							   "SELECT a.alert_id, a.kind, a.state, a.severity, a.object,"
 							   "       a.object_type, a.datname::text, a.relname, a.queryid::text,"
 							   "       COALESCE(r.rolname::text, a.details->>'user'),"
-							   "       a.query, a.metric, a.baseline, a.observed, a.ratio,"
+							   "       a.metric, a.baseline, a.observed, a.ratio,"
 							   "       pg_catalog.to_json(a.opened_at)#>>'{}',"
 							   "       pg_catalog.to_json(a.resolved_at)#>>'{}',"
 							   "       pg_catalog.to_json(pg_catalog.clock_timestamp())#>>'{}',"
@@ -720,15 +801,14 @@ fetch_payload_row(int64 alert_id, PayloadRow *row)
 	row->relname = get_text(tup, desc, 8);
 	row->queryid = get_text(tup, desc, 9);
 	row->username = get_text(tup, desc, 10);
-	row->query = get_text(tup, desc, 11);
-	row->metric = get_text(tup, desc, 12);
-	row->has_baseline = get_float(tup, desc, 13, &row->baseline);
-	row->has_observed = get_float(tup, desc, 14, &row->observed);
-	row->has_ratio = get_float(tup, desc, 15, &row->ratio);
-	row->opened_at = get_text(tup, desc, 16);
-	row->resolved_at = get_text(tup, desc, 17);
-	row->now = get_text(tup, desc, 18);
-	row->details = get_text(tup, desc, 19);
+	row->metric = get_text(tup, desc, 11);
+	row->has_baseline = get_float(tup, desc, 12, &row->baseline);
+	row->has_observed = get_float(tup, desc, 13, &row->observed);
+	row->has_ratio = get_float(tup, desc, 14, &row->ratio);
+	row->opened_at = get_text(tup, desc, 15);
+	row->resolved_at = get_text(tup, desc, 16);
+	row->now = get_text(tup, desc, 17);
+	row->details = get_text(tup, desc, 18);
 	return true;
 }
 
@@ -833,9 +913,8 @@ send_one(int64 alert_id, const char *event)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		snprintf(msg, sizeof(msg), "%s: %s",
-				 unpack_sql_state(edata->sqlerrcode),
-				 edata->message ? edata->message : "unknown error");
+		/* the reader sees the SQLSTATE; the message goes to the log */
+		nadia_public_error(edata->sqlerrcode, msg, sizeof(msg));
 		ereport(WARNING,
 				(errmsg("nadia_bgw: notification for alert " INT64_FORMAT " failed: %s",
 						alert_id, edata->message ? edata->message : "unknown error"),

@@ -77,6 +77,7 @@
 #include "utils/timestamp.h"
 
 #include "maintenance.h"
+#include "statement_text.h"
 #include "nadia_bgw.h"
 
 #define JOB_ERROR_LEN 1024
@@ -559,9 +560,19 @@ nadia_maintenance_job_main(Datum main_arg)
 					outcome = "failed";
 					break;
 			}
-			snprintf(error, sizeof(error), "%s: %s",
-					 unpack_sql_state(edata->sqlerrcode),
-					 edata->message ? edata->message : "unknown error");
+			/*
+			 * maintenance_history is readable by nadia_bgw_reader, and the
+			 * message of a failure can quote a data value (an expression
+			 * index evaluated by ANALYZE): the SQLSTATE only, the message
+			 * is in the log (EmitErrorReport above).  Cancels, skips and
+			 * drops keep their message, which names the relation only.
+			 */
+			if (strcmp(outcome, "failed") == 0)
+				nadia_public_error(edata->sqlerrcode, error, sizeof(error));
+			else
+				snprintf(error, sizeof(error), "%s: %s",
+						 unpack_sql_state(edata->sqlerrcode),
+						 edata->message ? edata->message : "unknown error");
 		}
 		FreeErrorData(edata);
 		/* a second SIGTERM from here on ends the process at once */

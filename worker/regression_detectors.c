@@ -350,7 +350,7 @@ read_candidates(const char *sql, int nargs, Oid *types, Datum *vals)
 #define STATEMENT_DETAILS_SQL \
 	"pg_catalog.jsonb_build_object('calls', o.calls, 'user', o.username," \
 	" 'baseline_stddev', pg_catalog.round(pg_catalog.sqrt(b.var)::numeric, 3)," \
-	" 'nadia_baseline_samples', b.n, 'window_samples', pg_catalog.cardinality($1))"
+	" 'baseline_samples', b.n, 'window_samples', pg_catalog.cardinality($1))"
 
 static List *
 detect_query_latency(DetectContext *ctx)
@@ -494,7 +494,7 @@ detect_seqscan_surge(DetectContext *ctx)
 		"       pg_catalog.jsonb_build_object('seq_scan', w.seq, 'idx_scan', w.idx,"
 		"           'seq_tup_read', w.tup, 'n_live_tup', t.n_live_tup,"
 		"           'rows_per_seq_scan', pg_catalog.round((w.tup / NULLIF(w.seq, 0))::numeric),"
-		"           'nadia_baseline_samples', b.n),"
+		"           'baseline_samples', b.n),"
 		"       w.seq >= $2 AND w.seq / (w.seq + w.idx) - b.mean >= $4 AS firing"
 		"  FROM w CROSS JOIN d"
 		"  JOIN nadia_bgw.table_stats_latest t ON t.relid = w.relid"
@@ -589,7 +589,7 @@ detect_database(DetectContext *ctx)
 		"       'cache_hit_ratio', b.mean, s.hit / (s.hit + s.rd),"
 		"       CASE WHEN s.hit / (s.hit + s.rd) < b.mean - 5 * $3 THEN 'critical' ELSE 'warning' END,"
 		"       pg_catalog.jsonb_build_object('shared_blks_hit', s.hit, 'shared_blks_read', s.rd,"
-		"           'nadia_baseline_samples', b.n),"
+		"           'baseline_samples', b.n),"
 		"       s.hit / (s.hit + s.rd) < $2 AND s.hit / (s.hit + s.rd) < b.mean - $3"
 		"       AND s.hit / (s.hit + s.rd) < b.mean - $9 * pg_catalog.sqrt(b.var)"
 		"  FROM s JOIN b ON b.dbid = s.datid AND b.metric = 'cache_hit_ratio'"
@@ -601,7 +601,7 @@ detect_database(DetectContext *ctx)
 		"       'temp_bytes_per_sample', b.mean, w.temp,"
 		"       CASE WHEN w.temp >= 10 * $6 * GREATEST(b.mean, $5 / $6) THEN 'critical' ELSE 'warning' END,"
 		"       pg_catalog.jsonb_build_object('temp_files', w.temp_files,"
-		"           'nadia_baseline_samples', b.n), true"
+		"           'baseline_samples', b.n), true"
 		"  FROM w JOIN b ON b.dbid = w.datid AND b.metric = 'temp_bytes_per_sample'"
 		" WHERE w.temp >= $5 AND w.temp >= $6 * b.mean AND b.n >= $8"
 		" UNION ALL "
@@ -661,6 +661,17 @@ detect_connections(DetectContext *ctx)
 }
 
 /*
+ * The text of backend "a"'s current statement, as statement history holds
+ * it (normalized, or reduced to its command tag and object names by
+ * statement_text.c), found by its query id; NULL when history has not
+ * stored it yet.  Never pg_stat_activity.query: that is the raw text, with
+ * its literals, of a session the reader role may not see.
+ */
+#define STATEMENT_TEXT_SQL \
+	"(SELECT st.query FROM nadia_bgw.statements st" \
+	"  WHERE st.queryid = a.query_id AND st.dbid = a.datid AND st.userid = a.usesysid)"
+
+/*
  * Long transactions and sessions idle in a transaction.  The key carries
  * the transaction's start, so a new transaction in the same backend is a
  * new alert and the old one resolves.
@@ -674,7 +685,7 @@ detect_long_transactions(DetectContext *ctx)
 		"           pg_catalog.to_char(a.xact_start, 'YYYYMMDDHH24MISSUS')),"
 		"       pg_catalog.format('backend %s (%s in %s)', a.pid, a.usename, a.datname), 'backend',"
 		"       a.datid, a.datname::text, NULL::oid, NULL::text, a.query_id, a.usesysid,"
-		"       pg_catalog.left(a.query, 10000),"
+		STATEMENT_TEXT_SQL ","
 		"       k.metric, k.limit_s, k.age_s,"
 		"       CASE WHEN k.age_s >= 5 * k.limit_s THEN 'critical' ELSE 'warning' END,"
 		"       pg_catalog.jsonb_build_object('pid', a.pid, 'user', a.usename,"
@@ -703,7 +714,12 @@ detect_long_transactions(DetectContext *ctx)
 	return read_candidates(sql, 2, types, vals);
 }
 
-/* Sessions waiting for a lock, with who blocks them and what both run. */
+/*
+ * Sessions waiting for a lock, with who blocks them: pids, query ids,
+ * states, users and transaction starts, never their statement texts.  A
+ * relation is named (regclass) only when the lock is in this database: an
+ * OID of another database would name whatever relation has that OID here.
+ */
 static List *
 detect_lock_waits(DetectContext *ctx)
 {
@@ -711,7 +727,9 @@ detect_lock_waits(DetectContext *ctx)
 		"WITH w AS ("
 		"  SELECT l.pid, pg_catalog.min(l.waitstart) AS waitstart,"
 		"         pg_catalog.max(l.locktype) AS locktype, pg_catalog.max(l.mode) AS mode,"
-		"         pg_catalog.max(l.relation) AS relation"
+		"         pg_catalog.max(l.relation) FILTER (WHERE l.database = ("
+		"             SELECT d.oid FROM pg_catalog.pg_database d"
+		"              WHERE d.datname = pg_catalog.current_database())) AS relation"
 		"    FROM pg_catalog.pg_locks l WHERE NOT l.granted AND l.waitstart IS NOT NULL"
 		"   GROUP BY l.pid)"
 		"SELECT 'lock_wait',"
@@ -720,7 +738,7 @@ detect_lock_waits(DetectContext *ctx)
 		"       pg_catalog.format('backend %s waiting for %s', w.pid,"
 		"           COALESCE(w.relation::regclass::text, w.locktype)), 'backend',"
 		"       a.datid, a.datname::text, w.relation, w.relation::regclass::text,"
-		"       a.query_id, a.usesysid, pg_catalog.left(a.query, 10000),"
+		"       a.query_id, a.usesysid, " STATEMENT_TEXT_SQL ","
 		"       'lock_wait_seconds', $1::float8,"
 		"       pg_catalog.date_part('epoch', pg_catalog.now() - w.waitstart),"
 		"       CASE WHEN pg_catalog.now() - w.waitstart >= $1 * 5 * interval '1 second'"
@@ -729,8 +747,7 @@ detect_lock_waits(DetectContext *ctx)
 		"           'locktype', w.locktype, 'blocked_queryid', a.query_id::text,"
 		"           'blockers', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 		"                'pid', b.pid, 'queryid', b.query_id::text, 'state', b.state,"
-		"                'user', b.usename, 'xact_start', b.xact_start,"
-		"                'query', pg_catalog.left(b.query, 200)))"
+		"                'user', b.usename, 'xact_start', b.xact_start))"
 		"              FROM pg_catalog.pg_stat_activity b"
 		"             WHERE b.pid = ANY (pg_catalog.pg_blocking_pids(w.pid))))"
 		"  FROM w JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid"

@@ -31,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include <cjson/cJSON.h>
+
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -47,6 +49,7 @@
 
 #include "nadia_bgw.h"
 #include "sampler.h"
+#include "statement_text.h"
 
 #define I8 "bigint"
 #define F8 "double precision"
@@ -369,7 +372,16 @@ typedef struct BuiltSource
 	char	   *pgss_schema;
 } BuiltSource;
 
-static BuiltSource built[16];
+#define NADIA_MAX_DELTA_SOURCES 16
+static BuiltSource built[NADIA_MAX_DELTA_SOURCES];
+
+/* built[] is indexed by a source's position in nadia_delta_sources */
+StaticAssertDecl(lengthof(nadia_delta_sources) <= NADIA_MAX_DELTA_SOURCES,
+				 "raise NADIA_MAX_DELTA_SOURCES with the number of delta sources");
+
+static char *event_details(const char *str_key, const char *str_value,
+						   const char *num_key, int64 num_value,
+						   const char *num2_key, const char *num2_text);
 
 /*
  * Column names available in the relations of "rels" (a space-separated
@@ -820,7 +832,8 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 				initialized = false;
 				nadia_record_event(sample_id, ts, src->name, "state_lost", 0,
 								   other_cluster ?
-								   "{'reason': 'other cluster (system identifier changed)'}" :
+								   event_details("reason", "other cluster (system identifier changed)",
+												 NULL, 0, NULL, NULL) :
 								   NULL);
 				if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = NULL"
 										  " WHERE source = $1", 3, types, values, nulls,
@@ -830,9 +843,10 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 		}
 		if (moved)
 			nadia_record_event(sample_id, ts, src->name, "stats_reset", 0,
-							   psprintf("{\"stats_reset\": %s}",
-										reset_null ? "null" :
-										quote_literal_cstr(timestamptz_to_str(DatumGetTimestampTz(reset)))));
+							   event_details("stats_reset",
+											 reset_null ? NULL :
+											 timestamptz_to_str(DatumGetTimestampTz(reset)),
+											 NULL, 0, NULL, NULL));
 		if (nadia_spi_exec(has_sysid ?
 						   "UPDATE nadia_bgw.source_state SET stats_reset = $3, system_identifier = $4"
 						   " WHERE source = $1" :
@@ -854,6 +868,48 @@ nadia_source_initialized(const HistSource *src, TimestampTz ts)
 		elog(ERROR, "writing nadia_bgw.source_state failed");
 }
 
+/*
+ * The details of a stats event as JSON, built with cJSON (never by
+ * quoting by hand): each key given (non-NULL) adds a field.  "str_value"
+ * NULL is JSON null; "num_text" is a number in text (a GUC's value), NULL
+ * or not a number giving null.
+ */
+static char *
+event_details(const char *str_key, const char *str_value,
+			  const char *num_key, int64 num_value,
+			  const char *num2_key, const char *num2_text)
+{
+	cJSON	   *root = cJSON_CreateObject();
+	char	   *printed = NULL;
+	char	   *result;
+	bool		ok = (root != NULL);
+
+	if (ok && str_key)
+		ok = (str_value ? cJSON_AddStringToObject(root, str_key, str_value)
+			  : cJSON_AddNullToObject(root, str_key)) != NULL;
+	if (ok && num_key)
+		ok = cJSON_AddNumberToObject(root, num_key, (double) num_value) != NULL;
+	if (ok && num2_key)
+	{
+		char	   *end = NULL;
+		double		v = num2_text ? strtod(num2_text, &end) : 0;
+
+		ok = (num2_text && end != num2_text && *end == '\0'
+			  ? cJSON_AddNumberToObject(root, num2_key, v)
+			  : cJSON_AddNullToObject(root, num2_key)) != NULL;
+	}
+	if (ok)
+		printed = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (printed == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while building a stats event")));
+	result = pstrdup(printed);
+	cJSON_free(printed);
+	return result;
+}
+
 void
 nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 				   const char *kind, int64 count, const char *details_json)
@@ -863,15 +919,23 @@ nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	char	   *details = NULL;
 
-	/* the details are built with quote_literal: turn '...' into "..." */
+	/*
+	 * Details are JSON built by event_details().  Callers elsewhere that
+	 * still write {'key': number} (numbers only, no string values) are
+	 * turned into JSON; a string value must come through event_details(),
+	 * since swapping quotes would break on a quote inside it.
+	 */
 	if (details_json)
 	{
-		char	   *p;
-
 		details = pstrdup(details_json);
-		for (p = details; *p; p++)
-			if (*p == '\'')
-				*p = '"';
+		if (strncmp(details, "{'", 2) == 0)
+		{
+			char	   *p;
+
+			for (p = details; *p; p++)
+				if (*p == '\'')
+					*p = '"';
+		}
 	}
 	values[0] = Int64GetDatum(sample_id);
 	values[1] = TimestampTzGetDatum(ts);
@@ -960,39 +1024,112 @@ nadia_sample_delta_source(const HistSource *src, TimestampTz ts, int64 sample_id
 /*
  * Store the text of statements seen for the first time, once per
  * (queryid, dbid, userid), capped at nadia_bgw.query_text_max bytes.
- * Texts that can carry secrets are replaced by "<redacted ...>".  The text
- * file of pg_stat_statements is read only when there is a new entry.
+ * Only what statement_text.c lets through is stored: the normalized text
+ * of optimizable statements, the command tag and object names of every
+ * other one ("redacted").  The text file of pg_stat_statements is read
+ * only when there is a new entry.
  */
-#define REDACT_RE "(\\m(password|passwd|secret)\\M|\\muser\\s+mapping\\M|^\\s*(create|alter)\\s+(role|user|group)\\M|\\mdblink_connect|\\mconninfo\\M)"
+typedef struct NewStatement
+{
+	Datum		queryid;
+	Datum		dbid;
+	Datum		userid;
+	char	   *datname;
+	char	   *username;
+	char	   *query;
+	int32		query_len;
+	bool		excluded;
+} NewStatement;
 
 int64
 nadia_sample_statement_texts(const char *schema, TimestampTz ts)
 {
 	char	   *q;
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2];
+	uint64		n,
+				i;
+	NewStatement *rows;
+	SPIPlanPtr	plan;
+	Oid			types[10] = {INT8OID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+		INT4OID, BOOLOID, BOOLOID, TIMESTAMPTZOID};
+	int64		stored = 0;
 
-	q = psprintf("INSERT INTO nadia_bgw.statements"
-				 " (queryid, dbid, userid, datname, username, query, query_len, redacted, excluded, first_seen)"
-				 " SELECT DISTINCT ON (s.queryid, s.dbid, s.userid) s.queryid, s.dbid, s.userid,"
-				 " db.datname, r.rolname,"
-				 " CASE WHEN s.redact THEN '<redacted ' || upper(coalesce(substring(s.query from '^\\s*(\\w+(\\s+\\w+)?)'), 'utility'))"
-				 "  || ' statement>' ELSE pg_catalog.left(s.query, $2) END,"
-				 " pg_catalog.octet_length(s.query), s.redact,"
-				 " s.query ~ 'nadia_bgw\\.(take_sample|maintain_history)\\s*\\(', $1"
-				 " FROM (SELECT s.*, s.query ~* %s AS redact FROM %s.pg_stat_statements(true) s"
-				 "  WHERE s.queryid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nadia_bgw.statements t"
-				 "  WHERE t.queryid = s.queryid AND t.dbid = s.dbid AND t.userid = s.userid)) s"
+	q = psprintf("SELECT DISTINCT ON (s.queryid, s.dbid, s.userid) s.queryid, s.dbid, s.userid,"
+				 " db.datname::text, r.rolname::text, s.query, pg_catalog.octet_length(s.query),"
+				 " s.query ~ 'nadia_bgw\\.(take_sample|maintain_history)\\s*\\('"
+				 " FROM %s.pg_stat_statements(true) s"
 				 " LEFT JOIN pg_catalog.pg_database db ON db.oid = s.dbid"
 				 " LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid"
-				 " ORDER BY s.queryid, s.dbid, s.userid"
-				 " ON CONFLICT DO NOTHING",
-				 quote_literal_cstr(REDACT_RE), schema);
-	values[0] = TimestampTzGetDatum(ts);
-	values[1] = Int32GetDatum(nadia_bgw_query_text_max);
-	if (SPI_execute_with_args(q, 2, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "storing statement texts failed");
-	return (int64) SPI_processed;
+				 " WHERE s.queryid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nadia_bgw.statements t"
+				 "  WHERE t.queryid = s.queryid AND t.dbid = s.dbid AND t.userid = s.userid)"
+				 " ORDER BY s.queryid, s.dbid, s.userid",
+				 schema);
+	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading new statement texts failed");
+	n = SPI_processed;
+	if (n == 0)
+		return 0;
+
+	/* copy the rows out: classifying a text runs a subtransaction */
+	rows = palloc0(sizeof(NewStatement) * n);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		rows[i].queryid = SPI_getbinval(tup, desc, 1, &isnull);
+		rows[i].dbid = SPI_getbinval(tup, desc, 2, &isnull);
+		rows[i].userid = SPI_getbinval(tup, desc, 3, &isnull);
+		rows[i].datname = SPI_getvalue(tup, desc, 4);
+		rows[i].username = SPI_getvalue(tup, desc, 5);
+		rows[i].query = SPI_getvalue(tup, desc, 6);
+		d = SPI_getbinval(tup, desc, 7, &isnull);
+		rows[i].query_len = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		rows[i].excluded = !isnull && DatumGetBool(d);
+	}
+
+	plan = SPI_prepare("INSERT INTO nadia_bgw.statements"
+					   " (queryid, dbid, userid, datname, username, query, query_len,"
+					   "  redacted, excluded, first_seen)"
+					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+					   " ON CONFLICT DO NOTHING",
+					   10, types);
+	if (plan == NULL)
+		elog(ERROR, "preparing the statement text insert failed: %s",
+			 SPI_result_code_string(SPI_result));
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[10];
+		char		nulls[10];
+		bool		reduced = false;
+		char	   *text;
+
+		CHECK_FOR_INTERRUPTS();
+		text = nadia_safe_statement_text(rows[i].query, nadia_bgw_query_text_max,
+										 &reduced);
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = rows[i].queryid;
+		values[1] = rows[i].dbid;
+		values[2] = rows[i].userid;
+		values[3] = rows[i].datname ? CStringGetTextDatum(rows[i].datname) : (Datum) 0;
+		nulls[3] = rows[i].datname ? ' ' : 'n';
+		values[4] = rows[i].username ? CStringGetTextDatum(rows[i].username) : (Datum) 0;
+		nulls[4] = rows[i].username ? ' ' : 'n';
+		values[5] = text ? CStringGetTextDatum(text) : (Datum) 0;
+		nulls[5] = text ? ' ' : 'n';
+		values[6] = Int32GetDatum(rows[i].query_len);
+		nulls[6] = rows[i].query ? ' ' : 'n';
+		values[7] = BoolGetDatum(reduced);
+		values[8] = BoolGetDatum(rows[i].excluded);
+		values[9] = TimestampTzGetDatum(ts);
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "storing statement texts failed");
+		stored += SPI_processed;
+	}
+	SPI_freeplan(plan);
+	return stored;
 }
 
 /*
@@ -1026,7 +1163,7 @@ nadia_check_pgss_evictions(const char *schema, TimestampTz ts, int64 sample_id,
 		const char *max = GetConfigOption("pg_stat_statements.max", true, false);
 
 		nadia_record_event(sample_id, ts, "statements", "dealloc", dealloc - prev,
-						   psprintf("{'entries': " INT64_FORMAT ", 'max': %s}", entries, max ? max : "null"));
+						   event_details(NULL, NULL, "entries", entries, "max", max));
 		if (!from_worker || warn_due)
 		{
 			ereport(WARNING,
@@ -1098,14 +1235,22 @@ nadia_sample_activity(TimestampTz ts)
 					   ts);
 }
 
-/* Blocked backends with who blocks them (pg_blocking_pids). */
+/*
+ * Blocked backends with who blocks them (pg_blocking_pids).  Query ids,
+ * never texts.  A relation of another database is recorded as "oid N":
+ * regclass would name whatever relation has that OID in this one.
+ */
 int64
 nadia_sample_lock_waits(TimestampTz ts)
 {
 	return exec_insert(
 					   "INSERT INTO nadia_bgw.lock_wait_samples"
 					   " SELECT $1, a.pid, a.datname, a.usename, l.locktype, l.mode,"
-					   " CASE WHEN l.relation IS NOT NULL THEN l.relation::regclass::text END,"
+					   " CASE WHEN l.relation IS NULL THEN NULL"
+					   "      WHEN l.database = (SELECT d.oid FROM pg_catalog.pg_database d"
+					   "                          WHERE d.datname = pg_catalog.current_database())"
+					   "      THEN l.relation::regclass::text"
+					   "      ELSE 'oid ' || l.relation END,"
 					   " extract(epoch FROM $1 - coalesce(l.waitstart, a.state_change))::float8,"
 					   " a.query_id, b.pids,"
 					   " (SELECT pg_catalog.array_agg(o.query_id ORDER BY o.pid) FROM pg_catalog.pg_stat_activity o"

@@ -51,6 +51,7 @@
 #include "utils/timestamp.h"
 
 #include "nadia_bgw.h"
+#include "statement_text.h"
 
 /* Conditions that are logged once when they begin, not every cycle. */
 typedef enum
@@ -371,9 +372,12 @@ run_task(int i)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		error_context_stack = errcb.previous;
-		snprintf(error, sizeof(error), "%s: %s",
-				 unpack_sql_state(edata->sqlerrcode),
-				 edata->message ? edata->message : "unknown error");
+		/*
+		 * nadia_bgw.status is readable by nadia_bgw_reader, and a message
+		 * can quote a data value: it shows the SQLSTATE, the message is in
+		 * the log (EmitErrorReport above).
+		 */
+		nadia_public_error(edata->sqlerrcode, error, sizeof(error));
 		FreeErrorData(edata);
 		RESUME_INTERRUPTS();
 	}

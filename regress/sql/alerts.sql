@@ -108,37 +108,40 @@ SELECT p ? 'version' AND p ? 'alert_id' AND p ? 'event' AND p ? 'state'
           FROM nadia_bgw.alerts WHERE alert_key = 'debug:flaky') s;
 SELECT nadia_bgw.alert_payload(12345);
 
--- huge query texts and details are cut, the payload stays under 8000 bytes
--- and is valid JSON, whatever the characters
+-- statement texts are never sent (any role can LISTEN); huge names and
+-- details are dropped (details first, then all but the identifying
+-- fields): the payload stays under 8000 bytes and is valid JSON, whatever
+-- the characters; of the details only figures and names are sent
 INSERT INTO nadia_bgw.alerts (alert_key, kind, severity, peak_severity, object,
                               object_type, datname, queryid, query, metric,
                               baseline, observed, ratio, details)
-VALUES ('t:ascii', 'query_latency', 'warning', 'warning', 'query 42', 'statement',
+VALUES ('t:ascii', 'query_latency', 'warning', 'warning', 'query ' || repeat('x, ', 34000), 'statement',
         'db', 42, 'SELECT ' || repeat('x, ', 34000), 'mean_exec_time_ms', 1, 3, 3, '{}'),
-       ('t:utf8', 'query_latency', 'warning', 'warning', 'query 43', 'statement',
+       ('t:utf8', 'query_latency', 'warning', 'warning', repeat('é€', 35000), 'statement',
         'db', 43, repeat('é€', 35000), 'mean_exec_time_ms', 1, 3, 3, '{}'),
-       ('t:escapes', 'query_latency', 'warning', 'warning', 'query 44', 'statement',
+       ('t:escapes', 'query_latency', 'warning', 'warning', repeat(E'"\\\x01', 35000), 'statement',
         'db', 44, repeat(E'"\\\x01', 35000), 'mean_exec_time_ms', 1, 3, 3, '{}'),
        ('t:details', 'lock_wait', 'warning', 'warning', 'backend 1', 'backend',
         'db', NULL, NULL, 'lock_wait_seconds', 5, 9, 1.8,
-        jsonb_build_object('blockers', (SELECT jsonb_agg(g) FROM generate_series(1, 20000) g)));
-SELECT alert_key, octet_length(query) AS query_bytes,
-       octet_length(p) < 8000 AS under_limit,
+        jsonb_build_object('blockers', (SELECT jsonb_agg(g) FROM generate_series(1, 20000) g))),
+       ('t:filtered', 'long_transaction', 'warning', 'warning', 'backend 2', 'backend',
+        'db', 45, 'SELECT ''secret''', 'transaction_seconds', 60, 90, 1.5,
+        '{"pid": 2, "user": "u", "application_name": "app secret", "query": "secret",
+          "blockers": [{"pid": 3, "query": "secret", "state": "active"}]}');
+SELECT alert_key, octet_length(p) < 8000 AS under_limit,
        p::jsonb->'truncated' AS truncated,
-       p::jsonb->'object'->'query_truncated' AS query_truncated,
-       octet_length(p::jsonb->'object'->>'query') AS sent_query_bytes,
-       p::jsonb ? 'details' AS has_details
-  FROM (SELECT alert_key, query, nadia_bgw.alert_payload(alert_id, 'opened') AS p
+       p::jsonb ? 'object' AS has_object,
+       p::jsonb ? 'details' AS has_details,
+       p LIKE '%secret%' OR coalesce(p::jsonb->'object' ? 'query', false) AS has_text
+  FROM (SELECT alert_key, nadia_bgw.alert_payload(alert_id, 'opened') AS p
           FROM nadia_bgw.alerts WHERE alert_key LIKE 't:%') s
  ORDER BY alert_key;
--- the cut text is a prefix of the query, ending on a whole character
-SELECT alert_key, starts_with(query, p::jsonb->'object'->>'query') AS prefix
-  FROM (SELECT alert_key, query, nadia_bgw.alert_payload(alert_id, 'opened') AS p
-          FROM nadia_bgw.alerts WHERE alert_key IN ('t:ascii', 't:utf8')) s
- ORDER BY alert_key;
-SET nadia_bgw.payload_query_bytes = 0;
-SELECT octet_length(nadia_bgw.alert_payload(alert_id)::jsonb->'object'->>'query') AS sent
-  FROM nadia_bgw.alerts WHERE alert_key = 't:ascii';
+SELECT nadia_bgw.alert_payload(alert_id)::jsonb->'details' AS sent_details
+  FROM nadia_bgw.alerts WHERE alert_key = 't:filtered';
+-- nadia_bgw.payload_query_bytes is kept for 1.0 configurations, and ignored
+SET nadia_bgw.payload_query_bytes = 6000;
+SELECT nadia_bgw.alert_payload(alert_id)::jsonb->'object' ? 'query' AS has_query
+  FROM nadia_bgw.alerts WHERE alert_key = 't:filtered';
 RESET nadia_bgw.payload_query_bytes;
 
 -- GUCs: check hook on the channel, bounds on thresholds

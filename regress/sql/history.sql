@@ -93,7 +93,7 @@ ALTER ROLE regress_hist_secret WITH ENCRYPTED PASSWORD 'sekret-three';
 SELECT pg_stat_force_next_flush();
 SELECT nadia_bgw.take_sample() AS s6 \gset
 SELECT query, redacted FROM nadia_bgw.statements
- WHERE redacted AND datname = current_database() ORDER BY query;
+ WHERE redacted AND datname = current_database() AND query ~ 'ROLE' ORDER BY query;
 DO $$
 DECLARE
     c record;

@@ -282,7 +282,8 @@ set_conf('nadia_bgw.debug_fail_task' => 'maintenance job');
 wake($node);
 is(last_outcome('failing'), 'failed', 'failing job recorded as failed');
 like(sql("SELECT error FROM nadia_bgw.maintenance_history WHERE relname = 'failing' ORDER BY id DESC LIMIT 1"),
-	qr/^09000: injected failure/, 'with its error');
+	qr/^09000: triggered action exception \(message in the server log\)$/,
+	'with its SQLSTATE (the message is in the log)');
 is(status_of($node, 'maintenance', 'outcome'), 'ok', 'the maintenance task itself is fine');
 reset_conf('nadia_bgw.debug_fail_task');
 wait_until($node, "SELECT current_setting('nadia_bgw.debug_fail_task') = ''");

@@ -72,11 +72,16 @@ ok($lat, 'LISTEN client received the latency payload')
   or diag(join "\n", map { $_->{raw} } @n);
 is($lat->{json}{event}, 'opened', 'event opened');
 is($lat->{json}{object}{queryid}, $qid, 'payload names the queryid (as a string)');
-like($lat->{json}{object}{query}, qr/SELECT pad FROM hot WHERE k = \$1/, 'payload carries the normalized query');
+ok(!exists $lat->{json}{object}{query}, 'payload carries no statement text (any role can LISTEN)');
+like($node->safe_psql('postgres',
+	"SELECT query FROM nadia_bgw.alerts WHERE alert_id = $lat->{json}{alert_id}"),
+	qr/SELECT pad FROM hot WHERE k = \$1/, 'the alert row carries the normalized query');
 is($lat->{json}{object}{database}, 'postgres', 'and the database');
 cmp_ok($lat->{json}{ratio}, '>', 2, 'and the ratio');
 ok((grep { $_->{json} && $_->{json}{kind} eq 'seqscan_surge' } @n), 'and the seq-scan payload');
 cmp_ok(length($_->{raw}), '<', 8000, 'payload under 8000 bytes') for @n;
+is(join(',', payload_problems($_->{raw})), '', "$_->{json}{kind} payload has the documented keys and types")
+  for @n;
 
 # --- it stays one alert while the index is missing, and the baseline does
 # not learn the regression

@@ -5,13 +5,15 @@ package NadiaAlerts;
 use strict;
 use warnings;
 use Exporter 'import';
+use B;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(listener notifications detect open_alerts alert_count
-  wake_until reload_conf pgbench_script run_pgbench);
+  wake_until reload_conf pgbench_script run_pgbench payload_problems
+  json_type %PAYLOAD_KEYS);
 
 # listener(NODE, DB, CHANNEL): a background psql session that LISTENs.
 sub listener
@@ -123,6 +125,61 @@ sub run_pgbench
 		'>', \$stdout, '2>', \$stderr);
 	die "pgbench failed: $stderr" unless $ok;
 	return;
+}
+
+# The NOTIFY payload, version 2 (docs/alerts.md): every key and its type.
+our %PAYLOAD_KEYS = (
+	version => 'number', alert_id => 'number', alert_table => 'string', event => 'string',
+	state => 'string', kind => 'string', severity => 'string', object => 'object',
+	metric => 'string', baseline => 'number|null', observed => 'number|null',
+	ratio => 'number|null', opened_at => 'string', resolved_at => 'string|null',
+	details => 'object', time => 'string', truncated => 'boolean');
+my %object_keys = (type => 'string', name => 'string', database => 'string|null',
+	relation => 'string', queryid => 'string', user => 'string|null');
+# string fields of the details a payload may carry: names, modes, states, times
+my $detail_strings = qr/^(user|mode|locktype|state|relation|queryid|blocked_queryid|xact_start|backend_xid|backend_xmin|wal_status|slot_type|sync_state|restart_lsn|last_vacuum|last_autovacuum)$/;
+
+# json_type(VALUE): the JSON type JSON::PP decoded VALUE from
+sub json_type
+{
+	my ($v) = @_;
+	return 'null' unless defined $v;
+	return 'boolean' if JSON::PP::is_bool($v);
+	return 'object' if ref $v eq 'HASH';
+	return 'array' if ref $v eq 'ARRAY';
+	# JSON::PP decodes numbers to numeric scalars, strings to string ones
+	return (B::svref_2object(\$v)->FLAGS & B::SVp_POK) ? 'string' : 'number';
+}
+
+sub details_ok
+{
+	my ($v, $key) = @_;
+	my $t = json_type($v);
+	return 1 if $t =~ /^(number|boolean|null)$/;
+	return ($key // '') =~ $detail_strings if $t eq 'string';
+	return !grep { !details_ok($v->{$_}, $_) } keys %$v if $t eq 'object';
+	return !grep { !details_ok($_, $key) } @$v;
+}
+
+# payload_problems(PAYLOAD TEXT): what differs from the documented shape
+# (unknown or missing keys, wrong types, text in the details).  Decoded
+# here: a number once used as a string looks like a string to json_type.
+sub payload_problems
+{
+	my ($raw) = @_;
+	my $j = eval { JSON::PP->new->utf8(0)->decode($raw // '') };
+	return ('not JSON') unless ref $j eq 'HASH';
+	my @bad = grep { !exists $PAYLOAD_KEYS{$_} || json_type($j->{$_}) !~ /^(?:$PAYLOAD_KEYS{$_})$/ }
+	  keys %$j;
+	push @bad, map { "object.$_" }
+	  grep { !exists $object_keys{$_} || json_type($j->{object}{$_}) !~ /^(?:$object_keys{$_})$/ }
+	  keys %{ $j->{object} // {} };
+	push @bad, 'details' if exists $j->{details} && !details_ok($j->{details});
+	push @bad, "missing $_" for grep { !exists $j->{$_} }
+	  qw(version alert_id alert_table event state kind severity time truncated);
+	push @bad, 'version' unless ($j->{version} // 0) == 2;
+	push @bad, 'alert_table' unless ($j->{alert_table} // '') eq 'nadia_bgw.alerts';
+	return sort @bad;
 }
 
 1;
