@@ -45,6 +45,9 @@
  *	- can read a large object (or lo_compat_privileges is on and there are
  *	  large objects), use a foreign server or foreign-data wrapper, or set
  *	  a superuser parameter or ALTER SYSTEM through a parameter grant;
+ *	- are named in default privileges (ALTER DEFAULT PRIVILEGES ... GRANT
+ *	  ... TO it): the next table the application creates would be theirs
+ *	  to read, and the check would only see it at the next reconnection;
  *	- can execute functions beyond what nadia_bgw_reader can: nadia_bgw
  *	  functions not granted to the reader, built-in functions withheld from
  *	  PUBLIC (pg_read_file, lo_import, pg_reload_conf, ...), and SECURITY
@@ -236,6 +239,20 @@ static const char *check_sql =
 "     AND has_column_privilege(me.oid, c.oid, att.attnum, 'SELECT')\n"
 "     AND NOT has_column_privilege('public', c.oid, att.attnum, 'SELECT')\n"
 "     AND NOT has_column_privilege(f.reader, c.oid, att.attnum, 'SELECT')\n"
+"  UNION ALL\n"
+"  SELECT 10, 'defacl' || da.oid, me.depth,\n"
+"         format('%s is granted %s on new %s of role %I%s (ALTER DEFAULT PRIVILEGES)',\n"
+"                me.who, string_agg(DISTINCT a.privilege_type, ', '),\n"
+"                CASE da.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'\n"
+"                     WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types'\n"
+"                     WHEN 'n' THEN 'schemas' ELSE 'objects' END,\n"
+"                pg_get_userbyid(da.defaclrole),\n"
+"                CASE WHEN da.defaclnamespace <> 0\n"
+"                     THEN format(' in schema %s', da.defaclnamespace::regnamespace)\n"
+"                     ELSE '' END)\n"
+"    FROM me, flags, pg_default_acl da, aclexplode(da.defaclacl) a\n"
+"   WHERE NOT anysuper AND a.grantee = me.oid\n"
+"   GROUP BY me.who, me.depth, da.oid, da.defaclobjtype, da.defaclrole, da.defaclnamespace\n"
 "  UNION ALL\n"
 "  SELECT 10, 'lo' || lo.oid, me.depth, format('%s can read large object %s', me.who, lo.oid)\n"
 "    FROM me, flags, pg_largeobject_metadata lo WHERE NOT anysuper\n"

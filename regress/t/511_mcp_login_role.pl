@@ -129,6 +129,14 @@ refused('member of pg_signal_backend', mcp_conninfo($node, 'mcp_signal'),
 refused('USAGE on a foreign server', mcp_conninfo($node, 'mcp_fdw'),
 	qr/role mcp_fdw can use foreign server other_db/);
 
+# default privileges: the next table the application creates is readable
+$node->safe_psql('postgres', q{
+	CREATE ROLE mcp_defacl LOGIN IN ROLE nadia_bgw_reader;
+	ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA public GRANT SELECT ON TABLES TO mcp_defacl;
+});
+refused('named in ALTER DEFAULT PRIVILEGES', mcp_conninfo($node, 'mcp_defacl'),
+	qr/role mcp_defacl is granted SELECT on new tables of role app_owner in schema public \(ALTER DEFAULT PRIVILEGES\)/);
+
 # a large object every role may read refuses every role, the good one too
 my $lo = $node->safe_psql('postgres', q{
 	SELECT lo_from_bytea(0, 'secret'::bytea)});
