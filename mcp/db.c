@@ -2,25 +2,45 @@
  *
  * db.c
  *		The database side of nadia-mcp: one libpq connection, set up so that
- *		nothing a tool runs can write, wait forever or be redirected.
+ *		nothing a tool runs can write, wait forever or be redirected, and
+ *		used only while it has passed the privilege check.
  *
  * Session: search_path is pg_catalog only (tool queries name every
  * nadia_bgw object with its schema, so no application schema can shadow
  * them), default_transaction_read_only is on, DateStyle ISO and TimeZone
  * UTC fix the text form of timestamps that results.c converts.
  *
+ * The privilege check (security.c) runs on every connection, the first one
+ * and every reconnection: with a multi-host connection string
+ * (host=a,b) a reconnection may land on another server, where the same
+ * role name may be anything.  Until a connection has passed the check no
+ * tool query is sent on it; a call made meanwhile reconnects from the
+ * first host and checks again, and is answered "refused" when that check
+ * fails too.
+ *
  * Each tool call is one transaction:
  *
  *	BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY
  *	SET LOCAL statement_timeout = <limit>
- *	take a free concurrency slot (pg_try_advisory_xact_lock), or answer busy
+ *	take a free concurrency slot, or answer busy
  *	the tool's fixed query with bound parameters
  *	ROLLBACK
  *
- * The concurrency slots are transaction-level advisory locks (class
- * CONCURRENCY_LOCK_CLASS, keys 1..max_concurrent), so the limit holds for
- * every nadia-mcp process connected to the same database and a slot is
- * freed when its transaction ends, whatever happens to the process.
+ * The concurrency slots (nadia_bgw 1.1, sql/1.1/70_mcp_slots.sql) are the
+ * views nadia_bgw.mcp_slot_1..MCP_MAX_SLOTS, taken with LOCK ... IN SHARE
+ * UPDATE EXCLUSIVE MODE NOWAIT by nadia_bgw.mcp_take_slot(): that lock
+ * mode conflicts with itself, so one call holds a slot at a time, for every
+ * nadia-mcp process connected to the same database; it is a
+ * transaction-level lock, freed when the transaction ends whatever happens
+ * to the process; and LOCK checks privileges before it waits or locks, so
+ * only nadia_bgw_reader (which has UPDATE on the views, which cannot be
+ * written through) and superusers can take a slot.  Advisory locks, which
+ * 1.0 used, can be taken by any role: a role with no grant at all could
+ * hold every key and make every tool answer "rate limited" forever.  On a
+ * database still at 1.0, and on a standby (where no lock mode that
+ * conflicts with itself can be taken), the slots fall back to those
+ * advisory locks (class CONCURRENCY_LOCK_CLASS, keys 1..max_concurrent),
+ * with a warning on stderr.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,11 +50,20 @@
 
 #include "nadia_mcp.h"
 
+/* how the concurrency slots are taken on the current connection */
+typedef enum SlotKind
+{
+	SLOTS_VIEWS,				/* LOCK on nadia_bgw.mcp_slot_N (1.1) */
+	SLOTS_ADVISORY				/* advisory locks (1.0, or a standby) */
+} SlotKind;
+
 struct McpDb
 {
 	PGconn	   *conn;
 	char	   *dbname;
 	char	   *user;
+	bool		checked;		/* this connection passed security_check() */
+	SlotKind	slots;
 };
 
 static const char *session_setup =
@@ -118,28 +147,115 @@ db_conn(McpDb *db)
 	return db->conn;
 }
 
-/* a lost connection is re-established once per call, then given up */
-static bool
-ensure_connected(McpDb *db, char *errbuf, size_t errlen)
+/* "role "u" in database "d" on host h port p", for messages */
+void
+db_where(McpDb *db, char *buf, size_t len)
+{
+	const char *host = PQhost(db->conn);
+	const char *port = PQport(db->conn);
+
+	snprintf(buf, len, "role \"%s\" in database \"%s\" on host %s port %s",
+			 db->user, db->dbname, host && *host ? host : "(default)",
+			 port && *port ? port : "(default)");
+}
+
+/*
+ * How this connection takes concurrency slots: the slot views when the
+ * database has them and is not a standby, advisory locks otherwise (said
+ * on stderr when a limit is set, since anyone can take those).
+ */
+static void
+detect_slots(McpDb *db, int max_concurrent)
+{
+	PGresult   *res;
+	bool		has_views = false;
+	bool		standby = false;
+
+	res = PQexec(db->conn,
+				 "SELECT to_regprocedure('nadia_bgw.mcp_take_slot(integer)') IS NOT NULL, "
+				 "pg_is_in_recovery()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		has_views = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		standby = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	}
+	PQclear(res);
+	db->slots = has_views && !standby ? SLOTS_VIEWS : SLOTS_ADVISORY;
+	if (db->slots == SLOTS_VIEWS || max_concurrent == 0)
+		return;
+	if (standby)
+		mcp_log("warning: the server is a standby, where the slot views cannot be locked: "
+				"the concurrency limit falls back to advisory locks, which any role "
+				"connected to the standby can take");
+	else
+		mcp_log("warning: database \"%s\" has nadia_bgw 1.0 (no nadia_bgw.mcp_take_slot): "
+				"the concurrency limit falls back to advisory locks, which any role can take "
+				"to make every tool call wait; run ALTER EXTENSION nadia_bgw UPDATE",
+				db->dbname);
+}
+
+/*
+ * Run the privilege check on the current connection.  Returns what
+ * security_check() returns; the connection is used for tool calls only
+ * when that is 0.
+ */
+int
+db_check(McpDb *db, int max_concurrent, char ***problems)
+{
+	int			n = security_check(db->conn, problems);
+
+	db->checked = (n == 0);
+	if (db->checked)
+		detect_slots(db, max_concurrent);
+	return n;
+}
+
+/*
+ * A connection that passed the check, or DB_UNAVAILABLE / DB_REFUSED.  A
+ * lost connection, or one that failed its check, is re-established once
+ * per call (PQreset tries the hosts of the connection string from the
+ * first) and checked before anything else is sent on it.
+ */
+static DbOutcome
+ensure_ready(McpDb *db, int max_concurrent, char *errbuf, size_t errlen)
 {
 	char	   *err = NULL;
+	char		where[512];
+	char	  **problems;
+	int			n;
 
-	if (PQstatus(db->conn) == CONNECTION_OK)
-		return true;
-	mcp_log("connection lost, reconnecting");
+	if (PQstatus(db->conn) == CONNECTION_OK && db->checked)
+		return DB_OK;
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		mcp_log("connection lost, reconnecting");
+	else
+		mcp_log("connecting again: the current connection has not passed the privilege check");
+	db->checked = false;
 	PQreset(db->conn);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 	{
 		snprintf(errbuf, errlen, "%s", PQerrorMessage(db->conn));
-		return false;
+		return DB_UNAVAILABLE;
 	}
 	if (!setup_session(db->conn, &err))
 	{
 		snprintf(errbuf, errlen, "%s", err ? err : "session setup failed");
 		free(err);
-		return false;
+		return DB_UNAVAILABLE;
 	}
-	return true;
+	db_where(db, where, sizeof(where));
+	n = db_check(db, max_concurrent, &problems);
+	if (n != 0)
+	{
+		security_report(where, problems, n);
+		security_free(problems, n < 0 ? 1 : n);
+		snprintf(errbuf, errlen,
+				 "the new connection (%s) did not pass nadia-mcp's privilege check "
+				 "(the reasons are in the server's log)", where);
+		return DB_REFUSED;
+	}
+	mcp_log("reconnected: %s, checks passed", where);
+	return DB_OK;
 }
 
 static void
@@ -189,10 +305,10 @@ end_transaction(PGconn *conn)
 	PQclear(res);
 }
 
-DbOutcome
-db_run_tool(McpDb *db, const McpLimits *limits, const char *sql,
-			int nparams, const char *const *values, PGresult **result,
-			char *errbuf, size_t errlen)
+static DbOutcome
+run_once(McpDb *db, const McpLimits *limits, const char *sql,
+		 int nparams, const char *const *values, PGresult **result,
+		 char *errbuf, size_t errlen)
 {
 	PGconn	   *conn;
 	PGresult   *res;
@@ -200,15 +316,22 @@ db_run_tool(McpDb *db, const McpLimits *limits, const char *sql,
 	DbOutcome	outcome;
 
 	*result = NULL;
-	if (!ensure_connected(db, errbuf, errlen))
-		return DB_UNAVAILABLE;
+	outcome = ensure_ready(db, limits->max_concurrent, errbuf, errlen);
+	if (outcome != DB_OK)
+		return outcome;
 	conn = db->conn;
 
 	/*
 	 * One round trip opens the transaction, sets the timeout and takes a
 	 * slot; the result of the last statement says whether we got one.
 	 */
-	if (limits->max_concurrent > 0)
+	if (limits->max_concurrent > 0 && db->slots == SLOTS_VIEWS)
+		snprintf(begin, sizeof(begin),
+				 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+				 "SET LOCAL statement_timeout = %d; "
+				 "SELECT s FROM nadia_bgw.mcp_take_slot(%d) AS s WHERE s IS NOT NULL",
+				 limits->statement_timeout_ms, limits->max_concurrent);
+	else if (limits->max_concurrent > 0)
 		snprintf(begin, sizeof(begin),
 				 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
 				 "SET LOCAL statement_timeout = %d; "
@@ -252,4 +375,25 @@ db_run_tool(McpDb *db, const McpLimits *limits, const char *sql,
 	end_transaction(conn);
 	*result = res;
 	return DB_OK;
+}
+
+/*
+ * Run one tool query.  When the connection turns out to be lost (libpq
+ * learns it only when it next uses the socket, e.g. after the server
+ * restarted or failed over), the call is tried once more on a new
+ * connection, which ensure_ready() checks first: the query is read-only,
+ * so running it again is harmless.
+ */
+DbOutcome
+db_run_tool(McpDb *db, const McpLimits *limits, const char *sql,
+			int nparams, const char *const *values, PGresult **result,
+			char *errbuf, size_t errlen)
+{
+	DbOutcome	outcome;
+
+	outcome = run_once(db, limits, sql, nparams, values, result, errbuf, errlen);
+	if (outcome == DB_UNAVAILABLE && db->checked &&
+		PQstatus(db->conn) != CONNECTION_OK)
+		outcome = run_once(db, limits, sql, nparams, values, result, errbuf, errlen);
+	return outcome;
 }

@@ -55,7 +55,8 @@ usage(void)
 		   "Options:\n"
 		   "  --rate-per-minute=N     tool calls per minute (default %d, 0 = no limit)\n"
 		   "  --max-concurrent=N      tool calls running at once against the database,\n"
-		   "                          over all nadia-mcp processes (default %d, 0 = no limit)\n"
+		   "                          over all nadia-mcp processes (default %d, at most 16,\n"
+		   "                          0 = no limit)\n"
 		   "  --heavy-per-hour=N      heavy tool calls per hour (default %d, 0 = no limit)\n"
 		   "  --statement-timeout=MS  limit of each tool query (default %d)\n"
 		   "  --max-rows=N            rows per answer (default %d)\n"
@@ -236,6 +237,7 @@ main(int argc, char **argv)
 	long		v;
 	char	   *err = NULL;
 	McpDb	   *db;
+	char		where[512];
 	char	  **problems;
 	int			nproblems;
 	McpServer	srv;
@@ -256,7 +258,7 @@ main(int argc, char **argv)
 				limits.rate_per_minute = v;
 				break;
 			case 2:
-				if (!int_option("max-concurrent", optarg, 0, 1000, &v))
+				if (!int_option("max-concurrent", optarg, 0, MCP_MAX_SLOTS, &v))
 					return 1;
 				limits.max_concurrent = v;
 				break;
@@ -314,22 +316,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	nproblems = security_check(db_conn(db), &problems);
+	db_where(db, where, sizeof(where));
+	nproblems = db_check(db, limits.max_concurrent, &problems);
 	if (nproblems != 0)
 	{
-		if (nproblems < 0)
-			mcp_log("could not run the privilege checks: %s", problems[0]);
-		else
-		{
-			mcp_log("refusing to serve: role \"%s\" in database \"%s\" can do more than read nadia_bgw history:",
-					db_user(db), db_name(db));
-			for (int i = 0; i < nproblems && i < 25; i++)
-				mcp_log("  - %s", problems[i]);
-			if (nproblems > 25)
-				mcp_log("  ... and %d more", nproblems - 25);
-			mcp_log("hint: connect as a role made with CREATE ROLE nadia_mcp LOGIN IN ROLE nadia_bgw_reader, "
-					"and grant it nothing else");
-		}
+		security_report(where, problems, nproblems);
 		security_free(problems, nproblems < 0 ? 1 : nproblems);
 		db_close(db);
 		return EXIT_REFUSED;

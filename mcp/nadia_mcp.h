@@ -52,7 +52,12 @@
 #define DEFAULT_MAX_ROWS			100
 #define DEFAULT_MAX_RESULT_BYTES	(256 * 1024)
 
-/* advisory-lock class of the concurrency slots ("NADI") */
+/*
+ * Concurrency slots: the views nadia_bgw.mcp_slot_1..MCP_MAX_SLOTS of
+ * nadia_bgw 1.1 (sql/1.1/70_mcp_slots.sql makes that many), or, on a 1.0
+ * database or a standby, advisory locks of this class ("NADI")
+ */
+#define MCP_MAX_SLOTS				16
 #define CONCURRENCY_LOCK_CLASS		1312899145
 
 typedef struct McpLimits
@@ -99,6 +104,8 @@ typedef enum DbOutcome
 	DB_MISSING,					/* a relation or column it reads is absent */
 	DB_DENIED,					/* insufficient privilege */
 	DB_UNAVAILABLE,				/* connection lost and not restored */
+	DB_REFUSED,					/* reconnected, but the privilege check
+								 * refused the new connection */
 	DB_ERROR					/* anything else */
 } DbOutcome;
 
@@ -113,9 +120,12 @@ extern DbOutcome db_run_tool(McpDb *db, const McpLimits *limits,
 							 const char *const *values, PGresult **result,
 							 char *errbuf, size_t errlen);
 extern PGconn *db_conn(McpDb *db);
+extern int	db_check(McpDb *db, int max_concurrent, char ***problems);
+extern void db_where(McpDb *db, char *buf, size_t len);
 
 /* security.c */
 extern int	security_check(PGconn *conn, char ***problems);
+extern void security_report(const char *where, char **problems, int n);
 extern void security_free(char **problems, int n);
 
 /* tools.c and schema.c */

@@ -268,6 +268,12 @@ outcome_error(McpServer *srv, const ToolDef *tool, DbOutcome outcome,
 					 "%s failed: the database connection is not available (%s)",
 					 tool->name, detail);
 			break;
+		case DB_REFUSED:
+			snprintf(text, sizeof(text),
+					 "%s refused: %s; nothing is served from a connection until it passes the "
+					 "check, and the next call tries to connect again",
+					 tool->name, detail);
+			break;
 		default:
 			snprintf(text, sizeof(text), "%s failed: %s", tool->name, detail);
 			break;

@@ -188,20 +188,7 @@ $r = $s->call('table_stats');
 ok(!$r->{result}{isError}, 'light tools still answer');
 $s->finish;
 
-# concurrency: the slots are advisory locks shared by every server process
-my $holder = $node->background_psql('postgres');
-$holder->query_safe('SELECT pg_advisory_lock(1312899145, 1), pg_advisory_lock(1312899145, 2)');
-$s = mcp_start($conn, '--max-concurrent=2');
-$s->initialize;
-$r = $s->call('table_stats');
-ok($r->{result}{isError}, 'all concurrency slots taken: isError');
-like($r->{result}{content}[0]{text}, qr/2 tool calls are already running .*retry after 1 s/, '... says so');
-is($r->{result}{_meta}{retryAfterSeconds}, 1, '... retryAfterSeconds 1');
-$holder->query_safe('SELECT pg_advisory_unlock(1312899145, 2)');
-$r = $s->call('table_stats');
-ok(!$r->{result}{isError}, 'a slot freed: served');
-$s->finish;
-$holder->quit;
+# concurrency slots: 513_mcp_slots.pl
 $locker->quit;
 
 $node->stop;
