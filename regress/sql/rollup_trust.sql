@@ -216,6 +216,13 @@ RESET search_path;
 -- an item cannot smuggle in another table or cut the time range off
 SELECT nadia_bgw.create_rollup(name => 'rt_bad', source => 'rt_events', time_column => 'at',
        bucket => '1 day', aggregates => ARRAY['count(*) FROM pg_authid --']);
+-- a temporary source, or temporary objects in the definition
+CREATE TEMP TABLE rt_temp_src (at timestamptz);
+SELECT nadia_bgw.create_rollup(name => 'rt_bad', source => 'rt_temp_src', time_column => 'at',
+       bucket => '1 day', aggregates => ARRAY['count(*)']);
+CREATE FUNCTION pg_temp.rt_tf(integer) RETURNS integer LANGUAGE sql AS 'SELECT $1';
+SELECT nadia_bgw.create_rollup(name => 'rt_bad', source => 'rt_events', time_column => 'at',
+       bucket => '1 day', aggregates => ARRAY['sum(pg_temp.rt_tf(score))']);
 -- more rollups than the server's shared slots: refused at creation
 CREATE TABLE rt_many (at timestamptz);
 DO $$

@@ -473,6 +473,11 @@ BEGIN
         RAISE EXCEPTION 'source "%" is not a table', src_name
             USING ERRCODE = 'wrong_object_type';
     END IF;
+    IF (SELECT relpersistence FROM pg_catalog.pg_class WHERE oid = source) = 't' THEN
+        RAISE EXCEPTION 'source "%" is a temporary table', src_name
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'The worker refreshes rollups in its own session, where another session''s temporary tables cannot be read.';
+    END IF;
     IF NOT caller_super AND NOT pg_catalog.pg_has_role(caller, src_owner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table % to create a rollup on it', src_name
             USING ERRCODE = 'insufficient_privilege';
@@ -578,6 +583,12 @@ BEGIN
         RAISE EXCEPTION 'invalid rollup definition: every item must read only "%"', src_name
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Give expressions over the source''s columns; the definition must not name other tables outside subqueries.';
+    END IF;
+
+    IF def.query ~ '\mpg_temp\.' THEN
+        RAISE EXCEPTION 'invalid rollup definition: it uses temporary objects'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The worker cannot see this session''s temporary functions, types or tables.';
     END IF;
 
     -- the target: a fresh table, or one replacing a materialized view
