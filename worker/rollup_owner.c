@@ -217,9 +217,13 @@ nadia_bgw_rollup_exec(PG_FUNCTION_ARGS)
 	values[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	nulls[1] = PG_ARGISNULL(3) ? 'n' : ' ';
 
-	enter_role(owner, SAFE_SEARCH_PATH, &sw);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* what the caller's own statements deferred fires as the caller */
+	rc = SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0);
+	if (rc < 0)
+		elog(ERROR, "SET CONSTRAINTS failed: %s", SPI_result_code_string(rc));
+	enter_role(owner, SAFE_SEARCH_PATH, &sw);
 	rc = SPI_execute_with_args(sql, 2, types, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "rollup statement failed: %s", SPI_result_code_string(rc));
@@ -240,11 +244,12 @@ nadia_bgw_rollup_exec(PG_FUNCTION_ARGS)
 	}
 	else
 		result = (int64) SPI_processed;
+	/* nothing is deferred any more, but a trigger may have SET it back */
 	rc = SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0);
 	if (rc < 0)
 		elog(ERROR, "SET CONSTRAINTS failed: %s", SPI_result_code_string(rc));
-	SPI_finish();
 	leave_role(&sw);
+	SPI_finish();
 
 	PG_RETURN_INT64(result);
 }
