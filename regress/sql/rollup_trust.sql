@@ -153,6 +153,14 @@ DROP FUNCTION public.rt_evil_sfunc(bigint, integer);
 RESET search_path;
 SELECT nadia_bgw.rollup_check('rt_users');
 
+-- a tree from another catalog version (after pg_upgrade) is re-made from
+-- the stored, schema-qualified text at the next refresh
+UPDATE nadia_bgw.rollup SET definition_catversion = 0 WHERE name = 'public.rt_users';
+INSERT INTO rt_events VALUES (now(), 2, 1, 1);
+SELECT nadia_bgw.refresh_rollup('rt_users') > 0 AS refreshed;
+SELECT definition_catversion <> 0 AS tree_remade FROM nadia_bgw.rollup WHERE name = 'public.rt_users';
+SELECT nadia_bgw.rollup_check('rt_users');
+
 -- 4. renames: the refresh reads the source by OID, its columns by attnum
 ALTER TABLE rt_events RENAME COLUMN amount TO amount_usd;
 SELECT nadia_bgw.create_rollup(name => 'rt_amounts', source => 'rt_events', time_column => 'at',
