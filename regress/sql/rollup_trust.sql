@@ -88,6 +88,12 @@ SET ROLE regress_rt_app;
 SELECT nadia_bgw.create_rollup(name => 'rt_own', source => 'rt_events', time_column => 'at',
        bucket => '1 hour', aggregates => ARRAY['count(*) AS n']);
 CREATE TRIGGER rt_row AFTER DELETE ON rt_own FOR EACH ROW EXECUTE FUNCTION rt_trig();
+-- and a row-level security policy he forces on himself
+CREATE FUNCTION rt_pol() RETURNS boolean
+LANGUAGE plpgsql AS $$ BEGIN PERFORM public.rt_note('policy'); RETURN true; END $$;
+ALTER TABLE rt_own ENABLE ROW LEVEL SECURITY;
+ALTER TABLE rt_own FORCE ROW LEVEL SECURITY;
+CREATE POLICY rt_p ON rt_own USING (rt_pol()) WITH CHECK (rt_pol());
 DELETE FROM rt_log;
 INSERT INTO rt_events VALUES (now(), 1, 1, 1);
 RESET ROLE;
