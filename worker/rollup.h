@@ -52,6 +52,9 @@ typedef struct RollupSlot
 	int			nclosed;
 	RollupEpoch closed[NADIA_ROLLUP_EPOCHS];
 	int64		hot_registrations;	/* total, for monitoring */
+	pg_atomic_uint64 capture_errors;	/* rows whose capture failed (the
+										 * write went on; see
+										 * rollup_capture.c) */
 } RollupSlot;
 
 typedef struct RollupShared
