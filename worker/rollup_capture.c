@@ -52,6 +52,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class_d.h"
 #include "catalog/pg_type_d.h"
@@ -77,6 +78,7 @@ typedef struct CaptureState
 {
 	Oid			relid;			/* relation the attnum belongs to */
 	AttrNumber	attnum;			/* InvalidAttrNumber: not resolvable */
+	char	   *colname;		/* 1.0 trigger: the column's name, else NULL */
 	bool		usable;			/* arguments parsed */
 	int32		rollup_id;
 	int64		uid;
@@ -179,13 +181,29 @@ parse_int64(const char *s, int64 *out)
  * current name, which renames keep equal across the partition tree.
  */
 static AttrNumber
-resolve_attnum(Oid relid, Oid source, AttrNumber src_attnum)
+resolve_attnum(Relation rel, Oid source, AttrNumber src_attnum)
 {
+	Oid			relid = RelationGetRelid(rel);
 	char	   *name;
 	AttrNumber	a;
+	List	   *ancestors;
+	bool		ours;
 
 	if (relid == source)
 		return src_attnum;
+
+	/*
+	 * Anything but a partition of the source means arguments that do not
+	 * belong to this table (a trigger restored by pg_dump, whose OIDs are
+	 * new): the attnum cannot be trusted.
+	 */
+	if (!rel->rd_rel->relispartition)
+		return InvalidAttrNumber;
+	ancestors = get_partition_ancestors(relid);
+	ours = list_member_oid(ancestors, source);
+	list_free(ancestors);
+	if (!ours)
+		return InvalidAttrNumber;
 	name = get_attname(source, src_attnum, true);
 	if (name == NULL)
 		return InvalidAttrNumber;
@@ -233,10 +251,14 @@ parse_state(Trigger *trig, Relation rel)
 		if (!parse_int64(trig->tgargs[7], &source) || source <= 0 || source > PG_UINT32_MAX ||
 			!parse_int64(trig->tgargs[8], &attnum) || attnum <= 0 || attnum > MaxAttrNumber)
 			return st;
-		st->attnum = resolve_attnum(st->relid, (Oid) source, (AttrNumber) attnum);
+		st->attnum = resolve_attnum(rel, (Oid) source, (AttrNumber) attnum);
 	}
 	else
-		st->attnum = get_attnum(st->relid, trig->tgargs[2]);	/* a 1.0 trigger */
+	{
+		/* a 1.0 trigger: by name */
+		st->colname = MemoryContextStrdup(TopMemoryContext, trig->tgargs[2]);
+		st->attnum = get_attnum(st->relid, st->colname);
+	}
 	st->usable = true;
 	st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
 	return st;
@@ -541,7 +563,7 @@ time_column_problem(CaptureState *st, TupleDesc desc)
 	Form_pg_attribute att;
 
 	if (st->attnum <= 0 || st->attnum > desc->natts)
-		return "its time column no longer exists";
+		return "its time column cannot be found (renamed under a 1.0 trigger, or trigger arguments that belong to another table)";
 	att = TupleDescAttr(desc, st->attnum - 1);
 	if (att->attisdropped)
 		return "its time column was dropped";
@@ -609,6 +631,12 @@ nadia_bgw_rollup_capture(PG_FUNCTION_ARGS)
 	}
 
 	problem = time_column_problem(st, RelationGetDescr(rel));
+	if (problem != NULL && st->colname != NULL)
+	{
+		/* a 1.0 trigger's column may have been renamed back since */
+		st->attnum = get_attnum(st->relid, st->colname);
+		problem = time_column_problem(st, RelationGetDescr(rel));
+	}
 	if (problem != NULL)
 	{
 		capture_warning(st, rel, problem);

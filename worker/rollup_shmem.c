@@ -414,7 +414,9 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 		RollupEpoch *e = &s->closed[i];
 
 		hot_from = Min(hot_from, e->lowmark);
-		if (TransactionIdPrecedes(e->max_xid, snap->xmin) &&
+		/* an epoch that cannot be recorded as resolved is simply kept */
+		if (nresolved < (int) lengthof(resolved) &&
+			TransactionIdPrecedes(e->max_xid, snap->xmin) &&
 			!(TransactionIdIsValid(myxid) &&
 			  TransactionIdPrecedesOrEquals(myxid, e->max_xid)))
 			resolved[nresolved++] = e->id;

@@ -140,6 +140,10 @@ like($err, qr/rollup "public.msgs_daily" can no longer be maintained: its captur
 is($node->safe_psql('postgres', $state), 'true capture trigger dropped', 'reported as broken');
 ($ret, $out, $err) = $node->psql('postgres', q{INSERT INTO msgs (user_id) VALUES (5)});
 is($ret, 0, 'writes go on');
+ok(wake($node), 'a worker cycle ran');
+is($node->safe_psql('postgres', q{SELECT severity || ' ' || metric || ' ' || (details->>'reason') FROM nadia_bgw.alerts
+                                   WHERE kind = 'rollup_broken' AND state = 'open' AND object = 'rollup public.msgs_daily'}),
+	'critical broken capture trigger dropped', 'a rollup_broken alert is open');
 
 # --- DROP TABLE of the source: broken, and drop_rollup() still works
 $node->safe_psql('postgres', q{
@@ -167,6 +171,80 @@ $node->safe_psql('postgres', q{
 });
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT nadia_bgw.drop_rollup('src3_hourly')});
 is("$ret $err", '0 ', 'drop_rollup() of a healthy rollup raises no warning');
+
+# --- a partitioned source owned by an ordinary role: the cloned triggers of
+# the partitions map the time column through the renamed name; the table
+# owner's DISABLE/ENABLE of the trigger on one partition is noticed too
+$node->safe_psql('postgres', q{
+	CREATE ROLE app_owner;
+	CREATE TABLE parted (v integer, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+	CREATE TABLE parted_old PARTITION OF parted FOR VALUES FROM ('-infinity') TO ('2000-01-01');
+	CREATE TABLE parted_new (extra text, v integer, at timestamptz NOT NULL);
+	ALTER TABLE parted_new DROP COLUMN extra;
+	ALTER TABLE parted ATTACH PARTITION parted_new FOR VALUES FROM ('2000-01-01') TO ('infinity');
+	ALTER TABLE parted OWNER TO app_owner;
+	ALTER TABLE parted_old OWNER TO app_owner;
+	ALTER TABLE parted_new OWNER TO app_owner;
+	INSERT INTO parted SELECT i, now() - i * interval '1 day' FROM generate_series(1, 5) i;
+	SELECT nadia_bgw.create_rollup(name => 'parted_daily', source => 'parted', time_column => 'at',
+	    bucket => '1 day', timezone => 'UTC', aggregates => ARRAY['sum(v) AS s']);
+	ALTER TABLE parted RENAME COLUMN at TO at_renamed;
+});
+my $ptrig = $node->safe_psql('postgres',
+	q{SELECT tgname FROM pg_trigger WHERE tgrelid = 'parted'::regclass AND tgname ~ '^zz_nadia_bgw_rollup_\d+$'});
+($ret, $out, $err) = $node->psql('postgres', qq{
+	SET ROLE app_owner;
+	INSERT INTO parted VALUES (10, now() - interval '3 days'), (11, '1999-06-01');
+	ALTER TABLE parted_new DISABLE TRIGGER $ptrig;
+	INSERT INTO parted VALUES (12, now() - interval '2 days');
+	ALTER TABLE parted_new ENABLE TRIGGER $ptrig;
+});
+is($ret, 0, 'writes into renamed partitions and the owner\'s DISABLE/ENABLE TRIGGER on a partition succeed') or diag($err);
+unlike($err, qr/could not check/, 'the event trigger ran for the ordinary role');
+like($err, qr/enabled again/, 'capture enabled again on the partition is noticed');
+$node->safe_psql('postgres', q{ALTER TABLE parted RENAME COLUMN at_renamed TO at});
+$node->safe_psql('postgres', q{SELECT nadia_bgw.refresh_rollup('parted_daily')});
+is($node->safe_psql('postgres', q{SELECT missing || '/' || extra FROM nadia_bgw.rollup_check('parted_daily')}),
+	'0/0', 'the partitioned rollup is exact');
+
+# --- a database still at 1.0 under the new library: its 7-argument triggers
+# (time column by name) never fail a write either, even after a rename;
+# the update re-creates them by attnum, ENABLE ALWAYS, and a rollup whose
+# trigger was disabled is recomputed in full
+$node->safe_psql('postgres', 'CREATE DATABASE upd');
+$node->safe_psql('upd', q{
+	CREATE EXTENSION nadia_bgw VERSION '1.0';
+	CREATE TABLE t1 (at timestamptz NOT NULL, v integer);
+	CREATE TABLE t2 (at timestamptz NOT NULL, v integer);
+	INSERT INTO t1 SELECT now() - i * interval '1 day', i FROM generate_series(1, 5) i;
+	INSERT INTO t2 SELECT now() - i * interval '1 day', i FROM generate_series(1, 5) i;
+	SELECT nadia_bgw.create_rollup(name => 't1_daily', source => 't1', time_column => 'at',
+	    bucket => '1 day', timezone => 'UTC', aggregates => ARRAY['sum(v) AS s']);
+	SELECT nadia_bgw.create_rollup(name => 't2_daily', source => 't2', time_column => 'at',
+	    bucket => '1 day', timezone => 'UTC', aggregates => ARRAY['sum(v) AS s']);
+});
+my $t2trig = $node->safe_psql('upd',
+	q{SELECT tgname FROM pg_trigger WHERE tgrelid = 't2'::regclass AND tgname ~ '^zz_nadia_bgw_rollup_\d+$'});
+$node->safe_psql('upd', "ALTER TABLE t2 DISABLE TRIGGER $t2trig");
+$node->safe_psql('upd', q{INSERT INTO t2 VALUES (now() - interval '3 days', 100)});
+$node->safe_psql('upd', 'ALTER TABLE t1 RENAME COLUMN at TO at2');
+($ret, $out, $err) = $node->psql('upd', q{INSERT INTO t1 VALUES (now() - interval '2 days', 7) RETURNING v});
+is("$ret $out", '0 7', 'on 1.0, a write after renaming the time column succeeds');
+like($err, qr/WARNING:.*time column/, 'with a warning');
+$node->safe_psql('upd', 'ALTER TABLE t1 RENAME COLUMN at2 TO at');
+$node->safe_psql('upd', 'ALTER EXTENSION nadia_bgw UPDATE');
+is($node->safe_psql('upd', q{SELECT string_agg(tgenabled || tgnargs, ' ' ORDER BY tgname) FROM pg_trigger
+                              WHERE tgname LIKE 'zz_nadia_bgw_rollup_%'}),
+	'A9 A9 A9 A9', 'after the update every capture trigger is ALWAYS, bound by attnum');
+is($node->safe_psql('upd', q{SELECT string_agg(r.name || ':' || i.lo, ' ' ORDER BY r.name)
+                              FROM nadia_bgw.rollup_invalidation i JOIN nadia_bgw.rollup r ON r.id = i.rollup_id
+                             WHERE NOT isfinite(i.lo)}),
+	'public.t1_daily:-infinity public.t2_daily:-infinity',
+	'the rollups that missed writes (disabled trigger; capture failed after the rename) are recomputed in full');
+$node->safe_psql('upd', q{SELECT nadia_bgw.refresh_rollup(n) FROM unnest(ARRAY['t1_daily', 't2_daily']) n});
+is($node->safe_psql('upd', q{SELECT string_agg(c.missing || '/' || c.extra, ' ') FROM unnest(ARRAY['t1_daily', 't2_daily']) n,
+                              LATERAL nadia_bgw.rollup_check(n) c}),
+	'0/0 0/0', 'both exact after the update and a refresh');
 
 $node->stop;
 done_testing();

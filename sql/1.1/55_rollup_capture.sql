@@ -117,50 +117,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._rollup_remove_capture(integer) FROM PUBLIC;
 
--- Why a rollup can no longer be maintained, or NULL.  Read from the
--- catalogs each time (not a flag that could be lost or go stale).
-CREATE FUNCTION nadia_bgw._rollup_broken_reason(rid integer)
-RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    r       nadia_bgw.rollup;
-    trg     record;
-BEGIN
-    SELECT * INTO r FROM nadia_bgw.rollup WHERE id = rid;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.source) THEN
-        RETURN 'source table dropped';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.target) THEN
-        RETURN 'rollup table dropped';
-    END IF;
-    SELECT count(*) FILTER (WHERE t.tgname = 'zz_nadia_bgw_rollup_' || rid) AS row_trg,
-           count(*) FILTER (WHERE t.tgname = 'zz_nadia_bgw_rollup_' || rid || '_truncate') AS trunc_trg,
-           bool_or(t.tgenabled = 'D') AS disabled,
-           bool_or(t.tgenabled IN ('O', 'R')) AS not_always
-      INTO trg
-      FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid = r.source
-       AND t.tgname IN ('zz_nadia_bgw_rollup_' || rid, 'zz_nadia_bgw_rollup_' || rid || '_truncate');
-    IF trg.row_trg = 0 OR trg.trunc_trg = 0 THEN
-        RETURN 'capture trigger dropped';
-    END IF;
-    IF trg.disabled THEN
-        RETURN 'capture trigger disabled';
-    END IF;
-    IF trg.not_always THEN
-        RETURN 'capture trigger not ENABLE ALWAYS';
-    END IF;
-    RETURN NULL;
-END
-$$;
-REVOKE ALL ON FUNCTION nadia_bgw._rollup_broken_reason(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION nadia_bgw._rollup_broken_reason(integer) TO nadia_bgw_reader;
-
 -- The state of a rollup's capture triggers over its source's partition
 -- tree: 'missing', 'disabled', 'not_always' or 'always'.  (The tree of a
 -- table that is not partitioned is empty, hence the source itself.)
@@ -180,6 +136,35 @@ AS $$
        AND t.tgname IN ('zz_nadia_bgw_rollup_' || rid, 'zz_nadia_bgw_rollup_' || rid || '_truncate')
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._rollup_capture_state(integer, regclass) FROM PUBLIC;
+
+-- Why a rollup can no longer be maintained, or NULL.  Read from the
+-- catalogs each time (not a flag that could be lost or go stale).
+CREATE FUNCTION nadia_bgw._rollup_broken_reason(rid integer)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r       nadia_bgw.rollup;
+BEGIN
+    SELECT * INTO r FROM nadia_bgw.rollup WHERE id = rid;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.source) THEN
+        RETURN 'source table dropped';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.target) THEN
+        RETURN 'rollup table dropped';
+    END IF;
+    RETURN CASE nadia_bgw._rollup_capture_state(rid, r.source)
+        WHEN 'missing' THEN 'capture trigger dropped'
+        WHEN 'disabled' THEN 'capture trigger disabled'
+        WHEN 'not_always' THEN 'capture trigger not ENABLE ALWAYS' END;
+END
+$$;
+REVOKE ALL ON FUNCTION nadia_bgw._rollup_broken_reason(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nadia_bgw._rollup_broken_reason(integer) TO nadia_bgw_reader;
 
 -- Event trigger, ddl_command_end: after ALTER TABLE (or any command) on a
 -- rollup's source or one of its partitions,
@@ -326,6 +311,10 @@ BEGIN
           FROM pg_catalog.pg_trigger t
          WHERE t.tgrelid = r.source AND t.tgname = 'zz_nadia_bgw_rollup_' || r.id;
         CONTINUE WHEN cols IS NULL;     -- capture already gone: reported as broken
+        -- a time column renamed under 1.0 (its trigger then logs everything)
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a, nadia_bgw.rollup ro
+                                   WHERE ro.id = r.id AND a.attrelid = ro.source
+                                     AND a.attname = ro.time_column AND NOT a.attisdropped);
         PERFORM nadia_bgw._rollup_remove_capture(r.id);
         PERFORM nadia_bgw._rollup_capture_triggers(r.id, cols);
         IF was <> 'O' OR subscriber THEN
