@@ -79,6 +79,7 @@ typedef struct CaptureState
 	Oid			relid;			/* relation the attnum belongs to */
 	AttrNumber	attnum;			/* InvalidAttrNumber: not resolvable */
 	char	   *colname;		/* 1.0 trigger: the column's name, else NULL */
+	char	   *tgname;			/* for messages */
 	bool		usable;			/* arguments parsed */
 	int32		rollup_id;
 	int64		uid;
@@ -151,8 +152,8 @@ capture_warning(CaptureState *st, Relation rel, const char *what)
 	st->warned_lxid = current_lxid();
 	ereport(WARNING,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-			 errmsg("nadia_bgw: change capture of rollup %d on \"%s\" failed: %s",
-					st->rollup_id, RelationGetRelationName(rel), what),
+			 errmsg("nadia_bgw: change capture by trigger \"%s\" on \"%s\" failed: %s",
+					st->tgname, RelationGetRelationName(rel), what),
 			 errdetail("The write proceeds; the rollup may miss it."),
 			 errhint("SELECT broken, broken_reason FROM nadia_bgw.rollups says whether the rollup can still be maintained.")));
 }
@@ -229,6 +230,7 @@ parse_state(Trigger *trig, Relation rel)
 	st->slot = -1;
 	st->warned_lxid = InvalidLocalTransactionId;
 	st->rollup_id = -1;
+	st->tgname = MemoryContextStrdup(TopMemoryContext, trig->tgname);
 
 	if (trig->tgnargs != 7 && trig->tgnargs != 9)
 		return st;
