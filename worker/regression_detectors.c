@@ -30,6 +30,7 @@
 #include "nadia_bgw.h"
 #include "regression.h"
 #include "regression_detect.h"
+#include "rollup.h"
 
 
 /* Baselines and windows */
@@ -898,6 +899,7 @@ const Detector nadia_detectors[] = {
 	{"lock waits", "lock_wait", false, detect_lock_waits},
 	{"replication", "replication_lag,retained_wal", false, detect_replication},
 	{"wraparound", "wraparound", false, detect_wraparound},
+	{"rollups", "rollup_broken", false, nadia_detect_rollups},
 	{"debug", "debug", false, detect_debug},
 };
 

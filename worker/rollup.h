@@ -14,6 +14,7 @@
 
 #include "access/transam.h"
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "port/atomics.h"
 #include "storage/spin.h"
 
@@ -52,6 +53,9 @@ typedef struct RollupSlot
 	int			nclosed;
 	RollupEpoch closed[NADIA_ROLLUP_EPOCHS];
 	int64		hot_registrations;	/* total, for monitoring */
+	pg_atomic_uint64 capture_errors;	/* rows whose capture failed (the
+										 * write went on; see
+										 * rollup_capture.c) */
 } RollupSlot;
 
 typedef struct RollupShared
@@ -64,6 +68,10 @@ typedef struct RollupShared
 extern RollupShared *rollup_shared;
 extern void nadia_rollup_shmem_init(void);
 extern int	rollup_find_slot(int32 rollup_id, int64 uid, uint64 *incarnation);
+
+/* detector_rollup.c: the "rollup_broken" state detector */
+struct DetectContext;
+extern List *nadia_detect_rollups(struct DetectContext *ctx);
 
 /* rollup.c */
 extern void nadia_rollup_task(void);

@@ -20,13 +20,28 @@
  *
  * TRUNCATE logs (-infinity, infinity): the next refresh recomputes every
  * bucket.  The trigger is named zz_nadia_bgw_... so that it fires after the
- * application's own BEFORE triggers, which may still change the row.
+ * application's own BEFORE triggers, which may still change the row, and
+ * is ENABLE ALWAYS so that it fires under session_replication_role =
+ * replica too (logical-replication subscribers, restores).
  *
- * Arguments (set by nadia_bgw.create_rollup): rollup id, rollup uid, time
- * column, bucket mode ("local": whole days in the rollup's time zone;
- * "abs": fixed width), bucket width in microseconds, origin in
- * microseconds, time zone.  The bucket arithmetic here only deduplicates
- * log rows; the refresh maps the logged times to buckets in SQL.
+ * This trigger never makes an application write fail (docs/security.md,
+ * section 4).  Whatever it cannot make sense of -- arguments it cannot
+ * parse, a time column that is gone or has another type, a log table that
+ * is not the shape it inserts into -- it reports with a WARNING (once per
+ * transaction), logs (-infinity, infinity) when it can so that the next
+ * refresh recomputes everything instead of trusting what it missed, counts
+ * the failure in the rollup's shared slot (nadia_bgw.rollups shows it), and
+ * lets the row through.
+ *
+ * Arguments (set by nadia_bgw._rollup_install_capture): rollup id, rollup
+ * uid, time column name (as created; informational), bucket mode ("local":
+ * whole days in the rollup's time zone; "abs": fixed width), bucket width
+ * in microseconds, origin in microseconds, time zone, source table OID,
+ * time column attnum in the source.  The column is found by attnum, so a
+ * RENAME COLUMN changes nothing here.  Triggers made by version 1.0 have
+ * only the first seven arguments and are resolved by name.  The bucket
+ * arithmetic here only deduplicates log rows; the refresh maps the logged
+ * times to buckets in SQL.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,15 +52,20 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class_d.h"
+#include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/timestamp.h"
 
 #include "nadia_bgw.h"
@@ -57,23 +77,29 @@ PG_FUNCTION_INFO_V1(nadia_bgw_rollup_capture);
 typedef struct CaptureState
 {
 	Oid			relid;			/* relation the attnum belongs to */
-	AttrNumber	attnum;
+	AttrNumber	attnum;			/* InvalidAttrNumber: not resolvable */
+	char	   *colname;		/* 1.0 trigger: the column's name, else NULL */
+	char	   *tgname;			/* for messages */
+	bool		usable;			/* arguments parsed */
 	int32		rollup_id;
 	int64		uid;
 	bool		local;
 	int64		width;
 	int64		origin;
-	Datum		tz;				/* text */
+	pg_tz	   *tz;				/* NULL: unknown, no deduplication */
 	int			slot;			/* -1: none (log every row) */
 	uint64		incarnation;
+	LocalTransactionId warned_lxid; /* last transaction warned about */
 } CaptureState;
 
 /*
  * Which (rollup, bucket) pairs the current subtransaction has logged: a
  * log row stays as long as the subtransaction that inserted it, so there
- * is no need to log the same bucket twice within one.
+ * is no need to log the same bucket twice within one.  The array is a
+ * cache, bounded by DEDUP_SIZE: past it, rows are logged undeduplicated.
  */
 #define DEDUP_SIZE 128
+#define DEDUP_EVERYTHING PG_INT64_MIN	/* (-infinity, infinity) logged */
 typedef struct DedupEntry
 {
 	int32		rollup_id;
@@ -105,11 +131,146 @@ current_lxid(void)
 #endif
 }
 
+/* Count a capture failure in the rollup's slot, if it has one. */
+static void
+count_failure(CaptureState *st)
+{
+	if (st->slot >= 0 && st->slot < NADIA_ROLLUP_SLOTS && rollup_shared != NULL)
+		pg_atomic_fetch_add_u64(&rollup_shared->slots[st->slot].capture_errors, 1);
+}
+
+/*
+ * Report a capture problem without failing the write: a WARNING once per
+ * transaction and trigger (a bulk load would otherwise log one per row).
+ */
+static void
+capture_warning(CaptureState *st, Relation rel, const char *what)
+{
+	count_failure(st);
+	if (st->warned_lxid == current_lxid())
+		return;
+	st->warned_lxid = current_lxid();
+	ereport(WARNING,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("nadia_bgw: change capture by trigger \"%s\" on \"%s\" failed: %s",
+					st->tgname, RelationGetRelationName(rel), what),
+			 errdetail("The write proceeds; the rollup may miss it."),
+			 errhint("SELECT broken, broken_reason FROM nadia_bgw.rollups says whether the rollup can still be maintained.")));
+}
+
+/* strtol/strtoll that say whether the whole string was a number */
+static bool
+parse_int64(const char *s, int64 *out)
+{
+	char	   *end;
+	long long	v;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = (int64) v;
+	return true;
+}
+
+/*
+ * The attnum of the time column in the relation the trigger fired on.  For
+ * a partition of the source (triggers on a partitioned table are cloned to
+ * its partitions) the source's attnum is mapped through the column's
+ * current name, which renames keep equal across the partition tree.
+ */
+static AttrNumber
+resolve_attnum(Relation rel, Oid source, AttrNumber src_attnum)
+{
+	Oid			relid = RelationGetRelid(rel);
+	char	   *name;
+	AttrNumber	a;
+	List	   *ancestors;
+	bool		ours;
+
+	if (relid == source)
+		return src_attnum;
+
+	/*
+	 * Anything but a partition of the source means arguments that do not
+	 * belong to this table (a trigger restored by pg_dump, whose OIDs are
+	 * new): the attnum cannot be trusted.
+	 */
+	if (!rel->rd_rel->relispartition)
+		return InvalidAttrNumber;
+	ancestors = get_partition_ancestors(relid);
+	ours = list_member_oid(ancestors, source);
+	list_free(ancestors);
+	if (!ours)
+		return InvalidAttrNumber;
+	name = get_attname(source, src_attnum, true);
+	if (name == NULL)
+		return InvalidAttrNumber;
+	a = get_attnum(relid, name);
+	pfree(name);
+	return a;
+}
+
+/*
+ * Parse a trigger's arguments into a CaptureState.  Never raises: a
+ * trigger whose arguments make no sense gets a state marked unusable,
+ * whose rows pass through with a warning.
+ */
+static CaptureState *
+parse_state(Trigger *trig, Relation rel)
+{
+	CaptureState *st;
+	int64		v;
+	bool		ok = true;
+
+	st = MemoryContextAllocZero(TopMemoryContext, sizeof(CaptureState));
+	st->relid = RelationGetRelid(rel);
+	st->slot = -1;
+	st->warned_lxid = InvalidLocalTransactionId;
+	st->rollup_id = -1;
+	st->tgname = MemoryContextStrdup(TopMemoryContext, trig->tgname);
+
+	if (trig->tgnargs != 7 && trig->tgnargs != 9)
+		return st;
+	ok &= parse_int64(trig->tgargs[0], &v) && v >= 0 && v <= PG_INT32_MAX;
+	st->rollup_id = ok ? (int32) v : -1;
+	ok &= parse_int64(trig->tgargs[1], &st->uid);
+	st->local = strcmp(trig->tgargs[3], "local") == 0;
+	ok &= parse_int64(trig->tgargs[4], &st->width) && st->width > 0;
+	ok &= parse_int64(trig->tgargs[5], &st->origin);
+	/* pg_tzset returns NULL for an unknown zone instead of raising */
+	st->tz = st->local ? pg_tzset(trig->tgargs[6]) : NULL;
+	if (!ok)
+		return st;
+
+	if (trig->tgnargs == 9)
+	{
+		int64		source;
+		int64		attnum;
+
+		if (!parse_int64(trig->tgargs[7], &source) || source <= 0 || source > PG_UINT32_MAX ||
+			!parse_int64(trig->tgargs[8], &attnum) || attnum <= 0 || attnum > MaxAttrNumber)
+			return st;
+		st->attnum = resolve_attnum(rel, (Oid) source, (AttrNumber) attnum);
+	}
+	else
+	{
+		/* a 1.0 trigger: by name */
+		st->colname = MemoryContextStrdup(TopMemoryContext, trig->tgargs[2]);
+		st->attnum = get_attnum(st->relid, st->colname);
+	}
+	st->usable = true;
+	st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
+	return st;
+}
+
 /*
  * Parsed arguments per trigger, kept for the life of the backend: a
- * trigger's arguments never change (create_rollup makes a new trigger),
- * and re-parsing them for every single-row INSERT statement would cost
- * the writers more than the capture itself.
+ * trigger's arguments never change (capture is re-installed as new
+ * triggers), and re-parsing them for every single-row INSERT statement
+ * would cost the writers more than the capture itself.
  */
 #define STATE_CACHE_SIZE 32
 static CaptureState *state_cache[STATE_CACHE_SIZE];
@@ -134,46 +295,14 @@ capture_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		{
 			st = state_cache[i];
 			/* the slot may have been set up since: look again */
-			if (st->slot < 0)
+			if (st->usable && st->slot < 0)
 				st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
 			fcinfo->flinfo->fn_extra = st;
 			return st;
 		}
 	}
 
-	if (trig->tgnargs != 7)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("nadia_bgw.rollup_capture() expects 7 trigger arguments, got %d",
-						trig->tgnargs),
-				 errhint("Create rollups with nadia_bgw.create_rollup() only.")));
-
-	st = MemoryContextAllocZero(TopMemoryContext, sizeof(CaptureState));
-	st->relid = RelationGetRelid(rel);
-	st->rollup_id = pg_strtoint32(trig->tgargs[0]);
-	st->uid = DatumGetInt64(DirectFunctionCall1(int8in,
-												CStringGetDatum(trig->tgargs[1])));
-	st->attnum = get_attnum(st->relid, trig->tgargs[2]);
-	if (st->attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("time column \"%s\" of rollup %d does not exist in \"%s\"",
-						trig->tgargs[2], st->rollup_id,
-						RelationGetRelationName(rel))));
-	st->local = strcmp(trig->tgargs[3], "local") == 0;
-	st->width = DatumGetInt64(DirectFunctionCall1(int8in,
-												  CStringGetDatum(trig->tgargs[4])));
-	st->origin = DatumGetInt64(DirectFunctionCall1(int8in,
-												   CStringGetDatum(trig->tgargs[5])));
-	if (st->width <= 0)
-		elog(ERROR, "bad bucket width in rollup trigger");
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		st->tz = PointerGetDatum(cstring_to_text(trig->tgargs[6]));
-		MemoryContextSwitchTo(old);
-	}
-	st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
+	st = parse_state(trig, rel);
 
 	/* replace round-robin; an evicted state is leaked (a few dozen bytes) */
 	state_cache[state_cache_next] = st;
@@ -183,35 +312,77 @@ capture_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	return st;
 }
 
-/* Insert one row into nadia_bgw.rollup_invalidation. */
-static void
+/*
+ * Whether nadia_bgw.rollup_invalidation is exactly what log_invalidation
+ * writes into with a bare heap insert: a plain heap table of (integer,
+ * timestamptz, timestamptz, timestamptz) with nothing that a heap insert
+ * would bypass -- no index, trigger, rule or CHECK constraint.  Only a
+ * superuser can change the extension's table; if one did, capture refuses
+ * rather than leave an index without the row.
+ */
+static const char *
+invalidation_shape_problem(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	static const Oid types[4] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	int			i;
+	List	   *indexes;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID)
+		return "nadia_bgw.rollup_invalidation is not a plain heap table";
+	if (desc->natts != 4)
+		return "nadia_bgw.rollup_invalidation does not have 4 columns";
+	for (i = 0; i < 4; i++)
+		if (TupleDescAttr(desc, i)->attisdropped || TupleDescAttr(desc, i)->atttypid != types[i])
+			return "a column of nadia_bgw.rollup_invalidation has an unexpected type";
+	indexes = RelationGetIndexList(rel);
+	if (indexes != NIL)
+	{
+		list_free(indexes);
+		return "nadia_bgw.rollup_invalidation has an index, which a heap insert would not maintain";
+	}
+	if (rel->trigdesc != NULL || rel->rd_rules != NULL ||
+		(desc->constr != NULL && desc->constr->num_check > 0))
+		return "nadia_bgw.rollup_invalidation has a trigger, rule or CHECK constraint";
+	return NULL;
+}
+
+/*
+ * Insert one row into nadia_bgw.rollup_invalidation.  Returns NULL, or
+ * why nothing was inserted.
+ */
+static const char *
 log_invalidation(int32 rollup_id, TimestampTz lo, TimestampTz hi)
 {
+	Oid			nsp;
 	Oid			relid;
 	Relation	rel;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 	HeapTuple	tup;
+	const char *problem;
 
-	relid = get_relname_relid("rollup_invalidation",
-							  get_namespace_oid(NADIA_BGW_SCHEMA, false));
+	nsp = get_namespace_oid(NADIA_BGW_SCHEMA, true);
+	relid = OidIsValid(nsp) ? get_relname_relid("rollup_invalidation", nsp) : InvalidOid;
 	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table nadia_bgw.rollup_invalidation does not exist"),
-				 errhint("Recreate the extension, or drop the rollup's triggers.")));
+		return "table nadia_bgw.rollup_invalidation does not exist";
 	rel = table_open(relid, RowExclusiveLock);
-	if (RelationGetDescr(rel)->natts != 4)
-		elog(ERROR, "nadia_bgw.rollup_invalidation has an unexpected layout");
+	problem = invalidation_shape_problem(rel);
+	if (problem != NULL)
+	{
+		table_close(rel, RowExclusiveLock);
+		return problem;
+	}
 	values[0] = Int32GetDatum(rollup_id);
 	values[1] = TimestampTzGetDatum(lo);
 	values[2] = TimestampTzGetDatum(hi);
 	values[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	/* the table has no index by design: nothing else to maintain */
+	/* checked just above: no index, trigger or constraint to honour */
 	simple_heap_insert(rel, tup);
 	heap_freetuple(tup);
 	table_close(rel, NoLock);
+	return NULL;
 }
 
 static int64
@@ -224,27 +395,40 @@ floor_div(int64 a, int64 b)
 	return q;
 }
 
-/* A row below the threshold: log its time unless its bucket already is. */
-static void
-capture_cold(CaptureState *st, TimestampTz t)
+/*
+ * The bucket number of t, for deduplication only.  Whole days are counted
+ * in the rollup's zone; if the zone is unknown here or the conversion
+ * fails, t itself is the key (no deduplication, still correct).
+ */
+static int64
+dedup_bucket(CaptureState *st, TimestampTz t)
 {
-	int64		bucket;
+	if (TIMESTAMP_NOT_FINITE(t))
+		return (t < 0) ? PG_INT64_MIN + 1 : PG_INT64_MAX;
+	if (st->local)
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tzoff;
+		Timestamp	local;
+
+		if (st->tz == NULL ||
+			timestamp2tm(t, &tzoff, &tm, &fsec, NULL, st->tz) != 0 ||
+			tm2timestamp(&tm, fsec, NULL, &local) != 0)
+			return t;
+		return floor_div(local - st->origin, st->width);
+	}
+	return floor_div(t - st->origin, st->width);
+}
+
+/* Log (lo, hi) for the rollup unless bucket "key" already is, this subtransaction. */
+static void
+log_once(CaptureState *st, Relation rel, int64 key, TimestampTz lo, TimestampTz hi)
+{
 	int			i;
 	LocalTransactionId lxid = current_lxid();
 	SubTransactionId subxid = GetCurrentSubTransactionId();
-
-	if (TIMESTAMP_NOT_FINITE(t))
-		bucket = (t < 0) ? PG_INT64_MIN : PG_INT64_MAX;
-	else if (st->local)
-	{
-		Timestamp	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
-																  st->tz,
-																  TimestampTzGetDatum(t)));
-
-		bucket = floor_div(local - st->origin, st->width);
-	}
-	else
-		bucket = floor_div(t - st->origin, st->width);
+	const char *problem;
 
 	if (lxid != dedup_lxid || subxid != dedup_subxid)
 	{
@@ -253,16 +437,29 @@ capture_cold(CaptureState *st, TimestampTz t)
 		dedup_n = 0;
 	}
 	for (i = 0; i < dedup_n; i++)
-		if (dedup[i].rollup_id == st->rollup_id && dedup[i].bucket == bucket)
+		if (dedup[i].rollup_id == st->rollup_id &&
+			(dedup[i].bucket == key || dedup[i].bucket == DEDUP_EVERYTHING))
 			return;
 
-	log_invalidation(st->rollup_id, t, t);
+	problem = log_invalidation(st->rollup_id, lo, hi);
+	if (problem != NULL)
+	{
+		capture_warning(st, rel, problem);
+		return;
+	}
 	if (dedup_n < DEDUP_SIZE)
 	{
 		dedup[dedup_n].rollup_id = st->rollup_id;
-		dedup[dedup_n].bucket = bucket;
+		dedup[dedup_n].bucket = key;
 		dedup_n++;
 	}
+}
+
+/* A row below the threshold: log its time unless its bucket already is. */
+static void
+capture_cold(CaptureState *st, Relation rel, TimestampTz t)
+{
+	log_once(st, rel, dedup_bucket(st, t), t, t);
 }
 
 /*
@@ -270,7 +467,7 @@ capture_cold(CaptureState *st, TimestampTz t)
  * for hot rows make sure the transaction is registered with the slot.
  */
 static void
-capture_time(CaptureState *st, TimestampTz t)
+capture_time(CaptureState *st, Relation rel, TimestampTz t)
 {
 	RollupSlot *s;
 	uint64		inc;
@@ -280,7 +477,7 @@ capture_time(CaptureState *st, TimestampTz t)
 
 	if (st->slot < 0)
 	{
-		capture_cold(st, t);
+		capture_cold(st, rel, t);
 		return;
 	}
 	s = &rollup_shared->slots[st->slot];
@@ -294,12 +491,12 @@ capture_time(CaptureState *st, TimestampTz t)
 	{
 		/* the slot changed hands: look again next statement, log now */
 		st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
-		capture_cold(st, t);
+		capture_cold(st, rel, t);
 		return;
 	}
 	if (t < threshold)
 	{
-		capture_cold(st, t);
+		capture_cold(st, rel, t);
 		return;
 	}
 	if (registered[st->slot].incarnation == inc &&
@@ -352,58 +549,106 @@ capture_time(CaptureState *st, TimestampTz t)
 		registered[st->slot].lxid = current_lxid();
 	}
 	else
-		capture_cold(st, t);
+		capture_cold(st, rel, t);
+}
+
+/*
+ * Why the time column cannot be read from this relation's rows, or NULL.
+ * Our trigger depends on the column (UPDATE OF), so PostgreSQL refuses to
+ * drop it or change its type while the trigger exists; this only guards
+ * against what that does not cover (a 1.0 trigger after a rename, a
+ * damaged trigger).
+ */
+static const char *
+time_column_problem(CaptureState *st, TupleDesc desc)
+{
+	Form_pg_attribute att;
+
+	if (st->attnum <= 0 || st->attnum > desc->natts)
+		return "its time column cannot be found (renamed under a 1.0 trigger, or trigger arguments that belong to another table)";
+	att = TupleDescAttr(desc, st->attnum - 1);
+	if (att->attisdropped)
+		return "its time column was dropped";
+	if (att->atttypid != TIMESTAMPTZOID)
+		return "its time column is no longer of type timestamp with time zone";
+	return NULL;
 }
 
 static void
-capture_tuple(CaptureState *st, HeapTuple tuple, TupleDesc desc)
+capture_tuple(CaptureState *st, Relation rel, HeapTuple tuple)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, st->attnum, desc, &isnull);
+	Datum		d = heap_getattr(tuple, st->attnum, RelationGetDescr(rel), &isnull);
 
 	/* a row without a time belongs to no bucket */
 	if (!isnull)
-		capture_time(st, DatumGetTimestampTz(d));
+		capture_time(st, rel, DatumGetTimestampTz(d));
+}
+
+/*
+ * Capture what cannot be captured row by row: the next refresh recomputes
+ * the whole range.
+ */
+static void
+capture_everything(CaptureState *st, Relation rel)
+{
+	log_once(st, rel, DEDUP_EVERYTHING, DT_NOBEGIN, DT_NOEND);
 }
 
 Datum
 nadia_bgw_rollup_capture(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
 	CaptureState *st;
-	TupleDesc	desc;
+	HeapTuple	result;
+	const char *problem;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("nadia_bgw.rollup_capture() must be called as a trigger")));
 
+	rel = trigdata->tg_relation;
+	/* what a row trigger must return for the write to go on unchanged */
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		result = NULL;
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		result = trigdata->tg_newtuple;
+	else
+		result = trigdata->tg_trigtuple;
+
 	st = capture_state(fcinfo, trigdata);
+	if (!st->usable)
+	{
+		capture_warning(st, rel, "its trigger arguments are not those of nadia_bgw._rollup_install_capture()");
+		return PointerGetDatum(result);
+	}
 
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	/* TRUNCATE, or a statement trigger someone made by hand: everything */
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 	{
-		log_invalidation(st->rollup_id, DT_NOBEGIN, DT_NOEND);
-		return PointerGetDatum(NULL);
+		capture_everything(st, rel);
+		return PointerGetDatum(result);
 	}
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("nadia_bgw.rollup_capture() must fire BEFORE ... FOR EACH ROW, or for TRUNCATE")));
 
-	desc = RelationGetDescr(trigdata->tg_relation);
-	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	problem = time_column_problem(st, RelationGetDescr(rel));
+	if (problem != NULL && st->colname != NULL)
 	{
-		capture_tuple(st, trigdata->tg_trigtuple, desc);
-		return PointerGetDatum(trigdata->tg_trigtuple);
+		/* a 1.0 trigger's column may have been renamed back since */
+		st->attnum = get_attnum(st->relid, st->colname);
+		problem = time_column_problem(st, RelationGetDescr(rel));
 	}
-	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	if (problem != NULL)
 	{
-		capture_tuple(st, trigdata->tg_trigtuple, desc);
-		return PointerGetDatum(trigdata->tg_trigtuple);
+		capture_warning(st, rel, problem);
+		capture_everything(st, rel);
+		return PointerGetDatum(result);
 	}
+
 	/* UPDATE: the old version leaves its bucket, the new one enters its own */
-	capture_tuple(st, trigdata->tg_trigtuple, desc);
-	capture_tuple(st, trigdata->tg_newtuple, desc);
-	return PointerGetDatum(trigdata->tg_newtuple);
+	capture_tuple(st, rel, trigdata->tg_trigtuple);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		capture_tuple(st, rel, trigdata->tg_newtuple);
+	return PointerGetDatum(result);
 }

@@ -75,6 +75,7 @@ static bool callbacks_registered = false;
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_hot_begin);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_hot_state);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_forget);
+PG_FUNCTION_INFO_V1(nadia_bgw_rollup_capture_errors);
 
 static void
 rollup_shmem_request(void)
@@ -113,6 +114,7 @@ rollup_shmem_startup(void)
 			s->dboid = InvalidOid;
 			pg_atomic_init_u64(&s->incarnation, 0);
 			pg_atomic_init_u64(&s->threshold, (uint64) DT_NOEND);
+			pg_atomic_init_u64(&s->capture_errors, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -284,6 +286,7 @@ assign_slot(int32 rollup_id, int64 uid, TimestampTz persisted,
 	memset(&s->current, 0, sizeof(RollupEpoch));
 	s->nclosed = 0;
 	s->hot_registrations = 0;
+	pg_atomic_write_u64(&s->capture_errors, 0);
 	if (persisted != DT_NOEND)
 	{
 		RollupEpoch e;
@@ -411,7 +414,9 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 		RollupEpoch *e = &s->closed[i];
 
 		hot_from = Min(hot_from, e->lowmark);
-		if (TransactionIdPrecedes(e->max_xid, snap->xmin) &&
+		/* an epoch that cannot be recorded as resolved is simply kept */
+		if (nresolved < (int) lengthof(resolved) &&
+			TransactionIdPrecedes(e->max_xid, snap->xmin) &&
 			!(TransactionIdIsValid(myxid) &&
 			  TransactionIdPrecedesOrEquals(myxid, e->max_xid)))
 			resolved[nresolved++] = e->id;
@@ -528,4 +533,25 @@ nadia_bgw_rollup_forget(PG_FUNCTION_ARGS)
 	}
 	LWLockRelease(rollup_shared->lock);
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * nadia_bgw._rollup_capture_errors(id, uid) -> bigint: rows whose capture
+ * failed since the slot was set up (each also logged a WARNING in the
+ * writer's session, once per transaction).  NULL when the slot is not
+ * set up.  Shared memory does not survive a restart; the count is a
+ * pointer to the server log, not a ledger.
+ */
+Datum
+nadia_bgw_rollup_capture_errors(PG_FUNCTION_ARGS)
+{
+	int32		rollup_id = PG_GETARG_INT32(0);
+	int64		uid = PG_GETARG_INT64(1);
+	uint64		incarnation;
+	int			idx;
+
+	idx = rollup_find_slot(rollup_id, uid, &incarnation);
+	if (idx < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) pg_atomic_read_u64(&rollup_shared->slots[idx].capture_errors));
 }

@@ -176,7 +176,7 @@ fi
 # without capture) and enabled, alternating to cancel drift
 trig=$(psql -X -At -c "SELECT tgname FROM pg_trigger WHERE tgrelid = 'interactions'::regclass
                         AND tgname LIKE 'zz_nadia_bgw_rollup_%' AND tgname NOT LIKE '%truncate'")
-capture() { $PSQL -c "ALTER TABLE interactions $1 TRIGGER $trig"; }
+capture() { $PSQL -c "ALTER TABLE interactions $1 TRIGGER $trig" 2>/dev/null; }
 tps() { pgbench -n -T "$PGBENCH_SECONDS" -c "$2" -j "$2" -f "$ROOT/demo/pgbench/$1.sql" 2>/dev/null |
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
 if part writers; then
@@ -187,7 +187,7 @@ for script in insert_hot insert_backfill; do
 		off=(); on=()
 		for r in $(seq 1 "$ROUNDS"); do
 			capture DISABLE; off+=("$(tps $script $c)")
-			capture ENABLE; on+=("$(tps $script $c)")
+			capture "ENABLE ALWAYS"; on+=("$(tps $script $c)")
 		done
 		moff=$(printf '%s\n' "${off[@]}" | median)
 		mon=$(printf '%s\n' "${on[@]}" | median)
@@ -215,7 +215,7 @@ for back in 0 80; do
 	off=(); on=()
 	for r in $(seq 1 "$CPU_ROUNDS"); do
 		capture DISABLE; off+=("$(cpu_loop 10000 $back)")
-		capture ENABLE; on+=("$(cpu_loop 10000 $back)")
+		capture "ENABLE ALWAYS"; on+=("$(cpu_loop 10000 $back)")
 	done
 	minoff=$(printf '%s\n' "${off[@]}" | sort -n | head -n 1)
 	minon=$(printf '%s\n' "${on[@]}" | sort -n | head -n 1)
@@ -230,32 +230,39 @@ done
 fi
 
 # --- writers, paired: capture on and off in the SAME pgbench run, so both
-# see the same machine.  Each transaction picks one of two scripts at
-# random: the same INSERT, once with the capture trigger firing
-# (session_replication_role = origin) and once with it skipped (= replica,
-# under which ordinary triggers do not fire; interactions has no other
-# trigger).  pgbench reports each script's latency; in a closed loop a
-# client's TPS is the inverse of its latency, so the TPS loss of capture is
-# 1 - latency(off) / latency(on).  Repeated PAIRED_ROUNDS times, median.
+# see the same machine.  Two identical tables -- interactions, with the
+# rollup's capture trigger, and interactions_twin, a copy (same rows,
+# indexes and defaults) without any rollup -- and each transaction picks
+# one of two scripts at random: the same INSERT into one or the other.
+# (Capture fires ALWAYS, also under session_replication_role = replica,
+# so the replica role cannot stand in for "no capture".)  pgbench reports
+# each script's latency; in a closed loop a client's TPS is the inverse of
+# its latency, so the TPS loss of capture is 1 - latency(off) /
+# latency(on).  Repeated PAIRED_ROUNDS times, median.
 if part paired; then
 PAIRED_ROUNDS=${PAIRED_ROUNDS:-5}
-# rows of these runs are those written by a later transaction (fresh cluster: no wraparound)
-paired_xid=$(psql -X -At -c "SELECT pg_current_xact_id()::xid::text::bigint")
+log "copying interactions into interactions_twin (the same table without a rollup)"
+$PSQL >/dev/null <<'SQL'
+DROP TABLE IF EXISTS interactions_twin;
+CREATE TABLE interactions_twin (LIKE interactions INCLUDING ALL);
+INSERT INTO interactions_twin SELECT * FROM interactions;
+VACUUM ANALYZE interactions_twin;
+SQL
 for script in insert_hot insert_backfill; do
-	for role in origin replica; do
-		{ echo "BEGIN;"; echo "SET LOCAL session_replication_role = $role;"
-		  cat "$ROOT/demo/pgbench/$script.sql"; echo "COMMIT;"; } >"$BENCH_DIR/${script}_$role.sql"
-	done
+	cp "$ROOT/demo/pgbench/$script.sql" "$BENCH_DIR/${script}_on.sql"
+	sed 's/public\.interactions$/public.interactions_twin/; s/public\.interactions /public.interactions_twin /' \
+		"$ROOT/demo/pgbench/$script.sql" >"$BENCH_DIR/${script}_off.sql"
+	grep -q interactions_twin "$BENCH_DIR/${script}_off.sql" || { echo "no twin in ${script}_off.sql"; exit 1; }
 done
 # one line per round: latency of script 1 (capture on), of script 2 (off)
 paired_lat() {
-	pgbench -n -T "$PGBENCH_SECONDS" -c "$2" -j "$2" -f "$BENCH_DIR/$1_origin.sql" \
-		-f "$BENCH_DIR/$1_replica.sql" 2>/dev/null |
+	pgbench -n -T "$PGBENCH_SECONDS" -c "$2" -j "$2" -f "$BENCH_DIR/$1_on.sql" \
+		-f "$BENCH_DIR/$1_off.sql" 2>/dev/null |
 		awk '/^SQL script [12]:/ {s = $3} /^ - latency average/ && s {sub(":", "", s); lat[s] = $5}
 		     END {print lat["1"], lat["2"]}'
 }
 echo
-echo "== Writers, paired: capture on/off mixed 1:1 in one pgbench run, ${PGBENCH_SECONDS}s, $PAIRED_ROUNDS rounds"
+echo "== Writers, paired: interactions (capture) and interactions_twin (none) mixed 1:1 in one pgbench run, ${PGBENCH_SECONDS}s, $PAIRED_ROUNDS rounds"
 for script in insert_hot insert_backfill; do
 	for c in 1 8; do
 		losses=(); lats=()
@@ -268,11 +275,7 @@ for script in insert_hot insert_backfill; do
 			"$script" "$c" "$(printf '%s\n' "${losses[@]}" | median)" "${losses[*]}" "${lats[*]}"
 	done
 done
-# the replica half was not captured: delete every row of these runs (the
-# DELETE is captured and invalidates their buckets), then refresh, so the
-# rollup is exact again for the parts that follow
-$PSQL -c "DELETE FROM interactions WHERE xmin::text::bigint > $paired_xid" -c "VACUUM ANALYZE interactions" \
-	-c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
+$PSQL -c "DROP TABLE interactions_twin" -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 echo "rollup vs full query after the paired runs: $(check)"
 fi
 
@@ -304,9 +307,9 @@ echo "== Capture cost alone: narrow unindexed table, 20,000 single-row transacti
 for back in 0 80; do
 	off=(); on=()
 	for r in $(seq 1 "$CPU_ROUNDS"); do
-		$PSQL -c "ALTER TABLE capture_probe DISABLE TRIGGER $ptrig"
+		$PSQL -c "ALTER TABLE capture_probe DISABLE TRIGGER $ptrig" 2>/dev/null
 		off+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
-		$PSQL -c "ALTER TABLE capture_probe ENABLE TRIGGER $ptrig"
+		$PSQL -c "ALTER TABLE capture_probe ENABLE ALWAYS TRIGGER $ptrig"
 		on+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
 	done
 	minoff=$(printf '%s\n' "${off[@]}" | sort -n | head -n 1)
