@@ -917,33 +917,15 @@ nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 	Oid			types[6] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	char	   *details = NULL;
 
-	/*
-	 * Details are JSON built by event_details().  Callers elsewhere that
-	 * still write {'key': number} (numbers only, no string values) are
-	 * turned into JSON; a string value must come through event_details(),
-	 * since swapping quotes would break on a quote inside it.
-	 */
-	if (details_json)
-	{
-		details = pstrdup(details_json);
-		if (strncmp(details, "{'", 2) == 0)
-		{
-			char	   *p;
-
-			for (p = details; *p; p++)
-				if (*p == '\'')
-					*p = '"';
-		}
-	}
 	values[0] = Int64GetDatum(sample_id);
 	values[1] = TimestampTzGetDatum(ts);
 	values[2] = CStringGetTextDatum(source);
 	values[3] = CStringGetTextDatum(kind);
 	values[4] = Int64GetDatum(count);
-	if (details)
-		values[5] = CStringGetTextDatum(details);
+	/* details: JSON that the caller built with cJSON (event_details()) */
+	if (details_json)
+		values[5] = CStringGetTextDatum(details_json);
 	else
 		nulls[5] = 'n';
 	if (nadia_spi_exec("INSERT INTO nadia_bgw.stats_events"
