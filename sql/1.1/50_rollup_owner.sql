@@ -724,10 +724,9 @@ DECLARE
 BEGIN
     SELECT * INTO r FROM nadia_bgw.rollup WHERE id = nadia_bgw._rollup_lookup($3, caller_path) FOR UPDATE;
     PERFORM nadia_bgw._rollup_require_owner(caller, r, 'drop it');
-    -- a dropped source took its triggers with it
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = r.source) THEN
-        PERFORM nadia_bgw._rollup_remove_capture(r.id);
-    END IF;
+    -- tolerates a dropped source (its triggers went with it), and keeps
+    -- the sql_drop event trigger quiet about what is dropped here
+    PERFORM nadia_bgw._rollup_remove_capture(r.id);
     IF NOT coalesce(keep_table, false)
        AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = r.target) THEN
         EXECUTE format('DROP TABLE %s', r.target);
