@@ -78,7 +78,7 @@ my $lw = $node->safe_psql('postgres',
 	"SELECT relname || ' ' || (details->'blockers'->0->>'pid') || ' ' || (details->>'pid')"
 	  . " || ' ' || (details ? 'blocked_queryid')::text"
 	  . " FROM nadia_bgw.alerts WHERE kind = 'lock_wait' AND state = 'open'");
-is($lw, "locked $idle_pid $waiter_pid true", 'lock wait names the relation, blocker and blocked');
+is($lw, "public.locked $idle_pid $waiter_pid true", 'lock wait names the relation, blocker and blocked');
 $idle->query_safe('COMMIT');
 $waiter->quit;
 $idle->quit;
