@@ -40,6 +40,7 @@
 
 #include "nadia_bgw.h"
 #include "sampler.h"
+#include "statement_text.h"
 
 /* longest wait, in ms, for a lock a sampling source needs */
 #define SAMPLE_LOCK_TIMEOUT_MS 100
@@ -356,6 +357,7 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		char		errbuf[128];
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
@@ -368,9 +370,14 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 				(errcode(edata->sqlerrcode),
 				 errmsg("nadia_bgw: sampling source \"%s\" failed: %s", name, edata->message),
 				 errhint("The other sources of this sample were recorded.")));
-		json_add(&ctx->outcome, name,
-				 json_string(psprintf("error: %s: %s", unpack_sql_state(edata->sqlerrcode),
-									  edata->message)));
+		/*
+		 * nadia_bgw_reader reads the outcome: the SQLSTATE and its class
+		 * only, since a message can quote what a statistics view holds of
+		 * other sessions (application_name, a value that failed a cast).
+		 * The message is in the WARNING above, in the server log.
+		 */
+		nadia_public_error(edata->sqlerrcode, errbuf, sizeof(errbuf));
+		json_add(&ctx->outcome, name, json_string(psprintf("error: %s", errbuf)));
 		appendStringInfo(&ctx->failed, "%s%s", ctx->failed.len ? "," : "", name);
 		FreeErrorData(edata);
 	}

@@ -38,8 +38,10 @@ is($node->safe_psql('postgres',
 	'ok', 'the source itself succeeds');
 like($node->safe_psql('postgres',
 		"SELECT outcome->>'indexes' FROM nadia_bgw.samples WHERE sample_id = $id"),
-	qr/^error: 53400: nadia_bgw: no room to track source "indexes"/,
-	'a source that finds no room at all fails alone, with a clear error');
+	qr/^error: 53400: insufficient resources \(message in the server log\)$/,
+	'a source that finds no room at all fails alone, its SQLSTATE recorded');
+like($err, qr/WARNING:  nadia_bgw: sampling source "indexes" failed: nadia_bgw: no room to track source "indexes"/,
+	'with the clear error in the warning (the server log)');
 is($node->safe_psql('postgres',
 		"SELECT count > 0 AND details->>'max_tracked_objects' = '100' FROM nadia_bgw.stats_events"
 		  . " WHERE sample_id = $id AND source = 'tables' AND kind = 'not_tracked'"),

@@ -59,6 +59,10 @@ $node->safe_psql('postgres', qq{
 	       ('query_latency:1:1:9006', 'query_latency', 'warning', 'warning', 'query 9006', 'statement',
 	        $db, $uid, 9006, 'SELECT a FROM t WHERE b = \$1 ORDER BY 1', 'mean_exec_time_ms',
 	        '{"calls": 30, "nadia_baseline_samples": 7}', NULL);
+	INSERT INTO nadia_bgw.samples (sampled_at, duration_ms, taken_by, outcome, failed_sources)
+	VALUES (now(), 1, 'worker',
+	        '{"tables": "error: 22P02: invalid input syntax for type integer: \\"sekret-outcome\\"", "indexes": "ok"}',
+	        '{tables}');
 });
 
 $node->safe_psql('postgres', 'ALTER EXTENSION nadia_bgw UPDATE');
@@ -104,6 +108,9 @@ is($node->safe_psql('postgres', q{SELECT notify_error FROM nadia_bgw.alerts WHER
 	'09000: triggered action exception (message in the server log)', 'notify_error is the SQLSTATE');
 is($node->safe_psql('postgres', q{SELECT last_error FROM nadia_bgw.rollups WHERE name = 'public.payments_daily'}),
 	'22P02: data exception (message in the server log)', 'rollup last_error is the SQLSTATE');
+is($node->safe_psql('postgres', q{SELECT outcome::text FROM nadia_bgw.samples WHERE taken_by = 'worker' AND failed_sources = '{tables}'}),
+	'{"tables": "error: 22P02: data exception (message in the server log)", "indexes": "ok"}',
+	'a failed source\'s outcome is the SQLSTATE');
 
 # and the updated task records SQLSTATEs from now on
 $node->safe_psql('postgres', q{UPDATE nadia_bgw.rollup SET last_error = NULL});

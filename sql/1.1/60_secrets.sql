@@ -65,6 +65,15 @@ UPDATE nadia_bgw.alerts
 UPDATE nadia_bgw.rollup
    SET last_error = nadia_bgw._public_error(pg_catalog.left(last_error, 5))
  WHERE last_error ~ '^[0-9A-Z]{5}: ';
+-- samples.outcome: a failed source's "error: SQLSTATE: message".
+UPDATE nadia_bgw.samples s
+   SET outcome = (SELECT pg_catalog.jsonb_object_agg(o.key,
+                           CASE WHEN o.value #>> '{}' ~ '^error: [0-9A-Z]{5}: '
+                                THEN pg_catalog.to_jsonb('error: ' || nadia_bgw._public_error(
+                                         pg_catalog.substr(o.value #>> '{}', 8, 5)))
+                                ELSE o.value END)
+                    FROM pg_catalog.jsonb_each(s.outcome) o)
+ WHERE s.failed_sources <> '{}' AND pg_catalog.jsonb_typeof(s.outcome) = 'object';
 
 -- The worker's rollup task: every rollup of this database, each in a
 -- subtransaction so that one failure does not stop the others.  The full
