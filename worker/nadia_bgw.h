@@ -112,6 +112,7 @@ extern const NadiaTask nadia_tasks[];
 extern const int nadia_ntasks;
 
 /* session.c: our sessions' settings, right after connecting */
+#define NADIA_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
 extern void nadia_session_pin(void);
 
 /* heartbeat.c */

@@ -62,9 +62,6 @@ PG_FUNCTION_INFO_V1(nadia_bgw_rollup_name);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_slot_room);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_relname);
 
-/* the only search path a rollup's statements ever run with */
-#define SAFE_SEARCH_PATH "pg_catalog, pg_temp"
-
 /* A role switch in progress: what to put back. */
 typedef struct RoleSwitch
 {
@@ -223,7 +220,7 @@ nadia_bgw_rollup_exec(PG_FUNCTION_ARGS)
 	rc = SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0);
 	if (rc < 0)
 		elog(ERROR, "SET CONSTRAINTS failed: %s", SPI_result_code_string(rc));
-	enter_role(owner, SAFE_SEARCH_PATH, &sw);
+	enter_role(owner, NADIA_SAFE_SEARCH_PATH, &sw);
 	rc = SPI_execute_with_args(sql, 2, types, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "rollup statement failed: %s", SPI_result_code_string(rc));
@@ -337,7 +334,7 @@ nadia_bgw_rollup_parse(PG_FUNCTION_ARGS)
 		relds[n++] = ObjectIdGetDatum(lfirst_oid(lc));
 
 	tree = nodeToString(q);
-	enter_role(role, SAFE_SEARCH_PATH, &sw);
+	enter_role(role, NADIA_SAFE_SEARCH_PATH, &sw);
 	deparsed = pg_get_querydef(q, false);
 	leave_role(&sw);
 
@@ -378,7 +375,7 @@ nadia_bgw_rollup_deparse(PG_FUNCTION_ARGS)
 	if (node == NULL || !IsA(node, Query))
 		elog(ERROR, "stored rollup definition is not a query");
 
-	enter_role(owner, SAFE_SEARCH_PATH, &sw);
+	enter_role(owner, NADIA_SAFE_SEARCH_PATH, &sw);
 	deparsed = pg_get_querydef((Query *) node, false);
 	leave_role(&sw);
 	PG_RETURN_TEXT_P(cstring_to_text(deparsed));

@@ -170,6 +170,9 @@ extern int64 nadia_sample_lock_waits(TimestampTz ts);
 extern int64 nadia_sample_replication(TimestampTz ts);
 extern void nadia_check_pgss_evictions(const char *pgss_schema, TimestampTz ts,
 									   int64 sample_id, bool from_worker, int64 entries);
+extern char *nadia_event_details(const char *str_key, const char *str_value,
+								 const char *num_key, int64 num_value,
+								 const char *num2_key, const char *num2_text);
 extern void nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 							   const char *kind, int64 count, const char *details_json);
 

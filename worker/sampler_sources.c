@@ -379,10 +379,6 @@ static BuiltSource built[NADIA_MAX_DELTA_SOURCES];
 StaticAssertDecl(lengthof(nadia_delta_sources) <= NADIA_MAX_DELTA_SOURCES,
 				 "raise NADIA_MAX_DELTA_SOURCES with the number of delta sources");
 
-static char *event_details(const char *str_key, const char *str_value,
-						   const char *num_key, int64 num_value,
-						   const char *num2_key, const char *num2_text);
-
 /*
  * Column names available in the relations of "rels" (a space-separated
  * list; missing relations are skipped).  Used for "@a|b" expressions.
@@ -832,7 +828,7 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 				initialized = false;
 				nadia_record_event(sample_id, ts, src->name, "state_lost", 0,
 								   other_cluster ?
-								   event_details("reason", "other cluster (system identifier changed)",
+								   nadia_event_details("reason", "other cluster (system identifier changed)",
 												 NULL, 0, NULL, NULL) :
 								   NULL);
 				if (SPI_execute_with_args("UPDATE nadia_bgw.source_state SET initialized_at = NULL"
@@ -843,7 +839,7 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 		}
 		if (moved)
 			nadia_record_event(sample_id, ts, src->name, "stats_reset", 0,
-							   event_details("stats_reset",
+							   nadia_event_details("stats_reset",
 											 reset_null ? NULL :
 											 timestamptz_to_str(DatumGetTimestampTz(reset)),
 											 NULL, 0, NULL, NULL));
@@ -874,8 +870,8 @@ nadia_source_initialized(const HistSource *src, TimestampTz ts)
  * NULL is JSON null; "num_text" is a number in text (a GUC's value), NULL
  * or not a number giving null.
  */
-static char *
-event_details(const char *str_key, const char *str_value,
+char *
+nadia_event_details(const char *str_key, const char *str_value,
 			  const char *num_key, int64 num_value,
 			  const char *num2_key, const char *num2_text)
 {
@@ -923,7 +919,7 @@ nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
 	values[2] = CStringGetTextDatum(source);
 	values[3] = CStringGetTextDatum(kind);
 	values[4] = Int64GetDatum(count);
-	/* details: JSON that the caller built with cJSON (event_details()) */
+	/* details: JSON that the caller built with cJSON (nadia_event_details()) */
 	if (details_json)
 		values[5] = CStringGetTextDatum(details_json);
 	else
@@ -1145,7 +1141,7 @@ nadia_check_pgss_evictions(const char *schema, TimestampTz ts, int64 sample_id,
 		const char *max = GetConfigOption("pg_stat_statements.max", true, false);
 
 		nadia_record_event(sample_id, ts, "statements", "dealloc", dealloc - prev,
-						   event_details(NULL, NULL, "entries", entries, "max", max));
+						   nadia_event_details(NULL, NULL, "entries", entries, "max", max));
 		if (!from_worker || warn_due)
 		{
 			ereport(WARNING,

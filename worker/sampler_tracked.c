@@ -35,7 +35,6 @@
  */
 #include "postgres.h"
 
-#include <cjson/cJSON.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -814,33 +813,6 @@ forget_dropped(const HistSource *src, int64 sample_id)
 	pfree(gone);
 }
 
-/*
- * Details of a not_tracked event, as JSON built by cJSON (no text is
- * spliced into it); a palloc'd copy, so that no cJSON tree outlives an
- * ERROR.
- */
-static char *
-not_tracked_details(void)
-{
-	cJSON	   *o = cJSON_CreateObject();
-	char	   *json;
-	char	   *copy;
-
-	if (o == NULL ||
-		cJSON_AddNumberToObject(o, "max_tracked_objects", nadia_bgw_max_tracked_objects) == NULL ||
-		(json = cJSON_PrintUnformatted(o)) == NULL)
-	{
-		cJSON_Delete(o);
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	}
-	cJSON_Delete(o);
-	copy = pstrdup(json);
-	cJSON_free(json);
-	return copy;
-}
-
 /* keys of rows as an array (tables and indexes: one oid) */
 static Datum
 key_array(Oid *keys, int n)
@@ -1253,7 +1225,8 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 				 errdetail("They get no history until there is room."),
 				 errhint("Raise nadia_bgw.max_tracked_objects and restart the server.")));
 		nadia_record_event(sample_id, ts, src->name, "not_tracked", not_tracked,
-						   not_tracked_details());
+						   nadia_event_details(NULL, NULL, "max_tracked_objects",
+											   nadia_bgw_max_tracked_objects, NULL, NULL));
 	}
 	if (restarted > 0)
 		nadia_record_event(sample_id, ts, src->name, "counters_restarted", restarted, NULL);

@@ -24,9 +24,6 @@
 
 #include "nadia_bgw.h"
 
-/* the search path of our own sessions and of our SQL functions */
-#define NADIA_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
-
 void
 nadia_session_pin(void)
 {
