@@ -260,6 +260,20 @@ PASSED=0
 FAILED=0
 FAILURES=()
 
+# The test-only label provider (regress/seclabel): SECURITY LABEL fails
+# without a provider, and t/462_secrets_seclabel.pl needs it to run.  Built
+# with the pg_config under test, every warning an error, and installed into
+# the private copy only (DESTDIR, as private_install installs nadia_bgw);
+# no LLVM bitcode, which a label hook has no use for.
+log "building the test label provider"
+if ! make -s -C "$WORK/src/seclabel" PG_CONFIG="$PG_CONFIG" with_llvm=no >&2 ||
+	! make -s -C "$WORK/src/seclabel" PG_CONFIG="$PG_CONFIG" with_llvm=no \
+		install DESTDIR="$WORK/inst" >/dev/null; then
+	log "regress/seclabel: build or install failed"
+	FAILED=$((FAILED + 1))
+	FAILURES+=("seclabel")
+fi
+
 # count_pg_regress OUTPUT_FILE STATUS NAME
 count_pg_regress() {
 	local out=$1 status=$2 name=$3 ok bad

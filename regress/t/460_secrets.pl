@@ -36,38 +36,9 @@ $node->safe_psql('postgres', q{
 	INSERT INTO locked VALUES (1, 'x');
 });
 
-# the relations of nadia_bgw of the given kinds that the connecting role
-# can select and that hold "needle" in any row (row text, so every column)
-sub relations_holding
-{
-	my ($needle, $relkinds, @params) = @_;
-	my ($out, $err) = ('', '');
-	$node->psql('postgres', qq{
-		DO \$\$
-		DECLARE
-		    c record;
-		    n bigint;
-		    found text := '';
-		BEGIN
-		    FOR c IN SELECT r.oid::regclass AS rel FROM pg_class r
-		              WHERE r.relnamespace = 'nadia_bgw'::regnamespace
-		                AND r.relkind = ANY ('{$relkinds}') AND NOT r.relispartition
-		                AND has_table_privilege(r.oid, 'SELECT')
-		    LOOP
-		        EXECUTE format('SELECT count(*) FROM %s t WHERE t::text ILIKE %L', c.rel,
-		                       '%$needle%') INTO n;
-		        IF n > 0 THEN found := found || c.rel || ' '; END IF;
-		    END LOOP;
-		    RAISE NOTICE 'found: [%]', found;
-		END
-		\$\$;
-	}, stdout => \$out, stderr => \$err, @params);
-	return $err =~ /found: \[(.*?)\]/ ? $1 : "failed: $err";
-}
-
 # every table of nadia_bgw; what the reader role can select, views included
-sub tables_holding { return relations_holding($_[0], 'r,p'); }
-sub reader_sees { return relations_holding($_[0], 'r,p,v,m', extra_params => ['-U', 'regress_reader']); }
+sub tables_holding { return relations_holding($node, $_[0], 'r,p'); }
+sub reader_sees { return relations_holding($node, $_[0], 'r,p,v,m', extra_params => ['-U', 'regress_reader']); }
 
 # --- 1. alerts on sessions whose statements carry secrets
 my $lurker = $node->background_psql('postgres', extra_params => ['-U', 'regress_lurker']);

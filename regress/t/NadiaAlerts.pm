@@ -13,7 +13,7 @@ use Test::More;
 
 our @EXPORT = qw(listener notifications detect open_alerts alert_count
   wake_until reload_conf pgbench_script run_pgbench payload_problems
-  json_type %PAYLOAD_KEYS);
+  json_type relations_holding %PAYLOAD_KEYS);
 
 # listener(NODE, DB, CHANNEL): a background psql session that LISTENs.
 sub listener
@@ -125,6 +125,38 @@ sub run_pgbench
 		'>', \$stdout, '2>', \$stderr);
 	die "pgbench failed: $stderr" unless $ok;
 	return;
+}
+
+# relations_holding(NODE, NEEDLE, RELKINDS, PSQL OPTIONS...): the relations
+# of nadia_bgw of the given kinds ('r,p', 'r,p,v,m') that the connecting
+# role can select and that hold NEEDLE in any row (row text, so every
+# column), as "rel rel "; the secret tests (t/46x) look for their secrets
+# with it, as a superuser and as the reader role.
+sub relations_holding
+{
+	my ($node, $needle, $relkinds, @params) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', qq{
+		DO \$\$
+		DECLARE
+		    c record;
+		    n bigint;
+		    found text := '';
+		BEGIN
+		    FOR c IN SELECT r.oid::regclass AS rel FROM pg_class r
+		              WHERE r.relnamespace = 'nadia_bgw'::regnamespace
+		                AND r.relkind = ANY ('{$relkinds}') AND NOT r.relispartition
+		                AND has_table_privilege(r.oid, 'SELECT')
+		    LOOP
+		        EXECUTE format('SELECT count(*) FROM %s t WHERE t::text ILIKE %L', c.rel,
+		                       '%$needle%') INTO n;
+		        IF n > 0 THEN found := found || c.rel || ' '; END IF;
+		    END LOOP;
+		    RAISE NOTICE 'found: [%]', found;
+		END
+		\$\$;
+	}, stdout => \$out, stderr => \$err, @params);
+	return $err =~ /found: \[(.*?)\]/ ? $1 : "failed: $err";
 }
 
 # The NOTIFY payload, version 2 (docs/alerts.md): every key and its type.
