@@ -162,10 +162,15 @@ db_where(McpDb *db, char *buf, size_t len)
 /*
  * How this connection takes concurrency slots: the slot views when the
  * database has them and is not a standby, advisory locks otherwise (said
- * on stderr when a limit is set, since anyone can take those).
+ * on stderr when a limit is set, since anyone can take those).  Called for
+ * each new connection, and with "again" before each call while the slots
+ * are advisory locks: a standby promoted, or a database updated to 1.1,
+ * keeps the connection, and advisory locks there would leave the limit to
+ * any role until a reconnection that may never come.  The warning is given
+ * once per connection.
  */
 static void
-detect_slots(McpDb *db, int max_concurrent)
+detect_slots(McpDb *db, int max_concurrent, bool again)
 {
 	PGresult   *res;
 	bool		has_views = false;
@@ -181,7 +186,10 @@ detect_slots(McpDb *db, int max_concurrent)
 	}
 	PQclear(res);
 	db->slots = has_views && !standby ? SLOTS_VIEWS : SLOTS_ADVISORY;
-	if (db->slots == SLOTS_VIEWS || max_concurrent == 0)
+	if (db->slots == SLOTS_VIEWS && again)
+		mcp_log("the slot views can be locked now (server promoted, or extension updated): "
+				"the concurrency limit uses them from this call on");
+	if (db->slots == SLOTS_VIEWS || max_concurrent == 0 || again)
 		return;
 	if (standby)
 		mcp_log("warning: the server is a standby, where the slot views cannot be locked: "
@@ -206,7 +214,7 @@ db_check(McpDb *db, int max_concurrent, char ***problems)
 
 	db->checked = (n == 0);
 	if (db->checked)
-		detect_slots(db, max_concurrent);
+		detect_slots(db, max_concurrent, false);
 	return n;
 }
 
@@ -320,6 +328,8 @@ run_once(McpDb *db, const McpLimits *limits, const char *sql,
 	if (outcome != DB_OK)
 		return outcome;
 	conn = db->conn;
+	if (limits->max_concurrent > 0 && db->slots == SLOTS_ADVISORY)
+		detect_slots(db, limits->max_concurrent, true);
 
 	/*
 	 * One round trip opens the transaction, sets the timeout and takes a
