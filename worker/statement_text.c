@@ -26,7 +26,7 @@
  *	- every other statement -- every utility statement, on every version
  *	  alike -- is stored as its command tag and the names of the objects
  *	  it acts on (COPY public.t, CREATE SUBSCRIPTION s, SET app.api_key,
- *	  CALL app.p, ALTER ROLE victim, DO);
+ *	  CALL app.p, ALTER ROLE victim, COMMENT public.t, DROP TABLE a, b, DO);
  *	- a text that does not parse is stored as "<FIRST-WORD statement>".
  *
  * The same function rewrites the texts already in history when the
@@ -231,6 +231,34 @@ add_rangevars(StringInfo buf, List *rels)
 }
 
 /*
+ * The object of COMMENT, SECURITY LABEL or DROP, as the grammar gives it:
+ * a name (schema, database), a qualified name (table, column), a function
+ * or operator with its arguments, a type, or a list of those (a cast's two
+ * types).  Names only: the comment or label itself is a separate field
+ * that is never read here.
+ */
+static void
+add_object(StringInfo buf, Node *obj)
+{
+	ListCell   *lc;
+
+	if (obj == NULL)
+		return;
+	if (IsA(obj, String))
+		add_name(buf, strVal(obj));
+	else if (IsA(obj, ObjectWithArgs))
+		add_namelist(buf, ((ObjectWithArgs *) obj)->objname);
+	else if (IsA(obj, TypeName))
+		add_namelist(buf, ((TypeName *) obj)->names);
+	else if (IsA(obj, List) && list_length((List *) obj) > 0 &&
+			 IsA(linitial((List *) obj), String))
+		add_namelist(buf, (List *) obj);
+	else if (IsA(obj, List))
+		foreach(lc, (List *) obj)
+			add_object(buf, (Node *) lfirst(lc));
+}
+
+/*
  * The names of the objects a utility statement acts on: identifiers only,
  * never an option value, a string or an expression.  Statements not
  * listed keep their tag alone.
@@ -238,6 +266,8 @@ add_rangevars(StringInfo buf, List *rels)
 static void
 utility_names(StringInfo buf, Node *stmt)
 {
+	ListCell   *lc;
+
 	switch (nodeTag(stmt))
 	{
 		case T_CopyStmt:
@@ -376,6 +406,24 @@ utility_names(StringInfo buf, Node *stmt)
 			break;
 		case T_CreateExtensionStmt:
 			add_name(buf, ((CreateExtensionStmt *) stmt)->extname);
+			break;
+		case T_CommentStmt:
+			add_object(buf, ((CommentStmt *) stmt)->object);
+			break;
+		case T_SecLabelStmt:
+			add_object(buf, ((SecLabelStmt *) stmt)->object);
+			break;
+		case T_DropStmt:
+			{
+				const char *sep = "";
+
+				foreach(lc, ((DropStmt *) stmt)->objects)
+				{
+					appendStringInfoString(buf, sep);
+					add_object(buf, (Node *) lfirst(lc));
+					sep = ",";
+				}
+			}
 			break;
 		default:
 			break;

@@ -92,10 +92,13 @@ ok(wake($node), 'a worker cycle ran');
 my $stored = $node->safe_psql('postgres',
 	q{SELECT string_agg(DISTINCT query || ':' || redacted, ',') FROM nadia_bgw.statements
 	   WHERE query ILIKE '%security%label%'});
-is($stored, 'SECURITY LABEL:true', 'statement history holds the command tag, marked redacted');
+is($stored =~ tr/,//, 1, 'statement history holds two texts of SECURITY LABEL') or diag($stored);
+like($stored, qr/(^|,)SECURITY LABEL cards:true(,|$)/,
+	'... the tag and the table, marked redacted');
+like($stored, qr/(^|,)SECURITY LABEL cards\.pan:true(,|$)/, '... the tag and the column');
 cmp_ok($node->safe_psql('postgres',
-	q{SELECT count(DISTINCT queryid) FROM nadia_bgw.statements WHERE query = 'SECURITY LABEL'}),
-	'>=', 2, '... for each of the statements');
+	q{SELECT count(DISTINCT queryid) FROM nadia_bgw.statements WHERE query = 'SECURITY LABEL cards'}),
+	'>=', 2, '... for each of the statements on the table');
 
 my @n = notifications($lurker);
 cmp_ok(scalar(@n), '>=', 2, 'a role with no grant received the notifications');
