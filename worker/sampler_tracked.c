@@ -763,12 +763,15 @@ collect_unseen(const HistSource *src, int64 sample_id, bool only_gone, int *n_ou
 	TrackedEntry **out;
 	int			n = 0,
 				max = 64;
+	int64		n_visited = 0;
 
 	out = palloc(max * sizeof(TrackedEntry *));
 	LWLockAcquire(tshared->lock, LW_SHARED);
 	hash_seq_init(&hs, thash);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
+		/* every entry, of every database: what the scan costs */
+		NADIA_DEBUG_OBJECT("scan", src->name, n_visited++);
 		if (e->key.db != MyDatabaseId ||
 			e->key.source != (uint16) (src - nadia_delta_sources) ||
 			e->seen == sample_id ||
@@ -806,6 +809,7 @@ forget_dropped(const HistSource *src, int64 sample_id)
 		TrackedKey	key;
 
 		batch_point(i);
+		NADIA_DEBUG_OBJECT("forget", src->name, i);
 		memcpy(&key, &gone[i]->key, sizeof(key));
 		undo_push(&key, gone[i]);
 		(void) hash_search(thash, &key, HASH_REMOVE, NULL);
@@ -903,6 +907,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		if (src->measure == NULL)
 			continue;
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("measure", src->name, i);
 		due = e == NULL || e->size_due || e->dropped_at != 0;
 		for (c = 0; c < src->ncols && e; c++)
 		{
@@ -932,6 +937,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		bool		changed = false;
 
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("compare", src->name, i);
 
 		if (e == NULL || !initialized)
 			changed = true;
@@ -1032,6 +1038,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	for (i = 0; i < rows.n; i++)
 	{
 		batch_point(i);
+		NADIA_DEBUG_OBJECT("seen", src->name, i);
 		if (!rows.rows[i].skip && rows.rows[i].entry != NULL)
 			((TrackedEntry *) rows.rows[i].entry)->seen = sample_id;
 	}
@@ -1070,6 +1077,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		TrackedEntry *e = r->entry;
 
 		batch_point(i);
+		NADIA_DEBUG_OBJECT("apply", src->name, i);
 		if (r->skip)
 			continue;
 		if (e != NULL && !r->changed && !r->cat_changed && !r->measure)
@@ -1177,6 +1185,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			TrackedEntry *e = unseen[j];
 
 			batch_point(j);
+			NADIA_DEBUG_OBJECT("gone", src->name, j);
 			if (e->dropped_at == 0)
 			{
 				if (dropped_keys == NULL)
@@ -1252,6 +1261,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			TrackedEntry *p = r->entry;	/* previous values, or NULL */
 
 			CHECK_FOR_INTERRUPTS();
+			NADIA_DEBUG_OBJECT("history", src->name, i);
 			if (r->skip || !r->changed)
 				continue;
 			if (is_statements && (r->excluded || r->stmt_id == 0))
@@ -1413,6 +1423,7 @@ nadia_bgw_tracked_state(PG_FUNCTION_ARGS)
 		int			a = 0;
 
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("state", src->name, j);
 		e = &copies[j];
 		/* key columns, slots in column order, changed_at */
 		for (c = 0; c < src->ncols && a < natts; c++)
