@@ -421,6 +421,15 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
+		/*
+		 * A cancel (pg_cancel_backend, statement_timeout) is meant for the
+		 * whole sample, not for the source it happened to land in: caught
+		 * here, the sample went on with the next sources as if nothing had
+		 * been asked.
+		 */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("nadia_bgw: sampling source \"%s\" failed: %s", name, edata->message),
