@@ -53,6 +53,14 @@ int			nadia_bgw_hourly_retention = 28 * 1440;
 int			nadia_bgw_daily_retention = 365 * 1440;
 int			nadia_bgw_query_text_max = 4096;
 char	   *nadia_bgw_debug_fail_source = NULL;
+int			nadia_bgw_debug_object_delay = 0;
+char	   *nadia_bgw_debug_object_loop = NULL;
+
+/* the loops that call NADIA_DEBUG_OBJECT() */
+static const char *const debug_object_loops[] = {
+	"read", "measure", "compare", "seen", "apply", "scan", "gone", "forget",
+	"history", "state", NULL
+};
 
 /* advisory lock key serializing samples: "nadiasmp" */
 #define NADIA_SAMPLE_LOCK_KEY	INT64CONST(0x6e61646961736d70)
@@ -81,6 +89,20 @@ typedef struct SampleCtx
 	StringInfoData failed;		/* text[] literal body */
 	StringInfoData ms;			/* jsonb text: {"source": milliseconds, ...} */
 } SampleCtx;
+
+static bool
+check_debug_object_loop(char **newval, void **extra, GucSource source)
+{
+	int			i;
+
+	if (**newval == '\0')
+		return true;
+	for (i = 0; debug_object_loops[i] != NULL; i++)
+		if (strcmp(*newval, debug_object_loops[i]) == 0)
+			return true;
+	GUC_check_errdetail("Known loops: read, measure, compare, seen, apply, scan, gone, forget, history, state.");
+	return false;
+}
 
 void
 nadia_sampler_init(void)
@@ -136,6 +158,39 @@ nadia_sampler_init(void)
 							0, 0, INT_MAX,
 							PGC_SUSET, GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.debug_object_delay",
+							"Testing only: each object of the sampler's loops logs its number and waits this long.",
+							"The wait processes no interrupts: only the loops' own checks do.",
+							&nadia_bgw_debug_object_delay,
+							0, 0, 1000,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("nadia_bgw.debug_object_loop",
+							   "Testing only: the one sampler loop nadia_bgw.debug_object_delay applies to (empty: all).",
+							   "read, measure, compare, seen, apply, scan, gone, forget, history or state.",
+							   &nadia_bgw_debug_object_loop,
+							   "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							   check_debug_object_loop, NULL, NULL);
+}
+
+/*
+ * Testing only, see nadia_bgw.debug_object_delay: one LOG line per object
+ * and a wait.  Neither may process an interrupt (errfinish() checks for
+ * them after a LOG message, pg_usleep() does not): the loop's own checks
+ * must be what stops it, or a test could not tell them missing.
+ */
+void
+nadia_debug_object(const char *loop, const char *source, int64 n)
+{
+	if (nadia_bgw_debug_object_loop != NULL && nadia_bgw_debug_object_loop[0] != '\0' &&
+		strcmp(nadia_bgw_debug_object_loop, loop) != 0)
+		return;
+	HOLD_INTERRUPTS();
+	ereport(LOG,
+			(errmsg_internal("nadia_bgw debug: object " INT64_FORMAT " of %s %s", n, source, loop)));
+	RESUME_INTERRUPTS();
+	pg_usleep(nadia_bgw_debug_object_delay * 1000L);
 }
 
 /*
@@ -365,6 +420,15 @@ run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+
+		/*
+		 * A cancel (pg_cancel_backend, statement_timeout) is meant for the
+		 * whole sample, not for the source it happened to land in: caught
+		 * here, the sample went on with the next sources as if nothing had
+		 * been asked.
+		 */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
 
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),

@@ -22,6 +22,22 @@ extern int	nadia_bgw_daily_retention;	/* minutes */
 extern int	nadia_bgw_query_text_max;	/* bytes */
 extern char *nadia_bgw_debug_fail_source;
 extern int	nadia_bgw_debug_tracked_undo_limit;	/* records; 0 = 64 MB */
+extern int	nadia_bgw_debug_object_delay;	/* ms; 0 = off */
+extern char *nadia_bgw_debug_object_loop;
+
+/*
+ * Testing only (nadia_bgw.debug_object_delay): each object of a sampler
+ * loop logs its number and waits, so that a test can count in objects how
+ * far a sample goes after a cancel, or what another backend did meanwhile.
+ * Off, it costs one test of an int per object.
+ */
+extern void nadia_debug_object(const char *loop, const char *source, int64 n);
+
+#define NADIA_DEBUG_OBJECT(loop, source, n) \
+	do { \
+		if (unlikely(nadia_bgw_debug_object_delay > 0)) \
+			nadia_debug_object((loop), (source), (n)); \
+	} while (0)
 
 /*
  * Column flags of a delta source (see sampler_sources.c for how each is

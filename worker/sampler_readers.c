@@ -346,6 +346,7 @@ nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *sche
 		TrackedRow *r;
 
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("read", src->name, rows->n);
 
 		slot_getallattrs(slot);
 		if (slot->tts_isnull[pgss.attno[k_query]])
@@ -651,6 +652,7 @@ nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *schema)
 		IndexSums	tx = index_sums(table_cache.ix + ct->first_tx, ct->n_tx);
 
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("read", src->name, i);
 		r->k1 = relid;
 		r->cat_index = i;
 		r->cat_hash = ct->cat_hash;
@@ -930,6 +932,7 @@ nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *schema)
 		const PgStat_StatTabEntry *h = tabentry(ci->indrelid);
 
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("read", src->name, i);
 		r->k1 = ci->indexrelid;
 		r->cat_index = i;
 		r->cat_hash = ci->cat_hash;

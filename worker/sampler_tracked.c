@@ -99,6 +99,7 @@ typedef struct TrackedEntry
 typedef struct TrackedShared
 {
 	LWLock	   *lock;
+	pg_atomic_uint32 waiting;	/* backends blocked in track_lock() */
 } TrackedShared;
 
 static TrackedShared *tshared = NULL;
@@ -140,7 +141,10 @@ tracked_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	tshared = ShmemInitStruct(TRACK_LOCK_NAME, sizeof(TrackedShared), &found);
 	if (!found)
+	{
 		tshared->lock = &(GetNamedLWLockTranche(TRACK_LOCK_NAME))->lock;
+		pg_atomic_init_u32(&tshared->waiting, 0);
+	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(TrackedKey);
 	info.entrysize = sizeof(TrackedEntry);
@@ -158,6 +162,22 @@ nadia_tracked_shmem_init(void)
 	shmem_request_hook = tracked_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = tracked_shmem_startup;
+}
+
+/*
+ * Take the hash's lock, counted in tshared->waiting while blocked: an
+ * LWLock is not fair (a process that releases it and takes it again at
+ * once wins over those it woke), so a sampler working through its batches
+ * looks at the count to let them in -- see batch_point().
+ */
+static void
+track_lock(LWLockMode mode)
+{
+	if (LWLockConditionalAcquire(tshared->lock, mode))
+		return;
+	pg_atomic_fetch_add_u32(&tshared->waiting, 1);
+	LWLockAcquire(tshared->lock, mode);
+	pg_atomic_fetch_sub_u32(&tshared->waiting, 1);
 }
 
 static void
@@ -202,7 +222,7 @@ nadia_tracked_has_baseline(const HistSource *src)
 	if (thash == NULL)
 		return false;
 	marker_key(&key, src);
-	LWLockAcquire(tshared->lock, LW_SHARED);
+	track_lock(LW_SHARED);
 	(void) hash_search(thash, &key, HASH_FIND, &found);
 	LWLockRelease(tshared->lock);
 	return found;
@@ -347,7 +367,7 @@ undo_forget_baselines(void)
 
 	if (thash == NULL)
 		return;
-	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+	track_lock(LW_EXCLUSIVE);
 	for (i = 0; i < nadia_n_delta_sources && i < MAX_SOURCES; i++)
 	{
 		TrackedKey	key;
@@ -375,7 +395,7 @@ undo_to(int from)
 		n_undo = Min(n_undo, from);
 		return;
 	}
-	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+	track_lock(LW_EXCLUSIVE);
 	for (i = n_undo - 1; i >= from; i--)
 	{
 		UndoRec    *u = &undo[i];
@@ -738,16 +758,27 @@ history_insert_plan(const HistSource *src, SourceMap *m)
  */
 #define TRACK_BATCH		1024
 
-/* between batches: let the others in, and take interrupts */
+/*
+ * Between batches: take interrupts, and let the others in.  Taking the
+ * lock again at once would win over the processes the release woke
+ * (an LWLock is not fair) and shut them out until the last batch; so wait
+ * until those blocked on it have had it, for a few milliseconds at most.
+ */
+#define BATCH_YIELD_TRIES	200		/* of 50 us */
+
 static void
-batch_point(int i)
+batch_point(int i, LWLockMode mode)
 {
-	if (i > 0 && i % TRACK_BATCH == 0)
-	{
-		LWLockRelease(tshared->lock);
-		CHECK_FOR_INTERRUPTS();
-		LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
-	}
+	int			tries;
+
+	if (i == 0 || i % TRACK_BATCH != 0)
+		return;
+	LWLockRelease(tshared->lock);
+	CHECK_FOR_INTERRUPTS();
+	for (tries = 0; tries < BATCH_YIELD_TRIES &&
+		 pg_atomic_read_u32(&tshared->waiting) > 0; tries++)
+		pg_usleep(50L);
+	LWLockAcquire(tshared->lock, mode);
 }
 
 /*
@@ -763,12 +794,15 @@ collect_unseen(const HistSource *src, int64 sample_id, bool only_gone, int *n_ou
 	TrackedEntry **out;
 	int			n = 0,
 				max = 64;
+	int64		n_visited = 0;
 
 	out = palloc(max * sizeof(TrackedEntry *));
-	LWLockAcquire(tshared->lock, LW_SHARED);
+	track_lock(LW_SHARED);
 	hash_seq_init(&hs, thash);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
+		/* every entry, of every database: what the scan costs */
+		NADIA_DEBUG_OBJECT("scan", src->name, n_visited++);
 		if (e->key.db != MyDatabaseId ||
 			e->key.source != (uint16) (src - nadia_delta_sources) ||
 			e->seen == sample_id ||
@@ -800,12 +834,13 @@ forget_dropped(const HistSource *src, int64 sample_id)
 
 	LWLockRelease(tshared->lock);
 	gone = collect_unseen(src, sample_id, true, &n);
-	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+	track_lock(LW_EXCLUSIVE);
 	for (i = 0; i < n; i++)
 	{
 		TrackedKey	key;
 
-		batch_point(i);
+		batch_point(i, LW_EXCLUSIVE);
+		NADIA_DEBUG_OBJECT("forget", src->name, i);
 		memcpy(&key, &gone[i]->key, sizeof(key));
 		undo_push(&key, gone[i]);
 		(void) hash_search(thash, &key, HASH_REMOVE, NULL);
@@ -866,15 +901,10 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	*seen_out = rows.n;
 
 	/* A: find each object's entry (entries of this database change only under our advisory lock) */
-	LWLockAcquire(tshared->lock, LW_SHARED);
+	track_lock(LW_SHARED);
 	for (i = 0; i < rows.n; i++)
 	{
-		if (i > 0 && i % TRACK_BATCH == 0)
-		{
-			LWLockRelease(tshared->lock);
-			CHECK_FOR_INTERRUPTS();
-			LWLockAcquire(tshared->lock, LW_SHARED);
-		}
+		batch_point(i, LW_SHARED);
 		make_key(&key, src, &rows.rows[i]);
 		rows.rows[i].entry = hash_search(thash, &key, HASH_FIND, NULL);
 	}
@@ -903,6 +933,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		if (src->measure == NULL)
 			continue;
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("measure", src->name, i);
 		due = e == NULL || e->size_due || e->dropped_at != 0;
 		for (c = 0; c < src->ncols && e; c++)
 		{
@@ -932,6 +963,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		bool		changed = false;
 
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("compare", src->name, i);
 
 		if (e == NULL || !initialized)
 			changed = true;
@@ -1022,7 +1054,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	/* C: apply to shared memory (undo-logged) */
 	changed_keys = palloc((rows.n + 1) * sizeof(Oid));
 	dropped_keys = NULL;
-	LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+	track_lock(LW_EXCLUSIVE);
 
 	/*
 	 * Objects this sample read keep their entry (one back after it was
@@ -1031,7 +1063,8 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 	 */
 	for (i = 0; i < rows.n; i++)
 	{
-		batch_point(i);
+		batch_point(i, LW_EXCLUSIVE);
+		NADIA_DEBUG_OBJECT("seen", src->name, i);
 		if (!rows.rows[i].skip && rows.rows[i].entry != NULL)
 			((TrackedEntry *) rows.rows[i].entry)->seen = sample_id;
 	}
@@ -1069,7 +1102,8 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		TrackedRow *r = &rows.rows[i];
 		TrackedEntry *e = r->entry;
 
-		batch_point(i);
+		batch_point(i, LW_EXCLUSIVE);
+		NADIA_DEBUG_OBJECT("apply", src->name, i);
 		if (r->skip)
 			continue;
 		if (e != NULL && !r->changed && !r->cat_changed && !r->measure)
@@ -1171,12 +1205,13 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 		n_gone = 0;
 		LWLockRelease(tshared->lock);
 		unseen = collect_unseen(src, sample_id, false, &n_unseen);
-		LWLockAcquire(tshared->lock, LW_EXCLUSIVE);
+		track_lock(LW_EXCLUSIVE);
 		for (j = 0; j < n_unseen; j++)
 		{
 			TrackedEntry *e = unseen[j];
 
-			batch_point(j);
+			batch_point(j, LW_EXCLUSIVE);
+			NADIA_DEBUG_OBJECT("gone", src->name, j);
 			if (e->dropped_at == 0)
 			{
 				if (dropped_keys == NULL)
@@ -1252,6 +1287,7 @@ nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_
 			TrackedEntry *p = r->entry;	/* previous values, or NULL */
 
 			CHECK_FOR_INTERRUPTS();
+			NADIA_DEBUG_OBJECT("history", src->name, i);
 			if (r->skip || !r->changed)
 				continue;
 			if (is_statements && (r->excluded || r->stmt_id == 0))
@@ -1392,7 +1428,7 @@ nadia_bgw_tracked_state(PG_FUNCTION_ARGS)
 	 * after: a tuplestore may write to disk, which the lock must not wait
 	 * for.
 	 */
-	LWLockAcquire(tshared->lock, LW_SHARED);
+	track_lock(LW_SHARED);
 	copies = palloc(max_copies * sizeof(TrackedEntry));
 	hash_seq_init(&hs, thash);
 	while ((e = hash_seq_search(&hs)) != NULL)
@@ -1413,6 +1449,7 @@ nadia_bgw_tracked_state(PG_FUNCTION_ARGS)
 		int			a = 0;
 
 		CHECK_FOR_INTERRUPTS();
+		NADIA_DEBUG_OBJECT("state", src->name, j);
 		e = &copies[j];
 		/* key columns, slots in column order, changed_at */
 		for (c = 0; c < src->ncols && a < natts; c++)
