@@ -21,7 +21,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use NadiaTest;
 
-my $ntables = 4500;    # more than four batches of 1024
+my $ntables = 5600;    # more than five batches of 1024
 my $batch   = 1024;
 
 my $node = nadia_node('sampler_interrupts', conf => <<'CONF');
