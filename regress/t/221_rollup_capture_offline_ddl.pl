@@ -121,7 +121,7 @@ is(log_count($node, qr/WARNING:.*capture triggers of rollup "public.msgs_daily" 
 SKIP:
 {
 	skip 'event_triggers is a setting from PostgreSQL 17 on', 3
-	  if $node->safe_psql('postgres', q{SELECT current_setting('server_version_num')::int < 170000});
+	  if $node->safe_psql('postgres', q{SELECT current_setting('server_version_num')::int < 170000}) eq 't';
 	$node->safe_psql('postgres', qq{
 		SET event_triggers = off;
 		ALTER TABLE msgs DISABLE TRIGGER $trig;
