@@ -139,7 +139,8 @@ BEGIN
     END IF;
     RAISE WARNING 'nadia_bgw: the capture triggers of rollup "%" changed with no recompute logged; recomputing all of it', r.name
         USING DETAIL = format('%s (%s).  DDL in single-user mode or with event_triggers = off, an UPDATE of pg_trigger, '
-                              'or ATTACH PARTITION of a table that had rows: writes meanwhile may not have been captured.',
+                              'ATTACH PARTITION of a table that had rows, or catalogs made anew (pg_upgrade, restore): '
+                              'writes meanwhile may not have been captured.',
                               changed, 'capture now ' || coalesce(state, 'missing')),
               HINT = 'SELECT broken, broken_reason FROM nadia_bgw.rollups says whether capture works now.';
     RETURN true;
