@@ -16,8 +16,10 @@
 -- logged for it (the event trigger did its job), the refresh logs one.
 -- The xmin column is the raw xmin, also once frozen (heap_getsysattr reads
 -- HeapTupleHeaderGetRawXmin), and a rewrite of pg_trigger (VACUUM FULL)
--- keeps it: neither causes a recompute.  docs/rollups.md, "Capture and
--- DDL"; docs/security.md, section 4.
+-- keeps it: neither causes a recompute.  What changes a row version
+-- without a write being missed (pg_upgrade, an aborted DISABLE TRIGGER,
+-- whose deleter overwrote cmin) costs one needless full recompute.
+-- docs/rollups.md, "Capture and DDL"; docs/security.md, section 4.
 
 -- capture_seen: {"<pg_trigger oid>": "<xmin>:<cmin>"} of the capture
 -- trigger rows as last verified (NULL: never; the next refresh recomputes
@@ -35,14 +37,14 @@ ALTER TABLE nadia_bgw.rollup
 -- clone onto a table that existed before (ATTACH PARTITION) is not: the
 -- rows it brought were never captured.
 CREATE FUNCTION nadia_bgw._rollup_capture_rows(rid integer, source regclass,
-                                               OUT tgoid oid, OUT version text, OUT on_source boolean,
+                                               OUT tgoid oid, OUT version text,
                                                OUT born_with_partition boolean)
 RETURNS SETOF record
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT t.oid, t.xmin::text || ':' || t.cmin::text, t.tgrelid = source,
-           t.tgrelid <> source AND t.xmin = ty.xmin AND t.tgparentid <> 0
+    SELECT t.oid, t.xmin::text || ':' || t.cmin::text,
+           coalesce(t.tgrelid <> source AND t.tgparentid <> 0 AND t.xmin = ty.xmin, false)
       FROM pg_catalog.pg_trigger t
       JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
       LEFT JOIN pg_catalog.pg_type ty ON ty.oid = c.reltype
