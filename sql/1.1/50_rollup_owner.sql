@@ -179,6 +179,10 @@ BEGIN
         END IF;
     END IF;
 
+    -- capture triggers changed where no event trigger saw it: log a full
+    -- recompute (sql/1.1/57_capture_verify.sql)
+    PERFORM nadia_bgw._rollup_capture_verify(r.id);
+
     now_start := nadia_bgw._rollup_bucket_start(r, coalesce(as_of, now()));
     cutoff := nadia_bgw._rollup_cutoff(r, now_start);
 

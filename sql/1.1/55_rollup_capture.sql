@@ -90,6 +90,8 @@ BEGIN
     PERFORM set_config('search_path', saved_path, true);
 
     PERFORM nadia_bgw._rollup_capture_triggers(rid, cols);
+    -- what our own code made: the refresh compares with it (57_capture_verify.sql)
+    PERFORM nadia_bgw._rollup_capture_record(rid);
 END
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._rollup_install_capture(integer) FROM PUBLIC;
