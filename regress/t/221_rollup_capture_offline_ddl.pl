@@ -1,8 +1,9 @@
 # Change capture disabled where the event triggers cannot see it (issue 13,
 # section 4): DDL in single-user mode (every version), with event_triggers
 # = off (a superuser, 17+), an UPDATE of pg_trigger by hand, a partition
-# attached with rows in it.  Writes made while capture was off must lead to
-# a recompute, never to a silently wrong rollup; and what does not change
+# attached with rows in it, a partition truncated.  Writes made while
+# capture was off must lead to a recompute, never to a silently wrong
+# rollup; and what does not change
 # the capture triggers (VACUUM FREEZE or VACUUM FULL of pg_trigger, a new
 # partition, a plain refresh) must not cost a recompute.
 use strict;
@@ -193,6 +194,17 @@ unlike($out, qr/ERROR/, 'single-user: DISABLE/ENABLE on a partition made since t
 isnt($node->safe_psql('postgres', $pcheck), '0/0', 'the row written meanwhile was not captured');
 refresh('postgres', 'parted_daily');
 is($node->safe_psql('postgres', $pcheck), '0/0', 'noticed and recomputed: exact');
+
+# TRUNCATE of one partition fires none of our triggers (statement-level
+# triggers are not cloned onto partitions), with event triggers on or off
+is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM parted_a}), 't', 'partition a has rows');
+$node->safe_psql('postgres', 'TRUNCATE parted_a');
+isnt($node->safe_psql('postgres', $pcheck), '0/0', 'TRUNCATE of a partition: capture saw nothing');
+($n, $err) = refresh('postgres', 'parted_daily');
+like($err, qr/partition public\.parted_a rewritten/, 'the refresh notices the new relfilenode');
+is($node->safe_psql('postgres', $pcheck), '0/0', 'TRUNCATE of a partition: recomputed, exact');
+($n, $err) = refresh('postgres', 'parted_daily');
+is("$n $err", '0 ', 'and the next refresh recomputes nothing');
 
 # --- the update from 1.0 records existing rollups' capture: no recompute
 # from it, and a change after it is noticed

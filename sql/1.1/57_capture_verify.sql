@@ -23,7 +23,10 @@
 
 -- capture_seen: {"<pg_trigger oid>": "<xmin>:<cmin>"} of the capture
 -- trigger rows as last verified (NULL: never; the next refresh recomputes
--- in full).  capture_bypasses: how many times a refresh found them changed
+-- in full), and {"rel <oid>": "<relfilenode>"} of each partition of a
+-- partitioned source: TRUNCATE of one partition fires no trigger of ours
+-- (PostgreSQL does not clone statement-level triggers onto partitions),
+-- but gives it a new relfilenode.  capture_bypasses: how many times a refresh found them changed
 -- with no recompute logged, and recomputed everything.
 ALTER TABLE nadia_bgw.rollup
     ADD COLUMN capture_seen jsonb,
@@ -54,14 +57,19 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._rollup_capture_rows(integer, regclass) FROM PUBLIC;
 
--- Those rows' versions as a jsonb object {"<oid>": "<xmin>:<cmin>"}.
+-- Those rows' versions as a jsonb object {"<oid>": "<xmin>:<cmin>"}, and
+-- the relfilenode of each partition with storage {"rel <oid>": "<n>"}.
 CREATE FUNCTION nadia_bgw._rollup_capture_seen(rid integer, source regclass)
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(pg_catalog.jsonb_object_agg(c.tgoid::text, c.version), '{}')
-      FROM nadia_bgw._rollup_capture_rows(rid, source) c
+    SELECT coalesce((SELECT pg_catalog.jsonb_object_agg(c.tgoid::text, c.version)
+                       FROM nadia_bgw._rollup_capture_rows(rid, source) c), '{}')
+        || coalesce((SELECT pg_catalog.jsonb_object_agg('rel ' || k.oid, k.relfilenode::text)
+                       FROM pg_catalog.pg_partition_tree(source) p
+                       JOIN pg_catalog.pg_class k ON k.oid = p.relid
+                      WHERE p.relid <> source AND k.relkind = 'r'), '{}')
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._rollup_capture_seen(integer, regclass) FROM PUBLIC;
 
@@ -110,6 +118,18 @@ BEGIN
          WHERE CASE WHEN r.capture_seen ? c.tgoid::text
                     THEN r.capture_seen ->> c.tgoid::text <> c.version
                     ELSE NOT c.born_with_partition END;
+        -- a partition known at the last refresh with a new relfilenode:
+        -- TRUNCATE of that partition (or VACUUM FULL, CLUSTER, a table
+        -- rewrite, which cost a needless recompute).  A partition made
+        -- since then is not looked at: the rows it held were captured, and
+        -- their buckets are recomputed from what is left.
+        SELECT concat_ws(', ', changed,
+                         string_agg('partition ' || k.oid::regclass::text || ' rewritten', ', ' ORDER BY k.oid))
+          INTO changed
+          FROM pg_catalog.pg_class k
+         WHERE r.capture_seen ? ('rel ' || k.oid)
+           AND r.capture_seen ->> ('rel ' || k.oid) <> k.relfilenode::text;
+        changed := nullif(changed, '');
     END IF;
     IF changed IS NULL THEN
         -- a trigger that went away (with its partition) changes nothing;
@@ -141,7 +161,8 @@ BEGIN
     END IF;
     RAISE WARNING 'nadia_bgw: the capture triggers of rollup "%" changed with no recompute logged; recomputing all of it', r.name
         USING DETAIL = format('%s (%s).  DDL in single-user mode or with event_triggers = off, an UPDATE of pg_trigger, '
-                              'ATTACH PARTITION of a table that had rows, or catalogs made anew (pg_upgrade, restore): '
+                              'ATTACH PARTITION of a table that had rows, TRUNCATE of a partition (or its VACUUM FULL or CLUSTER), '
+                              'or catalogs made anew (pg_upgrade, restore): '
                               'writes meanwhile may not have been captured.',
                               changed, 'capture now ' || coalesce(state, 'missing')),
               HINT = 'SELECT broken, broken_reason FROM nadia_bgw.rollups says whether capture works now.';
