@@ -28,7 +28,7 @@ $node->safe_psql('postgres', q{
 my $trig = $node->safe_psql('postgres',
 	q{SELECT tgname FROM pg_trigger WHERE tgrelid = 'msgs'::regclass AND tgname ~ '^zz_nadia_bgw_rollup_\d+$'});
 my $check = q{SELECT missing || '/' || extra FROM nadia_bgw.rollup_check('msgs_daily')};
-my $bypasses = q{SELECT capture_bypasses FROM nadia_bgw.rollup WHERE name = 'public.msgs_daily'};
+my $bypasses = q{SELECT capture_bypasses FROM nadia_bgw.rollups WHERE name = 'public.msgs_daily'};
 my $state = q{SELECT broken || ' ' || coalesce(broken_reason, '-') FROM nadia_bgw.rollups WHERE name = 'public.msgs_daily'};
 my $enabled = q{SELECT string_agg(tgenabled::text, '' ORDER BY tgname) FROM pg_trigger
                  WHERE tgrelid = 'msgs'::regclass AND tgname LIKE 'zz_nadia_bgw_rollup_%'};

@@ -335,8 +335,19 @@ CREATE EVENT TRIGGER nadia_bgw_rollup_drop ON sql_drop
 ALTER EVENT TRIGGER nadia_bgw_rollup_ddl ENABLE ALWAYS;
 ALTER EVENT TRIGGER nadia_bgw_rollup_drop ENABLE ALWAYS;
 
+-- What the refresh last verified of capture (57_capture_verify.sql):
+-- capture_seen is {"<pg_trigger oid>": "<xmin>:<cmin>"} of the capture
+-- trigger rows, and {"rel <oid>": "<relfilenode>"} of each partition of a
+-- partitioned source (NULL: never; the next refresh recomputes in full).
+-- capture_bypasses counts the refreshes that found them changed with no
+-- recompute logged, and recomputed everything.
+ALTER TABLE nadia_bgw.rollup
+    ADD COLUMN capture_seen jsonb,
+    ADD COLUMN capture_bypasses bigint NOT NULL DEFAULT 0;
+
 -- nadia_bgw.rollups as in 1.0, plus whether the rollup can still be
--- maintained and how many rows capture failed on.
+-- maintained, how many rows capture failed on, and how many times capture
+-- was found bypassed.
 CREATE OR REPLACE VIEW nadia_bgw.rollups AS
 SELECT r.name,
        r.source,
@@ -361,7 +372,8 @@ SELECT r.name,
        r.created_at,
        b.reason IS NOT NULL AS broken,
        b.reason AS broken_reason,
-       coalesce(nadia_bgw._rollup_capture_errors(r.id, r.uid), 0) AS capture_errors
+       coalesce(nadia_bgw._rollup_capture_errors(r.id, r.uid), 0) AS capture_errors,
+       r.capture_bypasses
   FROM nadia_bgw.rollup r
   LEFT JOIN LATERAL (SELECT count(*) AS pending, min(v.logged_at) AS oldest
                        FROM nadia_bgw.rollup_invalidation v

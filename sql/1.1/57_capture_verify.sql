@@ -21,16 +21,12 @@
 -- whose deleter overwrote cmin) costs one needless full recompute.
 -- docs/rollups.md, "Capture and DDL"; docs/security.md, section 4.
 
--- capture_seen: {"<pg_trigger oid>": "<xmin>:<cmin>"} of the capture
--- trigger rows as last verified (NULL: never; the next refresh recomputes
--- in full), and {"rel <oid>": "<relfilenode>"} of each partition of a
--- partitioned source: TRUNCATE of one partition fires no trigger of ours
--- (PostgreSQL does not clone statement-level triggers onto partitions),
--- but gives it a new relfilenode.  capture_bypasses: how many times a refresh found them changed
--- with no recompute logged, and recomputed everything.
-ALTER TABLE nadia_bgw.rollup
-    ADD COLUMN capture_seen jsonb,
-    ADD COLUMN capture_bypasses bigint NOT NULL DEFAULT 0;
+-- The record is nadia_bgw.rollup.capture_seen, and the count of changes
+-- found nadia_bgw.rollup.capture_bypasses (columns added by
+-- 55_rollup_capture.sql, whose rollups view shows the count).
+-- TRUNCATE of one partition fires no trigger of ours (PostgreSQL does not
+-- clone statement-level triggers onto partitions) but gives the partition
+-- a new relfilenode, which the record keeps too.
 
 -- The capture trigger rows of rollup rid over its source's partition tree
 -- (as nadia_bgw._rollup_capture_state reads them), each with its row
