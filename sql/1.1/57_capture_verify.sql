@@ -93,12 +93,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r           nadia_bgw.rollup;
+    seen_now    jsonb;
     changed     text;
     state       text;
 BEGIN
     SELECT * INTO STRICT r FROM nadia_bgw.rollup WHERE id = rid;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.source) THEN
         RETURN false;                   -- reported as broken; the refresh fails on its own
+    END IF;
+    -- the usual case, nothing changed: one look at the catalogs
+    seen_now := nadia_bgw._rollup_capture_seen(rid, r.source);
+    IF r.capture_seen = seen_now THEN
+        RETURN false;
     END IF;
 
     -- a row version not seen before: a trigger changed (DISABLE, ENABLE,
@@ -122,17 +128,16 @@ BEGIN
         SELECT concat_ws(', ', changed,
                          string_agg('partition ' || k.oid::regclass::text || ' rewritten', ', ' ORDER BY k.oid))
           INTO changed
-          FROM pg_catalog.pg_class k
-         WHERE r.capture_seen ? ('rel ' || k.oid)
-           AND r.capture_seen ->> ('rel ' || k.oid) <> k.relfilenode::text;
+          FROM pg_catalog.jsonb_each_text(r.capture_seen) e
+          JOIN pg_catalog.pg_class k ON k.oid = substr(e.key, 5)::oid
+         WHERE e.key LIKE 'rel %'
+           AND e.value <> k.relfilenode::text;
         changed := nullif(changed, '');
     END IF;
     IF changed IS NULL THEN
         -- a trigger that went away (with its partition) changes nothing;
         -- new partitions' clones are recorded
-        IF r.capture_seen IS DISTINCT FROM nadia_bgw._rollup_capture_seen(rid, r.source) THEN
-            PERFORM nadia_bgw._rollup_capture_record(rid);
-        END IF;
+        UPDATE nadia_bgw.rollup SET capture_seen = seen_now WHERE id = rid;
         RETURN false;
     END IF;
 
