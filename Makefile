@@ -8,7 +8,8 @@
 
 EXTENSION = nadia_bgw
 MODULE_big = nadia_bgw
-WORKER_SRCS = $(sort $(wildcard worker/*.c))
+# one directory per module (docs/architecture.md, "Modules")
+WORKER_SRCS = $(sort $(wildcard worker/*/*.c))
 OBJS = $(WORKER_SRCS:.c=.o)
 
 # Version 1.0 is released: its script is kept exactly as shipped.  Every
@@ -25,6 +26,13 @@ EXTRA_CLEAN = sql/nadia_bgw--1.0--1.1.sql
 # so those two are silenced; everything else in -Wextra stays on.
 PG_CPPFLAGS = -Iworker
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+# The test build (make NADIA_TEST=1, what regress/run-tests.sh builds)
+# adds the nadia_bgw.debug_* settings that inject failures and delays;
+# a normal build does not define them.
+ifdef NADIA_TEST
+PG_CPPFLAGS += -DNADIA_TEST
+endif
 SHLIB_LINK = -lcjson
 
 PG_CONFIG ?= pg_config
@@ -32,7 +40,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes
-$(OBJS): $(wildcard worker/*.h)
+$(OBJS): $(wildcard worker/*/*.h)
 
 # the directory too: removing a fragment must rebuild the script as well
 sql/nadia_bgw--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql)) sql/1.1

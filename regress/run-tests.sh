@@ -223,6 +223,9 @@ FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 	FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$')
 export FAKETIME_LIB
 
+# the test build: the nadia_bgw.debug_* settings that inject failures
+# and delays exist only there (Makefile, NADIA_TEST)
+export NADIA_TEST=1
 log "building"
 if ! build; then
 	make -C "$ROOT" >&2

@@ -1,0 +1,586 @@
+/*-------------------------------------------------------------------------
+ *
+ * statement_text.c
+ *		What of another session's statement text nadia_bgw may store.
+ *
+ * pg_stat_statements normalizes only optimizable statements: the
+ * constants of a SELECT, INSERT, UPDATE, DELETE or MERGE become $1, $2...
+ * Utility statements are kept verbatim (on 16+ some are normalized, others
+ * not), and with them whatever they carry: COPY ... PROGRAM
+ * 'PGPASSWORD=...', a user:password@ URI in CREATE SUBSCRIPTION, the body
+ * of a DO block, SET app.api_key = '...', CALL p('card number'), ALTER
+ * ROLE ... PASSWORD.  A text is therefore stored only when we can check
+ * that it holds no literal:
+ *
+ *	- the text is parsed (raw grammar, no catalog access).  The $n
+ *	  placeholders of a normalized text are first replaced by '' string
+ *	  constants of the same length, so that texts PostgreSQL itself
+ *	  cannot parse again ("interval $1") still parse, at the same offsets;
+ *	- a SELECT (not SELECT INTO), VALUES, TABLE, INSERT, UPDATE, DELETE or
+ *	  MERGE, with or without WITH, whose only constants are placeholders,
+ *	  integers (ORDER BY 1, varchar(20)), booleans and NULL, is stored as
+ *	  it is: that is PostgreSQL's normalized text.  One that still holds a
+ *	  string, bit-string or non-integer numeric constant was not normalized
+ *	  (an entry created after an eviction, for instance): only its
+ *	  command tag is stored;
+ *	- every other statement -- every utility statement, on every version
+ *	  alike -- is stored as its command tag and the names of the objects
+ *	  it acts on (COPY public.t, CREATE SUBSCRIPTION s, SET app.api_key,
+ *	  CALL app.p, ALTER ROLE victim, COMMENT public.t, DROP TABLE a, b, DO);
+ *	- a text that does not parse is stored as "<FIRST-WORD statement>".
+ *
+ * The same function rewrites the texts already in history when the
+ * extension is updated (nadia_bgw._safe_statement_text()).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "core/core.h"
+
+PG_FUNCTION_INFO_V1(nadia_bgw_safe_statement_text);
+
+/*
+ * Replace each $n placeholder (not part of an identifier) by a string
+ * constant of the same length: "$1" -> "''", "$12" -> "' '".
+ */
+static char *
+placeholders_to_constants(const char *query)
+{
+	char	   *s = pstrdup(query);
+	char	   *p;
+
+	for (p = s; *p; p++)
+	{
+		char	   *e;
+
+		if (*p != '$' || !isdigit((unsigned char) p[1]))
+			continue;
+		if (p > s && (isalnum((unsigned char) p[-1]) || p[-1] == '_' ||
+					  p[-1] == '$' || IS_HIGHBIT_SET(p[-1])))
+			continue;
+		for (e = p + 1; isdigit((unsigned char) *e); e++)
+			;
+		*p = '\'';
+		memset(p + 1, ' ', e - p - 2);
+		e[-1] = '\'';
+		p = e - 1;
+	}
+	return s;
+}
+
+typedef struct LiteralSearch
+{
+	const char *original;		/* the text before placeholders were replaced */
+	bool		found;
+} LiteralSearch;
+
+/* true when a constant that is not a placeholder could carry data */
+static bool
+find_literal(Node *node, void *arg)
+{
+	LiteralSearch *ls = (LiteralSearch *) arg;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, A_Const))
+	{
+		A_Const    *c = (A_Const *) node;
+
+		if (c->location >= 0 && ls->original[c->location] == '$')
+			return false;		/* a placeholder we replaced */
+		if (c->isnull)
+			return false;
+		switch (nodeTag(&c->val))
+		{
+			case T_Integer:
+			case T_Boolean:
+				return false;
+			default:
+				ls->found = true;
+				return true;
+		}
+	}
+	return raw_expression_tree_walker(node, find_literal, arg);
+}
+
+/* statements whose normalized text we store whole */
+static bool
+is_optimizable(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_SelectStmt:
+			return ((SelectStmt *) stmt)->intoClause == NULL;
+		case T_InsertStmt:
+		case T_UpdateStmt:
+		case T_DeleteStmt:
+		case T_MergeStmt:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static void
+add_name(StringInfo buf, const char *name)
+{
+	if (name == NULL)
+		return;
+	appendStringInfoChar(buf, ' ');
+	appendStringInfoString(buf, quote_identifier(name));
+}
+
+/* a setting's name (app.api_key) as SET takes it, quoted if need be */
+static void
+add_setting(StringInfo buf, const char *name)
+{
+	const char *p;
+
+	if (name == NULL)
+		return;
+	for (p = name; *p; p++)
+		if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '.'))
+		{
+			add_name(buf, name);
+			return;
+		}
+	appendStringInfo(buf, " %s", name);
+}
+
+static void
+add_rangevar(StringInfo buf, RangeVar *rv)
+{
+	if (rv == NULL)
+		return;
+	appendStringInfoChar(buf, ' ');
+	if (rv->schemaname)
+		appendStringInfo(buf, "%s.", quote_identifier(rv->schemaname));
+	appendStringInfoString(buf, quote_identifier(rv->relname));
+}
+
+/* a qualified name given as a list of String nodes (functions) */
+static void
+add_namelist(StringInfo buf, List *names)
+{
+	ListCell   *lc;
+	const char *sep = " ";
+
+	foreach(lc, names)
+	{
+		Node	   *n = (Node *) lfirst(lc);
+
+		if (!IsA(n, String))
+			break;
+		appendStringInfo(buf, "%s%s", sep, quote_identifier(strVal(n)));
+		sep = ".";
+	}
+}
+
+static void
+add_rolespec(StringInfo buf, RoleSpec *r)
+{
+	if (r == NULL)
+		return;
+	switch (r->roletype)
+	{
+		case ROLESPEC_CSTRING:
+			add_name(buf, r->rolename);
+			break;
+		case ROLESPEC_CURRENT_USER:
+			appendStringInfoString(buf, " CURRENT_USER");
+			break;
+		case ROLESPEC_SESSION_USER:
+			appendStringInfoString(buf, " SESSION_USER");
+			break;
+		case ROLESPEC_PUBLIC:
+			appendStringInfoString(buf, " PUBLIC");
+			break;
+		default:
+			appendStringInfoString(buf, " CURRENT_ROLE");
+			break;
+	}
+}
+
+static void
+add_rangevars(StringInfo buf, List *rels)
+{
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Node	   *n = (Node *) lfirst(lc);
+
+		if (IsA(n, RangeVar))
+			add_rangevar(buf, (RangeVar *) n);
+		else if (IsA(n, VacuumRelation))
+			add_rangevar(buf, ((VacuumRelation *) n)->relation);
+	}
+}
+
+/*
+ * The object of COMMENT, SECURITY LABEL or DROP, as the grammar gives it:
+ * a name (schema, database), a qualified name (table, column), a function
+ * or operator with its arguments, a type, or a list of those (a cast's two
+ * types).  Names only: the comment or label itself is a separate field
+ * that is never read here.
+ */
+static void
+add_object(StringInfo buf, Node *obj)
+{
+	ListCell   *lc;
+
+	if (obj == NULL)
+		return;
+	if (IsA(obj, String))
+		add_name(buf, strVal(obj));
+	else if (IsA(obj, ObjectWithArgs))
+		add_namelist(buf, ((ObjectWithArgs *) obj)->objname);
+	else if (IsA(obj, TypeName))
+		add_namelist(buf, ((TypeName *) obj)->names);
+	else if (IsA(obj, List) && list_length((List *) obj) > 0 &&
+			 IsA(linitial((List *) obj), String))
+		add_namelist(buf, (List *) obj);
+	else if (IsA(obj, List))
+		foreach(lc, (List *) obj)
+			add_object(buf, (Node *) lfirst(lc));
+}
+
+/*
+ * The names of the objects a utility statement acts on: identifiers only,
+ * never an option value, a string or an expression.  Statements not
+ * listed keep their tag alone.
+ */
+static void
+utility_names(StringInfo buf, Node *stmt)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_CopyStmt:
+			add_rangevar(buf, ((CopyStmt *) stmt)->relation);
+			break;
+		case T_CreateSubscriptionStmt:
+			add_name(buf, ((CreateSubscriptionStmt *) stmt)->subname);
+			break;
+		case T_AlterSubscriptionStmt:
+			add_name(buf, ((AlterSubscriptionStmt *) stmt)->subname);
+			break;
+		case T_DropSubscriptionStmt:
+			add_name(buf, ((DropSubscriptionStmt *) stmt)->subname);
+			break;
+		case T_CallStmt:
+			if (((CallStmt *) stmt)->funccall)
+				add_namelist(buf, ((CallStmt *) stmt)->funccall->funcname);
+			break;
+		case T_VariableSetStmt:
+			add_setting(buf, ((VariableSetStmt *) stmt)->name);
+			break;
+		case T_AlterSystemStmt:
+			add_setting(buf, ((AlterSystemStmt *) stmt)->setstmt->name);
+			break;
+		case T_CreateRoleStmt:
+			add_name(buf, ((CreateRoleStmt *) stmt)->role);
+			break;
+		case T_AlterRoleStmt:
+			add_rolespec(buf, ((AlterRoleStmt *) stmt)->role);
+			break;
+		case T_AlterRoleSetStmt:
+			add_rolespec(buf, ((AlterRoleSetStmt *) stmt)->role);
+			break;
+		case T_CreateUserMappingStmt:
+			appendStringInfoString(buf, " FOR");
+			add_rolespec(buf, ((CreateUserMappingStmt *) stmt)->user);
+			appendStringInfoString(buf, " SERVER");
+			add_name(buf, ((CreateUserMappingStmt *) stmt)->servername);
+			break;
+		case T_AlterUserMappingStmt:
+			appendStringInfoString(buf, " FOR");
+			add_rolespec(buf, ((AlterUserMappingStmt *) stmt)->user);
+			appendStringInfoString(buf, " SERVER");
+			add_name(buf, ((AlterUserMappingStmt *) stmt)->servername);
+			break;
+		case T_DropUserMappingStmt:
+			appendStringInfoString(buf, " FOR");
+			add_rolespec(buf, ((DropUserMappingStmt *) stmt)->user);
+			appendStringInfoString(buf, " SERVER");
+			add_name(buf, ((DropUserMappingStmt *) stmt)->servername);
+			break;
+		case T_CreateForeignServerStmt:
+			add_name(buf, ((CreateForeignServerStmt *) stmt)->servername);
+			break;
+		case T_AlterForeignServerStmt:
+			add_name(buf, ((AlterForeignServerStmt *) stmt)->servername);
+			break;
+		case T_CreateStmt:
+			add_rangevar(buf, ((CreateStmt *) stmt)->relation);
+			break;
+		case T_CreateTableAsStmt:
+			if (((CreateTableAsStmt *) stmt)->into)
+				add_rangevar(buf, ((CreateTableAsStmt *) stmt)->into->rel);
+			break;
+		case T_SelectStmt:		/* SELECT INTO */
+			if (((SelectStmt *) stmt)->intoClause)
+				add_rangevar(buf, ((SelectStmt *) stmt)->intoClause->rel);
+			break;
+		case T_ViewStmt:
+			add_rangevar(buf, ((ViewStmt *) stmt)->view);
+			break;
+		case T_IndexStmt:
+			add_name(buf, ((IndexStmt *) stmt)->idxname);
+			appendStringInfoString(buf, " ON");
+			add_rangevar(buf, ((IndexStmt *) stmt)->relation);
+			break;
+		case T_AlterTableStmt:
+			add_rangevar(buf, ((AlterTableStmt *) stmt)->relation);
+			break;
+		case T_TruncateStmt:
+			add_rangevars(buf, ((TruncateStmt *) stmt)->relations);
+			break;
+		case T_VacuumStmt:
+			add_rangevars(buf, ((VacuumStmt *) stmt)->rels);
+			break;
+		case T_LockStmt:
+			add_rangevars(buf, ((LockStmt *) stmt)->relations);
+			break;
+		case T_RefreshMatViewStmt:
+			add_rangevar(buf, ((RefreshMatViewStmt *) stmt)->relation);
+			break;
+		case T_ClusterStmt:
+			add_rangevar(buf, ((ClusterStmt *) stmt)->relation);
+			break;
+		case T_PrepareStmt:
+			add_name(buf, ((PrepareStmt *) stmt)->name);
+			break;
+		case T_ExecuteStmt:
+			add_name(buf, ((ExecuteStmt *) stmt)->name);
+			break;
+		case T_DeallocateStmt:
+			add_name(buf, ((DeallocateStmt *) stmt)->name);
+			break;
+		case T_DeclareCursorStmt:
+			add_name(buf, ((DeclareCursorStmt *) stmt)->portalname);
+			break;
+		case T_FetchStmt:
+			add_name(buf, ((FetchStmt *) stmt)->portalname);
+			break;
+		case T_ClosePortalStmt:
+			add_name(buf, ((ClosePortalStmt *) stmt)->portalname);
+			break;
+		case T_ListenStmt:
+			add_name(buf, ((ListenStmt *) stmt)->conditionname);
+			break;
+		case T_UnlistenStmt:
+			add_name(buf, ((UnlistenStmt *) stmt)->conditionname);
+			break;
+		case T_NotifyStmt:
+			add_name(buf, ((NotifyStmt *) stmt)->conditionname);
+			break;
+		case T_CreateFunctionStmt:
+			add_namelist(buf, ((CreateFunctionStmt *) stmt)->funcname);
+			break;
+		case T_CreateSchemaStmt:
+			add_name(buf, ((CreateSchemaStmt *) stmt)->schemaname);
+			break;
+		case T_CreatedbStmt:
+			add_name(buf, ((CreatedbStmt *) stmt)->dbname);
+			break;
+		case T_DropdbStmt:
+			add_name(buf, ((DropdbStmt *) stmt)->dbname);
+			break;
+		case T_CreatePublicationStmt:
+			add_name(buf, ((CreatePublicationStmt *) stmt)->pubname);
+			break;
+		case T_CreateExtensionStmt:
+			add_name(buf, ((CreateExtensionStmt *) stmt)->extname);
+			break;
+		case T_CommentStmt:
+			add_object(buf, ((CommentStmt *) stmt)->object);
+			break;
+		case T_SecLabelStmt:
+			add_object(buf, ((SecLabelStmt *) stmt)->object);
+			break;
+		case T_DropStmt:
+			{
+				const char *sep = "";
+
+				foreach(lc, ((DropStmt *) stmt)->objects)
+				{
+					appendStringInfoString(buf, sep);
+					add_object(buf, (Node *) lfirst(lc));
+					sep = ",";
+				}
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/* "<FIRST-WORD statement>" for a text that could not be checked */
+static char *
+unchecked_text(const char *query)
+{
+	const char *p = query;
+	int			n = 0;
+	char		word[32];
+
+	/* skip white space, comments and opening parentheses */
+	for (;;)
+	{
+		while (*p && (isspace((unsigned char) *p) || *p == '('))
+			p++;
+		if (p[0] == '-' && p[1] == '-')
+		{
+			while (*p && *p != '\n')
+				p++;
+		}
+		else if (p[0] == '/' && p[1] == '*')
+		{
+			const char *end = strstr(p + 2, "*/");
+
+			p = end ? end + 2 : p + strlen(p);
+		}
+		else
+			break;
+	}
+	while (n < (int) sizeof(word) - 1 && isalpha((unsigned char) p[n]))
+	{
+		word[n] = pg_ascii_toupper((unsigned char) p[n]);
+		n++;
+	}
+	word[n] = '\0';
+	if (n == 0 || isalnum((unsigned char) p[n]))
+		return pstrdup("<unrecognized statement>");
+	return psprintf("<%s statement>", word);
+}
+
+/*
+ * Classify a parsed text: the whole text when it may be stored, else the
+ * command tag and names.  Runs in a subtransaction: the grammar and the
+ * tree walker raise errors on what they do not know.
+ */
+static char *
+classify(const char *query, bool *reduced)
+{
+	char	   *replaced = placeholders_to_constants(query);
+	List	   *parsed;
+	RawStmt    *raw;
+	StringInfoData buf;
+
+	parsed = raw_parser(replaced, RAW_PARSE_DEFAULT);
+	if (list_length(parsed) != 1)
+		return NULL;
+	raw = linitial_node(RawStmt, parsed);
+	if (is_optimizable(raw->stmt))
+	{
+		LiteralSearch ls = {query, false};
+
+		(void) find_literal(raw->stmt, &ls);
+		if (!ls.found)
+		{
+			*reduced = false;
+			return pstrdup(query);
+		}
+		*reduced = true;
+		return pstrdup(CreateCommandName(raw->stmt));
+	}
+	initStringInfo(&buf);
+	/* the raw grammar's SELECT INTO is tagged SELECT until analysis */
+	if (IsA(raw->stmt, SelectStmt))
+		appendStringInfoString(&buf, "SELECT INTO");
+	else
+		appendStringInfoString(&buf, CreateCommandName(raw->stmt));
+	utility_names(&buf, raw->stmt);
+	*reduced = true;
+	return buf.data;
+}
+
+/*
+ * The text nadia_bgw may store for "query", cut to "maxlen" bytes (on a
+ * character boundary; 0 = no limit).  *reduced tells whether it is less
+ * than the text given.  The result is palloc'd in the caller's context.
+ */
+char *
+nadia_safe_statement_text(const char *query, int maxlen, bool *reduced)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	MemoryContext work;
+	char	   *volatile result = NULL;
+	volatile bool red = true;
+
+	if (query == NULL)
+	{
+		*reduced = false;
+		return NULL;
+	}
+
+	work = AllocSetContextCreate(caller, "nadia_bgw statement text",
+								 ALLOCSET_SMALL_SIZES);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(work);
+	PG_TRY();
+	{
+		bool		r = true;
+		char	   *text = classify(query, &r);
+
+		MemoryContextSwitchTo(caller);
+		if (text != NULL)
+		{
+			result = pstrdup(text);
+			red = r;
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		/* a text the grammar rejects: checked by nobody, so not stored */
+		MemoryContextSwitchTo(caller);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		result = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextDelete(work);
+
+	if (result == NULL)
+	{
+		result = unchecked_text(query);
+		red = true;
+	}
+	if (maxlen > 0 && strlen(result) > (size_t) maxlen)
+		result[pg_mbcliplen(result, strlen(result), maxlen)] = '\0';
+	*reduced = red;
+	return result;
+}
+
+/*
+ * nadia_bgw._safe_statement_text(query) -- the same, for the update script
+ * that rewrites the texts stored by earlier versions.
+ */
+Datum
+nadia_bgw_safe_statement_text(PG_FUNCTION_ARGS)
+{
+	bool		reduced;
+	char	   *q = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_TEXT_P(cstring_to_text(nadia_safe_statement_text(q, 0, &reduced)));
+}
