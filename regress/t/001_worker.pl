@@ -24,6 +24,14 @@ is($node->safe_psql('postgres', 'SELECT DISTINCT worker_pid FROM nadia_bgw.statu
 like(slurp_file($node->logfile), qr/nadia_bgw: worker started in database "postgres"/,
 	'start is logged');
 
+# --- between cycles it waits on its own wait event (custom ones from 17 on)
+my $own_events = $node->safe_psql('postgres', 'SHOW server_version_num') >= 170000;
+my $idle_event = $own_events ? 'NadiaBgwMain' : 'Extension';
+wait_until($node,
+	"SELECT wait_event_type = 'Extension' AND wait_event = '$idle_event'"
+	  . " FROM pg_stat_activity WHERE pid = $pid");
+pass("between cycles the worker waits on $idle_event");
+
 # --- wake() runs a cycle now
 my $beats = $node->safe_psql('postgres', 'SELECT beats FROM nadia_bgw.heartbeat');
 my $cycles = status_of($node, 'heartbeat', 'cycles');

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * nadia_bgw.c
- *		Module entry point: GUC definitions and registration of the
- *		background worker.
+ *		The library's entry point: _PG_init asks each module for its
+ *		settings and shared memory, and registers the background worker.
  *
  * The worker is registered only when the library is loaded through
  * shared_preload_libraries; a session that loads it on demand (CREATE
@@ -63,6 +63,7 @@ check_database(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* the scheduler's own settings */
 static void
 define_gucs(void)
 {
@@ -112,10 +113,6 @@ define_gucs(void)
 							GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 #endif
-	nadia_test_hooks_define_gucs();
-	nadia_regression_define_gucs();
-
-	MarkGUCPrefixReserved("nadia_bgw");
 }
 
 static void
@@ -144,10 +141,17 @@ _PG_init(void)
 {
 	nadia_json_init();
 
-	/* before define_gucs(), which reserves the prefix */
+	/*
+	 * Each module defines its settings in one block; then the prefix is
+	 * reserved, so that a misspelt nadia_bgw.* setting is reported instead
+	 * of being kept as a placeholder.
+	 */
+	define_gucs();
+	nadia_test_hooks_define_gucs();
 	nadia_sampler_init();
 	nadia_maintenance_define_gucs();
-	define_gucs();
+	nadia_regression_define_gucs();
+	MarkGUCPrefixReserved("nadia_bgw");
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

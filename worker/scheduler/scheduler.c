@@ -207,7 +207,7 @@ wait_for_database(void)
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 nadia_bgw_interval * 1000L,
-						 PG_WAIT_EXTENSION);
+						 nadia_wait_event(NADIA_WAIT_DATABASE));
 		ResetLatch(MyLatch);
 	}
 }
@@ -283,16 +283,12 @@ apply_debug_hooks(const char *task)
 	{
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 100, PG_WAIT_EXTENSION);
+						 100, nadia_wait_event(NADIA_WAIT_TEST_DELAY));
 		ResetLatch(MyLatch);
 		process_interrupts();
 	}
-	if (nadia_bgw_debug_fail_task != NULL &&
-		strcmp(nadia_bgw_debug_fail_task, task) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("injected failure in task \"%s\"", task),
-				 errhint("Reset nadia_bgw.debug_fail_task to stop it.")));
+	nadia_debug_fail_point(nadia_bgw_debug_fail_task, "nadia_bgw.debug_fail_task",
+						   "task", task);
 }
 
 static void
@@ -547,7 +543,7 @@ nadia_bgw_main(Datum main_arg)
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout,
-						 PG_WAIT_EXTENSION);
+						 nadia_wait_event(NADIA_WAIT_MAIN));
 		ResetLatch(MyLatch);
 		process_interrupts();
 	}

@@ -169,7 +169,7 @@ nadia_bgw_wake(PG_FUNCTION_ARGS)
 		/* short sleeps: a worker that dies never broadcasts */
 		ConditionVariableTimedSleep(&nadia_shared->cycle_done,
 									Min(remaining, 100),
-									PG_WAIT_EXTENSION);
+									nadia_wait_event(NADIA_WAIT_CYCLE));
 	}
 	ConditionVariableCancelSleep();
 	PG_RETURN_BOOL(done);
