@@ -259,6 +259,112 @@ add_object(StringInfo buf, Node *obj)
 }
 
 /*
+ * Where a utility statement keeps the names of the objects it acts on,
+ * for the statements whose names are one field: the node type, what the
+ * field holds and where it is.  Statements with more than one name, or
+ * names under another node, are in utility_names() itself.
+ */
+typedef enum NameField
+{
+	NF_NAME,					/* char *: an identifier */
+	NF_SETTING,					/* char *: a setting's name */
+	NF_RANGEVAR,				/* RangeVar * */
+	NF_RANGEVARS,				/* List * of RangeVar */
+	NF_NAMELIST,				/* List * of String: a qualified name */
+	NF_ROLESPEC,				/* RoleSpec * */
+	NF_OBJECT					/* Node *: COMMENT/SECURITY LABEL target */
+} NameField;
+
+typedef struct UtilityNameField
+{
+	NodeTag		tag;
+	NameField	kind;
+	size_t		offset;
+} UtilityNameField;
+
+#define NAME_FIELD(type, kind, field) {T_##type, kind, offsetof(type, field)}
+
+static const UtilityNameField name_fields[] = {
+	NAME_FIELD(CopyStmt, NF_RANGEVAR, relation),
+	NAME_FIELD(CreateSubscriptionStmt, NF_NAME, subname),
+	NAME_FIELD(AlterSubscriptionStmt, NF_NAME, subname),
+	NAME_FIELD(DropSubscriptionStmt, NF_NAME, subname),
+	NAME_FIELD(VariableSetStmt, NF_SETTING, name),
+	NAME_FIELD(CreateRoleStmt, NF_NAME, role),
+	NAME_FIELD(AlterRoleStmt, NF_ROLESPEC, role),
+	NAME_FIELD(AlterRoleSetStmt, NF_ROLESPEC, role),
+	NAME_FIELD(CreateForeignServerStmt, NF_NAME, servername),
+	NAME_FIELD(AlterForeignServerStmt, NF_NAME, servername),
+	NAME_FIELD(CreateStmt, NF_RANGEVAR, relation),
+	NAME_FIELD(ViewStmt, NF_RANGEVAR, view),
+	NAME_FIELD(AlterTableStmt, NF_RANGEVAR, relation),
+	NAME_FIELD(TruncateStmt, NF_RANGEVARS, relations),
+	NAME_FIELD(VacuumStmt, NF_RANGEVARS, rels),
+	NAME_FIELD(LockStmt, NF_RANGEVARS, relations),
+	NAME_FIELD(RefreshMatViewStmt, NF_RANGEVAR, relation),
+	NAME_FIELD(ClusterStmt, NF_RANGEVAR, relation),
+	NAME_FIELD(PrepareStmt, NF_NAME, name),
+	NAME_FIELD(ExecuteStmt, NF_NAME, name),
+	NAME_FIELD(DeallocateStmt, NF_NAME, name),
+	NAME_FIELD(DeclareCursorStmt, NF_NAME, portalname),
+	NAME_FIELD(FetchStmt, NF_NAME, portalname),
+	NAME_FIELD(ClosePortalStmt, NF_NAME, portalname),
+	NAME_FIELD(ListenStmt, NF_NAME, conditionname),
+	NAME_FIELD(UnlistenStmt, NF_NAME, conditionname),
+	NAME_FIELD(NotifyStmt, NF_NAME, conditionname),
+	NAME_FIELD(CreateFunctionStmt, NF_NAMELIST, funcname),
+	NAME_FIELD(CreateSchemaStmt, NF_NAME, schemaname),
+	NAME_FIELD(CreatedbStmt, NF_NAME, dbname),
+	NAME_FIELD(DropdbStmt, NF_NAME, dbname),
+	NAME_FIELD(CreatePublicationStmt, NF_NAME, pubname),
+	NAME_FIELD(CreateExtensionStmt, NF_NAME, extname),
+	NAME_FIELD(CommentStmt, NF_OBJECT, object),
+	NAME_FIELD(SecLabelStmt, NF_OBJECT, object),
+};
+
+/* The name a field of "stmt" holds, as "kind" says. */
+static void
+add_field(StringInfo buf, Node *stmt, NameField kind, size_t offset)
+{
+	void	   *field = *(void **) ((char *) stmt + offset);
+
+	switch (kind)
+	{
+		case NF_NAME:
+			add_name(buf, (const char *) field);
+			break;
+		case NF_SETTING:
+			add_setting(buf, (const char *) field);
+			break;
+		case NF_RANGEVAR:
+			add_rangevar(buf, (RangeVar *) field);
+			break;
+		case NF_RANGEVARS:
+			add_rangevars(buf, (List *) field);
+			break;
+		case NF_NAMELIST:
+			add_namelist(buf, (List *) field);
+			break;
+		case NF_ROLESPEC:
+			add_rolespec(buf, (RoleSpec *) field);
+			break;
+		case NF_OBJECT:
+			add_object(buf, (Node *) field);
+			break;
+	}
+}
+
+/* " FOR role SERVER name" of the three user-mapping statements */
+static void
+add_user_mapping(StringInfo buf, RoleSpec *user, const char *server)
+{
+	appendStringInfoString(buf, " FOR");
+	add_rolespec(buf, user);
+	appendStringInfoString(buf, " SERVER");
+	add_name(buf, server);
+}
+
+/*
  * The names of the objects a utility statement acts on: identifiers only,
  * never an option value, a string or an expression.  Statements not
  * listed keep their tag alone.
@@ -267,66 +373,35 @@ static void
 utility_names(StringInfo buf, Node *stmt)
 {
 	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < (int) lengthof(name_fields); i++)
+		if (name_fields[i].tag == nodeTag(stmt))
+		{
+			add_field(buf, stmt, name_fields[i].kind, name_fields[i].offset);
+			return;
+		}
 
 	switch (nodeTag(stmt))
 	{
-		case T_CopyStmt:
-			add_rangevar(buf, ((CopyStmt *) stmt)->relation);
-			break;
-		case T_CreateSubscriptionStmt:
-			add_name(buf, ((CreateSubscriptionStmt *) stmt)->subname);
-			break;
-		case T_AlterSubscriptionStmt:
-			add_name(buf, ((AlterSubscriptionStmt *) stmt)->subname);
-			break;
-		case T_DropSubscriptionStmt:
-			add_name(buf, ((DropSubscriptionStmt *) stmt)->subname);
-			break;
 		case T_CallStmt:
 			if (((CallStmt *) stmt)->funccall)
 				add_namelist(buf, ((CallStmt *) stmt)->funccall->funcname);
 			break;
-		case T_VariableSetStmt:
-			add_setting(buf, ((VariableSetStmt *) stmt)->name);
-			break;
 		case T_AlterSystemStmt:
 			add_setting(buf, ((AlterSystemStmt *) stmt)->setstmt->name);
 			break;
-		case T_CreateRoleStmt:
-			add_name(buf, ((CreateRoleStmt *) stmt)->role);
-			break;
-		case T_AlterRoleStmt:
-			add_rolespec(buf, ((AlterRoleStmt *) stmt)->role);
-			break;
-		case T_AlterRoleSetStmt:
-			add_rolespec(buf, ((AlterRoleSetStmt *) stmt)->role);
-			break;
 		case T_CreateUserMappingStmt:
-			appendStringInfoString(buf, " FOR");
-			add_rolespec(buf, ((CreateUserMappingStmt *) stmt)->user);
-			appendStringInfoString(buf, " SERVER");
-			add_name(buf, ((CreateUserMappingStmt *) stmt)->servername);
+			add_user_mapping(buf, ((CreateUserMappingStmt *) stmt)->user,
+							 ((CreateUserMappingStmt *) stmt)->servername);
 			break;
 		case T_AlterUserMappingStmt:
-			appendStringInfoString(buf, " FOR");
-			add_rolespec(buf, ((AlterUserMappingStmt *) stmt)->user);
-			appendStringInfoString(buf, " SERVER");
-			add_name(buf, ((AlterUserMappingStmt *) stmt)->servername);
+			add_user_mapping(buf, ((AlterUserMappingStmt *) stmt)->user,
+							 ((AlterUserMappingStmt *) stmt)->servername);
 			break;
 		case T_DropUserMappingStmt:
-			appendStringInfoString(buf, " FOR");
-			add_rolespec(buf, ((DropUserMappingStmt *) stmt)->user);
-			appendStringInfoString(buf, " SERVER");
-			add_name(buf, ((DropUserMappingStmt *) stmt)->servername);
-			break;
-		case T_CreateForeignServerStmt:
-			add_name(buf, ((CreateForeignServerStmt *) stmt)->servername);
-			break;
-		case T_AlterForeignServerStmt:
-			add_name(buf, ((AlterForeignServerStmt *) stmt)->servername);
-			break;
-		case T_CreateStmt:
-			add_rangevar(buf, ((CreateStmt *) stmt)->relation);
+			add_user_mapping(buf, ((DropUserMappingStmt *) stmt)->user,
+							 ((DropUserMappingStmt *) stmt)->servername);
 			break;
 		case T_CreateTableAsStmt:
 			if (((CreateTableAsStmt *) stmt)->into)
@@ -336,82 +411,10 @@ utility_names(StringInfo buf, Node *stmt)
 			if (((SelectStmt *) stmt)->intoClause)
 				add_rangevar(buf, ((SelectStmt *) stmt)->intoClause->rel);
 			break;
-		case T_ViewStmt:
-			add_rangevar(buf, ((ViewStmt *) stmt)->view);
-			break;
 		case T_IndexStmt:
 			add_name(buf, ((IndexStmt *) stmt)->idxname);
 			appendStringInfoString(buf, " ON");
 			add_rangevar(buf, ((IndexStmt *) stmt)->relation);
-			break;
-		case T_AlterTableStmt:
-			add_rangevar(buf, ((AlterTableStmt *) stmt)->relation);
-			break;
-		case T_TruncateStmt:
-			add_rangevars(buf, ((TruncateStmt *) stmt)->relations);
-			break;
-		case T_VacuumStmt:
-			add_rangevars(buf, ((VacuumStmt *) stmt)->rels);
-			break;
-		case T_LockStmt:
-			add_rangevars(buf, ((LockStmt *) stmt)->relations);
-			break;
-		case T_RefreshMatViewStmt:
-			add_rangevar(buf, ((RefreshMatViewStmt *) stmt)->relation);
-			break;
-		case T_ClusterStmt:
-			add_rangevar(buf, ((ClusterStmt *) stmt)->relation);
-			break;
-		case T_PrepareStmt:
-			add_name(buf, ((PrepareStmt *) stmt)->name);
-			break;
-		case T_ExecuteStmt:
-			add_name(buf, ((ExecuteStmt *) stmt)->name);
-			break;
-		case T_DeallocateStmt:
-			add_name(buf, ((DeallocateStmt *) stmt)->name);
-			break;
-		case T_DeclareCursorStmt:
-			add_name(buf, ((DeclareCursorStmt *) stmt)->portalname);
-			break;
-		case T_FetchStmt:
-			add_name(buf, ((FetchStmt *) stmt)->portalname);
-			break;
-		case T_ClosePortalStmt:
-			add_name(buf, ((ClosePortalStmt *) stmt)->portalname);
-			break;
-		case T_ListenStmt:
-			add_name(buf, ((ListenStmt *) stmt)->conditionname);
-			break;
-		case T_UnlistenStmt:
-			add_name(buf, ((UnlistenStmt *) stmt)->conditionname);
-			break;
-		case T_NotifyStmt:
-			add_name(buf, ((NotifyStmt *) stmt)->conditionname);
-			break;
-		case T_CreateFunctionStmt:
-			add_namelist(buf, ((CreateFunctionStmt *) stmt)->funcname);
-			break;
-		case T_CreateSchemaStmt:
-			add_name(buf, ((CreateSchemaStmt *) stmt)->schemaname);
-			break;
-		case T_CreatedbStmt:
-			add_name(buf, ((CreatedbStmt *) stmt)->dbname);
-			break;
-		case T_DropdbStmt:
-			add_name(buf, ((DropdbStmt *) stmt)->dbname);
-			break;
-		case T_CreatePublicationStmt:
-			add_name(buf, ((CreatePublicationStmt *) stmt)->pubname);
-			break;
-		case T_CreateExtensionStmt:
-			add_name(buf, ((CreateExtensionStmt *) stmt)->extname);
-			break;
-		case T_CommentStmt:
-			add_object(buf, ((CommentStmt *) stmt)->object);
-			break;
-		case T_SecLabelStmt:
-			add_object(buf, ((SecLabelStmt *) stmt)->object);
 			break;
 		case T_DropStmt:
 			{
