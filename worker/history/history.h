@@ -165,7 +165,7 @@ extern bool nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, 
 extern int	nadia_column_index(const HistSource *src, const char *name);
 extern Oid	nadia_column_type(const HistColumn *col);
 
-/* sampler_tracked.c */
+/* tracked_*.c: the tracked sources' engine (internals: tracked.h) */
 extern int	nadia_bgw_max_tracked_objects;
 extern const NadiaShmemPart nadia_tracked_shmem;
 extern bool nadia_tracked_has_baseline(const HistSource *src);
