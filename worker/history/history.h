@@ -1,169 +1,34 @@
 /*-------------------------------------------------------------------------
  *
- * sampler.h
- *		Statistics history: the sampler (sampler.c), its sources
- *		(sampler_sources.c) and the downsampling/retention of history
- *		(history_tiers.c).
+ * history.h
+ *		The history module as the other modules see it: the "sample" task,
+ *		take_sample(), the module's settings and its part of shared memory.
+ *		What its files share among themselves is in history_internal.h.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef NADIA_SAMPLER_H
-#define NADIA_SAMPLER_H
-
-
-#include "datatype/timestamp.h"
-#include "lib/stringinfo.h"
+#ifndef NADIA_HISTORY_H
+#define NADIA_HISTORY_H
 
 #include "core/core.h"
 
-/* GUC variables (sampler.c) */
-extern int	nadia_bgw_raw_retention;	/* minutes */
-extern int	nadia_bgw_hourly_retention; /* minutes */
-extern int	nadia_bgw_daily_retention;	/* minutes */
-extern int	nadia_bgw_query_text_max;	/* bytes */
-extern char *nadia_bgw_debug_fail_source;
-extern int	nadia_bgw_debug_tracked_undo_limit;	/* records; 0 = 64 MB */
-extern int	nadia_bgw_debug_object_delay;	/* ms; 0 = off */
-extern char *nadia_bgw_debug_object_loop;
+/* sampler.c */
+extern int64 nadia_take_sample(bool from_worker);
+extern void nadia_sample_task(void);
+extern void nadia_history_define_gucs(void);
 
 /*
- * Testing only (nadia_bgw.debug_object_delay): each object of a sampler
- * loop logs its number and waits, so that a test can count in objects how
- * far a sample goes after a cancel, or what another backend did meanwhile.
- * Off, it costs one test of an int per object.
+ * The old name, still called by _PG_init (scheduler/nadia_bgw.c) until
+ * that call is renamed.
  */
-extern void nadia_debug_object(const char *loop, const char *source, int64 n);
-
-#define NADIA_DEBUG_OBJECT(loop, source, n) \
-	do { \
-		if (unlikely(nadia_bgw_debug_object_delay > 0)) \
-			nadia_debug_object((loop), (source), (n)); \
-	} while (0)
+#define nadia_sampler_init() nadia_history_define_gucs()
 
 /*
- * Column flags of a delta source (see sampler_sources.c for how each is
- * turned into SQL).
+ * The block below is sampler_tracked.c's, being split apart in parallel:
+ * it needs the internal types, and moves to history_internal.h (all but
+ * nadia_tracked_shmem) with that split, which removes this include.
  */
-#define HC_KEY		0x0001		/* key of the state table */
-#define HC_HKEY		0x0002		/* key of the history table */
-#define HC_STATE	0x0004		/* stored in the state table */
-#define HC_HIST		0x0008		/* stored in the history table */
-#define HC_DETECT	0x0010		/* a change of it makes the row "changed" */
-#define HC_DELTA	0x0020		/* cumulative counter: history gets the delta */
-#define HC_MIN		0x0040		/* cumulative minimum: history gets it when it fell */
-#define HC_MAX		0x0080		/* cumulative maximum: history gets it when it rose */
-#define HC_RESTART	0x0100		/* reset marker: a change restarts the row's counters */
-#define HC_LATE		0x0200		/* computed for changed rows only */
-#define HC_KEEP		0x0400		/* late column: NULL keeps the previous value */
-#define HC_TRIGGER	0x0800		/* a change of it recomputes the lazy columns */
-#define HC_WHENCHANGED 0x4000	/* history gets it only when it changed */
-#define HC_NOUPDATE	0x2000		/* state column written when the row is created only */
-#define HC_LAZY		0x1000		/* late column computed only when a trigger
-								 * column changed (or the row is new); else
-								 * NULL in history, previous value in state */
-#define HC_CATALOG	0x8000		/* tracked sources: a catalog property (name,
-								 * definition), kept in a *_catalog table */
-#define HC_DICT		0x10000		/* tracked sources: from the statement text
-								 * dictionary (stmt_id, excluded) */
-#define HC_AGE		0x20000		/* lazy column that moves by itself (an age):
-								 * a new measurement of it alone is no change */
-
-typedef struct HistColumn
-{
-	const char *name;
-	const char *expr;			/* SQL; "@a|b" = first existing column a or b */
-	const char *type;			/* SQL type the value is cast to */
-	int			flags;
-
-	/*
-	 * Counters reset together (one view of a row that joins several): a
-	 * marker of the group that moved, or a counter of it that went
-	 * backwards, restarts that group's counters only.  0: the whole row.
-	 */
-	int			group;
-} HistColumn;
-
-struct TrackedRows;
-struct HistSource;
-
-/*
- * Readers of the tracked sources (sampler_readers.c): fill one row per
- * object with the values of the source's non-late columns; "measure" fills
- * the lazy columns (sizes) of the rows that need them.
- */
-typedef void (*TrackedReader) (const struct HistSource *src, struct TrackedRows *rows,
-							   const char *pgss_schema);
-typedef void (*TrackedMeasure) (const struct HistSource *src, struct TrackedRows *rows,
-								int row);
-typedef void (*TrackedCatalog) (const struct HistSource *src, TimestampTz ts,
-								Datum changed_keys, Datum dropped_keys);
-typedef bool (*TrackedCatalogReady) (const struct HistSource *src, struct TrackedRows *rows,
-									 int row);
-
-typedef struct HistSource
-{
-	const char *name;			/* "statements", "tables", ... */
-	const char *state_table;
-	const char *hist_table;
-	const char *hourly_table;	/* NULL = no downsampling tier */
-	const char *daily_table;
-	const char *from;			/* FROM clause; "%s" = pg_stat_statements schema */
-	const char *where;			/* WHERE clause of the source query, or NULL */
-	const char *detect_rels;	/* relations whose columns "@" expressions may use */
-	const char *reset_query;	/* source-wide stats_reset, or NULL */
-	const HistColumn *cols;
-	int			ncols;
-	/* tracked sources: last-seen values in shared memory (sampler_tracked.c) */
-	TrackedReader reader;		/* NULL: the generated SQL of build_source() */
-	TrackedMeasure measure;
-	TrackedCatalog catalog;		/* writes the *_catalog table, or NULL */
-	TrackedCatalogReady catalog_ready;	/* can a row's catalog entry be
-										 * written now? NULL: always */
-} HistSource;
-
-/* one object read by a tracked source's reader */
-typedef struct TrackedRow
-{
-	int64		k1;				/* queryid, relid, indexrelid */
-	Oid			k2;				/* statements: dbid */
-	Oid			k3;				/* statements: userid */
-	uint16		extra;			/* statements: toplevel */
-	uint32		cat_hash;		/* hash of the catalog columns */
-	int			cat_index;		/* reader's own: its catalog entry */
-	Datum	   *vals;			/* one per column of the source */
-	bool	   *nulls;
-	void	   *entry;			/* engine: the shared entry, or NULL */
-	bool		measure;		/* engine: the lazy columns are read now */
-	bool		still_due;		/* engine: written, sizes measured later */
-	bool		restart;
-	bool		changed;
-	bool		skip;			/* not tracked: no history, no state */
-	bool		cat_changed;
-	int32		stmt_id;
-	bool		excluded;
-} TrackedRow;
-
-typedef struct TrackedRows
-{
-	TrackedRow *rows;
-	int			n;
-	int			max;
-	MemoryContext cxt;
-} TrackedRows;
-
-extern TrackedRow *nadia_tracked_add(const HistSource *src, TrackedRows *rows);
-
-/* sampler_readers.c */
-extern void nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
-extern void nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
-extern void nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
-extern void nadia_measure_table(const HistSource *src, TrackedRows *rows, int row);
-extern void nadia_measure_index(const HistSource *src, TrackedRows *rows, int row);
-extern void nadia_catalog_tables(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
-extern void nadia_catalog_indexes(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
-extern bool nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row);
-extern int	nadia_column_index(const HistSource *src, const char *name);
-extern Oid	nadia_column_type(const HistColumn *col);
+#include "history/history_internal.h"
 
 /* tracked_*.c: the tracked sources' engine (internals: tracked.h) */
 extern int	nadia_bgw_max_tracked_objects;
@@ -172,33 +37,4 @@ extern bool nadia_tracked_has_baseline(const HistSource *src);
 extern int64 nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_id,
 										 bool initialized, const char *pgss_schema, int64 *seen);
 
-/* sampler_sources.c */
-extern const HistSource nadia_delta_sources[];
-extern const int nadia_n_delta_sources;
-extern void nadia_source_initialized(const HistSource *src, TimestampTz ts);
-extern bool nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
-									 const char *schema);
-extern int64 nadia_sample_delta_source(const HistSource *src, TimestampTz ts,
-									   int64 sample_id, const char *pgss_schema,
-									   int64 *seen);
-extern int64 nadia_sample_statement_texts(const char *pgss_schema, TimestampTz ts);
-extern int64 nadia_sample_activity(TimestampTz ts);
-extern int64 nadia_sample_lock_waits(TimestampTz ts);
-extern int64 nadia_sample_replication(TimestampTz ts);
-extern void nadia_check_pgss_evictions(const char *pgss_schema, TimestampTz ts,
-									   int64 sample_id, bool from_worker, int64 entries);
-extern char *nadia_event_details(const char *str_key, const char *str_value,
-								 const char *num_key, int64 num_value,
-								 const char *num2_key, const char *num2_text);
-extern void nadia_record_event(int64 sample_id, TimestampTz ts, const char *source,
-							   const char *kind, int64 count, const char *details_json);
-
-/* sampler.c */
-extern int64 nadia_take_sample(bool from_worker);
-extern void nadia_sample_task(void);
-extern void nadia_sampler_init(void);
-
-/* history_tiers.c */
-extern void nadia_maintain_history(TimestampTz now, StringInfo report);
-
-#endif							/* NADIA_SAMPLER_H */
+#endif							/* NADIA_HISTORY_H */

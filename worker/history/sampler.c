@@ -10,6 +10,11 @@
  * recorded in the sample's outcome and the other sources still land.  The
  * samples row (time, duration, per-source outcome) is written last.
  *
+ * This file is the top of the history module: it calls the sources (the
+ * files history_internal.h lists) and none of them calls it.  It also
+ * gathers the module's settings, each file group defining its own, in
+ * nadia_history_define_gucs().
+ *
  * The sampler's own statements never reach statement history: the worker
  * runs with pg_stat_statements.track = none (scheduler.c), take_sample()
  * sets it for its duration, and calls of take_sample()/maintain_history()
@@ -19,7 +24,10 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
+#include <math.h>
+
+#include <cjson/cJSON.h>
+
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -29,17 +37,15 @@
 #include "pgstat.h"
 #include "portability/instr_time.h"
 #include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/json.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "core/core.h"
 #include "history/history.h"
+#include "history/history_internal.h"
 
 /* longest wait, in ms, for a lock a sampling source needs */
 #define SAMPLE_LOCK_TIMEOUT_MS 100
@@ -47,19 +53,8 @@
 PG_FUNCTION_INFO_V1(nadia_bgw_take_sample);
 PG_FUNCTION_INFO_V1(nadia_bgw_maintain_history);
 
-int			nadia_bgw_raw_retention = 1440;
-int			nadia_bgw_hourly_retention = 28 * 1440;
-int			nadia_bgw_daily_retention = 365 * 1440;
-int			nadia_bgw_query_text_max = 4096;
-char	   *nadia_bgw_debug_fail_source = NULL;
-int			nadia_bgw_debug_object_delay = 0;
-char	   *nadia_bgw_debug_object_loop = NULL;
-
-/* the loops that call NADIA_DEBUG_OBJECT() */
-static const char *const debug_object_loops[] = {
-	"read", "measure", "compare", "seen", "apply", "scan", "gone", "forget",
-	"history", "state", NULL
-};
+/* the sampling source that fails each time (test builds) */
+static char *nadia_bgw_debug_fail_source = NULL;
 
 /* advisory lock key serializing samples: "nadiasmp" */
 #define NADIA_SAMPLE_LOCK_KEY	INT64CONST(0x6e61646961736d70)
@@ -83,58 +78,30 @@ typedef struct SampleCtx
 	int64		sample_id;
 	const char *pgss_schema;
 	bool		from_worker;
-	StringInfoData outcome;		/* jsonb text: {"source": "ok", ...} */
-	StringInfoData rows;		/* jsonb text: {"source": n, ...} */
-	StringInfoData failed;		/* text[] literal body */
-	StringInfoData ms;			/* jsonb text: {"source": milliseconds, ...} */
+	cJSON	   *outcome;		/* {"source": "ok", ...} */
+	cJSON	   *rows;			/* {"source": n, ...} */
+	cJSON	   *ms;				/* {"source": milliseconds, ...} */
+	ArrayBuildState *failed;	/* text[] of the sources that failed */
 } SampleCtx;
 
-static bool
-check_debug_object_loop(char **newval, void **extra, GucSource source)
+/* one source of a sample, as run by run_step() */
+typedef struct SampleStep
 {
-	int			i;
+	SampleCtx  *ctx;
+	const char *name;
+	StepKind	kind;
+	const HistSource *src;
+	int64		rows;			/* out: history rows written */
+} SampleStep;
 
-	if (**newval == '\0')
-		return true;
-	for (i = 0; debug_object_loops[i] != NULL; i++)
-		if (strcmp(*newval, debug_object_loops[i]) == 0)
-			return true;
-	GUC_check_errdetail("Known loops: read, measure, compare, seen, apply, scan, gone, forget, history, state.");
-	return false;
-}
-
+/*
+ * The settings of the module, each file group defining its own: called
+ * once from _PG_init.
+ */
 void
-nadia_sampler_init(void)
+nadia_history_define_gucs(void)
 {
-	DefineCustomIntVariable("nadia_bgw.raw_retention",
-							"How long raw samples are kept.",
-							"Older raw partitions are dropped once downsampled into the hourly tier.",
-							&nadia_bgw_raw_retention,
-							1440, 10, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MIN,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("nadia_bgw.hourly_retention",
-							"How long hourly aggregates of history are kept.",
-							NULL,
-							&nadia_bgw_hourly_retention,
-							28 * 1440, 1440, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MIN,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("nadia_bgw.daily_retention",
-							"How long daily aggregates of history are kept.",
-							NULL,
-							&nadia_bgw_daily_retention,
-							365 * 1440, 1440, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MIN,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("nadia_bgw.query_text_max",
-							"Longest query text stored in statement history, in characters.",
-							"Longer texts are cut; the original length is kept in nadia_bgw.statements.query_len.",
-							&nadia_bgw_query_text_max,
-							4096, 64, 1048576,
-							PGC_SIGHUP, 0,
-							NULL, NULL, NULL);
-	/* sizes shared memory: only when preloading (it exists only then) */
+	/* sampler_tracked.c's: sizes shared memory, so only when preloading */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("nadia_bgw.max_tracked_objects",
 								"Statements, tables and indexes whose last-seen statistics the sampler keeps in shared memory.",
@@ -143,6 +110,7 @@ nadia_sampler_init(void)
 								20000, 100, 10000000,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
+#ifdef NADIA_TEST
 	DefineCustomStringVariable("nadia_bgw.debug_fail_source",
 							   "Testing only: makes the named sampling source raise an error.",
 							   "Used by the test suite to check that one failing source does not lose the others.",
@@ -157,58 +125,10 @@ nadia_sampler_init(void)
 							0, 0, INT_MAX,
 							PGC_SUSET, GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
-	DefineCustomIntVariable("nadia_bgw.debug_object_delay",
-							"Testing only: each object of the sampler's loops logs its number and waits this long.",
-							"The wait processes no interrupts: only the loops' own checks do.",
-							&nadia_bgw_debug_object_delay,
-							0, 0, 1000,
-							PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomStringVariable("nadia_bgw.debug_object_loop",
-							   "Testing only: the one sampler loop nadia_bgw.debug_object_delay applies to (empty: all).",
-							   "read, measure, compare, seen, apply, scan, gone, forget, history or state.",
-							   &nadia_bgw_debug_object_loop,
-							   "",
-							   PGC_SUSET, GUC_NOT_IN_SAMPLE,
-							   check_debug_object_loop, NULL, NULL);
-}
-
-/*
- * Testing only, see nadia_bgw.debug_object_delay: one LOG line per object
- * and a wait.  Neither may process an interrupt (errfinish() checks for
- * them after a LOG message, pg_usleep() does not): the loop's own checks
- * must be what stops it, or a test could not tell them missing.
- */
-void
-nadia_debug_object(const char *loop, const char *source, int64 n)
-{
-	if (nadia_bgw_debug_object_loop != NULL && nadia_bgw_debug_object_loop[0] != '\0' &&
-		strcmp(nadia_bgw_debug_object_loop, loop) != 0)
-		return;
-	HOLD_INTERRUPTS();
-	ereport(LOG,
-			(errmsg_internal("nadia_bgw debug: object " INT64_FORMAT " of %s %s", n, source, loop)));
-	RESUME_INTERRUPTS();
-	pg_usleep(nadia_bgw_debug_object_delay * 1000L);
-}
-
-/* Append "key": value to a JSON object under construction. */
-static void
-json_add(StringInfo buf, const char *key, const char *value_json)
-{
-	appendStringInfoString(buf, buf->len > 1 ? ", " : "");
-	escape_json(buf, key);
-	appendStringInfo(buf, ": %s", value_json);
-}
-
-static char *
-json_string(const char *s)
-{
-	StringInfoData b;
-
-	initStringInfo(&b);
-	escape_json(&b, s);
-	return b.data;
+#endif
+	nadia_statement_texts_define_gucs();
+	nadia_tiers_define_gucs();
+	nadia_sampler_debug_define_gucs();
 }
 
 /*
@@ -235,30 +155,40 @@ pgss_schema(const char **reason)
 	return quote_identifier(nadia_spi_getstring(0, 1));
 }
 
+/*
+ * A delta source: a tracked one (statements, tables, indexes: last-seen
+ * values in shared memory) or one of the generated SQL.
+ */
+static int64
+sample_delta_source(SampleCtx *ctx, const HistSource *src, const char *pgss_schema,
+					int64 *seen)
+{
+	bool		initialized;
+
+	if (src->reader == NULL)
+		return nadia_sample_sql_source(src, ctx->ts, ctx->sample_id, pgss_schema, seen);
+	initialized = nadia_source_bookkeeping(src, ctx->ts, ctx->sample_id, pgss_schema,
+										   nadia_tracked_has_baseline);
+	return nadia_sample_tracked_source(src, ctx->ts, ctx->sample_id, initialized,
+									   pgss_schema, seen);
+}
+
 static int64
 run_step_body(SampleCtx *ctx, StepKind kind, const HistSource *src)
 {
 	int64		n = 0;
+	int64		seen;
 
 	switch (kind)
 	{
 		case STEP_STATEMENTS:
-			{
-				int64		entries;
-
-				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id,
-											  ctx->pgss_schema, &entries);
-				nadia_check_pgss_evictions(ctx->pgss_schema, ctx->ts, ctx->sample_id,
-										   ctx->from_worker, entries);
-				break;
-			}
+			n = sample_delta_source(ctx, src, ctx->pgss_schema, &seen);
+			nadia_check_pgss_evictions(ctx->pgss_schema, ctx->ts, ctx->sample_id,
+									   ctx->from_worker, seen);
+			break;
 		case STEP_DELTA:
-			{
-				int64		seen;
-
-				n = nadia_sample_delta_source(src, ctx->ts, ctx->sample_id, NULL, &seen);
-				break;
-			}
+			n = sample_delta_source(ctx, src, NULL, &seen);
+			break;
 		case STEP_ACTIVITY:
 			n = nadia_sample_activity(ctx->ts);
 			break;
@@ -269,107 +199,128 @@ run_step_body(SampleCtx *ctx, StepKind kind, const HistSource *src)
 			n = nadia_sample_replication(ctx->ts);
 			break;
 		case STEP_MAINTENANCE:
-			{
-				StringInfoData report;
-
-				initStringInfo(&report);
-				nadia_maintain_history(ctx->ts, &report);
-				break;
-			}
+			(void) nadia_maintain_history(ctx->ts);
+			break;
 	}
 	return n;
+}
+
+/* The guarded part of run_step(), in the step's subtransaction. */
+static void
+run_step_guarded(void *arg)
+{
+	SampleStep *step = (SampleStep *) arg;
+
+	/*
+	 * Sizes open each relation: behind an application's ACCESS EXCLUSIVE
+	 * lock the sampler would wait, and queue the application's next
+	 * queries behind its own request.  Give up quickly instead: the source
+	 * fails (recorded), the others land.  Reverted right after the source
+	 * (or by the subtransaction's abort), so a session calling
+	 * take_sample() keeps its own setting.
+	 */
+	int			guc_nest = NewGUCNestLevel();
+
+	if (LockTimeout == 0 || LockTimeout > SAMPLE_LOCK_TIMEOUT_MS)
+		(void) set_config_option("lock_timeout",
+								 CppAsString2(SAMPLE_LOCK_TIMEOUT_MS),
+								 PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	nadia_debug_fail_point(nadia_bgw_debug_fail_source, "nadia_bgw.debug_fail_source",
+						   "sampling source", step->name);
+	step->rows = run_step_body(step->ctx, step->kind, step->src);
+	AtEOXact_GUC(true, guc_nest);
 }
 
 /*
  * Run one source in a subtransaction.  An error is caught, logged as a
  * WARNING, recorded in the outcome, and its work rolled back; the sample
- * goes on with the next source.
+ * goes on with the next source.  A cancel (pg_cancel_backend,
+ * statement_timeout) is meant for the whole sample, not for the source it
+ * happened to land in: it ends the sample.
  */
 static void
 run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	int64		n = 0;
-	int			guc_nest;
+	SampleStep	step = {ctx, name, kind, src, 0};
+	NadiaGuardError err;
 	instr_time	t0,
 				t1;
 
 	CHECK_FOR_INTERRUPTS();
 	INSTR_TIME_SET_CURRENT(t0);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	PG_TRY();
+	if (nadia_guarded_call(psprintf("sampling source \"%s\"", name),
+						   "The other sources of this sample were recorded.",
+						   run_step_guarded, &step, NADIA_GUARD_RETHROW_CANCEL, &err))
 	{
-		/*
-		 * Sizes open each relation: behind an application's ACCESS EXCLUSIVE
-		 * lock the sampler would wait, and queue the application's next
-		 * queries behind its own request.  Give up quickly instead: the
-		 * source fails (recorded), the others land.  Reverted right after
-		 * the source (or by the subtransaction's abort), so a session
-		 * calling take_sample() keeps its own setting.
-		 */
-		guc_nest = NewGUCNestLevel();
-		if (LockTimeout == 0 || LockTimeout > SAMPLE_LOCK_TIMEOUT_MS)
-			(void) set_config_option("lock_timeout",
-									 CppAsString2(SAMPLE_LOCK_TIMEOUT_MS),
-									 PGC_SUSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
-		if (nadia_bgw_debug_fail_source != NULL &&
-			strcmp(nadia_bgw_debug_fail_source, name) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-					 errmsg("injected failure in sampling source \"%s\"", name),
-					 errhint("Reset nadia_bgw.debug_fail_source to stop it.")));
-		n = run_step_body(ctx, kind, src);
-		AtEOXact_GUC(true, guc_nest);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		json_add(&ctx->outcome, name, "\"ok\"");
-		json_add(&ctx->rows, name, psprintf(INT64_FORMAT, n));
+		cJSON_AddStringToObject(ctx->outcome, name, "ok");
+		cJSON_AddNumberToObject(ctx->rows, name, (double) step.rows);
 	}
-	PG_CATCH();
+	else
 	{
-		ErrorData  *edata;
-		char		errbuf[128];
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		/*
-		 * A cancel (pg_cancel_backend, statement_timeout) is meant for the
-		 * whole sample, not for the source it happened to land in: caught
-		 * here, the sample went on with the next sources as if nothing had
-		 * been asked.
-		 */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("nadia_bgw: sampling source \"%s\" failed: %s", name, edata->message),
-				 errhint("The other sources of this sample were recorded.")));
 		/*
 		 * nadia_bgw_reader reads the outcome: the SQLSTATE and its class
 		 * only, since a message can quote what a statistics view holds of
 		 * other sessions (application_name, a value that failed a cast).
-		 * The message is in the WARNING above, in the server log.
+		 * The message is in the WARNING, in the server log.
 		 */
-		nadia_public_error(edata->sqlerrcode, errbuf, sizeof(errbuf));
-		json_add(&ctx->outcome, name, json_string(psprintf("error: %s", errbuf)));
-		appendStringInfo(&ctx->failed, "%s%s", ctx->failed.len ? "," : "", name);
-		FreeErrorData(edata);
+		cJSON_AddStringToObject(ctx->outcome, name,
+								psprintf("error: %s", err.public_text));
+		ctx->failed = accumArrayResult(ctx->failed, CStringGetTextDatum(name), false,
+									   TEXTOID, CurrentMemoryContext);
 	}
-	PG_END_TRY();
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
-	json_add(&ctx->ms, name, psprintf("%.3f", INSTR_TIME_GET_MILLISEC(t1)));
+	/* to the microsecond, as it always was */
+	cJSON_AddNumberToObject(ctx->ms, name,
+							rint(INSTR_TIME_GET_MILLISEC(t1) * 1000.0) / 1000.0);
+}
+
+/*
+ * The raw partitions a sample at "ts" writes into: made by
+ * ensure_partitions() when one is missing (once per partition width).
+ */
+static void
+ensure_raw_partitions(TimestampTz ts)
+{
+	bool		isnull;
+
+	if (nadia_spi_exec("SELECT (SELECT count(*) FROM nadia_bgw.history_tables t WHERE t.tier = 'raw')"
+					   " = (SELECT count(*) FROM nadia_bgw.history_partitions p"
+					   "     JOIN nadia_bgw.history_tables t USING (parent)"
+					   "    WHERE t.tier = 'raw' AND p.lo <= $1 AND $1 < p.hi)", 1,
+					   (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ts)},
+					   NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up history partitions");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		nadia_spi_exec("SELECT nadia_bgw.ensure_partitions('raw', $1)", 1,
+					   (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ts)},
+					   NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not create history partitions");
+}
+
+/* The samples row, written last. */
+static void
+record_sample(SampleCtx *ctx, double duration_ms)
+{
+	Datum		values[8];
+
+	values[0] = Int64GetDatum(ctx->sample_id);
+	values[1] = TimestampTzGetDatum(ctx->ts);
+	values[2] = Float8GetDatum(duration_ms);
+	values[3] = CStringGetTextDatum(ctx->from_worker ? "worker" : "take_sample");
+	values[4] = CStringGetTextDatum(nadia_json_print(ctx->outcome));
+	values[5] = ctx->failed != NULL ?
+		makeArrayResult(ctx->failed, CurrentMemoryContext) :
+		PointerGetDatum(construct_empty_array(TEXTOID));
+	values[6] = CStringGetTextDatum(nadia_json_print(ctx->rows));
+	values[7] = CStringGetTextDatum(nadia_json_print(ctx->ms));
+	if (nadia_spi_exec("INSERT INTO nadia_bgw.samples"
+					   " (sample_id, sampled_at, duration_ms, taken_by, outcome, failed_sources, rows_written, source_ms)"
+					   " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb)",
+					   8, (Oid[]) {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID},
+					   values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the sample");
 }
 
 /*
@@ -385,17 +336,12 @@ nadia_take_sample(bool from_worker)
 	const char *reason = NULL;
 	bool		isnull;
 	int			i;
-	Datum		values[8];
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.from_worker = from_worker;
-	initStringInfo(&ctx.outcome);
-	appendStringInfoChar(&ctx.outcome, '{');
-	initStringInfo(&ctx.rows);
-	appendStringInfoChar(&ctx.rows, '{');
-	initStringInfo(&ctx.failed);
-	initStringInfo(&ctx.ms);
-	appendStringInfoChar(&ctx.ms, '{');
+	ctx.outcome = cJSON_CreateObject();
+	ctx.rows = cJSON_CreateObject();
+	ctx.ms = cJSON_CreateObject();
 
 	/*
 	 * One sample at a time (the worker's and take_sample() calls): two
@@ -415,23 +361,7 @@ nadia_take_sample(bool from_worker)
 					   0, NULL, NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not allocate a sample id");
 	ctx.sample_id = nadia_spi_getint8(0, 1, &isnull);
-
-	/*
-	 * The raw partitions this sample writes into: made by
-	 * ensure_partitions() when one is missing (once per partition width).
-	 */
-	if (nadia_spi_exec("SELECT (SELECT count(*) FROM nadia_bgw.history_tables t WHERE t.tier = 'raw')"
-					   " = (SELECT count(*) FROM nadia_bgw.history_partitions p"
-					   "     JOIN nadia_bgw.history_tables t USING (parent)"
-					   "    WHERE t.tier = 'raw' AND p.lo <= $1 AND $1 < p.hi)", 1,
-					   (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ctx.ts)},
-					   NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up history partitions");
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
-		nadia_spi_exec("SELECT nadia_bgw.ensure_partitions('raw', $1)", 1,
-							  (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(ctx.ts)},
-							  NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not create history partitions");
+	ensure_raw_partitions(ctx.ts);
 
 	ctx.pgss_schema = pgss_schema(&reason);
 	if (ctx.pgss_schema != NULL)
@@ -448,7 +378,7 @@ nadia_take_sample(bool from_worker)
 					 errhint("Add pg_stat_statements to shared_preload_libraries and run CREATE EXTENSION pg_stat_statements in database \"%s\"; the other sources are sampled.",
 							 get_database_name(MyDatabaseId))));
 		pgss_warned = true;
-		json_add(&ctx.outcome, "statements", json_string(psprintf("skipped: %s", reason)));
+		cJSON_AddStringToObject(ctx.outcome, "statements", psprintf("skipped: %s", reason));
 	}
 
 	for (i = 1; i < nadia_n_delta_sources; i++)
@@ -459,26 +389,9 @@ nadia_take_sample(bool from_worker)
 	if (from_worker)
 		run_step(&ctx, "maintenance", STEP_MAINTENANCE, NULL);
 
-	appendStringInfoChar(&ctx.outcome, '}');
-	appendStringInfoChar(&ctx.rows, '}');
-	appendStringInfoChar(&ctx.ms, '}');
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
-
-	values[0] = Int64GetDatum(ctx.sample_id);
-	values[1] = TimestampTzGetDatum(ctx.ts);
-	values[2] = Float8GetDatum(INSTR_TIME_GET_MILLISEC(duration));
-	values[3] = CStringGetTextDatum(from_worker ? "worker" : "take_sample");
-	values[4] = CStringGetTextDatum(ctx.outcome.data);
-	values[5] = CStringGetTextDatum(psprintf("{%s}", ctx.failed.data));
-	values[6] = CStringGetTextDatum(ctx.rows.data);
-	values[7] = CStringGetTextDatum(ctx.ms.data);
-	if (nadia_spi_exec("INSERT INTO nadia_bgw.samples"
-							  " (sample_id, sampled_at, duration_ms, taken_by, outcome, failed_sources, rows_written, source_ms)"
-							  " VALUES ($1, $2, $3, $4, $5::jsonb, $6::text[], $7::jsonb, $8::jsonb)",
-							  8, (Oid[]) {INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
-							  values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record the sample");
+	record_sample(&ctx, INSTR_TIME_GET_MILLISEC(duration));
 	return ctx.sample_id;
 }
 
@@ -543,17 +456,16 @@ nadia_bgw_maintain_history(PG_FUNCTION_ARGS)
 {
 	TimestampTz now = PG_GETARG_TIMESTAMPTZ(0);
 	int			nestlevel;
-	StringInfoData report;
-	Datum		result;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *report;
 
 	require_superuser("nadia_bgw.maintain_history()");
 	nestlevel = silence_pgss();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	initStringInfo(&report);
-	nadia_maintain_history(now, &report);
+	/* SPI_finish() frees SPI's memory, the tree's: keep the text in ours */
+	report = MemoryContextStrdup(caller, nadia_json_print(nadia_maintain_history(now)));
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
-	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report.data));
-	PG_RETURN_DATUM(result);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(report)));
 }

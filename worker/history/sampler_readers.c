@@ -2,8 +2,8 @@
  *
  * sampler_readers.c
  *		Readers of the tracked sources (statements, tables, indexes): one
- *		row per object with the values the column tables of
- *		sampler_sources.c describe, for the engine of sampler_tracked.c.
+ *		row per object with the values the column tables of catalog.c
+ *		describe, for the engine of sampler_tracked.c.
  *
  * Statements are read with one statement over pg_stat_statements (without
  * query texts; versions' column names resolved once).  Tables and indexes
@@ -47,7 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "core/core.h"
-#include "history/history.h"
+#include "history/history_internal.h"
 
 /* field names of PgStat_StatTabEntry changed in PostgreSQL 16 */
 #if PG_VERSION_NUM >= 160000
@@ -83,44 +83,6 @@ tabentry(Oid relid)
 	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(relid);
 
 	return t ? t : &zero_entry;
-}
-
-int
-nadia_column_index(const HistSource *src, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < src->ncols; i++)
-		if (strcmp(src->cols[i].name, name) == 0)
-			return i;
-	elog(ERROR, "source \"%s\" has no column \"%s\"", src->name, name);
-	return -1;
-}
-
-Oid
-nadia_column_type(const HistColumn *col)
-{
-	const char *t = col->type;
-
-	if (strcmp(t, "bigint") == 0)
-		return INT8OID;
-	if (strcmp(t, "double precision") == 0)
-		return FLOAT8OID;
-	if (strcmp(t, "timestamptz") == 0)
-		return TIMESTAMPTZOID;
-	if (strcmp(t, "integer") == 0)
-		return INT4OID;
-	if (strcmp(t, "oid") == 0)
-		return OIDOID;
-	if (strcmp(t, "xid") == 0)
-		return XIDOID;
-	if (strcmp(t, "boolean") == 0)
-		return BOOLOID;
-	if (strcmp(t, "name") == 0)
-		return NAMEOID;
-	if (strcmp(t, "\"char\"") == 0)
-		return CHAROID;
-	return TEXTOID;
 }
 
 /* the column numbers of a reader's fields, looked up once */

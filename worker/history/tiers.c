@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
- * history_tiers.c
- *		Downsampling and retention of statistics history.
+ * tiers.c
+ *		Downsampling and retention of statistics history, and their
+ *		settings (nadia_bgw.raw_retention, hourly_retention,
+ *		daily_retention).
  *
  * Raw samples are aggregated into an hourly tier once an hour is over,
  * and hourly rows into a daily tier once a (UTC) day is over: deltas are
@@ -17,14 +19,46 @@
  */
 #include "postgres.h"
 
+#include <cjson/cJSON.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "core/core.h"
-#include "history/history.h"
+#include "history/history_internal.h"
+
+int			nadia_bgw_raw_retention = 1440;
+int			nadia_bgw_hourly_retention = 28 * 1440;
+int			nadia_bgw_daily_retention = 365 * 1440;
+
+void
+nadia_tiers_define_gucs(void)
+{
+	DefineCustomIntVariable("nadia_bgw.raw_retention",
+							"How long raw samples are kept.",
+							"Older raw partitions are dropped once downsampled into the hourly tier.",
+							&nadia_bgw_raw_retention,
+							1440, 10, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.hourly_retention",
+							"How long hourly aggregates of history are kept.",
+							NULL,
+							&nadia_bgw_hourly_retention,
+							28 * 1440, 1440, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.daily_retention",
+							"How long daily aggregates of history are kept.",
+							NULL,
+							&nadia_bgw_daily_retention,
+							365 * 1440, 1440, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+}
 
 /* aggregation statement of one source from one tier into the next */
 static char *
@@ -139,12 +173,13 @@ rollup_range(const char *tier, TimestampTz start, TimestampTz upto)
 
 /*
  * Downsample what is complete and drop what is expired, as of "now" (the
- * clock, or a simulated one for benchmarks and tests).  A JSON object
- * describing what was done is appended to "report".
+ * clock, or a simulated one for benchmarks and tests).  Returns what was
+ * done as a JSON object, in the current memory context.
  */
-void
-nadia_maintain_history(TimestampTz now, StringInfo report)
+cJSON *
+nadia_maintain_history(TimestampTz now)
 {
+	cJSON	   *report;
 	bool		isnull,
 				n1,
 				n2;
@@ -227,7 +262,11 @@ nadia_maintain_history(TimestampTz now, StringInfo report)
 							  1, (Oid[]) {TIMESTAMPTZOID}, &nowd, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "purging history bookkeeping failed");
 
-	appendStringInfo(report, "{\"hourly_rows\": " INT64_FORMAT ", \"daily_rows\": " INT64_FORMAT
-					 ", \"dropped_partitions\": " INT64_FORMAT ", \"samples_purged\": " INT64_FORMAT "}",
-					 hourly_rows, daily_rows, dropped, nadia_spi_getint8(0, 1, &isnull));
+	report = cJSON_CreateObject();
+	cJSON_AddNumberToObject(report, "hourly_rows", (double) hourly_rows);
+	cJSON_AddNumberToObject(report, "daily_rows", (double) daily_rows);
+	cJSON_AddNumberToObject(report, "dropped_partitions", (double) dropped);
+	cJSON_AddNumberToObject(report, "samples_purged",
+							(double) nadia_spi_getint8(0, 1, &isnull));
+	return report;
 }
