@@ -857,72 +857,60 @@ set_notify_error(int64 alert_id, const char *message)
 			 SPI_result_code_string(rc));
 }
 
+typedef struct NotifyCall
+{
+	int64		alert_id;
+	const char *event;
+} NotifyCall;
+
+/* NOTIFY one alert and clear its pending notification. */
+static void
+notify_one(void *arg)
+{
+	NotifyCall *call = (NotifyCall *) arg;
+	char	   *payload;
+	Oid			types[1] = {INT8OID};
+	Datum		vals[1];
+	int			rc;
+
+	if (nadia_bgw_debug_fail_notify)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("injected notification failure"),
+				 errhint("Reset nadia_bgw.debug_fail_notify to stop it.")));
+	payload = nadia_alert_payload(call->alert_id, call->event);
+	if (payload != NULL)
+		Async_Notify(nadia_bgw_notify_channel, payload);
+	vals[0] = Int64GetDatum(call->alert_id);
+	rc = SPI_execute_with_args("UPDATE nadia_bgw.alerts"
+							   "   SET notify_pending = NULL, notify_error = NULL,"
+							   "       notified_at = pg_catalog.now()"
+							   " WHERE alert_id = $1",
+							   1, types, vals, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "clearing notification failed: %s",
+			 SPI_result_code_string(rc));
+}
+
 /*
  * Send one alert's notification inside a subtransaction; on failure, roll
  * it back (the queued notification goes with it) and keep the alert
- * pending with the error recorded.  Returns true if sent.
+ * pending with the error recorded: its SQLSTATE for the reader, the
+ * message in the server log.  Returns true if sent.
  */
 static bool
 send_one(int64 alert_id, const char *event)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool sent = false;
+	NotifyCall	call = {alert_id, event};
+	NadiaGuardError err;
+	char	   *what = psprintf("notification for alert " INT64_FORMAT, alert_id);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-
-	PG_TRY();
-	{
-		char	   *payload;
-		Oid			types[1] = {INT8OID};
-		Datum		vals[1];
-		int			rc;
-
-		if (nadia_bgw_debug_fail_notify)
-			ereport(ERROR,
-					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-					 errmsg("injected notification failure"),
-					 errhint("Reset nadia_bgw.debug_fail_notify to stop it.")));
-		payload = nadia_alert_payload(alert_id, event);
-		if (payload != NULL)
-			Async_Notify(nadia_bgw_notify_channel, payload);
-		vals[0] = Int64GetDatum(alert_id);
-		rc = SPI_execute_with_args("UPDATE nadia_bgw.alerts"
-								   "   SET notify_pending = NULL, notify_error = NULL,"
-								   "       notified_at = pg_catalog.now()"
-								   " WHERE alert_id = $1",
-								   1, types, vals, NULL, false, 0);
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "clearing notification failed: %s",
-				 SPI_result_code_string(rc));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		sent = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		char		msg[NADIA_BGW_ERRMSG_LEN];
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		/* the reader sees the SQLSTATE; the message goes to the log */
-		nadia_public_error(edata->sqlerrcode, msg, sizeof(msg));
-		ereport(WARNING,
-				(errmsg("nadia_bgw: notification for alert " INT64_FORMAT " failed: %s",
-						alert_id, edata->message ? edata->message : "unknown error"),
-				 errhint("The alert is kept and its notification is retried at the next detection run.")));
-		FreeErrorData(edata);
-		set_notify_error(alert_id, msg);
-	}
-	PG_END_TRY();
-	return sent;
+	if (nadia_guarded_call(what,
+						   "The alert is kept and its notification is retried at the next detection run.",
+						   notify_one, &call, 0, &err))
+		return true;
+	set_notify_error(alert_id, err.public_text);
+	return false;
 }
 
 /*

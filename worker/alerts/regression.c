@@ -52,50 +52,8 @@
 
 PG_FUNCTION_INFO_V1(nadia_bgw_detect_regressions);
 
-typedef void (*GuardedFn) (void *arg);
-
-/*
- * Run fn(arg) in a subtransaction.  On error, log a warning naming "what"
- * and return false; the caller's transaction goes on.
- */
-static bool
-run_guarded(const char *what, GuardedFn fn, void *arg)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = false;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("nadia_bgw: %s failed: %s", what,
-						edata->message ? edata->message : "unknown error"),
-				 errhint("The rest of the detection run went on.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return ok;
-}
+/* what a WARNING about a failed step of the run says next */
+#define DETECT_STEP_HINT "The rest of the detection run went on."
 
 typedef struct DetectorCall
 {
@@ -122,7 +80,7 @@ run_detector(const Detector *det, DetectContext *ctx, List **candidates)
 	DetectorCall call = {det, ctx, NIL};
 	char	   *what = psprintf("detector \"%s\"", det->name);
 
-	if (!run_guarded(what, call_detector, &call))
+	if (!nadia_guarded_call(what, DETECT_STEP_HINT, call_detector, &call, 0, NULL))
 		return false;
 	*candidates = list_concat(*candidates, call.found);
 	return true;
@@ -458,7 +416,8 @@ nadia_detect_regressions(void)
 		};
 
 		for (i = 0; i < 3; i++)
-			(void) run_guarded(names[i], call_update_baselines, &calls[i]);
+			(void) nadia_guarded_call(names[i], DETECT_STEP_HINT,
+									  call_update_baselines, &calls[i], 0, NULL);
 	}
 	save_state(&ctx);
 	return events;
