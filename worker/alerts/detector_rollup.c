@@ -5,7 +5,8 @@
  *		to date (its source, table or capture trigger dropped, capture
  *		disabled), or whose capture failed in a writer.
  *
- * A state detector: it judges what is true now, every detection run, from
+ * A state detector in C (its row in detectors.c's table has no query):
+ * it judges what is true now, every detection run, from
  * nadia_bgw.rollups (broken / broken_reason read from the catalogs,
  * capture_errors from shared memory).  The alert resolves by itself once
  * the rollup is dropped or capture is enabled again.  A database whose
@@ -22,12 +23,10 @@
 #include "utils/lsyscache.h"
 
 #include "core/core.h"
-#include "alerts/alerts.h"
 #include "alerts/alerts_internal.h"
-#include "rollup/rollup.h"
 
 List *
-nadia_detect_rollups(DetectContext *ctx)
+nadia_detect_rollups(NadiaDetectContext *ctx)
 {
 	const char *probe =
 		"SELECT pg_catalog.to_regprocedure('nadia_bgw._rollup_broken_reason(integer)') IS NOT NULL";
@@ -49,9 +48,7 @@ nadia_detect_rollups(DetectContext *ctx)
 		isnull)
 		return NIL;
 
-	rc = SPI_execute(sql, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "rollup detector query failed: %s", SPI_result_code_string(rc));
+	nadia_spi_check(SPI_execute(sql, true, 0), SPI_OK_SELECT, "rollup detector query");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];

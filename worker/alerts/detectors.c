@@ -1,0 +1,681 @@
+/*-------------------------------------------------------------------------
+ *
+ * detectors.c
+ *		The detectors: each turns the recent history window, or the
+ *		server's current state, into alert candidates.
+ *
+ * Most detectors are one query and the settings it is given as
+ * parameters: a row of the table at the end of this file.  Its rows are
+ * read the same way for all (read_candidates()).  A detector a query
+ * cannot express is a C function in the same table (the "rollup_broken"
+ * one in detector_rollup.c, the "debug" one of the tests here).  The run
+ * that calls them is in detect.c.
+ *
+ * To add a detector: write its query returning the candidate columns
+ * below, add a row to nadia_detectors[] with its kinds and parameters, its
+ * settings to alerts_guc.c, and describe it in docs/alerts.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+
+#include "core/core.h"
+#include "alerts/alerts_internal.h"
+
+/*
+ * Kinds whose alerts count a normal cycle only when the detector judged
+ * their object and found it normal (enough calls, scans or blocks in the
+ * window), not merely because the object was quiet: a slow query that ran
+ * too few times in one interval has not recovered.  Such an alert with no
+ * evidence either way for alert_resolve_cycles x 10 runs is resolved as
+ * "stale" (the statement stopped running, the table is no longer read).
+ * For the other kinds, an object that does not fire is normal.
+ */
+const char *const nadia_judged_kinds[] = {
+	"query_latency", "plan_change", "seqscan_surge", "cache_hit_drop"
+};
+const int	nadia_njudged_kinds = lengthof(nadia_judged_kinds);
+
+/* ---------------------------------------------------------------------
+ * Reading candidates
+ * ---------------------------------------------------------------------
+ */
+
+static Oid
+get_oid(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/*
+ * Read the candidates a detector query returns.  Every detector query
+ * returns the same columns, in this order:
+ *	kind, alert_key, object, object_type, dbid, datname, relid, relname,
+ *	queryid, userid, query, metric, baseline, observed, severity, details
+ * and optionally "firing": a row with firing = false is an object that was
+ * judged and found normal; only its key is kept, in ctx->judged_keys.
+ */
+static List *
+read_candidates(NadiaDetectContext *ctx, const char *sql, int nargs,
+				Oid *types, Datum *vals)
+{
+	uint64		i;
+	List	   *result = NIL;
+
+	nadia_spi_check(SPI_execute_with_args(sql, nargs, types, vals, NULL, true, 0),
+					SPI_OK_SELECT, "detector query");
+	if (SPI_tuptable == NULL ||
+		(SPI_tuptable->tupdesc->natts != 16 && SPI_tuptable->tupdesc->natts != 17))
+		elog(ERROR, "detector query must return 16 or 17 columns");
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		NadiaCandidate *c;
+		bool		isnull;
+
+		if (desc->natts == 17 &&
+			!DatumGetBool(SPI_getbinval(tup, desc, 17, &isnull)))
+		{
+			ctx->judged_keys = lappend(ctx->judged_keys, SPI_getvalue(tup, desc, 2));
+			continue;
+		}
+		c = palloc0(sizeof(NadiaCandidate));
+		c->kind = SPI_getvalue(tup, desc, 1);
+		c->alert_key = SPI_getvalue(tup, desc, 2);
+		c->object = SPI_getvalue(tup, desc, 3);
+		c->object_type = SPI_getvalue(tup, desc, 4);
+		c->dbid = get_oid(tup, desc, 5);
+		c->datname = SPI_getvalue(tup, desc, 6);
+		c->relid = get_oid(tup, desc, 7);
+		c->relname = SPI_getvalue(tup, desc, 8);
+		c->queryid = nadia_spi_getint8(i, 9, &isnull);
+		c->has_queryid = !isnull;
+		c->userid = get_oid(tup, desc, 10);
+		c->query = SPI_getvalue(tup, desc, 11);
+		c->metric = SPI_getvalue(tup, desc, 12);
+		c->has_baseline = nadia_alert_getfloat8(i, 13, &c->baseline);
+		if (!nadia_alert_getfloat8(i, 14, &c->observed))
+			c->observed = NAN;
+		c->severity = nadia_severity_from_name(SPI_getvalue(tup, desc, 15));
+		c->details = SPI_getvalue(tup, desc, 16);
+		if (c->kind == NULL || c->alert_key == NULL || c->object == NULL ||
+			c->object_type == NULL || c->metric == NULL)
+			elog(ERROR, "detector returned a candidate without kind, key, object or metric");
+		result = lappend(result, c);
+	}
+	return result;
+}
+
+/* Run a query detector: its parameters from the context and the settings. */
+static List *
+run_query(const NadiaDetector *det, NadiaDetectContext *ctx)
+{
+	Oid			types[NADIA_DETECTOR_MAX_PARAMS];
+	Datum		vals[NADIA_DETECTOR_MAX_PARAMS];
+	int			n;
+
+	for (n = 0; n < NADIA_DETECTOR_MAX_PARAMS; n++)
+	{
+		const NadiaDetectorParam *p = &det->params[n];
+
+		switch (p->kind)
+		{
+			case NADIA_PARAM_END:
+				return read_candidates(ctx, det->sql, n, types, vals);
+			case NADIA_PARAM_WINDOW:
+			case NADIA_PARAM_WIDE_WINDOW:
+				types[n] = TIMESTAMPTZARRAYOID;
+				vals[n] = p->kind == NADIA_PARAM_WINDOW ? ctx->window : ctx->wide_window;
+				break;
+			case NADIA_PARAM_REAL:
+				types[n] = FLOAT8OID;
+				vals[n] = Float8GetDatum(*(const double *) p->setting);
+				break;
+			case NADIA_PARAM_INT:
+				types[n] = FLOAT8OID;
+				vals[n] = Float8GetDatum((double) *(const int *) p->setting *
+										 (p->scale != 0 ? p->scale : 1.0));
+				break;
+			case NADIA_PARAM_COUNT:
+				types[n] = INT8OID;
+				vals[n] = Int64GetDatum(*(const int *) p->setting);
+				break;
+		}
+	}
+	return read_candidates(ctx, det->sql, n, types, vals);
+}
+
+/*
+ * The candidates of one detector this run (SPI connected; the caller runs
+ * it in a subtransaction).
+ */
+List *
+nadia_detector_run(const NadiaDetector *det, NadiaDetectContext *ctx)
+{
+	if (det->applies != NULL && !det->applies(ctx))
+		return NIL;
+	if (det->run != NULL)
+		return det->run(ctx);
+	return run_query(det, ctx);
+}
+
+/* ---------------------------------------------------------------------
+ * Statement detectors (statement history against statement baselines)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The recent window per statement, joined to its baselines: shared by the
+ * latency, plan-change and new-statement detectors.
+ */
+#define STATEMENT_WINDOW_SQL \
+	"WITH w AS (" \
+	"  SELECT h.dbid, h.userid, h.queryid," \
+	"         pg_catalog.max(h.datname::text) AS datname," \
+	"         pg_catalog.max(h.username::text) AS username," \
+	"         pg_catalog.max(h.query) AS query," \
+	"         pg_catalog.sum(h.calls)::float8 AS calls," \
+	"         pg_catalog.sum(h.total_exec_time_ms)::float8 AS total_ms," \
+	"         pg_catalog.sum(h.rows)::float8 AS nrows," \
+	"         pg_catalog.sum(h.shared_blks_hit + h.shared_blks_read)::float8 AS blks" \
+	"    FROM nadia_bgw.statement_history h" \
+	"   WHERE h.sampled_at = ANY ($1)" \
+	"   GROUP BY h.dbid, h.userid, h.queryid)," \
+	" o AS (" \
+	"  SELECT w.*, w.total_ms / w.calls AS mean_ms," \
+	"         w.blks / w.calls AS blks_pc, w.nrows / w.calls AS rows_pc" \
+	"    FROM w WHERE w.calls > 0) "
+
+/* details shared by the statement candidates */
+#define STATEMENT_DETAILS_SQL \
+	"pg_catalog.jsonb_build_object('calls', o.calls, 'user', o.username," \
+	" 'baseline_stddev', pg_catalog.round(pg_catalog.sqrt(b.var)::numeric, 3)," \
+	" 'baseline_samples', b.n, 'window_samples', pg_catalog.cardinality($1))"
+
+/*
+ * A statement whose mean execution time rose well above its baseline, by
+ * a ratio, an absolute amount and a number of standard deviations.
+ */
+static const char *const query_latency_sql =
+	STATEMENT_WINDOW_SQL
+	"SELECT 'query_latency', pg_catalog.format('query_latency:%s:%s:%s', o.dbid, o.userid, o.queryid),"
+	"       pg_catalog.format('query %s in %s', o.queryid, o.datname), 'statement',"
+	"       o.dbid, o.datname, NULL::oid, NULL::text, o.queryid, o.userid, o.query,"
+	"       'mean_exec_time_ms', b.mean, o.mean_ms,"
+	"       CASE WHEN o.mean_ms >= $6 * b.mean THEN 'critical' ELSE 'warning' END,"
+	STATEMENT_DETAILS_SQL ","
+	"       o.mean_ms >= $3 * b.mean"
+	"       AND o.mean_ms - b.mean >= $4"
+	"       AND o.mean_ms >= b.mean + $5 * pg_catalog.sqrt(b.var) AS firing"
+	"  FROM o JOIN nadia_bgw.baselines b"
+	"    ON b.scope = 'statement' AND b.dbid = o.dbid AND b.objid = o.queryid"
+	"   AND b.userid = o.userid AND b.metric = 'mean_exec_time_ms'"
+	" WHERE o.calls >= $2 AND b.n >= $7"
+	" ORDER BY firing DESC, o.total_ms DESC";
+
+/*
+ * Shared blocks or rows per call jumping by an order of magnitude is the
+ * footprint of a new plan (an index gone, a join order flipped), often
+ * before the latency shows it.
+ */
+static const char *const plan_change_sql =
+	STATEMENT_WINDOW_SQL
+	", m AS ("
+	"  SELECT o.*, v.metric, v.value, v.min_increase, v.ord"
+	"    FROM o CROSS JOIN LATERAL (VALUES"
+	"      ('shared_blks_per_call', o.blks_pc, $4, 1),"
+	"      ('rows_per_call', o.rows_pc, $5, 2)) v(metric, value, min_increase, ord))"
+	"SELECT 'plan_change', pg_catalog.format('plan_change:%s:%s:%s', o.dbid, o.userid, o.queryid),"
+	"       pg_catalog.format('query %s in %s', o.queryid, o.datname), 'statement',"
+	"       o.dbid, o.datname, NULL::oid, NULL::text, o.queryid, o.userid, o.query,"
+	"       o.metric, b.mean, o.value, 'warning',"
+	STATEMENT_DETAILS_SQL ","
+	"       o.value >= $3 * b.mean AND o.value - b.mean >= o.min_increase AS firing"
+	"  FROM m o JOIN nadia_bgw.baselines b"
+	"    ON b.scope = 'statement' AND b.dbid = o.dbid AND b.objid = o.queryid"
+	"   AND b.userid = o.userid AND b.metric = o.metric"
+	" WHERE o.calls >= $2 AND b.n >= $6"
+	" ORDER BY firing DESC, o.ord, o.total_ms DESC";
+
+/*
+ * A statement never seen before that at once takes a large share of the
+ * execution time.  Judged only after the detector has seen
+ * baseline_min_samples runs (after_warm_up()), so that installing the
+ * extension on a busy server does not flag every statement as new.
+ */
+static const char *const new_statement_sql =
+	STATEMENT_WINDOW_SQL
+	", t AS (SELECT pg_catalog.sum(o.total_ms) AS all_ms FROM o)"
+	"SELECT 'new_statement', pg_catalog.format('new_statement:%s:%s:%s', o.dbid, o.userid, o.queryid),"
+	"       pg_catalog.format('query %s in %s', o.queryid, o.datname), 'statement',"
+	"       o.dbid, o.datname, NULL::oid, NULL::text, o.queryid, o.userid, o.query,"
+	"       'share_of_exec_time', NULL::float8, o.total_ms / t.all_ms, 'warning',"
+	"       pg_catalog.jsonb_build_object('calls', o.calls, 'user', o.username,"
+	"           'total_exec_time_ms', pg_catalog.round(o.total_ms::numeric, 3),"
+	"           'mean_exec_time_ms', pg_catalog.round(o.mean_ms::numeric, 3))"
+	"  FROM o, t"
+	" WHERE t.all_ms > 0 AND o.total_ms >= $3"
+	"   AND o.total_ms / t.all_ms >= $2"
+	"   AND NOT EXISTS (SELECT 1 FROM nadia_bgw.baselines b"
+	"                    WHERE b.scope = 'statement' AND b.dbid = o.dbid"
+	"                      AND b.objid = o.queryid AND b.userid = o.userid)"
+	" ORDER BY o.total_ms DESC";
+
+static bool
+after_warm_up(NadiaDetectContext *ctx)
+{
+	return ctx->runs >= nadia_baseline_min_samples;
+}
+
+/* ---------------------------------------------------------------------
+ * Table and database detectors (table and database history)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A large table whose scans turn sequential: the signature of a missing or
+ * dropped index.  The sequential share of scans does not depend on how
+ * long the window is, unlike a count of scans.
+ */
+static const char *const seqscan_surge_sql =
+	"WITH w AS ("
+	"  SELECT h.relid, pg_catalog.sum(h.seq_scan)::float8 AS seq,"
+	"         pg_catalog.sum(h.idx_scan)::float8 AS idx,"
+	"         pg_catalog.sum(h.seq_tup_read)::float8 AS tup"
+	"    FROM nadia_bgw.table_history h"
+	"   WHERE h.sampled_at = ANY ($1)"
+	"   GROUP BY h.relid),"
+	" d AS (SELECT oid FROM pg_catalog.pg_database"
+	"        WHERE datname = pg_catalog.current_database())"
+	"SELECT 'seqscan_surge', pg_catalog.format('seqscan_surge:%s', w.relid),"
+	"       pg_catalog.format('table %I.%I', t.schemaname, t.relname), 'table',"
+	"       d.oid, pg_catalog.current_database()::text, w.relid,"
+	"       pg_catalog.format('%I.%I', t.schemaname, t.relname),"
+	"       NULL::int8, NULL::oid, NULL::text,"
+	"       'seq_scan_share', b.mean, w.seq / (w.seq + w.idx),"
+	"       CASE WHEN w.seq / (w.seq + w.idx) - b.mean >= 0.9 THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('seq_scan', w.seq, 'idx_scan', w.idx,"
+	"           'seq_tup_read', w.tup, 'n_live_tup', t.n_live_tup,"
+	"           'rows_per_seq_scan', pg_catalog.round((w.tup / NULLIF(w.seq, 0))::numeric),"
+	"           'baseline_samples', b.n),"
+	"       w.seq >= $2 AND w.seq / (w.seq + w.idx) - b.mean >= $4 AS firing"
+	"  FROM w CROSS JOIN d"
+	"  JOIN nadia_bgw.table_stats_latest t ON t.relid = w.relid"
+	"  JOIN nadia_bgw.baselines b"
+	"    ON b.scope = 'table' AND b.dbid = d.oid AND b.objid = w.relid"
+	"   AND b.userid = 0 AND b.metric = 'seq_scan_share'"
+	" WHERE w.seq + w.idx >= $2 AND t.n_live_tup >= $3 AND b.n >= $5"
+	" ORDER BY firing DESC, w.tup DESC";
+
+/*
+ * A table whose dead share is high and not falling: vacuum does not keep
+ * up.  The baseline is the recent level of the ratio; a ratio at or above
+ * it means no vacuum brought it down lately.
+ */
+static const char *const dead_tuples_sql =
+	"WITH d AS (SELECT oid FROM pg_catalog.pg_database"
+	"            WHERE datname = pg_catalog.current_database()),"
+	" t AS (SELECT t.*, t.n_dead_tup::float8"
+	"               / NULLIF(t.n_live_tup + t.n_dead_tup, 0) AS ratio"
+	"         FROM nadia_bgw.table_stats_latest t)"
+	"SELECT 'dead_tuples', pg_catalog.format('dead_tuples:%s', t.relid),"
+	"       pg_catalog.format('table %I.%I', t.schemaname, t.relname), 'table',"
+	"       d.oid, pg_catalog.current_database()::text, t.relid,"
+	"       pg_catalog.format('%I.%I', t.schemaname, t.relname),"
+	"       NULL::int8, NULL::oid, NULL::text,"
+	"       'dead_tuple_ratio', b.mean, t.ratio,"
+	"       CASE WHEN t.ratio >= 0.5 THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('n_dead_tup', t.n_dead_tup,"
+	"           'n_live_tup', t.n_live_tup, 'last_vacuum', t.last_vacuum,"
+	"           'last_autovacuum', t.last_autovacuum)"
+	"  FROM t CROSS JOIN d"
+	"  LEFT JOIN nadia_bgw.baselines b"
+	"    ON b.scope = 'table' AND b.dbid = d.oid AND b.objid = t.relid"
+	"   AND b.userid = 0 AND b.metric = 'dead_tuple_ratio'"
+	" WHERE t.n_dead_tup >= $1 AND t.ratio >= $2"
+	"   AND (b.mean IS NULL OR t.ratio >= b.mean)"
+	" ORDER BY t.n_dead_tup DESC";
+
+/*
+ * Cache hit ratio drop, temporary file growth and deadlocks, per database.
+ * The hit ratio is that of the statements (pg_stat_statements' shared
+ * blocks), not pg_stat_database's: autovacuum and other maintenance reads
+ * would otherwise pass for a cache problem of the application.
+ */
+static const char *const database_sql =
+	"WITH w AS ("
+	"  SELECT h.datid, pg_catalog.max(h.datname::text) AS datname,"
+	"         pg_catalog.sum(h.blks_hit)::float8 AS hit,"
+	"         pg_catalog.sum(h.blks_read)::float8 AS rd,"
+	"         pg_catalog.sum(h.temp_bytes)::float8"
+	"           / pg_catalog.count(DISTINCT h.sampled_at) AS temp,"
+	"         pg_catalog.sum(h.temp_files)::float8 AS temp_files,"
+	"         pg_catalog.sum(h.deadlocks)::float8 AS deadlocks"
+	"    FROM nadia_bgw.database_history h"
+	"   WHERE h.sampled_at = ANY ($1)"
+	"   GROUP BY h.datid),"
+	" s AS ("
+	"  SELECT h.dbid AS datid, pg_catalog.max(h.datname::text) AS datname,"
+	"         pg_catalog.sum(h.shared_blks_hit)::float8 AS hit,"
+	"         pg_catalog.sum(h.shared_blks_read)::float8 AS rd"
+	"    FROM nadia_bgw.statement_history h"
+	"   WHERE h.sampled_at = ANY ($10)"
+	"   GROUP BY h.dbid),"
+	" b AS (SELECT b.dbid, b.metric, b.mean, b.var, b.n FROM nadia_bgw.baselines b"
+	"        WHERE b.scope = 'database')"
+	"SELECT 'cache_hit_drop', pg_catalog.format('cache_hit_drop:%s', s.datid),"
+	"       pg_catalog.format('database %s', s.datname), 'database',"
+	"       s.datid, s.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+	"       'cache_hit_ratio', b.mean, s.hit / (s.hit + s.rd),"
+	"       CASE WHEN s.hit / (s.hit + s.rd) < b.mean - 5 * $3 THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('shared_blks_hit', s.hit, 'shared_blks_read', s.rd,"
+	"           'baseline_samples', b.n),"
+	"       s.hit / (s.hit + s.rd) < $2 AND s.hit / (s.hit + s.rd) < b.mean - $3"
+	"       AND s.hit / (s.hit + s.rd) < b.mean - $9 * pg_catalog.sqrt(b.var)"
+	"  FROM s JOIN b ON b.dbid = s.datid AND b.metric = 'cache_hit_ratio'"
+	" WHERE s.hit + s.rd >= $4 AND b.n >= $8"
+	" UNION ALL "
+	"SELECT 'temp_spill', pg_catalog.format('temp_spill:%s', w.datid),"
+	"       pg_catalog.format('database %s', w.datname), 'database',"
+	"       w.datid, w.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+	"       'temp_bytes_per_sample', b.mean, w.temp,"
+	"       CASE WHEN w.temp >= 10 * $6 * GREATEST(b.mean, $5 / $6) THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('temp_files', w.temp_files,"
+	"           'baseline_samples', b.n), true"
+	"  FROM w JOIN b ON b.dbid = w.datid AND b.metric = 'temp_bytes_per_sample'"
+	" WHERE w.temp >= $5 AND w.temp >= $6 * b.mean AND b.n >= $8"
+	" UNION ALL "
+	"SELECT 'deadlocks', pg_catalog.format('deadlocks:%s', w.datid),"
+	"       pg_catalog.format('database %s', w.datname), 'database',"
+	"       w.datid, w.datname, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+	"       'deadlocks', $7::float8, w.deadlocks,"
+	"       CASE WHEN w.deadlocks >= 10 * $7 THEN 'critical' ELSE 'warning' END,"
+	"       '{}'::jsonb, true"
+	"  FROM w WHERE w.deadlocks >= $7";
+
+/* ---------------------------------------------------------------------
+ * Server-state detectors: what is true right now
+ * ---------------------------------------------------------------------
+ */
+
+/* Client backends near max_connections. */
+static const char *const connections_sql =
+	"WITH c AS ("
+	"  SELECT pg_catalog.count(*)::float8 AS n,"
+	"         pg_catalog.current_setting('max_connections')::float8 AS max"
+	"    FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')"
+	"SELECT 'connections', 'connections', 'server', 'server',"
+	"       NULL::oid, NULL::text, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+	"       'connections', c.max * $1, c.n,"
+	"       CASE WHEN c.n >= 0.95 * c.max THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('max_connections', c.max,"
+	"           'share', pg_catalog.round((c.n / c.max)::numeric, 3),"
+	"           'by_state', (SELECT pg_catalog.jsonb_object_agg(s.state, s.n) FROM ("
+	"               SELECT COALESCE(a.state, 'unknown') AS state, pg_catalog.count(*) AS n"
+	"                 FROM pg_catalog.pg_stat_activity a"
+	"                WHERE a.backend_type = 'client backend' GROUP BY 1) s))"
+	"  FROM c WHERE c.n >= c.max * $1";
+
+/*
+ * The text of backend "a"'s current statement, as statement history holds
+ * it (normalized, or reduced to its command tag and object names by
+ * statement_text.c), found by its query id; NULL when history has not
+ * stored it yet.  Never pg_stat_activity.query: that is the raw text, with
+ * its literals, of a session the reader role may not see.
+ */
+#define STATEMENT_TEXT_SQL \
+	"(SELECT st.query FROM nadia_bgw.statements st" \
+	"  WHERE st.queryid = a.query_id AND st.dbid = a.datid AND st.userid = a.usesysid)"
+
+/*
+ * Long transactions and sessions idle in a transaction.  The key carries
+ * the transaction's start, so a new transaction in the same backend is a
+ * new alert and the old one resolves.
+ */
+static const char *const long_transactions_sql =
+	"SELECT k.kind,"
+	"       pg_catalog.format('%s:%s:%s', k.kind, a.pid,"
+	"           pg_catalog.to_char(a.xact_start, 'YYYYMMDDHH24MISSUS')),"
+	"       pg_catalog.format('backend %s (%s in %s)', a.pid, a.usename, a.datname), 'backend',"
+	"       a.datid, a.datname::text, NULL::oid, NULL::text, a.query_id, a.usesysid,"
+	STATEMENT_TEXT_SQL ","
+	"       k.metric, k.limit_s, k.age_s,"
+	"       CASE WHEN k.age_s >= 5 * k.limit_s THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('pid', a.pid, 'user', a.usename,"
+	"           'application_name', a.application_name, 'state', a.state,"
+	"           'xact_start', a.xact_start, 'backend_xid', a.backend_xid::text,"
+	"           'backend_xmin', a.backend_xmin::text)"
+	"  FROM pg_catalog.pg_stat_activity a"
+	" CROSS JOIN LATERAL (VALUES"
+	"   (CASE WHEN a.state LIKE 'idle in transaction%' THEN 'idle_in_transaction'"
+	"         ELSE 'long_transaction' END,"
+	"    CASE WHEN a.state LIKE 'idle in transaction%'"
+	"         THEN 'idle_in_transaction_seconds' ELSE 'transaction_seconds' END,"
+	"    CASE WHEN a.state LIKE 'idle in transaction%' THEN $2 ELSE $1 END,"
+	"    CASE WHEN a.state LIKE 'idle in transaction%'"
+	"         THEN pg_catalog.date_part('epoch', pg_catalog.now() - a.state_change)"
+	"         ELSE pg_catalog.date_part('epoch', pg_catalog.now() - a.xact_start) END)"
+	"   ) k(kind, metric, limit_s, age_s)"
+	" WHERE a.backend_type = 'client backend' AND a.pid <> pg_catalog.pg_backend_pid()"
+	"   AND a.xact_start IS NOT NULL AND k.age_s >= k.limit_s"
+	" ORDER BY k.age_s DESC";
+
+/*
+ * Sessions waiting for a lock, with who blocks them: pids, query ids,
+ * states, users and transaction starts, never their statement texts.  A
+ * relation is named (regclass) only when the lock is in this database: an
+ * OID of another database would name whatever relation has that OID here.
+ */
+static const char *const lock_waits_sql =
+	"WITH w AS ("
+	"  SELECT l.pid, pg_catalog.min(l.waitstart) AS waitstart,"
+	"         pg_catalog.max(l.locktype) AS locktype, pg_catalog.max(l.mode) AS mode,"
+	"         pg_catalog.max(l.relation) FILTER (WHERE l.database = ("
+	"             SELECT d.oid FROM pg_catalog.pg_database d"
+	"              WHERE d.datname = pg_catalog.current_database())) AS relation"
+	"    FROM pg_catalog.pg_locks l WHERE NOT l.granted AND l.waitstart IS NOT NULL"
+	"   GROUP BY l.pid)"
+	"SELECT 'lock_wait',"
+	"       pg_catalog.format('lock_wait:%s:%s', w.pid,"
+	"           pg_catalog.to_char(w.waitstart, 'YYYYMMDDHH24MISSUS')),"
+	"       pg_catalog.format('backend %s waiting for %s', w.pid,"
+	"           COALESCE(w.relation::regclass::text, w.locktype)), 'backend',"
+	"       a.datid, a.datname::text, w.relation, w.relation::regclass::text,"
+	"       a.query_id, a.usesysid, " STATEMENT_TEXT_SQL ","
+	"       'lock_wait_seconds', $1::float8,"
+	"       pg_catalog.date_part('epoch', pg_catalog.now() - w.waitstart),"
+	"       CASE WHEN pg_catalog.now() - w.waitstart >= $1 * 5 * interval '1 second'"
+	"            THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('pid', w.pid, 'mode', w.mode,"
+	"           'locktype', w.locktype, 'blocked_queryid', a.query_id::text,"
+	"           'blockers', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+	"                'pid', b.pid, 'queryid', b.query_id::text, 'state', b.state,"
+	"                'user', b.usename, 'xact_start', b.xact_start))"
+	"              FROM pg_catalog.pg_stat_activity b"
+	"             WHERE b.pid = ANY (pg_catalog.pg_blocking_pids(w.pid))))"
+	"  FROM w JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid"
+	" WHERE pg_catalog.now() - w.waitstart >= $1 * interval '1 second'"
+	" ORDER BY w.waitstart";
+
+/*
+ * Standbys that lag and slots that hold back WAL.  Not on a standby
+ * (not_in_recovery()): it has no current WAL position to compare with.
+ */
+static const char *const replication_sql =
+	"SELECT 'replication_lag',"
+	"       pg_catalog.format('replication_lag:%s:%s', r.application_name, r.client_addr),"
+	"       pg_catalog.format('standby %s', r.application_name), 'standby',"
+	"       NULL::oid, NULL::text, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+	"       'replay_lag_seconds', $1::float8,"
+	"       pg_catalog.date_part('epoch', r.replay_lag),"
+	"       CASE WHEN r.replay_lag >= $1 * 5 * interval '1 second' THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('pid', r.pid, 'state', r.state,"
+	"           'client_addr', r.client_addr::text, 'sync_state', r.sync_state,"
+	"           'replay_lag_bytes', pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.replay_lsn))"
+	"  FROM pg_catalog.pg_stat_replication r"
+	" WHERE r.replay_lag >= $1 * interval '1 second'"
+	" UNION ALL "
+	"SELECT 'retained_wal', pg_catalog.format('retained_wal:%s', s.slot_name),"
+	"       pg_catalog.format('replication slot %s', s.slot_name), 'slot',"
+	"       s.datoid, s.database::text, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+	"       'retained_wal_bytes', $2::float8 * 1048576,"
+	"       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8,"
+	"       CASE WHEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)"
+	"                 >= $2::float8 * 1048576 * 5 OR s.wal_status = 'unreserved'"
+	"            THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('slot_type', s.slot_type, 'active', s.active,"
+	"           'wal_status', s.wal_status, 'restart_lsn', s.restart_lsn::text)"
+	"  FROM pg_catalog.pg_replication_slots s"
+	" WHERE s.restart_lsn IS NOT NULL"
+	"   AND pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)"
+	"       >= $2::float8 * 1048576";
+
+static bool
+not_in_recovery(NadiaDetectContext *ctx)
+{
+	return !RecoveryInProgress();
+}
+
+/*
+ * Transaction ID and multixact age of each database; the oldest tables of
+ * this database are named in the details because that is what needs a
+ * VACUUM FREEZE.  Critical from the larger of the two thresholds.
+ */
+static const char *const wraparound_sql =
+	"WITH d AS ("
+	"  SELECT d.oid, d.datname, pg_catalog.age(d.datfrozenxid)::float8 AS xid_age,"
+	"         pg_catalog.mxid_age(d.datminmxid)::float8 AS mxid_age"
+	"    FROM pg_catalog.pg_database d WHERE d.datallowconn)"
+	"SELECT 'wraparound', pg_catalog.format('wraparound:%s', d.oid),"
+	"       pg_catalog.format('database %s', d.datname), 'database',"
+	"       d.oid, d.datname::text, NULL::oid, NULL::text, NULL::int8, NULL::oid, NULL::text,"
+	"       CASE WHEN d.xid_age >= d.mxid_age THEN 'xid_age' ELSE 'mxid_age' END,"
+	"       $1::float8, GREATEST(d.xid_age, d.mxid_age),"
+	"       CASE WHEN GREATEST(d.xid_age, d.mxid_age) >= GREATEST($1, $2) THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('xid_age', d.xid_age, 'mxid_age', d.mxid_age,"
+	"           'xids_left', 2147483647 - d.xid_age,"
+	"           'oldest_tables', CASE WHEN d.oid = (SELECT oid FROM pg_catalog.pg_database"
+	"                                               WHERE datname = pg_catalog.current_database())"
+	"             THEN (SELECT pg_catalog.jsonb_agg(t) FROM ("
+	"                 SELECT c.oid::regclass::text AS relation,"
+	"                        pg_catalog.age(c.relfrozenxid) AS xid_age"
+	"                   FROM pg_catalog.pg_class c"
+	"                  WHERE c.relkind IN ('r', 't', 'm') AND c.relfrozenxid <> '0'"
+	"                  ORDER BY pg_catalog.age(c.relfrozenxid) DESC LIMIT 5) t) END)"
+	"  FROM d WHERE GREATEST(d.xid_age, d.mxid_age) >= $1"
+	" ORDER BY 14 DESC";
+
+/* ---------------------------------------------------------------------
+ * The "debug" detector of the tests
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * It reports what nadia_bgw.debug_alert says, so that the life cycle can
+ * be tested without staging a real regression.  The setting exists in
+ * test builds only; elsewhere it stays empty and this reports nothing.
+ */
+static List *
+detect_debug(NadiaDetectContext *ctx)
+{
+	NadiaCandidate *c;
+	char	   *spec;
+	char	   *fields[4] = {NULL, NULL, NULL, NULL};
+	char	   *p;
+	int			n = 0;
+
+	if (nadia_debug_alert == NULL || nadia_debug_alert[0] == '\0')
+		return NIL;
+	spec = pstrdup(nadia_debug_alert);
+	fields[n++] = spec;
+	for (p = spec; *p && n < 4; p++)
+		if (*p == ':')
+		{
+			*p = '\0';
+			fields[n++] = p + 1;
+		}
+	if (n < 3 || fields[0][0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid nadia_bgw.debug_alert \"%s\"", nadia_debug_alert),
+				 errhint("Use key:severity:observed[:baseline].")));
+	c = palloc0(sizeof(NadiaCandidate));
+	c->kind = "debug";
+	c->alert_key = psprintf("debug:%s", fields[0]);
+	c->object = psprintf("debug object %s", fields[0]);
+	c->object_type = "debug";
+	c->severity = nadia_severity_from_name(fields[1]);
+	c->observed = DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(fields[2])));
+	if (fields[3])
+	{
+		c->has_baseline = true;
+		c->baseline = DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(fields[3])));
+	}
+	c->metric = "debug_value";
+	return list_make1(c);
+}
+
+/* ---------------------------------------------------------------------
+ * The detectors, in the order a run calls them
+ * ---------------------------------------------------------------------
+ */
+
+/* the parameters of a query detector, $1 first */
+#define WINDOW			{NADIA_PARAM_WINDOW}
+#define WIDE_WINDOW		{NADIA_PARAM_WIDE_WINDOW}
+#define REAL(setting)	{NADIA_PARAM_REAL, &(setting)}
+#define INT(setting)	{NADIA_PARAM_INT, &(setting)}
+#define SCALED(setting, scale) {NADIA_PARAM_INT, &(setting), (scale)}
+#define COUNT(setting)	{NADIA_PARAM_COUNT, &(setting)}
+
+const NadiaDetector nadia_detectors[] = {
+	{"query latency", "query_latency", true, NULL, query_latency_sql,
+		{WINDOW, INT(nadia_latency_min_calls), REAL(nadia_latency_ratio),
+			REAL(nadia_latency_min_increase_ms), REAL(nadia_latency_sigma),
+		REAL(nadia_latency_critical_ratio), COUNT(nadia_baseline_min_samples)}},
+	{"plan change", "plan_change", true, NULL, plan_change_sql,
+		{WINDOW, INT(nadia_latency_min_calls), REAL(nadia_plan_change_ratio),
+			REAL(nadia_plan_change_min_blocks), REAL(nadia_plan_change_min_rows),
+		COUNT(nadia_baseline_min_samples)}},
+	{"new statement", "new_statement", true, after_warm_up, new_statement_sql,
+	{WINDOW, REAL(nadia_new_statement_share), REAL(nadia_new_statement_min_ms)}},
+	{"sequential scans", "seqscan_surge", true, NULL, seqscan_surge_sql,
+		{WINDOW, INT(nadia_seqscan_min_scans), INT(nadia_seqscan_min_rows),
+		REAL(nadia_seqscan_share_increase), COUNT(nadia_baseline_min_samples)}},
+	{"dead tuples", "dead_tuples", true, NULL, dead_tuples_sql,
+	{INT(nadia_dead_tuple_min), REAL(nadia_dead_tuple_ratio)}},
+	{"database", "cache_hit_drop,temp_spill,deadlocks", true, NULL, database_sql,
+		{WINDOW, REAL(nadia_cache_hit_ratio), REAL(nadia_cache_hit_drop),
+			INT(nadia_cache_min_blocks), SCALED(nadia_temp_spill_min, 1024.0),
+			REAL(nadia_temp_spill_ratio), INT(nadia_deadlocks),
+		COUNT(nadia_baseline_min_samples), REAL(nadia_cache_hit_sigma), WIDE_WINDOW}},
+	{"connections", "connections", false, NULL, connections_sql,
+	{REAL(nadia_connections_share)}},
+	{"long transactions", "long_transaction,idle_in_transaction", false, NULL,
+		long_transactions_sql,
+	{INT(nadia_long_running_seconds), INT(nadia_idle_in_transaction_seconds)}},
+	{"lock waits", "lock_wait", false, NULL, lock_waits_sql,
+	{INT(nadia_lock_wait_seconds)}},
+	{"replication", "replication_lag,retained_wal", false, not_in_recovery,
+		replication_sql,
+	{INT(nadia_replication_lag_seconds), INT(nadia_retained_wal)}},
+	{"wraparound", "wraparound", false, NULL, wraparound_sql,
+	{INT(nadia_xid_age_warning), INT(nadia_xid_age_critical)}},
+	{"rollups", "rollup_broken", false, NULL, NULL, {{0}}, nadia_detect_rollups},
+	{"debug", "debug", false, NULL, NULL, {{0}}, detect_debug},
+};
+
+const int	nadia_ndetectors = lengthof(nadia_detectors);
