@@ -48,7 +48,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
+#include "log.h"
 #include "nadia_mcp.h"
+#include "security.h"
+
+/* the class of the advisory locks used as slots on 1.0 or a standby ("NADI") */
+#define CONCURRENCY_LOCK_CLASS		1312899145
 
 /* how the concurrency slots are taken on the current connection */
 typedef enum SlotKind

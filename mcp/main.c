@@ -23,27 +23,19 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
+#include "jsonrpc.h"
+#include "log.h"
 #include "nadia_mcp.h"
+#include "protocol.h"
+#include "security.h"
 
 #define EXIT_REFUSED 2
-
-void
-mcp_log(const char *fmt,...)
-{
-	va_list		ap;
-
-	fputs(NADIA_MCP_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void
 usage(void)

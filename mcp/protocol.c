@@ -15,13 +15,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
+#include "db.h"
+#include "log.h"
 #include "nadia_mcp.h"
+#include "protocol.h"
+#include "ratelimit.h"
+#include "results.h"
+#include "schema.h"
+#include "text.h"
+#include "tools.h"
 
 /* newest first: an unknown request is answered with the first */
 static const char *const supported_versions[] = {
@@ -83,28 +90,6 @@ void
 server_free(McpServer *srv)
 {
 	ratelimit_free(&srv->rl);
-}
-
-static char *
-xstrdup_printf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-static char *
-xstrdup_printf(const char *fmt,...)
-{
-	va_list		ap;
-	char	   *out;
-	int			n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	out = malloc(n + 1);
-	if (out == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(out, n + 1, fmt, ap);
-	va_end(ap);
-	return out;
 }
 
 static cJSON *
@@ -312,9 +297,9 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 	if (tool == NULL)
 	{
 		*code = RPC_INVALID_PARAMS;
-		*message = xstrdup_printf("invalid params: unknown tool \"%.*s\"",
-								  (int) utf8_prefix(name->valuestring, 100),
-								  name->valuestring);
+		*message = text_printf("invalid params: unknown tool \"%.*s\"",
+							   (int) utf8_prefix(name->valuestring, 100),
+							   name->valuestring);
 		return NULL;
 	}
 	arguments = cJSON_GetObjectItemCaseSensitive(params, "arguments");
@@ -328,7 +313,7 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 						  values, errbuf, sizeof(errbuf)))
 	{
 		*code = RPC_INVALID_PARAMS;
-		*message = xstrdup_printf("invalid params: tool %s: %s", tool->name, errbuf);
+		*message = text_printf("invalid params: tool %s: %s", tool->name, errbuf);
 		return NULL;
 	}
 
@@ -428,7 +413,7 @@ protocol_dispatch(McpServer *srv, const char *method, const cJSON *params,
 		return do_tools_call(srv, params, code, message);
 
 	*code = RPC_METHOD_NOT_FOUND;
-	*message = xstrdup_printf("method not found: %.*s",
-							  (int) utf8_prefix(method, 100), method);
+	*message = text_printf("method not found: %.*s",
+						   (int) utf8_prefix(method, 100), method);
 	return NULL;
 }

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nadia_mcp.h"
+#include "schema.h"
+#include "text.h"
+#include "tools.h"
 
 /* the oldest point a duration may reach back to */
 #define MAX_SINCE_SECONDS (400.0 * 86400.0)
@@ -169,18 +171,6 @@ schema_output(const ToolDef *tool)
 	cJSON_AddItemToArray(req, cJSON_CreateString("row_count"));
 	cJSON_AddItemToArray(req, cJSON_CreateString("truncated"));
 	return schema;
-}
-
-/* number of code points of a valid UTF-8 string */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t		n = 0;
-
-	for (; *s; s++)
-		if ((((unsigned char) *s) & 0xC0) != 0x80)
-			n++;
-	return n;
 }
 
 static bool

@@ -21,7 +21,7 @@
  */
 #include <string.h>
 
-#include "nadia_mcp.h"
+#include "tools.h"
 
 #define N(a) ((int) (sizeof(a) / sizeof((a)[0])))
 
