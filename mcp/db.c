@@ -147,12 +147,6 @@ db_user(McpDb *db)
 	return db->user;
 }
 
-PGconn *
-db_conn(McpDb *db)
-{
-	return db->conn;
-}
-
 /* "role "u" in database "d" on host h port p", for messages */
 void
 db_where(McpDb *db, char *buf, size_t len)

@@ -37,7 +37,6 @@ extern DbOutcome db_run_tool(McpDb *db, const McpLimits *limits,
 							 const char *sql, int nparams,
 							 const char *const *values, PGresult **result,
 							 char *errbuf, size_t errlen);
-extern PGconn *db_conn(McpDb *db);
 extern int	db_check(McpDb *db, int max_concurrent, char ***problems);
 extern void db_where(McpDb *db, char *buf, size_t len);
 

@@ -2,7 +2,8 @@
  *
  * protocol.c
  *		The MCP methods of nadia-mcp: initialize (with version negotiation),
- *		notifications/initialized, ping, tools/list and tools/call.
+ *		notifications/initialized, ping, tools/list and tools/call, and the
+ *		state of one server (McpServer) they share.
  *
  * jsonrpc.c hands over a well-formed request; this file decides what it
  * means.  tools/call is where the limits meet: arguments are checked
@@ -57,16 +58,48 @@ protocol_allows_batches(const McpServer *srv)
 		strcmp(srv->protocol_version, "2025-03-26") == 0;
 }
 
+/*
+ * The query parameters of a call: every argument but "limit", in the
+ * order of the tool's ToolArgs, then the row cap, one more than may be
+ * shown so that results.c knows when it cut.  Returns their number and
+ * sets *cap to the rows that may be shown (the smaller of the tool's
+ * "limit" and max_rows).  With values NULL, only counts them.
+ */
+static int
+call_params(const ToolDef *tool, char **values, int max_rows,
+			const char **params, char *capbuf, size_t caplen, int *cap)
+{
+	int			np = 0;
+
+	*cap = max_rows;
+	for (int i = 0; i < tool->nargs; i++)
+	{
+		if (strcmp(tool->args[i].name, "limit") == 0)
+		{
+			if (values && atoi(values[i]) < *cap)
+				*cap = atoi(values[i]);
+			continue;
+		}
+		if (values)
+			params[np] = values[i];
+		np++;
+	}
+	if (values)
+	{
+		snprintf(capbuf, caplen, "%d", *cap + 1);
+		params[np] = capbuf;
+	}
+	return np + 1;
+}
+
 static DbOutcome
 default_run_tool(McpServer *srv, const ToolDef *tool, const char *sql,
 				 const char *const *values, PGresult **result,
 				 char *errbuf, size_t errlen)
 {
-	int			nparams = 1;
+	int			cap;
+	int			nparams = call_params(tool, NULL, 0, NULL, NULL, 0, &cap);
 
-	for (int i = 0; i < tool->nargs; i++)
-		if (strcmp(tool->args[i].name, "limit") != 0)
-			nparams++;
 	if (srv->db == NULL)
 	{
 		snprintf(errbuf, errlen, "no database connection");
@@ -279,8 +312,7 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 	const char *which;
 	int			limit;
 	double		retry_after;
-	int			cap = srv->limits.max_rows;
-	int			np = 0;
+	int			cap;
 	PGresult   *res = NULL;
 	DbOutcome	outcome;
 	cJSON	   *structured;
@@ -333,23 +365,8 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 		return tool_error(text, retry_after);
 	}
 
-	/* parameters: every argument but "limit", then the row cap */
-	for (int i = 0; i < tool->nargs; i++)
-	{
-		if (strcmp(tool->args[i].name, "limit") == 0)
-		{
-			int			v = atoi(values[i]);
-
-			if (v < cap)
-				cap = v;
-			continue;
-		}
-		sqlvalues[np++] = values[i];
-	}
-	/* one row more than we show tells whether the answer was cut */
-	snprintf(capbuf, sizeof(capbuf), "%d", cap + 1);
-	sqlvalues[np++] = capbuf;
-	(void) np;
+	call_params(tool, values, srv->limits.max_rows, sqlvalues, capbuf,
+				sizeof(capbuf), &cap);
 
 	errbuf[0] = '\0';
 	outcome = srv->run_tool(srv, tool, tool->sql, sqlvalues, &res, errbuf,
