@@ -48,7 +48,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
+#include "log.h"
 #include "nadia_mcp.h"
+#include "security.h"
+
+/* the class of the advisory locks used as slots on 1.0 or a standby ("NADI") */
+#define CONCURRENCY_LOCK_CLASS		1312899145
 
 /* how the concurrency slots are taken on the current connection */
 typedef enum SlotKind
@@ -139,12 +145,6 @@ const char *
 db_user(McpDb *db)
 {
 	return db->user;
-}
-
-PGconn *
-db_conn(McpDb *db)
-{
-	return db->conn;
 }
 
 /* "role "u" in database "d" on host h port p", for messages */

@@ -23,82 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonrpc.h"
 #include "nadia_mcp.h"
-
-/*
- * Strict UTF-8 check (no overlong forms, no surrogates, nothing above
- * U+10FFFF, no NUL).  cJSON copies string bytes as they are, so without
- * this an id made of invalid bytes would be echoed into our answer and
- * break the client's parser.
- */
-static bool
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t		i = 0;
-
-	while (i < len)
-	{
-		unsigned char c = s[i];
-		int			n;
-		uint32_t	cp;
-
-		if (c == 0)
-			return false;
-		if (c < 0x80)
-		{
-			i++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF)
-		{
-			n = 1;
-			cp = c & 0x1F;
-		}
-		else if (c >= 0xE0 && c <= 0xEF)
-		{
-			n = 2;
-			cp = c & 0x0F;
-		}
-		else if (c >= 0xF0 && c <= 0xF4)
-		{
-			n = 3;
-			cp = c & 0x07;
-		}
-		else
-			return false;
-		if (i + n >= len)
-			return false;	/* truncated sequence */
-		for (int k = 1; k <= n; k++)
-		{
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-			cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
-/*
- * Length in bytes of the longest prefix of s that has at most max bytes
- * and does not cut a UTF-8 sequence, so that quoting client text in an
- * error message keeps the answer valid UTF-8.
- */
-size_t
-utf8_prefix(const char *s, size_t max)
-{
-	size_t		len = strlen(s);
-
-	if (len <= max)
-		return len;
-	len = max;
-	while (len > 0 && (((unsigned char) s[len]) & 0xC0) == 0x80)
-		len--;
-	return len;
-}
+#include "protocol.h"
+#include "text.h"
 
 /* An id worth echoing: a string or a number (JSON-RPC), never null (MCP). */
 static bool

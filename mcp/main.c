@@ -23,27 +23,19 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
+#include "jsonrpc.h"
+#include "log.h"
 #include "nadia_mcp.h"
+#include "protocol.h"
+#include "security.h"
 
 #define EXIT_REFUSED 2
-
-void
-mcp_log(const char *fmt,...)
-{
-	va_list		ap;
-
-	fputs(NADIA_MCP_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void
 usage(void)
@@ -113,12 +105,21 @@ write_line(const char *line)
 	return true;
 }
 
+/*
+ * Answer one line, or, when the line was too long to be read (skipped),
+ * say so with the error mcp_handle_message() gives a long line it holds.
+ */
 static bool
-answer(McpServer *srv, const char *buf, size_t len)
+answer(McpServer *srv, const char *buf, size_t len, bool skipped)
 {
-	char	   *out = mcp_handle_message(srv, buf, len);
+	char	   *out;
 	bool		ok = true;
 
+	if (skipped)
+		out = rpc_error_line(NULL, RPC_INVALID_REQUEST,
+							 "invalid request: message too large");
+	else
+		out = mcp_handle_message(srv, buf, len);
 	if (out != NULL)
 	{
 		ok = write_line(out);
@@ -159,19 +160,9 @@ serve(McpServer *srv)
 
 			if (c == '\n')
 			{
-				bool		ok;
+				bool		ok = answer(srv, line, len, skipping);
 
-				if (skipping)
-				{
-					char	   *err = rpc_error_line(NULL, RPC_INVALID_REQUEST,
-													 "invalid request: message too large");
-
-					ok = write_line(err);
-					free(err);
-					skipping = false;
-				}
-				else
-					ok = answer(srv, line, len);
+				skipping = false;
 				len = 0;
 				if (!ok)
 				{
@@ -192,36 +183,107 @@ serve(McpServer *srv)
 		}
 	}
 	/* a last line without its newline still counts */
-	if (skipping)
-	{
-		char	   *err = rpc_error_line(NULL, RPC_INVALID_REQUEST,
-										 "invalid request: message too large");
-
-		write_line(err);
-		free(err);
-	}
-	else if (len > 0)
-		answer(srv, line, len);
+	if (skipping || len > 0)
+		answer(srv, line, len, skipping);
 	free(line);
 	return 0;
+}
+
+/* a numeric option: it sets one field of McpLimits, within a range */
+typedef struct LimitOption
+{
+	const char *name;
+	long		min;
+	long		max;
+	int		   *i;				/* the field it sets, an int */
+	size_t	   *z;				/* or a size_t */
+} LimitOption;
+
+#define OPT_CHECK 100
+
+static void
+set_option(struct option *o, const char *name, int has_arg, int val)
+{
+	o->name = name;
+	o->has_arg = has_arg;
+	o->flag = NULL;
+	o->val = val;
+}
+
+/*
+ * Read the options into *limits, *check_only and *conninfo.  Returns -1 to
+ * go on, or the status to exit with.  The getopt code of a numeric option
+ * is 1 + its index in limit_options.
+ */
+static int
+parse_options(int argc, char **argv, McpLimits *limits, bool *check_only,
+			  const char **conninfo)
+{
+	const LimitOption limit_options[] = {
+		{"rate-per-minute", 0, 100000, &limits->rate_per_minute, NULL},
+		{"max-concurrent", 0, MCP_MAX_SLOTS, &limits->max_concurrent, NULL},
+		{"heavy-per-hour", 0, 100000, &limits->heavy_per_hour, NULL},
+		{"statement-timeout", 1, 3600000, &limits->statement_timeout_ms, NULL},
+		{"max-rows", 1, 10000, &limits->max_rows, NULL},
+		{"max-result-bytes", 1024, 64L * 1024 * 1024, NULL, &limits->max_result_bytes},
+		{"max-message-bytes", 1024, 64L * 1024 * 1024, NULL, &limits->max_message_bytes},
+	};
+	const int	nlimits = sizeof(limit_options) / sizeof(limit_options[0]);
+	struct option long_options[sizeof(limit_options) / sizeof(limit_options[0]) + 4];
+	int			c;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return 0;
+	}
+	for (int i = 0; i < nlimits; i++)
+		set_option(&long_options[i], limit_options[i].name, required_argument, i + 1);
+	set_option(&long_options[nlimits], "check", no_argument, OPT_CHECK);
+	set_option(&long_options[nlimits + 1], "version", no_argument, 'V');
+	set_option(&long_options[nlimits + 2], "help", no_argument, '?');
+	set_option(&long_options[nlimits + 3], NULL, 0, 0);
+
+	while ((c = getopt_long(argc, argv, "V?", long_options, NULL)) != -1)
+	{
+		if (c >= 1 && c <= nlimits)
+		{
+			const LimitOption *o = &limit_options[c - 1];
+			long		v;
+
+			if (!int_option(o->name, optarg, o->min, o->max, &v))
+				return 1;
+			if (o->i)
+				*o->i = v;
+			else
+				*o->z = v;
+		}
+		else if (c == OPT_CHECK)
+			*check_only = true;
+		else if (c == 'V')
+		{
+			printf("%s %s\n", NADIA_MCP_NAME, NADIA_MCP_VERSION);
+			return 0;
+		}
+		else
+		{
+			fprintf(stderr, "Try \"%s --help\" for more information.\n", NADIA_MCP_NAME);
+			return 1;
+		}
+	}
+	if (optind < argc)
+		*conninfo = argv[optind++];
+	if (optind < argc)
+	{
+		mcp_log("too many arguments (the first is \"%s\")", argv[optind]);
+		return 1;
+	}
+	return -1;
 }
 
 int
 main(int argc, char **argv)
 {
-	static struct option long_options[] = {
-		{"rate-per-minute", required_argument, NULL, 1},
-		{"max-concurrent", required_argument, NULL, 2},
-		{"heavy-per-hour", required_argument, NULL, 3},
-		{"statement-timeout", required_argument, NULL, 4},
-		{"max-rows", required_argument, NULL, 5},
-		{"max-result-bytes", required_argument, NULL, 6},
-		{"max-message-bytes", required_argument, NULL, 7},
-		{"check", no_argument, NULL, 8},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
-		{NULL, 0, NULL, 0}
-	};
 	McpLimits	limits = {
 		.max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES,
 		.statement_timeout_ms = DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -233,8 +295,6 @@ main(int argc, char **argv)
 	};
 	bool		check_only = false;
 	const char *conninfo = "";
-	int			c;
-	long		v;
 	char	   *err = NULL;
 	McpDb	   *db;
 	char		where[512];
@@ -243,68 +303,9 @@ main(int argc, char **argv)
 	McpServer	srv;
 	int			rc;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
-	{
-		usage();
-		return 0;
-	}
-	while ((c = getopt_long(argc, argv, "V?", long_options, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case 1:
-				if (!int_option("rate-per-minute", optarg, 0, 100000, &v))
-					return 1;
-				limits.rate_per_minute = v;
-				break;
-			case 2:
-				if (!int_option("max-concurrent", optarg, 0, MCP_MAX_SLOTS, &v))
-					return 1;
-				limits.max_concurrent = v;
-				break;
-			case 3:
-				if (!int_option("heavy-per-hour", optarg, 0, 100000, &v))
-					return 1;
-				limits.heavy_per_hour = v;
-				break;
-			case 4:
-				if (!int_option("statement-timeout", optarg, 1, 3600000, &v))
-					return 1;
-				limits.statement_timeout_ms = v;
-				break;
-			case 5:
-				if (!int_option("max-rows", optarg, 1, 10000, &v))
-					return 1;
-				limits.max_rows = v;
-				break;
-			case 6:
-				if (!int_option("max-result-bytes", optarg, 1024, 64L * 1024 * 1024, &v))
-					return 1;
-				limits.max_result_bytes = v;
-				break;
-			case 7:
-				if (!int_option("max-message-bytes", optarg, 1024, 64L * 1024 * 1024, &v))
-					return 1;
-				limits.max_message_bytes = v;
-				break;
-			case 8:
-				check_only = true;
-				break;
-			case 'V':
-				printf("%s %s\n", NADIA_MCP_NAME, NADIA_MCP_VERSION);
-				return 0;
-			default:
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", NADIA_MCP_NAME);
-				return 1;
-		}
-	}
-	if (optind < argc)
-		conninfo = argv[optind++];
-	if (optind < argc)
-	{
-		mcp_log("too many arguments (the first is \"%s\")", argv[optind]);
-		return 1;
-	}
+	rc = parse_options(argc, argv, &limits, &check_only, &conninfo);
+	if (rc >= 0)
+		return rc;
 
 	signal(SIGPIPE, SIG_IGN);
 

@@ -2,7 +2,8 @@
  *
  * protocol.c
  *		The MCP methods of nadia-mcp: initialize (with version negotiation),
- *		notifications/initialized, ping, tools/list and tools/call.
+ *		notifications/initialized, ping, tools/list and tools/call, and the
+ *		state of one server (McpServer) they share.
  *
  * jsonrpc.c hands over a well-formed request; this file decides what it
  * means.  tools/call is where the limits meet: arguments are checked
@@ -15,13 +16,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
+#include "db.h"
+#include "log.h"
 #include "nadia_mcp.h"
+#include "protocol.h"
+#include "ratelimit.h"
+#include "results.h"
+#include "schema.h"
+#include "text.h"
+#include "tools.h"
 
 /* newest first: an unknown request is answered with the first */
 static const char *const supported_versions[] = {
@@ -50,16 +58,48 @@ protocol_allows_batches(const McpServer *srv)
 		strcmp(srv->protocol_version, "2025-03-26") == 0;
 }
 
+/*
+ * The query parameters of a call: every argument but "limit", in the
+ * order of the tool's ToolArgs, then the row cap, one more than may be
+ * shown so that results.c knows when it cut.  Returns their number and
+ * sets *cap to the rows that may be shown (the smaller of the tool's
+ * "limit" and max_rows).  With values NULL, only counts them.
+ */
+static int
+call_params(const ToolDef *tool, char **values, int max_rows,
+			const char **params, char *capbuf, size_t caplen, int *cap)
+{
+	int			np = 0;
+
+	*cap = max_rows;
+	for (int i = 0; i < tool->nargs; i++)
+	{
+		if (strcmp(tool->args[i].name, "limit") == 0)
+		{
+			if (values && atoi(values[i]) < *cap)
+				*cap = atoi(values[i]);
+			continue;
+		}
+		if (values)
+			params[np] = values[i];
+		np++;
+	}
+	if (values)
+	{
+		snprintf(capbuf, caplen, "%d", *cap + 1);
+		params[np] = capbuf;
+	}
+	return np + 1;
+}
+
 static DbOutcome
 default_run_tool(McpServer *srv, const ToolDef *tool, const char *sql,
 				 const char *const *values, PGresult **result,
 				 char *errbuf, size_t errlen)
 {
-	int			nparams = 1;
+	int			cap;
+	int			nparams = call_params(tool, NULL, 0, NULL, NULL, 0, &cap);
 
-	for (int i = 0; i < tool->nargs; i++)
-		if (strcmp(tool->args[i].name, "limit") != 0)
-			nparams++;
 	if (srv->db == NULL)
 	{
 		snprintf(errbuf, errlen, "no database connection");
@@ -83,28 +123,6 @@ void
 server_free(McpServer *srv)
 {
 	ratelimit_free(&srv->rl);
-}
-
-static char *
-xstrdup_printf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-static char *
-xstrdup_printf(const char *fmt,...)
-{
-	va_list		ap;
-	char	   *out;
-	int			n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	out = malloc(n + 1);
-	if (out == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(out, n + 1, fmt, ap);
-	va_end(ap);
-	return out;
 }
 
 static cJSON *
@@ -294,8 +312,7 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 	const char *which;
 	int			limit;
 	double		retry_after;
-	int			cap = srv->limits.max_rows;
-	int			np = 0;
+	int			cap;
 	PGresult   *res = NULL;
 	DbOutcome	outcome;
 	cJSON	   *structured;
@@ -312,9 +329,9 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 	if (tool == NULL)
 	{
 		*code = RPC_INVALID_PARAMS;
-		*message = xstrdup_printf("invalid params: unknown tool \"%.*s\"",
-								  (int) utf8_prefix(name->valuestring, 100),
-								  name->valuestring);
+		*message = text_printf("invalid params: unknown tool \"%.*s\"",
+							   (int) utf8_prefix(name->valuestring, 100),
+							   name->valuestring);
 		return NULL;
 	}
 	arguments = cJSON_GetObjectItemCaseSensitive(params, "arguments");
@@ -328,7 +345,7 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 						  values, errbuf, sizeof(errbuf)))
 	{
 		*code = RPC_INVALID_PARAMS;
-		*message = xstrdup_printf("invalid params: tool %s: %s", tool->name, errbuf);
+		*message = text_printf("invalid params: tool %s: %s", tool->name, errbuf);
 		return NULL;
 	}
 
@@ -348,23 +365,8 @@ do_tools_call(McpServer *srv, const cJSON *params, int *code, char **message)
 		return tool_error(text, retry_after);
 	}
 
-	/* parameters: every argument but "limit", then the row cap */
-	for (int i = 0; i < tool->nargs; i++)
-	{
-		if (strcmp(tool->args[i].name, "limit") == 0)
-		{
-			int			v = atoi(values[i]);
-
-			if (v < cap)
-				cap = v;
-			continue;
-		}
-		sqlvalues[np++] = values[i];
-	}
-	/* one row more than we show tells whether the answer was cut */
-	snprintf(capbuf, sizeof(capbuf), "%d", cap + 1);
-	sqlvalues[np++] = capbuf;
-	(void) np;
+	call_params(tool, values, srv->limits.max_rows, sqlvalues, capbuf,
+				sizeof(capbuf), &cap);
 
 	errbuf[0] = '\0';
 	outcome = srv->run_tool(srv, tool, tool->sql, sqlvalues, &res, errbuf,
@@ -428,7 +430,7 @@ protocol_dispatch(McpServer *srv, const char *method, const cJSON *params,
 		return do_tools_call(srv, params, code, message);
 
 	*code = RPC_METHOD_NOT_FOUND;
-	*message = xstrdup_printf("method not found: %.*s",
-							  (int) utf8_prefix(method, 100), method);
+	*message = text_printf("method not found: %.*s",
+						   (int) utf8_prefix(method, 100), method);
 	return NULL;
 }

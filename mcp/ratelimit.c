@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "nadia_mcp.h"
+#include "ratelimit.h"
 
 static void
 window_init(RateWindow *w, int cap, double span)

@@ -19,6 +19,9 @@
 #include <string.h>
 
 #include "nadia_mcp.h"
+#include "results.h"
+#include "text.h"
+#include "tools.h"
 
 /* longest text value sent, in bytes; query texts are capped upstream too */
 #define MAX_TEXT_BYTES 4096

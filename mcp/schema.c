@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nadia_mcp.h"
+#include "schema.h"
+#include "text.h"
+#include "tools.h"
 
 /* the oldest point a duration may reach back to */
 #define MAX_SINCE_SECONDS (400.0 * 86400.0)
@@ -28,6 +30,55 @@ static const char *since_help =
 "Start of the time range: a duration back from the server's current time (\"30m\", \"6h\", \"7d\", "
 "\"2w\"; units s, m, h, d, w) or an ISO 8601 timestamp "
 "(\"2026-11-30T08:00:00Z\"; UTC when no offset is given).";
+
+/* the JSON Schema of one argument, into p */
+static void
+arg_schema(cJSON *p, const ToolArg *a)
+{
+	switch (a->kind)
+	{
+		case ARG_INT:
+			cJSON_AddStringToObject(p, "type", "integer");
+			cJSON_AddNumberToObject(p, "minimum", a->min);
+			cJSON_AddNumberToObject(p, "maximum", a->max);
+			if (a->def)
+				cJSON_AddNumberToObject(p, "default", atoi(a->def));
+			cJSON_AddStringToObject(p, "description", a->description);
+			break;
+		case ARG_TEXT:
+			cJSON_AddStringToObject(p, "type", "string");
+			cJSON_AddNumberToObject(p, "minLength", 1);
+			cJSON_AddNumberToObject(p, "maxLength", a->max_len);
+			cJSON_AddStringToObject(p, "description", a->description);
+			break;
+		case ARG_SINCE:
+			{
+				char		desc[1024];
+
+				snprintf(desc, sizeof(desc), "%s %s", a->description, since_help);
+				cJSON_AddStringToObject(p, "type", "string");
+				cJSON_AddNumberToObject(p, "minLength", 2);
+				cJSON_AddNumberToObject(p, "maxLength", 40);
+				if (a->def)
+					cJSON_AddStringToObject(p, "default", a->def);
+				cJSON_AddStringToObject(p, "description", desc);
+				break;
+			}
+		case ARG_ENUM:
+			{
+				cJSON	   *e;
+
+				cJSON_AddStringToObject(p, "type", "string");
+				e = cJSON_AddArrayToObject(p, "enum");
+				for (int k = 0; a->enum_values[k]; k++)
+					cJSON_AddItemToArray(e, cJSON_CreateString(a->enum_values[k]));
+				if (a->def)
+					cJSON_AddStringToObject(p, "default", a->def);
+				cJSON_AddStringToObject(p, "description", a->description);
+				break;
+			}
+	}
+}
 
 cJSON *
 schema_input(const ToolDef *tool)
@@ -38,54 +89,8 @@ schema_input(const ToolDef *tool)
 	cJSON_AddStringToObject(schema, "type", "object");
 	props = cJSON_AddObjectToObject(schema, "properties");
 	for (int i = 0; i < tool->nargs; i++)
-	{
-		const ToolArg *a = &tool->args[i];
-		cJSON	   *p = cJSON_AddObjectToObject(props, a->name);
-
-		switch (a->kind)
-		{
-			case ARG_INT:
-				cJSON_AddStringToObject(p, "type", "integer");
-				cJSON_AddNumberToObject(p, "minimum", a->min);
-				cJSON_AddNumberToObject(p, "maximum", a->max);
-				if (a->def)
-					cJSON_AddNumberToObject(p, "default", atoi(a->def));
-				cJSON_AddStringToObject(p, "description", a->description);
-				break;
-			case ARG_TEXT:
-				cJSON_AddStringToObject(p, "type", "string");
-				cJSON_AddNumberToObject(p, "minLength", 1);
-				cJSON_AddNumberToObject(p, "maxLength", a->max_len);
-				cJSON_AddStringToObject(p, "description", a->description);
-				break;
-			case ARG_SINCE:
-				{
-					char		desc[1024];
-
-					snprintf(desc, sizeof(desc), "%s %s", a->description, since_help);
-					cJSON_AddStringToObject(p, "type", "string");
-					cJSON_AddNumberToObject(p, "minLength", 2);
-					cJSON_AddNumberToObject(p, "maxLength", 40);
-					if (a->def)
-						cJSON_AddStringToObject(p, "default", a->def);
-					cJSON_AddStringToObject(p, "description", desc);
-					break;
-				}
-			case ARG_ENUM:
-				{
-					cJSON	   *e;
-
-					cJSON_AddStringToObject(p, "type", "string");
-					e = cJSON_AddArrayToObject(p, "enum");
-					for (int k = 0; a->enum_values[k]; k++)
-						cJSON_AddItemToArray(e, cJSON_CreateString(a->enum_values[k]));
-					if (a->def)
-						cJSON_AddStringToObject(p, "default", a->def);
-					cJSON_AddStringToObject(p, "description", a->description);
-					break;
-				}
-		}
-	}
+		arg_schema(cJSON_AddObjectToObject(props, tool->args[i].name),
+				   &tool->args[i]);
 	cJSON_AddFalseToObject(schema, "additionalProperties");
 	return schema;
 }
@@ -98,6 +103,35 @@ nullable_type(const char *type)
 	cJSON_AddItemToArray(t, cJSON_CreateString(type));
 	cJSON_AddItemToArray(t, cJSON_CreateString("null"));
 	return t;
+}
+
+/* the JSON Schema of one column of the answer, into p */
+static void
+column_schema(cJSON *p, const ToolColumn *c)
+{
+	switch (c->kind)
+	{
+		case COL_INT:
+			cJSON_AddItemToObject(p, "type", nullable_type("integer"));
+			break;
+		case COL_NUM:
+			cJSON_AddItemToObject(p, "type", nullable_type("number"));
+			break;
+		case COL_TEXT:
+		case COL_ID:
+			cJSON_AddItemToObject(p, "type", nullable_type("string"));
+			break;
+		case COL_TIME:
+			cJSON_AddItemToObject(p, "type", nullable_type("string"));
+			cJSON_AddStringToObject(p, "format", "date-time");
+			break;
+		case COL_BOOL:
+			cJSON_AddItemToObject(p, "type", nullable_type("boolean"));
+			break;
+		case COL_JSON:
+			break;				/* any JSON value */
+	}
+	cJSON_AddStringToObject(p, "description", c->description);
 }
 
 cJSON *
@@ -123,33 +157,9 @@ schema_output(const ToolDef *tool)
 	ireq = cJSON_AddArrayToObject(items, "required");
 	for (int i = 0; i < tool->ncols; i++)
 	{
-		const ToolColumn *c = &tool->cols[i];
-		cJSON	   *p = cJSON_AddObjectToObject(iprops, c->name);
-
-		switch (c->kind)
-		{
-			case COL_INT:
-				cJSON_AddItemToObject(p, "type", nullable_type("integer"));
-				break;
-			case COL_NUM:
-				cJSON_AddItemToObject(p, "type", nullable_type("number"));
-				break;
-			case COL_TEXT:
-			case COL_ID:
-				cJSON_AddItemToObject(p, "type", nullable_type("string"));
-				break;
-			case COL_TIME:
-				cJSON_AddItemToObject(p, "type", nullable_type("string"));
-				cJSON_AddStringToObject(p, "format", "date-time");
-				break;
-			case COL_BOOL:
-				cJSON_AddItemToObject(p, "type", nullable_type("boolean"));
-				break;
-			case COL_JSON:
-				break;			/* any JSON value */
-		}
-		cJSON_AddStringToObject(p, "description", c->description);
-		cJSON_AddItemToArray(ireq, cJSON_CreateString(c->name));
+		column_schema(cJSON_AddObjectToObject(iprops, tool->cols[i].name),
+					  &tool->cols[i]);
+		cJSON_AddItemToArray(ireq, cJSON_CreateString(tool->cols[i].name));
 	}
 	cJSON_AddFalseToObject(items, "additionalProperties");
 
@@ -169,18 +179,6 @@ schema_output(const ToolDef *tool)
 	cJSON_AddItemToArray(req, cJSON_CreateString("row_count"));
 	cJSON_AddItemToArray(req, cJSON_CreateString("truncated"));
 	return schema;
-}
-
-/* number of code points of a valid UTF-8 string */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t		n = 0;
-
-	for (; *s; s++)
-		if ((((unsigned char) *s) & 0xC0) != 0x80)
-			n++;
-	return n;
 }
 
 static bool

@@ -67,7 +67,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nadia_mcp.h"
+#include "log.h"
+#include "security.h"
 
 /*
  * One query, one row per problem.  Plain catalog reads that any role may

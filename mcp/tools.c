@@ -7,7 +7,9 @@
  * Every query reads nadia_bgw's history (views, tables and the range
  * functions of sql/nadia_bgw--1.0.sql) and nothing else; the NADIA rollup
  * tools go through nadia_bgw.rollup_rows(), which serves registered
- * rollup tables only.  Arguments arrive as bound parameters $1..$n in the
+ * rollup tables only; they differ by a few words, kept as one descriptor
+ * each (rollup_tools) from which rollup_tool() makes the ToolDef.
+ * Arguments arrive as bound parameters $1..$n in the
  * order of the ToolArg table (skipping "limit"), followed by the row cap
  * (one more than may be shown, so results.c knows when it cut).  Column
  * names of the SELECT list must match the ToolColumn table: the
@@ -19,9 +21,12 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "nadia_mcp.h"
+#include "tools.h"
 
 #define N(a) ((int) (sizeof(a) / sizeof((a)[0])))
 
@@ -42,8 +47,10 @@ static const char *const alert_states[] = {"open", "resolved", "all", NULL};
 
 #define ARG_LIMIT(def) \
 	{"limit", ARG_INT, "Most rows to return.", 1, 100, 0, def, NULL}
-#define ARG_SINCE_DEF(def) \
-	{"since", ARG_SINCE, "Start of the time range (default " def ").", 0, 0, 0, def, NULL}
+#define SINCE_HELP(def) "Start of the time range (default " def ")."
+#define ARG_SINCE_AS(help, def) \
+	{"since", ARG_SINCE, help, 0, 0, 0, def, NULL}
+#define ARG_SINCE_DEF(def) ARG_SINCE_AS(SINCE_HELP(def), def)
 
 /* ---------------------------------------------------------------- */
 /* statements                                                        */
@@ -502,26 +509,16 @@ static const char alert_sql[] =
 " LIMIT $2::int";
 
 /* ---------------------------------------------------------------- */
-/* NADIA rollups                                                     */
-/* ---------------------------------------------------------------- */
-
-static const ToolColumn rollup_cols[] = {
-	{"bucket", COL_TEXT, "the rollup's time bucket (a date or a timestamp)"},
-	{"values", COL_JSON, "the rollup's aggregates for the bucket (and group), by column name"},
-};
-
-#define ROLLUP_SQL(kind) \
-"SELECT r.bucket, r.\"values\"\n" \
-"  FROM nadia_bgw.rollup_rows('" kind "', " SINCE("$1") ", $2::int) r\n" \
-" ORDER BY r.ord\n" \
-" LIMIT $2::int"
-
-/* ---------------------------------------------------------------- */
 
 /* the tool reads nothing optional */
 #define NO_FALLBACK NULL, NULL, NULL
 
-static const ToolDef tools[] = {
+/*
+ * The tools with a query of their own.  The NADIA rollup tools, which
+ * differ only by a few words, follow them in the catalogue (see
+ * rollup_tools below).
+ */
+static const ToolDef fixed_tools[] = {
 	{
 		"slow_queries", "Slow queries",
 		"Statements with the highest mean execution time over a time range, from "
@@ -657,52 +654,157 @@ static const ToolDef tools[] = {
 		"nadia_bgw.alerts", "nadia_bgw's regression detection",
 		"no alert in that state", false, NO_FALLBACK
 	},
+};
+
+/* ---------------------------------------------------------------- */
+/* NADIA rollups                                                     */
+/* ---------------------------------------------------------------- */
+
+/*
+ * Which rollup a NADIA tool reads is configured in the database
+ * (nadia_bgw.mcp_expose_rollup() fills nadia_bgw.mcp_rollups, whose CHECK
+ * names these tools), so a rollup tool is only a name and a few words:
+ * rollup_tool() makes the rest, the same for all of them.  A new one is a
+ * row here and a name in that CHECK.
+ */
+typedef struct RollupTool
+{
+	const char *name;
+	const char *title;
+	const char *description;
+	const char *since;			/* default of "since" */
+	const char *limit;			/* default of "limit" */
+	const char *what;			/* the rollup it expects, in words */
+} RollupTool;
+
+static const RollupTool rollup_tools[] = {
 	{
 		"review_queue_stats", "NADIA review queue",
 		"The NADIA review queue per day from its rollup: pending reviews and review "
 		"latency.",
-		{ARG_SINCE_DEF("30d"), ARG_LIMIT("31")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("review_queue_stats"),
-		"the rollup exposed for review_queue_stats (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA review-queue rollup exposed with nadia_bgw.mcp_expose_rollup)",
-		"the rollup has no bucket in the range", false, NO_FALLBACK
+		"30d", "31", "review-queue"
 	},
 	{
 		"user_activity_patterns", "NADIA user activity",
 		"Messages and distinct users per hour from the NADIA hourly activity rollup.",
-		{ARG_SINCE_DEF("2d"), ARG_LIMIT("48")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("user_activity_patterns"),
-		"the rollup exposed for user_activity_patterns (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA hourly user-activity rollup exposed with nadia_bgw.mcp_expose_rollup)",
-		"the rollup has no bucket in the range", false, NO_FALLBACK
+		"2d", "48", "hourly user-activity"
 	},
 	{
 		"llm_cost_tracking", "NADIA LLM cost",
 		"LLM cost per day and model from the NADIA cost rollup.",
-		{ARG_SINCE_DEF("30d"), ARG_LIMIT("100")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("llm_cost_tracking"),
-		"the rollup exposed for llm_cost_tracking (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA LLM-cost rollup exposed with nadia_bgw.mcp_expose_rollup)",
-		"the rollup has no bucket in the range", false, NO_FALLBACK
+		"30d", "100", "LLM-cost"
 	},
 	{
 		"recovery_system_stats", "NADIA recovered messages",
 		"Messages recovered by the NADIA recovery system per day, from its rollup.",
-		{ARG_SINCE_DEF("30d"), ARG_LIMIT("31")},
-		2, rollup_cols, N(rollup_cols), ROLLUP_SQL("recovery_system_stats"),
-		"the rollup exposed for recovery_system_stats (nadia_bgw.mcp_rollups, nadia_bgw.rollups)", "nadia_bgw's rollups (a NADIA recovered-messages rollup exposed with nadia_bgw.mcp_expose_rollup)",
-		"the rollup has no bucket in the range", false, NO_FALLBACK
+		"30d", "31", "recovered-messages"
 	},
 };
+
+static const ToolColumn rollup_cols[] = {
+	{"bucket", COL_TEXT, "the rollup's time bucket (a date or a timestamp)"},
+	{"values", COL_JSON, "the rollup's aggregates for the bucket (and group), by column name"},
+};
+
+/*
+ * The tool's name (from rollup_tools, never from a client) is the only
+ * text of the query that varies; rollup_rows() finds the rollup by it.
+ */
+#define ROLLUP_SQL(tool) \
+"SELECT r.bucket, r.\"values\"\n" \
+"  FROM nadia_bgw.rollup_rows('" tool "', " SINCE("$1") ", $2::int) r\n" \
+" ORDER BY r.ord\n" \
+" LIMIT $2::int"
+
+/* the texts of a rollup tool that embed its name or defaults */
+typedef struct RollupTexts
+{
+	char		since_help[64];
+	char		sql[512];
+	char		sources[128];
+	char		provider[160];
+} RollupTexts;
+
+#define N_TOOLS (N(fixed_tools) + N(rollup_tools))
+
+static ToolDef catalogue[N_TOOLS];
+static RollupTexts rollup_texts[N(rollup_tools)];
+static bool catalogue_ready = false;
+
+/*
+ * Format into a buffer of the catalogue.  The texts are fixed at compile
+ * time, so one that does not fit is a mistake in this file: stop at once
+ * (any tools/list shows it) rather than serve a cut query.
+ */
+static const char *
+put(char *buf, size_t len, const char *fmt,...)
+{
+	va_list		ap;
+	int			n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t) n >= len)
+		abort();
+	return buf;
+}
+
+static void
+rollup_tool(ToolDef *t, const RollupTool *r, RollupTexts *x)
+{
+	const ToolArg args[] = {
+		ARG_SINCE_AS(put(x->since_help, sizeof(x->since_help),
+						 SINCE_HELP("%s"), r->since), r->since),
+		ARG_LIMIT(r->limit),
+	};
+
+	memset(t, 0, sizeof(*t));	/* not heavy, nothing optional */
+	t->name = r->name;
+	t->title = r->title;
+	t->description = r->description;
+	memcpy(t->args, args, sizeof(args));
+	t->nargs = N(args);
+	t->cols = rollup_cols;
+	t->ncols = N(rollup_cols);
+	t->sql = put(x->sql, sizeof(x->sql), ROLLUP_SQL("%s"), r->name);
+	t->sources = put(x->sources, sizeof(x->sources),
+					 "the rollup exposed for %s (nadia_bgw.mcp_rollups, nadia_bgw.rollups)",
+					 r->name);
+	t->provider = put(x->provider, sizeof(x->provider),
+					  "nadia_bgw's rollups (a NADIA %s rollup exposed with "
+					  "nadia_bgw.mcp_expose_rollup)", r->what);
+	t->empty_note = "the rollup has no bucket in the range";
+}
+
+/* the fixed tools, then the rollup tools; made on first use */
+static const ToolDef *
+tools_catalogue(void)
+{
+	if (!catalogue_ready)
+	{
+		memcpy(catalogue, fixed_tools, sizeof(fixed_tools));
+		for (int i = 0; i < N(rollup_tools); i++)
+			rollup_tool(&catalogue[N(fixed_tools) + i], &rollup_tools[i],
+						&rollup_texts[i]);
+		catalogue_ready = true;
+	}
+	return catalogue;
+}
 
 const ToolDef *
 tools_all(int *n)
 {
-	*n = N(tools);
-	return tools;
+	*n = N_TOOLS;
+	return tools_catalogue();
 }
 
 const ToolDef *
 tools_find(const char *name)
 {
-	for (int i = 0; i < N(tools); i++)
+	const ToolDef *tools = tools_catalogue();
+
+	for (int i = 0; i < N_TOOLS; i++)
 		if (strcmp(tools[i].name, name) == 0)
 			return &tools[i];
 	return NULL;

@@ -16,20 +16,17 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nadia_mcp.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "protocol.h"
+#include "tools.h"
 
 static unsigned int outcome_seed;
-
-void
-mcp_log(const char *fmt,...)
-{
-	(void) fmt;
-}
 
 static const char *
 sample_value(ColKind kind, int row)
@@ -159,6 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		start = 0;
 
 	outcome_seed = size ? data[0] : 0;
+	mcp_log_silence(true);
 	server_init(&srv, &limits, NULL);
 	srv.run_tool = fake_run_tool;
 	for (size_t i = 0; i <= size; i++)
