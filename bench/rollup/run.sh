@@ -29,7 +29,9 @@ CPU_ROUNDS=$((ROUNDS * 2 + 1))
 ensure_packages $NADIA_BASE_PACKAGES
 build
 BINDIR=$(private_bindir "$BENCH_DIR/inst")
-export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=nadia_hitl
+# every session in UTC, as the server's timezone below: the materialized
+# view's DATE() and the rollup (demo/dashboard_rollup.sql) cut UTC days
+export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=nadia_hitl PGTZ=UTC
 
 stop_cluster() {
 	if [ -z "${BENCH_KEEP:-}" ]; then
@@ -88,15 +90,7 @@ sed "s/INTERVAL '90 days'/INTERVAL '$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_
 sed -e 's/dashboard_daily_metrics/dashboard_daily_metrics_mv/g' \
 	-e "s/INTERVAL '90 days'/INTERVAL '$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_matview.sql" | $PSQL
 log "creating the dashboard rollup (replaces the materialized view)"
-create_ms=$(ms "SELECT nadia_bgw.create_rollup(
-    name => 'dashboard_daily_metrics', source => 'interactions', time_column => 'created_at',
-    bucket => '1 day', bucket_column => 'date', timezone => 'UTC', horizon => '$HORIZON_DAYS days',
-    aggregates => ARRAY['COUNT(*) AS message_count', 'COUNT(DISTINCT user_id) AS unique_users',
-        'AVG(quality_score) AS avg_quality',
-        'SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)) AS daily_cost',
-        'COUNT(*) FILTER (WHERE cta_data IS NOT NULL) AS cta_messages',
-        'COUNT(*) FILTER (WHERE quality_score >= 4) AS high_quality_messages'],
-    replace_matview => true)")
+create_ms=$(ms "$(sed "s/'90 days'/'$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_rollup.sql")")
 $PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 rows=$(psql -X -At -c "SELECT count(*) FROM interactions")
 size=$(psql -X -At -c "SELECT pg_size_pretty(pg_total_relation_size('interactions'))")
