@@ -37,65 +37,39 @@
 # (default 5541), BENCH_KEEP=1.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
+. "$ROOT/bench/lib.sh"
 
-SCALE=${SCALE:-full}
+bench_defaults SCALE=full
+# the small variant is shorter in part 1 only: the same table, the same part 2
 if [ "$SCALE" = small ]; then
-	DURATION=${DURATION:-120}
-	TPS_DURATION=${TPS_DURATION:-60}
-	DAYS=${DAYS:-30}
-	ROWS_PER_DAY=${ROWS_PER_DAY:-10000}
-else
-	DURATION=${DURATION:-600}
-	TPS_DURATION=${TPS_DURATION:-60}
-	DAYS=${DAYS:-30}
-	ROWS_PER_DAY=${ROWS_PER_DAY:-10000}
+	bench_defaults DURATION=120
 fi
-CLIENTS=${CLIENTS:-2}
-RATE=${RATE:-800}
-PAIRS=${PAIRS:-3}
-INTERVAL=${INTERVAL:-5}
-BENCH_DIR=${BENCH_DIR:-/tmp/nadia_bench_maint}
-BENCH_PORT=${BENCH_PORT:-5541}
+bench_defaults DURATION=600 TPS_DURATION=60 DAYS=30 ROWS_PER_DAY=10000 CLIENTS=2 RATE=800 PAIRS=3 \
+	INTERVAL=5 BENCH_DIR=/tmp/nadia_bench_maint BENCH_PORT=5541
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 ensure_packages $NADIA_BASE_PACKAGES
 build
-BINDIR=$(private_bindir "$BENCH_DIR/inst")
 export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres
-PSQL="$BINDIR/psql -X -q -v ON_ERROR_STOP=1"
 
 stop_cluster() {
 	[ -n "${SAMPLER_PID:-}" ] && kill "$SAMPLER_PID" 2>/dev/null || true
 	if [ -z "${BENCH_KEEP:-}" ]; then
-		as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast stop >/dev/null 2>&1 || true
+		bench_stop_cluster "$BENCH_DIR"
 		rm -rf "$BENCH_DIR"
 	fi
 }
 
-if [ -f "$BENCH_DIR/data/postmaster.pid" ]; then
-	as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast stop >/dev/null 2>&1 || true
-fi
-rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR"
-chmod 755 "$BENCH_DIR"
-private_install "$BENCH_DIR/inst" >/dev/null
-use_private_libs "$BENCH_DIR/inst"
-chown -R "$(run_user)" "$BENCH_DIR"
-as_user "$BINDIR/initdb" -D "$BENCH_DIR/data" -A trust -U postgres >/dev/null
-cat >>"$BENCH_DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$BENCH_DIR'
-port = $BENCH_PORT
+bench_new_cluster "$BENCH_DIR" "$BENCH_PORT" nadia_bgw <<CONF
 shared_buffers = 256MB
 max_wal_size = 4GB
-shared_preload_libraries = 'nadia_bgw'
 nadia_bgw.database = 'postgres'
 nadia_bgw.interval = $INTERVAL
 nadia_bgw.maintenance_enabled = off
 ${EXTRA_CONF:-}
 CONF
-as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
 trap stop_cluster EXIT
+PSQL="$BINDIR/psql -X -q -v ON_ERROR_STOP=1"
 
 log "loading $DAYS days x $ROWS_PER_DAY interactions into the template"
 $PSQL -d postgres -c "CREATE DATABASE bench_template"
@@ -143,7 +117,7 @@ set_mode() {
 	sed -i -e "s/^nadia_bgw.maintenance_enabled = .*/nadia_bgw.maintenance_enabled = $mode/" \
 		-e "s/^nadia_bgw.database = .*/nadia_bgw.database = '$db'/" \
 		"$BENCH_DIR/data/postgresql.conf"
-	as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
+	bench_start_cluster "$BENCH_DIR"
 	$PSQL -d "$db" -c "CHECKPOINT"
 }
 

@@ -19,13 +19,10 @@
 
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
+. "$ROOT/bench/lib.sh"
 
-PORT=${PORT:-5531}
-DIR=${BENCH_DIR:-/tmp/nadia_mcp_bench}
-ROUNDS=${ROUNDS:-30}
-STATEMENTS=${STATEMENTS:-500}
-ACTIVE_PCT=${ACTIVE_PCT:-20}
-TABLES=${TABLES:-50}
+bench_defaults PORT=5531 BENCH_DIR=/tmp/nadia_mcp_bench ROUNDS=30 STATEMENTS=500 ACTIVE_PCT=20 TABLES=50
+DIR=$BENCH_DIR
 DB=nadia_hitl
 
 ensure_packages $NADIA_BASE_PACKAGES nodejs
@@ -33,29 +30,15 @@ log "building"
 build
 
 stop() {
-	as_user "$(private_bindir "$DIR/inst")/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+	bench_stop_cluster "$DIR"
 	rm -rf "$DIR"
 }
-[ -f "$DIR/data/postmaster.pid" ] && stop
-rm -rf "$DIR"
-mkdir -p "$DIR"
-chmod 755 "$DIR"
-BINDIR=$(private_install "$DIR/inst")
-use_private_libs "$DIR/inst"
-chown -R "$(run_user)" "$DIR"
 [ -z "${BENCH_KEEP:-}" ] && trap stop EXIT
-
-as_user "$BINDIR/initdb" -D "$DIR/data" -A trust -U postgres >/dev/null
-cat >>"$DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-port = $PORT
-shared_preload_libraries = 'pg_stat_statements,nadia_bgw'
+bench_new_cluster "$DIR" "$PORT" pg_stat_statements,nadia_bgw <<CONF
 nadia_bgw.database = '$DB'
 nadia_bgw.enabled = off
 shared_buffers = 256MB
 CONF
-as_user "$BINDIR/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 
 export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres PGDATABASE=$DB
 PSQL="$BINDIR/psql -X -q -v ON_ERROR_STOP=1"

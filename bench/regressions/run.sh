@@ -27,45 +27,24 @@
 #   DAYS=30 ROWS_PER_DAY=10000 STEADY=10 bash bench/regressions/run.sh
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
+. "$ROOT/bench/lib.sh"
 
-DAYS=${DAYS:-30}
-ROWS_PER_DAY=${ROWS_PER_DAY:-10000}
-XACTS=${XACTS:-100}
-NTABLES=${NTABLES:-200}
+bench_defaults DAYS=30 ROWS_PER_DAY=10000 XACTS=100 NTABLES=200 WARMUP=20 STEADY=10 COST_ROUNDS=20 \
+	MAXCONN=50 PORT=5552 DIR=/tmp/nadia_bench_regressions
 NSTMT=$((NTABLES * 5))
-WARMUP=${WARMUP:-20}
-STEADY=${STEADY:-10}
-COST_ROUNDS=${COST_ROUNDS:-20}
-MAXCONN=${MAXCONN:-50}
-PORT=${PORT:-5552}
-DIR=${DIR:-/tmp/nadia_bench_regressions}
 
 ensure_packages $NADIA_BASE_PACKAGES
 build
 
-if [ -f "$DIR/data/postmaster.pid" ]; then
-	as_user "$(private_bindir "$DIR/inst")/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
-fi
-rm -rf "$DIR"; mkdir -p "$DIR"; chmod 755 "$DIR"
-BINDIR=$(private_install "$DIR/inst")
-use_private_libs "$DIR/inst"
-chown -R "$(run_user)" "$DIR"
-export PATH="$BINDIR:$PATH"
 BG_PIDS=()
 stop() {
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	as_user pg_ctl -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+	bench_stop_cluster "$DIR"
 	[ -n "${KEEP:-}" ] || rm -rf "$DIR"
 }
 trap stop EXIT
-
-as_user initdb -D "$DIR/data" -A trust -U postgres >/dev/null
-cat >>"$DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-port = $PORT
+bench_new_cluster "$DIR" "$PORT" pg_stat_statements,nadia_bgw <<CONF
 max_connections = $MAXCONN
-shared_preload_libraries = 'pg_stat_statements,nadia_bgw'
 pg_stat_statements.max = 5000
 pg_stat_statements.track = top
 nadia_bgw.database = 'postgres'
@@ -74,7 +53,6 @@ nadia_bgw.interval = 3600
 # the one time-based threshold a scenario needs, shortened to keep the run short
 nadia_bgw.lock_wait_seconds = 1
 CONF
-as_user pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 Q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
@@ -231,32 +209,11 @@ for _ in $(seq 1 "$COST_ROUNDS"); do cycle; done
 # beyond), filled in behind the real samples: a day of 1-minute raw samples
 # copied from the real ones (ending an hour before the first real sample),
 # hourly rows for the 28 days before that and daily rows for 2 more days.
-Q <<'SQL'
-CREATE TEMP TABLE real_samples AS
-  SELECT row_number() OVER (ORDER BY sampled_at) - 1 AS k, sampled_at
-    FROM nadia_bgw.samples;
-CREATE TEMP TABLE minute_map AS
-  SELECT date_trunc('minute', (SELECT min(sampled_at) FROM real_samples)) - interval '1 hour'
-           - m * interval '1 minute' AS sim_at,
-         (SELECT sampled_at FROM real_samples r WHERE r.k = m % (SELECT count(*) FROM real_samples)) AS real_at
-    FROM generate_series(1, 1380) m;
-SELECT count(nadia_bgw.ensure_partitions('raw', g))
-  FROM generate_series((SELECT min(sim_at) FROM minute_map), (SELECT max(sim_at) FROM minute_map), '1 hour') g;
+origin=$(Q -c "SELECT date_trunc('minute', min(sampled_at)) - interval '1 hour' FROM nadia_bgw.samples")
+Q -v origin="$origin" -v step=-1 -v first=1 -v last=1380 -v skip=0 \
+	-f "$ROOT/bench/lib/replicate_samples.sql" -f - <<'SQL'
 INSERT INTO nadia_bgw.samples (sampled_at, duration_ms, taken_by, outcome)
   SELECT sim_at, 0, 'take_sample', '{}' FROM minute_map;
-DO $$
-DECLARE t text; cols text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['statement_samples', 'table_samples', 'index_samples',
-                           'database_samples', 'cluster_samples', 'activity_samples'] LOOP
-    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-      FROM pg_attribute WHERE attrelid = ('nadia_bgw.' || t)::regclass AND attnum > 0
-       AND NOT attisdropped AND attname <> 'sampled_at';
-    EXECUTE format('INSERT INTO nadia_bgw.%I (sampled_at, %s) SELECT m.sim_at, %s
-                      FROM minute_map m JOIN nadia_bgw.%I h ON h.sampled_at = m.real_at',
-                   t, cols, cols, t);
-  END LOOP;
-END $$;
 CREATE TEMP TABLE bounds AS
   SELECT date_trunc('hour', min(sim_at)) AS raw_from FROM minute_map;
 SELECT count(nadia_bgw.ensure_partitions('hourly', g))

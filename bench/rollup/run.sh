@@ -19,54 +19,35 @@
 # cluster in BENCH_DIR).  Run it with nice on a shared machine.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
+. "$ROOT/bench/lib.sh"
 
-DAYS=${DAYS:-90}
-ROWS_PER_DAY=${ROWS_PER_DAY:-50000}
-HORIZON_DAYS=${HORIZON_DAYS:-90}
-SEED=${SEED:-42}
-PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
-ROUNDS=${ROUNDS:-3}
-REFRESH_ROUNDS=${REFRESH_ROUNDS:-5}
-BENCH_DIR=${BENCH_DIR:-/tmp/nadia_bench_rollup}
-BENCH_PORT=${BENCH_PORT:-5521}
-PARTS=${PARTS:-refresh paired writers probe load}
+bench_defaults DAYS=90 ROWS_PER_DAY=50000 HORIZON_DAYS=90 SEED=42 PGBENCH_SECONDS=20 ROUNDS=3 REFRESH_ROUNDS=5 \
+	BENCH_DIR=/tmp/nadia_bench_rollup BENCH_PORT=5521 PAIRED_ROUNDS=5 "PARTS=refresh paired writers probe load"
 part() { grep -qw "$1" <<<"$PARTS"; }
 CPU_ROUNDS=$((ROUNDS * 2 + 1))
 
 ensure_packages $NADIA_BASE_PACKAGES
 build
 BINDIR=$(private_bindir "$BENCH_DIR/inst")
-export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=nadia_hitl
+# every session in UTC, as the server's timezone below: the materialized
+# view's DATE() and the rollup (demo/dashboard_rollup.sql) cut UTC days
+export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=nadia_hitl PGTZ=UTC
 
 stop_cluster() {
 	if [ -z "${BENCH_KEEP:-}" ]; then
-		as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast stop >/dev/null 2>&1 || true
+		bench_stop_cluster "$BENCH_DIR"
 	fi
 }
 
 if [ -n "${BENCH_REUSE:-}" ] && [ -f "$BENCH_DIR/loaded-$DAYS-$ROWS_PER_DAY-$SEED" ]; then
 	make -s -C "$ROOT" install DESTDIR="$BENCH_DIR/inst" >/dev/null
+	use_private_libs "$BENCH_DIR/inst"
 	as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w restart >/dev/null 2>&1 ||
-		as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
+		bench_start_cluster "$BENCH_DIR"
 	trap stop_cluster EXIT
 	export PATH="$BINDIR:$PATH"
 else
-	if [ -f "$BENCH_DIR/data/postmaster.pid" ]; then
-		as_user "$BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast stop >/dev/null 2>&1 || true
-	fi
-	rm -rf "$BENCH_DIR"
-	mkdir -p "$BENCH_DIR"
-	chmod 755 "$BENCH_DIR"
-	private_install "$BENCH_DIR/inst" >/dev/null
-	use_private_libs "$BENCH_DIR/inst"
-	chown -R "$(run_user)" "$BENCH_DIR"
-	export PATH="$BINDIR:$PATH"
-	as_user initdb -D "$BENCH_DIR/data" -A trust -U postgres >/dev/null
-	cat >>"$BENCH_DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$BENCH_DIR'
-port = $BENCH_PORT
-shared_preload_libraries = 'nadia_bgw'
+	bench_new_cluster "$BENCH_DIR" "$BENCH_PORT" nadia_bgw <<CONF
 nadia_bgw.database = 'nadia_hitl'
 # the benchmark refreshes by hand: the worker would compete for the CPU
 nadia_bgw.enabled = off
@@ -77,7 +58,6 @@ work_mem = 64MB
 max_wal_size = 8GB
 checkpoint_timeout = 30min
 CONF
-	as_user pg_ctl -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
 	trap stop_cluster EXIT
 	psql -X -q -d postgres -c "CREATE DATABASE nadia_hitl"
 	log "loading $DAYS days x $ROWS_PER_DAY rows (seed $SEED, last day = today)"
@@ -94,6 +74,10 @@ PSQL="psql -X -q -v ON_ERROR_STOP=1"
 ms() { psql -X -At -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
+med() { printf '%s\n' "$@" | median; }
+minimum() { printf '%s\n' "$@" | sort -n | head -n 1; }
+# pct A B: the change from A to B in percent, signed
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }'; }
 
 # reset: the dashboard as the review's materialized view (kept under a second
 # name for the CONCURRENTLY runs), and the rollup replacing the original
@@ -106,15 +90,7 @@ sed "s/INTERVAL '90 days'/INTERVAL '$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_
 sed -e 's/dashboard_daily_metrics/dashboard_daily_metrics_mv/g' \
 	-e "s/INTERVAL '90 days'/INTERVAL '$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_matview.sql" | $PSQL
 log "creating the dashboard rollup (replaces the materialized view)"
-create_ms=$(ms "SELECT nadia_bgw.create_rollup(
-    name => 'dashboard_daily_metrics', source => 'interactions', time_column => 'created_at',
-    bucket => '1 day', bucket_column => 'date', timezone => 'UTC', horizon => '$HORIZON_DAYS days',
-    aggregates => ARRAY['COUNT(*) AS message_count', 'COUNT(DISTINCT user_id) AS unique_users',
-        'AVG(quality_score) AS avg_quality',
-        'SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)) AS daily_cost',
-        'COUNT(*) FILTER (WHERE cta_data IS NOT NULL) AS cta_messages',
-        'COUNT(*) FILTER (WHERE quality_score >= 4) AS high_quality_messages'],
-    replace_matview => true)")
+create_ms=$(ms "$(sed "s/'90 days'/'$HORIZON_DAYS days'/" "$ROOT/demo/dashboard_rollup.sql")")
 $PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 rows=$(psql -X -At -c "SELECT count(*) FROM interactions")
 size=$(psql -X -At -c "SELECT pg_size_pretty(pg_total_relation_size('interactions'))")
@@ -147,7 +123,6 @@ for k in $(seq 1 "$REFRESH_ROUNDS"); do
 	floors+=("$f"); concs+=("$c"); hots+=("$h"); colds+=("$o")
 	r_floor+=("$(ratio "$h" "$f")"); r_hot+=("$(ratio "$c" "$h")"); r_cold+=("$(ratio "$c" "$o")")
 done
-med() { printf '%s\n' "$@" | median; }
 floor=$(med "${floors[@]}"); conc=$(med "${concs[@]}"); hot=$(med "${hots[@]}"); cold=$(med "${colds[@]}")
 log "rollup refresh when nothing changed (20 runs)"
 # one session, as the worker: plpgsql is compiled once
@@ -176,26 +151,43 @@ fi
 # without capture) and enabled, alternating to cancel drift
 trig=$(psql -X -At -c "SELECT tgname FROM pg_trigger WHERE tgrelid = 'interactions'::regclass
                         AND tgname LIKE 'zz_nadia_bgw_rollup_%' AND tgname NOT LIKE '%truncate'")
-capture() { $PSQL -c "ALTER TABLE interactions $1 TRIGGER $trig" 2>/dev/null; }
+# capture TABLE TRIGGER DISABLE|"ENABLE ALWAYS": switch a rollup's capture off or on
+capture() { $PSQL -c "ALTER TABLE $1 $3 TRIGGER $2" 2>/dev/null; }
+# alternate ROUNDS TABLE TRIGGER CMD...: ROUNDS rounds of CMD with TABLE's
+# capture TRIGGER disabled, then enabled (alternating cancels drift); CMD's
+# outputs in the arrays off and on
+alternate() {
+	local rounds=$1 table=$2 trigger=$3 r
+	shift 3
+	off=(); on=()
+	for r in $(seq 1 "$rounds"); do
+		capture "$table" "$trigger" DISABLE; off+=("$("$@")")
+		capture "$table" "$trigger" "ENABLE ALWAYS"; on+=("$("$@")")
+	done
+}
+# each_writer CMD: CMD SCRIPT CLIENTS for each insert script at 1 and 8 clients
+each_writer() {
+	local script c
+	for script in insert_hot insert_backfill; do
+		for c in 1 8; do "$1" "$script" "$c"; done
+	done
+}
+# the row labels of the comparisons that insert rows now or 1-80 days ago
+back_label() { if [ "$1" = 0 ]; then echo 'rows now (hot)'; else echo 'rows 1-80 d ago'; fi; }
 tps() { pgbench -n -T "$PGBENCH_SECONDS" -c "$2" -j "$2" -f "$ROOT/demo/pgbench/$1.sql" 2>/dev/null |
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
 if part writers; then
 echo
 echo "== Writers: pgbench single-row INSERT, ${PGBENCH_SECONDS}s runs, $ROUNDS alternating rounds (median TPS)"
-for script in insert_hot insert_backfill; do
-	for c in 1 8; do
-		off=(); on=()
-		for r in $(seq 1 "$ROUNDS"); do
-			capture DISABLE; off+=("$(tps $script $c)")
-			capture "ENABLE ALWAYS"; on+=("$(tps $script $c)")
-		done
-		moff=$(printf '%s\n' "${off[@]}" | median)
-		mon=$(printf '%s\n' "${on[@]}" | median)
-		loss=$(awk -v a="$moff" -v b="$mon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')
-		printf '%-16s %d client(s): without capture %9.1f tps, with capture %9.1f tps  (%s%%)  runs off: %s  on: %s\n' \
-			"$script" "$c" "$moff" "$mon" "$loss" "${off[*]}" "${on[*]}"
-	done
-done
+writers_tps() { # writers_tps SCRIPT CLIENTS
+	local moff mon
+	alternate "$ROUNDS" interactions "$trig" tps "$1" "$2"
+	moff=$(med "${off[@]}")
+	mon=$(med "${on[@]}")
+	printf '%-16s %d client(s): without capture %9.1f tps, with capture %9.1f tps  (%s%%)  runs off: %s  on: %s\n' \
+		"$1" "$2" "$moff" "$mon" "$(pct "$moff" "$mon")" "${off[*]}" "${on[*]}"
+}
+each_writer writers_tps
 $PSQL -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 
 # the same comparison measured as the writing backend's own CPU time per
@@ -212,19 +204,14 @@ echo
 
 echo "== Writers: backend CPU per single-row INSERT transaction (us), 10,000 rows per run, $CPU_ROUNDS alternating rounds (min; median)"
 for back in 0 80; do
-	off=(); on=()
-	for r in $(seq 1 "$CPU_ROUNDS"); do
-		capture DISABLE; off+=("$(cpu_loop 10000 $back)")
-		capture "ENABLE ALWAYS"; on+=("$(cpu_loop 10000 $back)")
-	done
-	minoff=$(printf '%s\n' "${off[@]}" | sort -n | head -n 1)
-	minon=$(printf '%s\n' "${on[@]}" | sort -n | head -n 1)
-	moff=$(printf '%s\n' "${off[@]}" | median)
-	mon=$(printf '%s\n' "${on[@]}" | median)
+	alternate "$CPU_ROUNDS" interactions "$trig" cpu_loop 10000 "$back"
+	minoff=$(minimum "${off[@]}")
+	minon=$(minimum "${on[@]}")
+	moff=$(med "${off[@]}")
+	mon=$(med "${on[@]}")
 	printf '%-16s min: without %6.1f us, with %6.1f us (%s%%); median: without %6.1f, with %6.1f (%s%%)  runs off: %s  on: %s\n' \
-		"$([ $back = 0 ] && echo 'rows now (hot)' || echo 'rows 1-80 d ago')" "$minoff" "$minon" \
-		"$(awk -v a="$minoff" -v b="$minon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')" "$moff" "$mon" \
-		"$(awk -v a="$moff" -v b="$mon" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')" "${off[*]}" "${on[*]}"
+		"$(back_label "$back")" "$minoff" "$minon" "$(pct "$minoff" "$minon")" "$moff" "$mon" \
+		"$(pct "$moff" "$mon")" "${off[*]}" "${on[*]}"
 done
 
 fi
@@ -240,7 +227,6 @@ fi
 # its latency, so the TPS loss of capture is 1 - latency(off) /
 # latency(on).  Repeated PAIRED_ROUNDS times, median.
 if part paired; then
-PAIRED_ROUNDS=${PAIRED_ROUNDS:-5}
 log "copying interactions into interactions_twin (the same table without a rollup)"
 $PSQL >/dev/null <<'SQL'
 DROP TABLE IF EXISTS interactions_twin;
@@ -263,18 +249,17 @@ paired_lat() {
 }
 echo
 echo "== Writers, paired: interactions (capture) and interactions_twin (none) mixed 1:1 in one pgbench run, ${PGBENCH_SECONDS}s, $PAIRED_ROUNDS rounds"
-for script in insert_hot insert_backfill; do
-	for c in 1 8; do
-		losses=(); lats=()
-		for r in $(seq 1 "$PAIRED_ROUNDS"); do
-			read -r lon loff < <(paired_lat "$script" "$c")
-			losses+=("$(awk -v on="$lon" -v off="$loff" 'BEGIN { printf "%.2f", (1 - off / on) * 100 }')")
-			lats+=("$loff/$lon")
-		done
-		printf '%-16s %d client(s): TPS loss with capture, median %s%%  (rounds: %s; latency ms off/on: %s)\n' \
-			"$script" "$c" "$(printf '%s\n' "${losses[@]}" | median)" "${losses[*]}" "${lats[*]}"
+writers_paired() { # writers_paired SCRIPT CLIENTS
+	local losses=() lats=() r lon loff
+	for r in $(seq 1 "$PAIRED_ROUNDS"); do
+		read -r lon loff < <(paired_lat "$1" "$2")
+		losses+=("$(awk -v on="$lon" -v off="$loff" 'BEGIN { printf "%.2f", (1 - off / on) * 100 }')")
+		lats+=("$loff/$lon")
 	done
-done
+	printf '%-16s %d client(s): TPS loss with capture, median %s%%  (rounds: %s; latency ms off/on: %s)\n' \
+		"$1" "$2" "$(med "${losses[@]}")" "${losses[*]}" "${lats[*]}"
+}
+each_writer writers_paired
 $PSQL -c "DROP TABLE interactions_twin" -c "SELECT nadia_bgw.refresh_rollup('dashboard_daily_metrics')" >/dev/null
 echo "rollup vs full query after the paired runs: $(check)"
 fi
@@ -301,21 +286,17 @@ BEGIN
     us_per_row := extract(epoch FROM clock_timestamp() - t0) * 1000000 / n;
 END $p$;
 SQL
+# probe_run BACK: us per row of 20,000 rows (BACK as in probe_loop)
+probe_run() { PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $1)"; }
 ptrig=$(psql -X -At -c "SELECT tgname FROM pg_trigger WHERE tgrelid = 'capture_probe'::regclass AND tgname NOT LIKE '%truncate'")
 echo
 echo "== Capture cost alone: narrow unindexed table, 20,000 single-row transactions, $CPU_ROUNDS rounds (min wall time per row)"
 for back in 0 80; do
-	off=(); on=()
-	for r in $(seq 1 "$CPU_ROUNDS"); do
-		$PSQL -c "ALTER TABLE capture_probe DISABLE TRIGGER $ptrig" 2>/dev/null
-		off+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
-		$PSQL -c "ALTER TABLE capture_probe ENABLE ALWAYS TRIGGER $ptrig"
-		on+=("$(PGOPTIONS="-c synchronous_commit=off" psql -X -At -c "CALL probe_loop(20000, $back)")")
-	done
-	minoff=$(printf '%s\n' "${off[@]}" | sort -n | head -n 1)
-	minon=$(printf '%s\n' "${on[@]}" | sort -n | head -n 1)
+	alternate "$CPU_ROUNDS" capture_probe "$ptrig" probe_run "$back"
+	minoff=$(minimum "${off[@]}")
+	minon=$(minimum "${on[@]}")
 	printf '%-16s without capture %6.2f us, with capture %6.2f us: capture costs %+.2f us per row\n' \
-		"$([ $back = 0 ] && echo 'rows now (hot)' || echo 'rows 1-80 d ago')" "$minoff" "$minon" \
+		"$(back_label "$back")" "$minoff" "$minon" \
 		"$(awk -v a="$minoff" -v b="$minon" 'BEGIN { print b - a }')"
 done
 $PSQL -c "SELECT nadia_bgw.drop_rollup('capture_probe_daily')" -c "DROP TABLE capture_probe" >/dev/null

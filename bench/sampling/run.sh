@@ -24,14 +24,12 @@
 #   ROUNDS=100 NTABLES=1000 bash bench/sampling/run.sh
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
+. "$ROOT/bench/lib.sh"
 
-NTABLES=${NTABLES:-1000}
+# ROUNDS: PoWA coalesces every 100 snapshots
+bench_defaults NTABLES=1000 ROUNDS=100 ROUNDS_30D=20 PORT=5511 DIR=/tmp/nadia_bench_sampling
 NSTMT=$((NTABLES * 5))
-ACTIVE=${ACTIVE:-$((NSTMT / 10))}
-ROUNDS=${ROUNDS:-100}          # PoWA coalesces every 100 snapshots
-ROUNDS_30D=${ROUNDS_30D:-20}
-PORT=${PORT:-5511}
-DIR=${DIR:-/tmp/nadia_bench_sampling}
+bench_defaults ACTIVE=$((NSTMT / 10))
 
 ensure_packages $NADIA_BASE_PACKAGES
 if [ "$PG_CONFIG" = "$DEFAULT_PG_CONFIG" ]; then
@@ -47,36 +45,17 @@ else
 	log "PoWA is not installed for PostgreSQL $(pg_major) (Debian packages it for 15 only): skipping PoWA, measuring nadia against the floor only"
 fi
 
-if [ -f "$DIR/data/postmaster.pid" ]; then
-	as_user "$(private_bindir "$DIR/inst")/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
-fi
-rm -rf "$DIR"; mkdir -p "$DIR"; chmod 755 "$DIR"
-BINDIR=$(private_install "$DIR/inst")
-use_private_libs "$DIR/inst"
-chown -R "$(run_user)" "$DIR"
-export PATH="$BINDIR:$PATH"
-stop() { as_user pg_ctl -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"; }
+stop() { bench_stop_cluster "$DIR"; [ -n "${KEEP:-}" ] || rm -rf "$DIR"; }
 trap stop EXIT
-
-as_user initdb -D "$DIR/data" -A trust -U postgres >/dev/null
-cat >>"$DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-port = $PORT
-shared_preload_libraries = 'pg_stat_statements,${POWA:+powa,}nadia_bgw'
+bench_new_cluster "$DIR" "$PORT" "pg_stat_statements,${POWA:+powa,}nadia_bgw" <<CONF
 pg_stat_statements.max = 10000
 pg_stat_statements.track = top
 nadia_bgw.database = 'postgres'
 nadia_bgw.enabled = off
 max_locks_per_transaction = 1024
+${POWA:+powa.frequency = -1}
+${POWA:+powa.coalesce = 100}
 CONF
-if [ -n "$POWA" ]; then
-	cat >>"$DIR/data/postgresql.conf" <<CONF
-powa.frequency = -1
-powa.coalesce = 100
-CONF
-fi
-as_user pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 Q() { nice psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
@@ -196,32 +175,9 @@ powa_coalesces=$([ -z "$POWA" ] && echo "n/a (PoWA skipped)" || Q -c "SELECT cou
 log "simulating a day of 1-minute samples from the real ones"
 # one real sample's rows -> one simulated minute, cycling through the real
 # samples; the day is 2026-01-01 (UTC), far from the real samples.
-Q <<'SQL'
-SET TimeZone = 'UTC';
-CREATE TEMP TABLE real_samples AS
-  SELECT row_number() OVER (ORDER BY sampled_at) - 1 AS k, sampled_at
-    FROM nadia_bgw.samples WHERE sample_id > 1;
-SELECT count(nadia_bgw.ensure_partitions('raw', g))
-  FROM generate_series('2026-01-01 00:00+00'::timestamptz, '2026-01-01 23:00+00', '1 hour') g;
-CREATE TEMP TABLE minute_map AS
-  SELECT '2026-01-01 00:00+00'::timestamptz + m * interval '1 minute' AS sim_at,
-         (SELECT sampled_at FROM real_samples r WHERE r.k = m % (SELECT count(*) FROM real_samples)) AS real_at
-    FROM generate_series(0, 1439) m;
-DO $$
-DECLARE t text; cols text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['statement_samples', 'table_samples', 'index_samples',
-                           'database_samples', 'cluster_samples', 'activity_samples'] LOOP
-    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-      FROM pg_attribute WHERE attrelid = ('nadia_bgw.' || t)::regclass AND attnum > 0
-       AND NOT attisdropped AND attname <> 'sampled_at';
-    EXECUTE format('INSERT INTO nadia_bgw.%I (sampled_at, %s) SELECT m.sim_at, %s
-                      FROM minute_map m JOIN nadia_bgw.%I h ON h.sampled_at = m.real_at',
-                   t, cols, cols, t);
-  END LOOP;
-END $$;
-UPDATE nadia_bgw.tier_state SET done_until = '2026-01-01 00:00+00';
-SQL
+Q -v origin='2026-01-01 00:00+00' -v step=1 -v first=0 -v last=1439 -v skip=1 \
+	-c "SET TimeZone = 'UTC'" -f "$ROOT/bench/lib/replicate_samples.sql" \
+	-c "UPDATE nadia_bgw.tier_state SET done_until = '2026-01-01 00:00+00'"
 day_raw=$(Q -c "SELECT sum(pg_total_relation_size(child)) FROM nadia_bgw.history_partitions p
                  JOIN nadia_bgw.history_tables t USING (parent)
                 WHERE t.tier = 'raw' AND p.hi <= '2026-01-02 00:00+00'")

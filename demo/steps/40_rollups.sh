@@ -8,24 +8,7 @@ $PSQL -q -c "DROP MATERIALIZED VIEW IF EXISTS dashboard_daily_metrics_mv"
 sed 's/dashboard_daily_metrics/dashboard_daily_metrics_mv/g' "$ROOT/demo/dashboard_matview.sql" | $PSQL -q
 
 say "Replace dashboard_daily_metrics by a rollup (same name, columns and types; one transaction)"
-$PSQL <<'SQL'
-SELECT nadia_bgw.create_rollup(
-    name            => 'dashboard_daily_metrics',
-    source          => 'interactions',
-    time_column     => 'created_at',
-    bucket          => '1 day',
-    bucket_column   => 'date',
-    horizon         => '90 days',
-    aggregates      => ARRAY[
-        'COUNT(*) AS message_count',
-        'COUNT(DISTINCT user_id) AS unique_users',
-        'AVG(quality_score) AS avg_quality',
-        'SUM(COALESCE(llm1_cost_usd, 0) + COALESCE(llm2_cost_usd, 0)) AS daily_cost',
-        'COUNT(*) FILTER (WHERE cta_data IS NOT NULL) AS cta_messages',
-        'COUNT(*) FILTER (WHERE quality_score >= 4) AS high_quality_messages'],
-    replace_matview => true);
-\d dashboard_daily_metrics
-SQL
+$PSQL -f "$ROOT/demo/dashboard_rollup.sql" -c '\d dashboard_daily_metrics'
 
 say "More NADIA rollups: LLM cost per day and model, review queue, hourly activity, recovered messages"
 $PSQL <<'SQL'
