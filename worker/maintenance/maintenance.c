@@ -76,11 +76,56 @@ forget_tracked(TrackedJob *t)
 	*t = tracked[--ntracked];
 }
 
-static void
-spi_check(int rc, int expected, const char *what)
+/* Column "col" of row "row" of the last SPI result (never NULL here). */
+static Datum
+spi_value(uint64 row, int col)
 {
-	if (rc != expected)
-		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
+	bool		isnull;
+
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 &isnull);
+}
+
+/*
+ * A job as a statement returned it: its id (column 1) and one value passed
+ * by value (column 2), copied out so that later statements may run.
+ */
+typedef struct JobRow
+{
+	int64		id;
+	Datum		value;
+} JobRow;
+
+static JobRow *
+job_rows(uint64 *n)
+{
+	JobRow	   *rows;
+	uint64		i;
+
+	*n = SPI_processed;
+	rows = palloc(sizeof(JobRow) * (*n + 1));
+	for (i = 0; i < *n; i++)
+	{
+		rows[i].id = DatumGetInt64(spi_value(i, 1));
+		rows[i].value = spi_value(i, 2);
+	}
+	return rows;
+}
+
+/*
+ * Run one statement about one job and check its result: $1 is the job's
+ * id, $2 (when "argtype" is valid) "arg".
+ */
+static void
+exec_for_job(const char *sql, int64 job_id, Oid argtype, Datum arg,
+			 int expected, const char *what)
+{
+	Oid			types[2] = {INT8OID, argtype};
+	Datum		values[2] = {Int64GetDatum(job_id), arg};
+
+	nadia_spi_check(nadia_spi_exec(sql, OidIsValid(argtype) ? 2 : 1, types,
+								   values, NULL, false, 0),
+					expected, what);
 }
 
 /*
@@ -93,58 +138,40 @@ settle_jobs(void)
 	int			rc;
 	uint64		i,
 				n;
-	int64	   *ids;
-	bool	   *alive;
+	JobRow	   *jobs;
 	int			running = 0;
 
-	rc = SPI_execute("SELECT h.id, EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
-					 "                      WHERE a.pid = h.pid"
-					 "                        AND a.backend_type = '" NADIA_MAINT_JOB_TYPE "')"
-					 "  FROM nadia_bgw.maintenance_history h"
-					 " WHERE h.outcome IN ('queued', 'running')",
-					 true, 0);
-	spi_check(rc, SPI_OK_SELECT, "reading open maintenance jobs");
-	n = SPI_processed;
-	ids = palloc(sizeof(int64) * (n + 1));
-	alive = palloc(sizeof(bool) * (n + 1));
+	rc = nadia_spi_exec("SELECT h.id, EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
+						"                      WHERE a.pid = h.pid"
+						"                        AND a.backend_type = '" NADIA_MAINT_JOB_TYPE "')"
+						"  FROM nadia_bgw.maintenance_history h"
+						" WHERE h.outcome IN ('queued', 'running')",
+						0, NULL, NULL, NULL, true, 0);
+	nadia_spi_check(rc, SPI_OK_SELECT, "reading open maintenance jobs");
+	jobs = job_rows(&n);
 	for (i = 0; i < n; i++)
 	{
-		bool		isnull;
-		TrackedJob *t;
+		bool		alive = DatumGetBool(jobs[i].value);
+		TrackedJob *t = find_tracked(jobs[i].id);
+		pid_t		pid;
 
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-		alive[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 2, &isnull));
-		t = find_tracked(ids[i]);
+		/* our own handle knows better than pg_stat_activity */
 		if (t != NULL)
-		{
-			pid_t		pid;
-
-			alive[i] = (GetBackgroundWorkerPid(t->handle, &pid) != BGWH_STOPPED);
-		}
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		Oid			argtypes[1] = {INT8OID};
-		Datum		values[1];
-
-		if (alive[i])
+			alive = (GetBackgroundWorkerPid(t->handle, &pid) != BGWH_STOPPED);
+		if (alive)
 		{
 			running++;
 			continue;
 		}
 		/* the job may have recorded its outcome since we looked: re-check */
-		values[0] = Int64GetDatum(ids[i]);
-		rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history"
-								   "   SET outcome = 'cancelled',"
-								   "       ended_at = COALESCE(ended_at, pg_catalog.now()),"
-								   "       error = 'the job worker exited without recording an outcome"
-								   " (server shutdown, pg_terminate_backend or crash)'"
-								   " WHERE id = $1 AND outcome IN ('queued', 'running')",
-								   1, argtypes, values, NULL, false, 0);
-		spi_check(rc, SPI_OK_UPDATE, "settling a maintenance job");
+		exec_for_job("UPDATE nadia_bgw.maintenance_history"
+					 "   SET outcome = 'cancelled',"
+					 "       ended_at = COALESCE(ended_at, pg_catalog.now()),"
+					 "       error = 'the job worker exited without recording an outcome"
+					 " (server shutdown, pg_terminate_backend or crash)'"
+					 " WHERE id = $1 AND outcome IN ('queued', 'running')",
+					 jobs[i].id, InvalidOid, (Datum) 0,
+					 SPI_OK_UPDATE, "settling a maintenance job");
 	}
 
 	/* drop handles of workers that are gone */
@@ -204,43 +231,37 @@ speed_up_jobs(void)
 	 */
 	values[0] = Int32GetDatum(nadia_maint_cost_limit_max);
 	values[1] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
-	rc = SPI_execute_with_args("WITH behind AS ("
-							   "  SELECT h.id, g.grown"
-							   "    FROM nadia_bgw.maintenance_history h"
-							   "   CROSS JOIN LATERAL (SELECT pg_catalog.pg_stat_get_dead_tuples(h.relid)"
-							   "                              - h.dead_tuples_before AS grown) g"
-							   "   WHERE h.id = ANY ($2)"
-							   "     AND h.outcome = 'running' AND h.action LIKE 'vacuum%'"
-							   "     AND h.cost_limit < $1"
-							   "     AND g.grown > COALESCE((h.figures->>'vacuum_threshold')::float8, 0)"
-							   "     FOR UPDATE OF h SKIP LOCKED"
-							   ")"
-							   " UPDATE nadia_bgw.maintenance_history h"
-							   "    SET cost_limit = LEAST(h.cost_limit * 2, $1)"
-							   "   FROM behind b WHERE h.id = b.id"
-							   " RETURNING h.id, h.relname, b.grown, h.cost_limit",
-							   2, argtypes, values, NULL, false, 0);
-	spi_check(rc, SPI_OK_UPDATE_RETURNING, "speeding up maintenance jobs");
+	rc = nadia_spi_exec("WITH behind AS ("
+						"  SELECT h.id, g.grown"
+						"    FROM nadia_bgw.maintenance_history h"
+						"   CROSS JOIN LATERAL (SELECT pg_catalog.pg_stat_get_dead_tuples(h.relid)"
+						"                              - h.dead_tuples_before AS grown) g"
+						"   WHERE h.id = ANY ($2)"
+						"     AND h.outcome = 'running' AND h.action LIKE 'vacuum%'"
+						"     AND h.cost_limit < $1"
+						"     AND g.grown > COALESCE((h.figures->>'vacuum_threshold')::float8, 0)"
+						"     FOR UPDATE OF h SKIP LOCKED"
+						")"
+						" UPDATE nadia_bgw.maintenance_history h"
+						"    SET cost_limit = LEAST(h.cost_limit * 2, $1)"
+						"   FROM behind b WHERE h.id = b.id"
+						" RETURNING h.id, h.relname, b.grown, h.cost_limit",
+						2, argtypes, values, NULL, false, 0);
+	nadia_spi_check(rc, SPI_OK_UPDATE_RETURNING, "speeding up maintenance jobs");
 	for (i = 0; i < SPI_processed; i++)
 	{
-		bool		isnull;
-		int64		job_id;
-		TrackedJob *t;
+		int64		job_id = DatumGetInt64(spi_value(i, 1));
+		TrackedJob *t = find_tracked(job_id);
 		pid_t		pid;
 
-		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-		t = find_tracked(job_id);
 		/* the job may have just exited: then there is nothing to speed up */
 		if (t == NULL || GetBackgroundWorkerPid(t->handle, &pid) != BGWH_STARTED)
 			continue;
 		if (kill(pid, SIGUSR2) == 0)
 			ereport(LOG,
 					(errmsg("nadia_bgw: maintenance job " INT64_FORMAT " on \"%s\" falls behind (%s new dead tuples): cost limit raised to %s",
-							job_id,
-							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
-							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3),
-							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4))));
+							job_id, nadia_spi_getstring(i, 2),
+							nadia_spi_getstring(i, 3), nadia_spi_getstring(i, 4))));
 	}
 }
 
@@ -248,53 +269,22 @@ speed_up_jobs(void)
 static void
 purge(void)
 {
-	int			rc;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1];
+	Oid			type = INT4OID;
+	Datum		days = Int32GetDatum(nadia_maint_history_days);
 
-	values[0] = Int32GetDatum(nadia_maint_history_days);
-	rc = SPI_execute_with_args("DELETE FROM nadia_bgw.maintenance_history"
-							   " WHERE planned_at < pg_catalog.now() - pg_catalog.make_interval(days => $1)"
-							   "   AND outcome NOT IN ('queued', 'running')",
-							   1, argtypes, values, NULL, false, 0);
-	spi_check(rc, SPI_OK_DELETE, "purging maintenance history");
-	rc = SPI_execute("DELETE FROM nadia_bgw.maintenance_settings s"
-					 " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)",
-					 false, 0);
-	spi_check(rc, SPI_OK_DELETE, "purging maintenance overrides");
-	rc = SPI_execute("DELETE FROM nadia_bgw.maintenance_requests r"
-					 " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.relid)",
-					 false, 0);
-	spi_check(rc, SPI_OK_DELETE, "purging maintenance requests");
-}
-
-static void
-unqueue_job(int64 job_id)
-{
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	int			rc;
-
-	values[0] = Int64GetDatum(job_id);
-	rc = SPI_execute_with_args("DELETE FROM nadia_bgw.maintenance_history WHERE id = $1",
-							   1, argtypes, values, NULL, false, 0);
-	spi_check(rc, SPI_OK_DELETE, "dropping a job that could not start");
-}
-
-static void
-fail_job(int64 job_id, const char *error)
-{
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	int			rc;
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(error);
-	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history"
-							   "   SET outcome = 'failed', ended_at = pg_catalog.now(), error = $2"
-							   " WHERE id = $1",
-							   2, argtypes, values, NULL, false, 0);
-	spi_check(rc, SPI_OK_UPDATE, "recording a failed start");
+	nadia_spi_check(nadia_spi_exec("DELETE FROM nadia_bgw.maintenance_history"
+								   " WHERE planned_at < pg_catalog.now() - pg_catalog.make_interval(days => $1)"
+								   "   AND outcome NOT IN ('queued', 'running')",
+								   1, &type, &days, NULL, false, 0),
+					SPI_OK_DELETE, "purging maintenance history");
+	nadia_spi_check(nadia_spi_exec("DELETE FROM nadia_bgw.maintenance_settings s"
+								   " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)",
+								   0, NULL, NULL, NULL, false, 0),
+					SPI_OK_DELETE, "purging maintenance overrides");
+	nadia_spi_check(nadia_spi_exec("DELETE FROM nadia_bgw.maintenance_requests r"
+								   " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.relid)",
+								   0, NULL, NULL, NULL, false, 0),
+					SPI_OK_DELETE, "purging maintenance requests");
 }
 
 /*
@@ -311,9 +301,6 @@ launch_job(int64 job_id, Oid relid)
 	MemoryContext old;
 	BgwHandleStatus status;
 	pid_t		pid;
-	Oid			argtypes[2] = {INT8OID, INT4OID};
-	Datum		values[2];
-	int			rc;
 
 	memset(&arg, 0, sizeof(arg));
 	arg.job_id = job_id;
@@ -354,18 +341,20 @@ launch_job(int64 job_id, Oid relid)
 	if (status != BGWH_STARTED)
 	{
 		pfree(handle);
-		fail_job(job_id, "the job worker did not start");
+		exec_for_job("UPDATE nadia_bgw.maintenance_history"
+					 "   SET outcome = 'failed', ended_at = pg_catalog.now(), error = $2"
+					 " WHERE id = $1",
+					 job_id, TEXTOID, CStringGetTextDatum("the job worker did not start"),
+					 SPI_OK_UPDATE, "recording a failed start");
 		return status != BGWH_POSTMASTER_DIED;
 	}
 	tracked[ntracked].job_id = job_id;
 	tracked[ntracked].handle = handle;
 	ntracked++;
 
-	values[0] = Int64GetDatum(job_id);
-	values[1] = Int32GetDatum(pid);
-	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history SET pid = $2 WHERE id = $1",
-							   2, argtypes, values, NULL, false, 0);
-	spi_check(rc, SPI_OK_UPDATE, "recording the job worker's pid");
+	exec_for_job("UPDATE nadia_bgw.maintenance_history SET pid = $2 WHERE id = $1",
+				 job_id, INT4OID, Int32GetDatum(pid),
+				 SPI_OK_UPDATE, "recording the job worker's pid");
 	return true;
 }
 
@@ -377,8 +366,7 @@ nadia_maintenance_task(void)
 	int			rc;
 	uint64		i,
 				n;
-	int64	   *ids;
-	Oid		   *relids;
+	JobRow	   *jobs;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
 
@@ -388,8 +376,8 @@ nadia_maintenance_task(void)
 	 * and waiting would deadlock with it.  This cycle's task fails instead
 	 * (recorded in nadia_bgw.status) and the next one runs normally.
 	 */
-	spi_check(SPI_execute("SET LOCAL lock_timeout = '100ms'", false, 0),
-			  SPI_OK_UTILITY, "setting lock_timeout");
+	nadia_spi_check(SPI_execute("SET LOCAL lock_timeout = '100ms'", false, 0),
+					SPI_OK_UTILITY, "setting lock_timeout");
 
 	running = settle_jobs();
 	if (running > 0)
@@ -407,42 +395,32 @@ nadia_maintenance_task(void)
 	 * statement: the plan is read once, under one snapshot.
 	 */
 	values[0] = Int32GetDatum(slots);
-	rc = SPI_execute_with_args("WITH picked AS ("
-							   "  SELECT relid, schemaname, relname, action, reason, figures, emergency, rank"
-							   "    FROM nadia_bgw.maintenance_plan"
-							   "   WHERE state = 'ready'"
-							   "   ORDER BY rank LIMIT $1"
-							   "), consumed AS ("
-							   "  DELETE FROM nadia_bgw.maintenance_requests r"
-							   "   USING picked p WHERE r.relid = p.relid"
-							   ")"
-							   " INSERT INTO nadia_bgw.maintenance_history"
-							   "        (relid, schemaname, relname, action, reason, figures, emergency)"
-							   " SELECT relid, schemaname, relname, action, reason, figures, emergency"
-							   "   FROM picked ORDER BY rank"
-							   " RETURNING id, relid",
-							   1, argtypes, values, NULL, false, 0);
-	spi_check(rc, SPI_OK_INSERT_RETURNING, "queuing maintenance jobs");
-	n = SPI_processed;
-	ids = palloc(sizeof(int64) * (n + 1));
-	relids = palloc(sizeof(Oid) * (n + 1));
+	rc = nadia_spi_exec("WITH picked AS ("
+						"  SELECT relid, schemaname, relname, action, reason, figures, emergency, rank"
+						"    FROM nadia_bgw.maintenance_plan"
+						"   WHERE state = 'ready'"
+						"   ORDER BY rank LIMIT $1"
+						"), consumed AS ("
+						"  DELETE FROM nadia_bgw.maintenance_requests r"
+						"   USING picked p WHERE r.relid = p.relid"
+						")"
+						" INSERT INTO nadia_bgw.maintenance_history"
+						"        (relid, schemaname, relname, action, reason, figures, emergency)"
+						" SELECT relid, schemaname, relname, action, reason, figures, emergency"
+						"   FROM picked ORDER BY rank"
+						" RETURNING id, relid",
+						1, argtypes, values, NULL, false, 0);
+	nadia_spi_check(rc, SPI_OK_INSERT_RETURNING, "queuing maintenance jobs");
+	jobs = job_rows(&n);
 	for (i = 0; i < n; i++)
 	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-												   SPI_tuptable->tupdesc, 2, &isnull));
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		if (!launch_job(ids[i], relids[i]))
+		if (!launch_job(jobs[i].id, DatumGetObjectId(jobs[i].value)))
 		{
 			/* no slot: these stay unplanned, the next cycle retries */
 			for (; i < n; i++)
-				unqueue_job(ids[i]);
+				exec_for_job("DELETE FROM nadia_bgw.maintenance_history WHERE id = $1",
+							 jobs[i].id, InvalidOid, (Datum) 0,
+							 SPI_OK_DELETE, "dropping a job that could not start");
 			break;
 		}
 	}

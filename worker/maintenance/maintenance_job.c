@@ -84,26 +84,25 @@
 static volatile sig_atomic_t terminate_requested = false;
 static volatile sig_atomic_t in_statement = false;
 
-/*
- * How many times SIGUSR2 raised the cost limit of the running statement.
- * The handler applies the raise itself: VACUUM offers no hook, and it
- * reads the cost limit afresh at every delay point (see
- * set_cost_limit()).
- */
+/* How many times SIGUSR2 raised the cost limit of the running statement. */
 static volatile sig_atomic_t speedups = 0;
 
 /*
- * Make "limit" the cost limit of the running (or next) VACUUM or ANALYZE.
- * Plain stores only, so that the SIGUSR2 handler can call it.
+ * Make "limit" the cost limit of the running (or next) VACUUM or ANALYZE:
+ * plain int stores, nothing else, because the SIGUSR2 handler calls this
+ * (see job_speedup() for why it must).
  *
- * On 16+ the copy vacuum_delay_point() reads is set directly rather than
- * through VacuumUpdateCosts(), which also re-decides VacuumCostActive: from
- * a signal handler that could race the wraparound failsafe switching the
- * delay off (VacuumFailsafeActive), and the limit is all we change.
- * vacuum() copies VacuumCostLimit again when it starts, which is then the
- * same value.
+ * On 15 vacuum_delay_point() reads VacuumCostLimit itself: one store.  On
+ * 16+ it reads vacuum_cost_limit, the copy vacuum() takes of
+ * VacuumCostLimit when it starts; both are stored, so that a raise that
+ * arrives before vacuum() takes its copy (during the test build's delay,
+ * or while the statement is parsed) is not overwritten by it.  The copy
+ * is set directly rather than through VacuumUpdateCosts(), which also
+ * re-decides VacuumCostActive: from a signal handler that could race the
+ * wraparound failsafe switching the delay off (VacuumFailsafeActive), and
+ * the limit is all we change.
  */
-static void
+static inline void
 set_cost_limit(int limit)
 {
 	VacuumCostLimit = limit;
@@ -156,8 +155,19 @@ job_sigterm(SIGNAL_ARGS)
 
 /*
  * SIGUSR2: the maintenance task found this job falling behind; double the
- * cost limit of the running statement (vacuum_delay_point() divides by it
- * and compares with it, so any positive value is safe at any moment).
+ * cost limit of the running statement.
+ *
+ * The one handler of ours that does more than set a flag and the latch,
+ * and why: the statement it must speed up is a VACUUM, which runs no code
+ * of ours until it ends, and PostgreSQL calls no hook on its way that we
+ * could act from -- vacuum_delay_point() re-reads the configuration in
+ * autovacuum workers only, and a CHECK_FOR_INTERRUPTS() runs nothing of an
+ * extension's.  A flag would be seen only after the VACUUM, too late to
+ * matter.  So the handler stores the new limit itself, and does nothing
+ * more: it reads two ints and makes the int stores of set_cost_limit(),
+ * which are as async-signal-safe as setting a flag.  vacuum_delay_point()
+ * divides by the limit and compares with it, so any positive value is
+ * safe at any moment of the statement.
  */
 static void
 job_speedup(SIGNAL_ARGS)
@@ -310,11 +320,13 @@ run_toplevel(const char *sql, Oid relid)
 }
 
 /*
- * Testing hook: wait before the statement, interruptibly; a reload can cut
- * the wait short.
+ * Hooks of the test build (their settings exist only there; elsewhere the
+ * delay is 0 and the failure setting NULL): wait before the statement,
+ * interruptibly, a reload cutting the wait short; then fail if
+ * nadia_bgw.debug_fail_task names "maintenance job".
  */
 static void
-debug_delay(void)
+debug_hooks(void)
 {
 	TimestampTz start = GetCurrentTimestamp();
 
@@ -323,7 +335,7 @@ debug_delay(void)
 		   nadia_maint_debug_job_delay)
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 100, PG_WAIT_EXTENSION);
+						 100, nadia_wait_event(NADIA_WAIT_JOB));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -332,12 +344,33 @@ debug_delay(void)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 	}
-	if (nadia_bgw_debug_fail_task != NULL &&
-		strcmp(nadia_bgw_debug_fail_task, "maintenance job") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("injected failure in task \"maintenance job\""),
-				 errhint("Reset nadia_bgw.debug_fail_task to stop it.")));
+	nadia_debug_fail_point(nadia_bgw_debug_fail_task, "nadia_bgw.debug_fail_task",
+						   "task", "maintenance job");
+}
+
+/*
+ * The job's bookkeeping runs in short transactions of its own, around the
+ * statement's (which VACUUM manages itself): begin one, SPI connected with
+ * a snapshot taken after "wait_for" (if valid) has ended, and commit it.
+ */
+static void
+begin_bookkeeping(TransactionId wait_for)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (TransactionIdIsValid(wait_for))
+		XactLockTableWait(wait_for, NULL, NULL, XLTW_None);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_bookkeeping(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /* Record the end of the job in its own short transaction. */
@@ -350,11 +383,7 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			rc;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	begin_bookkeeping(InvalidTransactionId);
 	pgstat_report_activity(STATE_RUNNING, "recording the outcome");
 
 	values[0] = Int64GetDatum(job_id);
@@ -368,26 +397,22 @@ record_outcome(int64 job_id, const char *outcome, const char *error,
 		nulls[3] = 'n';
 	/* the limit the statement really ran with at its end, not the setting */
 	values[4] = Int32GetDatum(cost_limit_in_effect());
-	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history h"
-							   "   SET outcome = $2, error = $3,"
-							   "       ended_at = pg_catalog.clock_timestamp(),"
-							   "       started_at = COALESCE(started_at, pg_catalog.clock_timestamp()),"
-							   "       dead_tuples_after = a.dead,"
-							   "       dead_tuples_removed = GREATEST(h.dead_tuples_before + a.changes - $4 - a.dead, 0),"
-							   "       cost_limit = $5"
-							   "  FROM (SELECT CASE WHEN $2 = 'skipped-dropped' THEN NULL"
-							   "                    ELSE pg_catalog.pg_stat_get_dead_tuples(relid) END AS dead,"
-							   "               pg_catalog.pg_stat_get_tuples_updated(relid)"
-							   "             + pg_catalog.pg_stat_get_tuples_deleted(relid) AS changes"
-							   "          FROM nadia_bgw.maintenance_history WHERE id = $1) a"
-							   " WHERE h.id = $1",
-							   5, argtypes, values, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "recording the job outcome failed: %s", SPI_result_code_string(rc));
-
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	rc = nadia_spi_exec("UPDATE nadia_bgw.maintenance_history h"
+						"   SET outcome = $2, error = $3,"
+						"       ended_at = pg_catalog.clock_timestamp(),"
+						"       started_at = COALESCE(started_at, pg_catalog.clock_timestamp()),"
+						"       dead_tuples_after = a.dead,"
+						"       dead_tuples_removed = GREATEST(h.dead_tuples_before + a.changes - $4 - a.dead, 0),"
+						"       cost_limit = $5"
+						"  FROM (SELECT CASE WHEN $2 = 'skipped-dropped' THEN NULL"
+						"                    ELSE pg_catalog.pg_stat_get_dead_tuples(relid) END AS dead,"
+						"               pg_catalog.pg_stat_get_tuples_updated(relid)"
+						"             + pg_catalog.pg_stat_get_tuples_deleted(relid) AS changes"
+						"          FROM nadia_bgw.maintenance_history WHERE id = $1) a"
+						" WHERE h.id = $1",
+						5, argtypes, values, nulls, false, 0);
+	nadia_spi_check(rc, SPI_OK_UPDATE, "recording the job outcome");
+	end_bookkeeping();
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
@@ -410,28 +435,19 @@ claim_job(const NadiaMaintJobArg *arg, StringInfo sql, int64 *changes_at_start)
 	bool		isnull;
 	int			rc;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (TransactionIdIsValid(arg->planner_xid))
-		XactLockTableWait(arg->planner_xid, NULL, NULL, XLTW_None);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	begin_bookkeeping(arg->planner_xid);
 
 	values[0] = Int64GetDatum(arg->job_id);
-	rc = SPI_execute_with_args("SELECT action FROM nadia_bgw.maintenance_history"
-							   " WHERE id = $1 AND outcome = 'queued' FOR UPDATE",
-							   1, argtypes, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the job failed: %s", SPI_result_code_string(rc));
+	rc = nadia_spi_exec("SELECT action FROM nadia_bgw.maintenance_history"
+						" WHERE id = $1 AND outcome = 'queued' FOR UPDATE",
+						1, argtypes, values, NULL, false, 0);
+	nadia_spi_check(rc, SPI_OK_SELECT, "reading the job");
 	if (SPI_processed != 1)
 	{
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		end_bookkeeping();
 		return false;
 	}
-	action = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	action = nadia_spi_getstring(0, 1);
 
 	relname = get_rel_name(arg->relid);
 	nspname = relname ? get_namespace_name(get_rel_namespace(arg->relid)) : NULL;
@@ -443,25 +459,72 @@ claim_job(const NadiaMaintJobArg *arg, StringInfo sql, int64 *changes_at_start)
 	values[2] = ObjectIdGetDatum(arg->relid);
 	values[3] = Int32GetDatum(MyProcPid);
 	values[4] = Int32GetDatum(cost_limit_in_effect());
-	rc = SPI_execute_with_args("UPDATE nadia_bgw.maintenance_history"
-							   "   SET outcome = 'running', started_at = pg_catalog.clock_timestamp(),"
-							   "       pid = $4, statement = $2, cost_limit = $5,"
-							   "       dead_tuples_before = pg_catalog.pg_stat_get_dead_tuples($3)"
-							   " WHERE id = $1"
-							   " RETURNING pg_catalog.pg_stat_get_tuples_updated($3)"
-							   "         + pg_catalog.pg_stat_get_tuples_deleted($3)",
-							   5, argtypes, values, nulls, false, 0);
+	rc = nadia_spi_exec("UPDATE nadia_bgw.maintenance_history"
+						"   SET outcome = 'running', started_at = pg_catalog.clock_timestamp(),"
+						"       pid = $4, statement = $2, cost_limit = $5,"
+						"       dead_tuples_before = pg_catalog.pg_stat_get_dead_tuples($3)"
+						" WHERE id = $1"
+						" RETURNING pg_catalog.pg_stat_get_tuples_updated($3)"
+						"         + pg_catalog.pg_stat_get_tuples_deleted($3)",
+						5, argtypes, values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "claiming the job failed: %s", SPI_result_code_string(rc));
-	*changes_at_start = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 1, &isnull));
-
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	*changes_at_start = nadia_spi_getint8(0, 1, &isnull);
+	end_bookkeeping();
 	return true;
 }
 
+/*
+ * The outcome of a statement that raised "edata" (already in the log), and
+ * the error text the history shows, into "error".
+ */
+static const char *
+outcome_of_error(const ErrorData *edata, char *error, size_t len)
+{
+	const char *outcome;
+
+	if (terminate_requested)
+	{
+		snprintf(error, len,
+				 "terminated during the job (server shutdown or pg_terminate_backend)");
+		return "cancelled";
+	}
+	switch (edata->sqlerrcode)
+	{
+		case ERRCODE_QUERY_CANCELED:
+			outcome = "cancelled";
+			break;
+		case ERRCODE_LOCK_NOT_AVAILABLE:
+			outcome = "skipped-locked";
+			break;
+		case ERRCODE_UNDEFINED_TABLE:
+			outcome = "skipped-dropped";
+			break;
+		default:
+			outcome = "failed";
+			break;
+	}
+
+	/*
+	 * maintenance_history is readable by nadia_bgw_reader, and the message
+	 * of a failure can quote a data value (an expression index evaluated by
+	 * ANALYZE): the SQLSTATE only, the message is in the log.  Cancels,
+	 * skips and drops keep their message, which names the relation only.
+	 */
+	if (strcmp(outcome, "failed") == 0)
+		nadia_public_error(edata->sqlerrcode, error, len);
+	else
+		snprintf(error, len, "%s: %s", unpack_sql_state(edata->sqlerrcode),
+				 edata->message ? edata->message : "unknown error");
+	return outcome;
+}
+
+/*
+ * The job worker's main.  The statement runs under PG_TRY at the top
+ * level, not through nadia_guarded_call(): VACUUM cannot run inside a
+ * subtransaction, so an error aborts the whole transaction here, as
+ * PostgreSQL's own top-level error recovery does.
+ */
 void
 nadia_maintenance_job_main(Datum main_arg)
 {
@@ -514,7 +577,7 @@ nadia_maintenance_job_main(Datum main_arg)
 			QueryCancelPending = true;
 		}
 		CHECK_FOR_INTERRUPTS();
-		debug_delay();
+		debug_hooks();
 
 		MemoryContextSwitchTo(PortalContext);
 		pgstat_report_activity(STATE_RUNNING, sql.data);
@@ -536,43 +599,7 @@ nadia_maintenance_job_main(Datum main_arg)
 		MemoryContextReset(PortalContext);
 
 		has_error = true;
-		if (terminate_requested)
-		{
-			outcome = "cancelled";
-			snprintf(error, sizeof(error),
-					 "terminated during the job (server shutdown or pg_terminate_backend)");
-		}
-		else
-		{
-			switch (edata->sqlerrcode)
-			{
-				case ERRCODE_QUERY_CANCELED:
-					outcome = "cancelled";
-					break;
-				case ERRCODE_LOCK_NOT_AVAILABLE:
-					outcome = "skipped-locked";
-					break;
-				case ERRCODE_UNDEFINED_TABLE:
-					outcome = "skipped-dropped";
-					break;
-				default:
-					outcome = "failed";
-					break;
-			}
-			/*
-			 * maintenance_history is readable by nadia_bgw_reader, and the
-			 * message of a failure can quote a data value (an expression
-			 * index evaluated by ANALYZE): the SQLSTATE only, the message
-			 * is in the log (EmitErrorReport above).  Cancels, skips and
-			 * drops keep their message, which names the relation only.
-			 */
-			if (strcmp(outcome, "failed") == 0)
-				nadia_public_error(edata->sqlerrcode, error, sizeof(error));
-			else
-				snprintf(error, sizeof(error), "%s: %s",
-						 unpack_sql_state(edata->sqlerrcode),
-						 edata->message ? edata->message : "unknown error");
-		}
+		outcome = outcome_of_error(edata, error, sizeof(error));
 		FreeErrorData(edata);
 		/* a second SIGTERM from here on ends the process at once */
 		RESUME_INTERRUPTS();

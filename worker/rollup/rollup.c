@@ -24,9 +24,6 @@
 void
 nadia_rollup_task(void)
 {
-	int			rc;
-
-	rc = SPI_execute("SELECT nadia_bgw._rollup_task()", false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "rollup task failed: %s", SPI_result_code_string(rc));
+	nadia_spi_check(SPI_execute("SELECT nadia_bgw._rollup_task()", false, 0),
+					SPI_OK_SELECT, "rollup task");
 }

@@ -69,7 +69,7 @@
 #include "utils/timestamp.h"
 
 #include "core/core.h"
-#include "rollup/rollup.h"
+#include "rollup/rollup_internal.h"
 
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_capture);
 
@@ -135,8 +135,8 @@ current_lxid(void)
 static void
 count_failure(CaptureState *st)
 {
-	if (st->slot >= 0 && st->slot < NADIA_ROLLUP_SLOTS && rollup_shared != NULL)
-		pg_atomic_fetch_add_u64(&rollup_shared->slots[st->slot].capture_errors, 1);
+	if (st->slot >= 0 && st->slot < NADIA_ROLLUP_SLOTS && nadia_rollup_shared != NULL)
+		pg_atomic_fetch_add_u64(&nadia_rollup_shared->slots[st->slot].capture_errors, 1);
 }
 
 /*
@@ -262,7 +262,7 @@ parse_state(Trigger *trig, Relation rel)
 		st->attnum = get_attnum(st->relid, st->colname);
 	}
 	st->usable = true;
-	st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
+	st->slot = nadia_rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
 	return st;
 }
 
@@ -296,7 +296,7 @@ capture_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 			st = state_cache[i];
 			/* the slot may have been set up since: look again */
 			if (st->usable && st->slot < 0)
-				st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
+				st->slot = nadia_rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
 			fcinfo->flinfo->fn_extra = st;
 			return st;
 		}
@@ -480,7 +480,7 @@ capture_time(CaptureState *st, Relation rel, TimestampTz t)
 		capture_cold(st, rel, t);
 		return;
 	}
-	s = &rollup_shared->slots[st->slot];
+	s = &nadia_rollup_shared->slots[st->slot];
 
 	/* fast path: lock-free read, re-checking that the slot did not move */
 	inc = pg_atomic_read_u64(&s->incarnation);
@@ -490,7 +490,7 @@ capture_time(CaptureState *st, Relation rel, TimestampTz t)
 	if (inc != st->incarnation || pg_atomic_read_u64(&s->incarnation) != inc)
 	{
 		/* the slot changed hands: look again next statement, log now */
-		st->slot = rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
+		st->slot = nadia_rollup_find_slot(st->rollup_id, st->uid, &st->incarnation);
 		capture_cold(st, rel, t);
 		return;
 	}

@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * rollup_owner.c
- *		Who a rollup runs as, and what its definition means.
+ *		Who a rollup runs as: the role switch, every statement of a rollup
+ *		run as its owner, and the entry point of the SQL API that passes the
+ *		calling role on.
  *
  * A rollup's definition is user SQL (aggregates, group_by, filter) and its
  * table belongs to a user who may put triggers, rules, policies or index
@@ -9,11 +11,8 @@
  * as the worker.  As PostgreSQL does for REFRESH MATERIALIZED VIEW
  * (commands/matview.c), every statement of a rollup runs as the rollup's
  * owner (the owner of its table), under SECURITY_RESTRICTED_OPERATION, with
- * search_path pinned to "pg_catalog, pg_temp"; the definition is parsed
- * once at creation and stored both as a parse tree bound to OIDs and
- * attnums (nodeToString, like pg_rewrite) and as schema-qualified text
- * deparsed from it, so that neither a later object in the creator's search
- * path nor a rename changes what it reads.
+ * search_path pinned to "pg_catalog, pg_temp".  How the definition itself
+ * is bound to what its creator meant is rollup_definition.c.
  *
  * The SQL entry points (create_rollup, drop_rollup, refresh_rollup,
  * rollup_check) are this file's nadia_bgw_rollup_api: it passes the
@@ -26,59 +25,37 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/catversion.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/pg_list.h"
-#include "parser/analyze.h"
 #include "parser/parse_func.h"
-#include "storage/lwlock.h"
-#include "tcop/tcopprot.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/regproc.h"
-#include "utils/ruleutils.h"
 #include "utils/syscache.h"
-#include "utils/varlena.h"
 
 #include "core/core.h"
-#include "rollup/rollup.h"
+#include "rollup/rollup_internal.h"
 
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_api);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_exec);
-PG_FUNCTION_INFO_V1(nadia_bgw_rollup_parse);
-PG_FUNCTION_INFO_V1(nadia_bgw_rollup_deparse);
-PG_FUNCTION_INFO_V1(nadia_bgw_rollup_name);
-PG_FUNCTION_INFO_V1(nadia_bgw_rollup_slot_room);
-PG_FUNCTION_INFO_V1(nadia_bgw_rollup_relname);
-
-/* A role switch in progress: what to put back. */
-typedef struct RoleSwitch
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} RoleSwitch;
 
 /*
  * Become "role" under SECURITY_RESTRICTED_OPERATION with the given search
  * path, in a new GUC nest level, exactly as REFRESH MATERIALIZED VIEW
  * becomes the view's owner.  Whatever the role's code SETs is undone by
- * leave_role(); an error is undone by the (sub)transaction abort, which
- * restores both the user id and the GUC nest level.
+ * nadia_rollup_leave_role(); an error is undone by the (sub)transaction
+ * abort, which restores both the user id and the GUC nest level.
  */
-static void
-enter_role(Oid role, const char *path, RoleSwitch *sw)
+void
+nadia_rollup_enter_role(Oid role, const char *path, RollupRoleSwitch *sw)
 {
 	if (!OidIsValid(role) || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
@@ -97,16 +74,16 @@ enter_role(Oid role, const char *path, RoleSwitch *sw)
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
-static void
-leave_role(RoleSwitch *sw)
+void
+nadia_rollup_leave_role(RollupRoleSwitch *sw)
 {
 	AtEOXact_GUC(false, sw->save_nestlevel);
 	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
 }
 
 /* Only our own SECURITY DEFINER code (or a superuser) may switch roles. */
-static void
-require_superuser(const char *fname)
+void
+nadia_rollup_require_superuser(const char *fname)
 {
 	if (!superuser())
 		ereport(ERROR,
@@ -198,11 +175,11 @@ nadia_bgw_rollup_exec(PG_FUNCTION_ARGS)
 	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	char		nulls[2];
-	RoleSwitch	sw;
+	RollupRoleSwitch sw;
 	int			rc;
 	int64		result = 0;
 
-	require_superuser("nadia_bgw._rollup_exec");
+	nadia_rollup_require_superuser("nadia_bgw._rollup_exec");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -217,10 +194,9 @@ nadia_bgw_rollup_exec(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* what the caller's own statements deferred fires as the caller */
-	rc = SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0);
-	if (rc < 0)
-		elog(ERROR, "SET CONSTRAINTS failed: %s", SPI_result_code_string(rc));
-	enter_role(owner, NADIA_SAFE_SEARCH_PATH, &sw);
+	nadia_spi_check(SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0),
+					SPI_OK_UTILITY, "SET CONSTRAINTS");
+	nadia_rollup_enter_role(owner, NADIA_SAFE_SEARCH_PATH, &sw);
 	rc = SPI_execute_with_args(sql, 2, types, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "rollup statement failed: %s", SPI_result_code_string(rc));
@@ -242,295 +218,10 @@ nadia_bgw_rollup_exec(PG_FUNCTION_ARGS)
 	else
 		result = (int64) SPI_processed;
 	/* nothing is deferred any more, but a trigger may have SET it back */
-	rc = SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0);
-	if (rc < 0)
-		elog(ERROR, "SET CONSTRAINTS failed: %s", SPI_result_code_string(rc));
-	leave_role(&sw);
+	nadia_spi_check(SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0),
+					SPI_OK_UTILITY, "SET CONSTRAINTS");
+	nadia_rollup_leave_role(&sw);
 	SPI_finish();
 
 	PG_RETURN_INT64(result);
-}
-
-/* Parse and analyze one SELECT as the current user and search path. */
-static Query *
-parse_select(const char *sql)
-{
-	List	   *raw = pg_parse_query(sql);
-	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Query	   *q;
-
-	if (list_length(raw) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("a rollup definition must be a single statement")));
-	q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql, types, 2, NULL);
-	if (q->commandType != CMD_SELECT || q->utilityStmt != NULL ||
-		q->rowMarks != NIL || q->hasModifyingCTE)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("a rollup definition must be a plain SELECT")));
-	return q;
-}
-
-/*
- * nadia_bgw._rollup_parse(role oid, search_path text, sql text,
- *     OUT kind text, OUT query text, OUT tree text, OUT relations oid[],
- *     OUT catversion integer)
- *
- * Parse "sql" (a SELECT, $1 and $2 timestamptz) as "role" with the search
- * path the creator had, and return: what it is (aggregate, plain, window,
- * srf), the text deparsed with search_path = pg_catalog, pg_temp (so every
- * table, function, operator and type outside pg_catalog comes out
- * schema-qualified, bound to what the creator's path resolved), its parse
- * tree, and the tables of its top-level FROM.  Parsing runs no user code,
- * but type input functions of literals do run: hence the role switch.
- */
-Datum
-nadia_bgw_rollup_parse(PG_FUNCTION_ARGS)
-{
-	Oid			role = PG_GETARG_OID(0);
-	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	RoleSwitch	sw;
-	Query	   *q;
-	const char *kind;
-	char	   *deparsed;
-	char	   *tree;
-	List	   *rels = NIL;
-	ListCell   *lc;
-	Datum	   *relds;
-	int			n = 0;
-	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-
-	require_superuser("nadia_bgw._rollup_parse");
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	enter_role(role, path, &sw);
-	q = parse_select(sql);
-	leave_role(&sw);
-
-	if (q->hasWindowFuncs)
-		kind = "window";
-	else if (q->hasTargetSRFs)
-		kind = "srf";
-	else if (q->hasAggs)
-		kind = "aggregate";
-	else
-		kind = "plain";
-
-	foreach(lc, q->rtable)
-	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-
-		/* PostgreSQL 18 adds a GROUP entry: only tables count */
-		if (rte->rtekind == RTE_RELATION)
-			rels = lappend_oid(rels, rte->relid);
-	}
-	relds = palloc(sizeof(Datum) * (list_length(rels) + 1));
-	foreach(lc, rels)
-		relds[n++] = ObjectIdGetDatum(lfirst_oid(lc));
-
-	tree = nodeToString(q);
-	enter_role(role, NADIA_SAFE_SEARCH_PATH, &sw);
-	deparsed = pg_get_querydef(q, false);
-	leave_role(&sw);
-
-	values[0] = CStringGetTextDatum(kind);
-	values[1] = CStringGetTextDatum(deparsed);
-	values[2] = CStringGetTextDatum(tree);
-	values[3] = PointerGetDatum(construct_array(relds, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-	values[4] = Int32GetDatum(CATALOG_VERSION_NO);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-}
-
-/*
- * nadia_bgw._rollup_deparse(owner oid, tree text, catversion integer)
- * RETURNS text
- *
- * The definition as text again, from the tree stored at creation: since
- * the tree holds OIDs and attnums, a renamed source, column or function
- * comes out under its new name, and a new table made under the source's
- * old name is never read.  NULL when the tree was written by another
- * catalog version (after pg_upgrade: the node format may differ, so the
- * caller uses the stored text and re-parses it).
- */
-Datum
-nadia_bgw_rollup_deparse(PG_FUNCTION_ARGS)
-{
-	Oid			owner = PG_GETARG_OID(0);
-	char	   *tree;
-	Node	   *node;
-	RoleSwitch	sw;
-	char	   *deparsed;
-
-	require_superuser("nadia_bgw._rollup_deparse");
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
-		PG_GETARG_INT32(2) != CATALOG_VERSION_NO)
-		PG_RETURN_NULL();
-	tree = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	node = stringToNode(tree);
-	if (node == NULL || !IsA(node, Query))
-		elog(ERROR, "stored rollup definition is not a query");
-
-	enter_role(owner, NADIA_SAFE_SEARCH_PATH, &sw);
-	deparsed = pg_get_querydef((Query *) node, false);
-	leave_role(&sw);
-	PG_RETURN_TEXT_P(cstring_to_text(deparsed));
-}
-
-/*
- * nadia_bgw._rollup_name(search_path text, name text,
- *     OUT nspname name, OUT relname name, OUT is_temp boolean,
- *     OUT relid regclass)
- *
- * How "name" reads with the caller's search path: the schema a new table
- * of that name would go to (the first of the path, or the one given), and
- * the relation it names now, if any.  Done here rather than by setting the
- * caller's path in PL/pgSQL, where every unqualified function call of our
- * own SECURITY DEFINER code would then resolve through it.
- */
-Datum
-nadia_bgw_rollup_name(PG_FUNCTION_ARGS)
-{
-	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	List	   *names;
-	RangeVar   *rv;
-	RoleSwitch	sw;
-	Oid			nsp = InvalidOid;
-	Oid			relid;
-	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
-
-	require_superuser("nadia_bgw._rollup_name");
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	names = stringToQualifiedNameList(name
-#if PG_VERSION_NUM >= 160000
-									  , NULL
-#endif
-		);
-	if (list_length(names) > 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid rollup name \"%s\"", name)));
-	rv = makeRangeVarFromNameList(names);
-
-	enter_role(GetUserId(), path, &sw);
-	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (rv->schemaname != NULL)
-	{
-		if (strcmp(rv->schemaname, "pg_temp") == 0 ||
-			strncmp(rv->schemaname, "pg_temp_", 8) == 0)
-			nulls[0] = true;	/* a temporary schema: refused by the caller */
-		else
-			nsp = get_namespace_oid(rv->schemaname, true);
-	}
-	else
-	{
-		List	   *sp = fetch_search_path(false);
-
-		if (sp != NIL)
-			nsp = linitial_oid(sp);
-	}
-	leave_role(&sw);
-
-	values[2] = BoolGetDatum(nulls[0] || (OidIsValid(nsp) && isAnyTempNamespace(nsp)));
-	if (OidIsValid(nsp) && !isAnyTempNamespace(nsp))
-		values[0] = CStringGetDatum(get_namespace_name(nsp));
-	else
-		nulls[0] = true;
-	values[1] = CStringGetDatum(rv->relname);
-	if (OidIsValid(relid))
-		values[3] = ObjectIdGetDatum(relid);
-	else
-		nulls[3] = true;
-	/* name columns: build proper NameData */
-	if (!nulls[0])
-	{
-		Name		n = palloc0(NAMEDATALEN);
-
-		namestrcpy(n, DatumGetCString(values[0]));
-		values[0] = NameGetDatum(n);
-	}
-	{
-		Name		n = palloc0(NAMEDATALEN);
-
-		namestrcpy(n, rv->relname);
-		values[1] = NameGetDatum(n);
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-}
-
-/*
- * nadia_bgw._rollup_slot_room(ids integer[], uids bigint[]) RETURNS integer
- *
- * How many more rollups the server's shared slots can take (one slot each,
- * NADIA_ROLLUP_SLOTS for the whole cluster, every database together),
- * given the rollups of this database (ids, uids): those holding no slot
- * yet take one at their first refresh.  Without shared memory (library
- * not preloaded) the bound is the slot count itself.
- */
-Datum
-nadia_bgw_rollup_slot_room(PG_FUNCTION_ARGS)
-{
-	ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *uids = PG_GETARG_ARRAYTYPE_P(1);
-	Datum	   *idd;
-	Datum	   *uidd;
-	int			nid;
-	int			nuid;
-	int			pending = 0;
-	int			free_slots = 0;
-	int			i;
-
-	deconstruct_array(ids, INT4OID, sizeof(int32), true, TYPALIGN_INT,
-					  &idd, NULL, &nid);
-	deconstruct_array(uids, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-					  TYPALIGN_DOUBLE, &uidd, NULL, &nuid);
-	if (nid != nuid)
-		elog(ERROR, "ids and uids differ in length");
-	if (rollup_shared == NULL)
-		PG_RETURN_INT32(NADIA_ROLLUP_SLOTS - nid);
-	for (i = 0; i < nid; i++)
-	{
-		uint64		incarnation;
-
-		if (rollup_find_slot(DatumGetInt32(idd[i]), DatumGetInt64(uidd[i]),
-							 &incarnation) < 0)
-			pending++;
-	}
-	LWLockAcquire(rollup_shared->lock, LW_SHARED);
-	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
-		if (rollup_shared->slots[i].dboid == InvalidOid)
-			free_slots++;
-	LWLockRelease(rollup_shared->lock);
-	PG_RETURN_INT32(free_slots - pending);
-}
-
-/*
- * nadia_bgw._rollup_relname(search_path text, rel regclass) RETURNS text
- *
- * A relation's name as the caller would write it with his search path
- * (unqualified when visible), for messages: our own code runs with a pinned
- * path, where every user table comes out schema-qualified.
- */
-Datum
-nadia_bgw_rollup_relname(PG_FUNCTION_ARGS)
-{
-	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			rel = PG_GETARG_OID(1);
-	RoleSwitch	sw;
-	char	   *s;
-
-	require_superuser("nadia_bgw._rollup_relname");
-	enter_role(GetUserId(), path, &sw);
-	s = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(rel)));
-	leave_role(&sw);
-	PG_RETURN_TEXT_P(cstring_to_text(s));
 }

@@ -4,7 +4,7 @@
  *		Shared state of the rollup change capture: one slot per rollup with
  *		its invalidation threshold and the epochs of "hot" writers, and the
  *		SQL-callable functions through which a refresh reads and advances
- *		that state.
+ *		that state (and create_rollup counts the slots left).
  *
  * Why this is safe under MVCC (see docs/rollups.md for the long version):
  *
@@ -41,14 +41,17 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "core/core.h"
 #include "rollup/rollup.h"
+#include "rollup/rollup_internal.h"
 
-RollupShared *rollup_shared = NULL;
+RollupShared *nadia_rollup_shared = NULL;
 
 
 /*
@@ -72,6 +75,7 @@ PG_FUNCTION_INFO_V1(nadia_bgw_rollup_hot_begin);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_hot_state);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_forget);
 PG_FUNCTION_INFO_V1(nadia_bgw_rollup_capture_errors);
+PG_FUNCTION_INFO_V1(nadia_bgw_rollup_slot_room);
 
 static Size
 rollup_shmem_size(void)
@@ -84,18 +88,18 @@ rollup_shmem_startup(void)
 {
 	bool		found;
 
-	rollup_shared = ShmemInitStruct("nadia_bgw_rollup", sizeof(RollupShared),
+	nadia_rollup_shared = ShmemInitStruct("nadia_bgw_rollup", sizeof(RollupShared),
 									&found);
 	if (!found)
 	{
 		int			i;
 
-		memset(rollup_shared, 0, sizeof(RollupShared));
-		rollup_shared->lock =
+		memset(nadia_rollup_shared, 0, sizeof(RollupShared));
+		nadia_rollup_shared->lock =
 			&(GetNamedLWLockTranche("nadia_bgw_rollup"))->lock;
 		for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
 		{
-			RollupSlot *s = &rollup_shared->slots[i];
+			RollupSlot *s = &nadia_rollup_shared->slots[i];
 
 			SpinLockInit(&s->mutex);
 			s->dboid = InvalidOid;
@@ -112,32 +116,42 @@ const NadiaShmemPart nadia_rollup_shmem = {
 };
 
 /*
+ * The slot of a rollup of this database, or -1 (caller holds the LWLock,
+ * in either mode: slots change owner only under it, exclusively).
+ */
+static int
+slot_of(int32 rollup_id, int64 uid)
+{
+	int			i;
+
+	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
+	{
+		RollupSlot *s = &nadia_rollup_shared->slots[i];
+
+		if (s->dboid == MyDatabaseId && s->rollup_id == rollup_id &&
+			s->uid == uid)
+			return i;
+	}
+	return -1;
+}
+
+/*
  * The slot of a rollup of this database, or -1.  Writers call this once
  * per statement; the incarnation they get back lets them notice cheaply
  * that the slot changed hands since.
  */
 int
-rollup_find_slot(int32 rollup_id, int64 uid, uint64 *incarnation)
+nadia_rollup_find_slot(int32 rollup_id, int64 uid, uint64 *incarnation)
 {
-	int			i;
-	int			found = -1;
+	int			found;
 
-	if (rollup_shared == NULL)
+	if (nadia_rollup_shared == NULL)
 		return -1;
-	LWLockAcquire(rollup_shared->lock, LW_SHARED);
-	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
-	{
-		RollupSlot *s = &rollup_shared->slots[i];
-
-		if (s->dboid == MyDatabaseId && s->rollup_id == rollup_id &&
-			s->uid == uid)
-		{
-			found = i;
-			*incarnation = pg_atomic_read_u64(&s->incarnation);
-			break;
-		}
-	}
-	LWLockRelease(rollup_shared->lock);
+	LWLockAcquire(nadia_rollup_shared->lock, LW_SHARED);
+	found = slot_of(rollup_id, uid);
+	if (found >= 0)
+		*incarnation = pg_atomic_read_u64(&nadia_rollup_shared->slots[found].incarnation);
+	LWLockRelease(nadia_rollup_shared->lock);
 	return found;
 }
 
@@ -178,7 +192,7 @@ rollup_xact_callback(XactEvent event, void *arg)
 	{
 		for (i = 0; i < npending; i++)
 		{
-			RollupSlot *s = &rollup_shared->slots[pending[i].slot];
+			RollupSlot *s = &nadia_rollup_shared->slots[pending[i].slot];
 			int			j;
 
 			SpinLockAcquire(&s->mutex);
@@ -233,9 +247,9 @@ assign_slot(int32 rollup_id, int64 uid, TimestampTz persisted,
 
 	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
 	{
-		if (rollup_shared->slots[i].dboid == InvalidOid)
+		if (nadia_rollup_shared->slots[i].dboid == InvalidOid)
 		{
-			s = &rollup_shared->slots[i];
+			s = &nadia_rollup_shared->slots[i];
 			break;
 		}
 	}
@@ -281,6 +295,18 @@ assign_slot(int32 rollup_id, int64 uid, TimestampTz persisted,
 	return i;
 }
 
+/* The row a function returning a composite type returns. */
+static Datum
+row_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
 /*
  * nadia_bgw._rollup_hot_begin(id, uid, new_threshold, persisted)
  *		-> (hot_from timestamptz, keep_threshold timestamptz)
@@ -299,12 +325,11 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	int64		uid = PG_GETARG_INT64(1);
 	TimestampTz new_threshold = PG_GETARG_TIMESTAMPTZ(2);
 	TimestampTz persisted = PG_ARGISNULL(3) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(3);
-	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 	TimestampTz hot_from = DT_NOEND;
 	TimestampTz keep;
-	int			idx = -1;
+	int			idx;
 	int			i;
 	RollupSlot *s;
 	Snapshot	snap;
@@ -313,25 +338,16 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	uint64		resolved[NADIA_ROLLUP_EPOCHS];
 	int			nresolved = 0;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
 
-	if (rollup_shared == NULL)
+	if (nadia_rollup_shared == NULL)
 	{
 		/*
 		 * Not preloaded: writers log every row, so only what an earlier,
 		 * preloaded life of the server left unlogged can be pending.
 		 */
-		if (persisted == DT_NOEND)
-			nulls[0] = true;
-		else
-			values[0] = TimestampTzGetDatum(persisted);
-		if (persisted == DT_NOEND)
-			nulls[1] = true;
-		else
-			values[1] = TimestampTzGetDatum(persisted);
-		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+		nulls[0] = nulls[1] = (persisted == DT_NOEND);
+		values[0] = values[1] = TimestampTzGetDatum(persisted);
+		return row_result(fcinfo, values, nulls);
 	}
 
 	if (!callbacks_registered)
@@ -341,21 +357,12 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 		callbacks_registered = true;
 	}
 
-	LWLockAcquire(rollup_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
-	{
-		s = &rollup_shared->slots[i];
-		if (s->dboid == MyDatabaseId && s->rollup_id == rollup_id &&
-			s->uid == uid)
-		{
-			idx = i;
-			break;
-		}
-	}
+	LWLockAcquire(nadia_rollup_shared->lock, LW_EXCLUSIVE);
+	idx = slot_of(rollup_id, uid);
 	if (idx < 0)
 		idx = assign_slot(rollup_id, uid, persisted, new_threshold);
-	LWLockRelease(rollup_shared->lock);
-	s = &rollup_shared->slots[idx];
+	LWLockRelease(nadia_rollup_shared->lock);
+	s = &nadia_rollup_shared->slots[idx];
 
 	/* close the open epoch and move the threshold up */
 	SpinLockAcquire(&s->mutex);
@@ -416,7 +423,7 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	else
 		values[0] = TimestampTzGetDatum(hot_from);
 	values[1] = TimestampTzGetDatum(keep);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return row_result(fcinfo, values, nulls);
 }
 
 /*
@@ -429,20 +436,16 @@ nadia_bgw_rollup_hot_state(PG_FUNCTION_ARGS)
 {
 	int32		rollup_id = PG_GETARG_INT32(0);
 	int64		uid = PG_GETARG_INT64(1);
-	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {true, true, true, true};
 	uint64		incarnation;
 	int			idx;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
 
-	idx = rollup_find_slot(rollup_id, uid, &incarnation);
+	idx = nadia_rollup_find_slot(rollup_id, uid, &incarnation);
 	if (idx >= 0)
 	{
-		RollupSlot *s = &rollup_shared->slots[idx];
+		RollupSlot *s = &nadia_rollup_shared->slots[idx];
 		TimestampTz oldest = DT_NOEND;
 		int			i;
 		int			n = 0;
@@ -472,7 +475,7 @@ nadia_bgw_rollup_hot_state(PG_FUNCTION_ARGS)
 		}
 		nulls[3] = false;
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return row_result(fcinfo, values, nulls);
 }
 
 /*
@@ -485,31 +488,26 @@ nadia_bgw_rollup_forget(PG_FUNCTION_ARGS)
 {
 	int32		rollup_id = PG_GETARG_INT32(0);
 	int64		uid = PG_GETARG_INT64(1);
-	int			i;
+	int			idx;
 
-	if (rollup_shared == NULL)
+	if (nadia_rollup_shared == NULL)
 		PG_RETURN_BOOL(false);
-	LWLockAcquire(rollup_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
+	LWLockAcquire(nadia_rollup_shared->lock, LW_EXCLUSIVE);
+	idx = slot_of(rollup_id, uid);
+	if (idx >= 0)
 	{
-		RollupSlot *s = &rollup_shared->slots[i];
+		RollupSlot *s = &nadia_rollup_shared->slots[idx];
 
-		if (s->dboid == MyDatabaseId && s->rollup_id == rollup_id &&
-			s->uid == uid)
-		{
-			SpinLockAcquire(&s->mutex);
-			s->dboid = InvalidOid;
-			s->nclosed = 0;
-			memset(&s->current, 0, sizeof(RollupEpoch));
-			pg_atomic_write_u64(&s->threshold, (uint64) DT_NOEND);
-			pg_atomic_fetch_add_u64(&s->incarnation, 1);
-			SpinLockRelease(&s->mutex);
-			LWLockRelease(rollup_shared->lock);
-			PG_RETURN_BOOL(true);
-		}
+		SpinLockAcquire(&s->mutex);
+		s->dboid = InvalidOid;
+		s->nclosed = 0;
+		memset(&s->current, 0, sizeof(RollupEpoch));
+		pg_atomic_write_u64(&s->threshold, (uint64) DT_NOEND);
+		pg_atomic_fetch_add_u64(&s->incarnation, 1);
+		SpinLockRelease(&s->mutex);
 	}
-	LWLockRelease(rollup_shared->lock);
-	PG_RETURN_BOOL(false);
+	LWLockRelease(nadia_rollup_shared->lock);
+	PG_RETURN_BOOL(idx >= 0);
 }
 
 /*
@@ -527,8 +525,49 @@ nadia_bgw_rollup_capture_errors(PG_FUNCTION_ARGS)
 	uint64		incarnation;
 	int			idx;
 
-	idx = rollup_find_slot(rollup_id, uid, &incarnation);
+	idx = nadia_rollup_find_slot(rollup_id, uid, &incarnation);
 	if (idx < 0)
 		PG_RETURN_NULL();
-	PG_RETURN_INT64((int64) pg_atomic_read_u64(&rollup_shared->slots[idx].capture_errors));
+	PG_RETURN_INT64((int64) pg_atomic_read_u64(&nadia_rollup_shared->slots[idx].capture_errors));
+}
+
+/*
+ * nadia_bgw._rollup_slot_room(ids integer[], uids bigint[]) RETURNS integer
+ *
+ * How many more rollups the server's shared slots can take (one slot each,
+ * NADIA_ROLLUP_SLOTS for the whole cluster, every database together),
+ * given the rollups of this database (ids, uids): those holding no slot
+ * yet take one at their first refresh.  Without shared memory (library
+ * not preloaded) the bound is the slot count itself.
+ */
+Datum
+nadia_bgw_rollup_slot_room(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *uids = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *idd;
+	Datum	   *uidd;
+	int			nid;
+	int			nuid;
+	int			pending = 0;
+	int			free_slots = 0;
+	int			i;
+
+	deconstruct_array(ids, INT4OID, sizeof(int32), true, TYPALIGN_INT,
+					  &idd, NULL, &nid);
+	deconstruct_array(uids, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &uidd, NULL, &nuid);
+	if (nid != nuid)
+		elog(ERROR, "ids and uids differ in length");
+	if (nadia_rollup_shared == NULL)
+		PG_RETURN_INT32(NADIA_ROLLUP_SLOTS - nid);
+	LWLockAcquire(nadia_rollup_shared->lock, LW_SHARED);
+	for (i = 0; i < nid; i++)
+		if (slot_of(DatumGetInt32(idd[i]), DatumGetInt64(uidd[i])) < 0)
+			pending++;
+	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
+		if (nadia_rollup_shared->slots[i].dboid == InvalidOid)
+			free_slots++;
+	LWLockRelease(nadia_rollup_shared->lock);
+	PG_RETURN_INT32(free_slots - pending);
 }
