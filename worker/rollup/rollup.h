@@ -28,12 +28,4 @@ extern const NadiaShmemPart nadia_rollup_shmem;
 /* rollup.c: the task of the worker's cycle */
 extern void nadia_rollup_task(void);
 
-/*
- * alerts/detector_rollup.c: the "rollup_broken" state detector.  It
- * belongs to the alerts module and reads the rollups through SQL only; its
- * declaration stays here until alerts_internal.h carries it.
- */
-struct DetectContext;
-extern List *nadia_detect_rollups(struct DetectContext *ctx);
-
 #endif							/* NADIA_ROLLUP_H */
