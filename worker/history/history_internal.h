@@ -16,8 +16,9 @@
  *		sampler_debug.c		the per-object delay of the test build
  *		tiers.c				downsampling and retention
  *
- * Calls go one way: sampler.c calls the sources, the sources call
- * catalog.c, events.c and sampler_debug.c, and nothing calls sampler.c.
+ * Calls go one way: sampler.c calls the sources; the sources call
+ * catalog.c, events.c, statement_texts.c and sampler_debug.c, none of
+ * which calls a source back; nothing calls sampler.c.
  * Each file group defines its own settings in one function, all called
  * from nadia_history_define_gucs() (sampler.c).
  *
