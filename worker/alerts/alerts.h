@@ -15,8 +15,6 @@
 
 /* alerts_guc.c: every setting of the module, from _PG_init */
 extern void nadia_alerts_define_gucs(void);
-/* the name _PG_init still calls; the same function */
-extern void nadia_regression_define_gucs(void);
 
 /* detect.c: the "regressions" task, one detection run per cycle */
 extern void nadia_regressions_task(void);

@@ -275,10 +275,3 @@ nadia_alerts_define_gucs(void)
 							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 #endif
 }
-
-/* The name _PG_init calls (worker/scheduler/nadia_bgw.c). */
-void
-nadia_regression_define_gucs(void)
-{
-	nadia_alerts_define_gucs();
-}

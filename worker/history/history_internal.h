@@ -179,6 +179,12 @@ extern TrackedRow *nadia_tracked_add(const HistSource *src, TrackedRows *rows);
  */
 extern int	nadia_bgw_debug_tracked_undo_limit;	/* records; 0 = 64 MB */
 
+/* tracked_*.c: the tracked sources' engine (internals: tracked.h) */
+extern int	nadia_bgw_max_tracked_objects;
+extern bool nadia_tracked_has_baseline(const HistSource *src);
+extern int64 nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_id,
+										 bool initialized, const char *pgss_schema, int64 *seen);
+
 /* sampler_readers.c -----------------------------------------------------*/
 
 extern void nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *pgss_schema);

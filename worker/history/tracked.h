@@ -51,7 +51,7 @@
 #include "storage/lwlock.h"
 #include "utils/hsearch.h"
 
-#include "history/history.h"
+#include "history/history_internal.h"
 
 #define TRACK_SLOTS		40		/* numeric state columns per object */
 #define MARKER_SOURCE	0x8000	/* key.source bit of a source's marker entry */

@@ -148,9 +148,9 @@ _PG_init(void)
 	 */
 	define_gucs();
 	nadia_test_hooks_define_gucs();
-	nadia_sampler_init();
+	nadia_history_define_gucs();
 	nadia_maintenance_define_gucs();
-	nadia_regression_define_gucs();
+	nadia_alerts_define_gucs();
 	MarkGUCPrefixReserved("nadia_bgw");
 
 	if (!process_shared_preload_libraries_in_progress)
