@@ -9,7 +9,7 @@
  * (delta, minimum, maximum, gauge), which columns detect a change, which
  * mark a reset.  Statements, tables and indexes are "tracked" sources:
  * their readers (sampler_readers.c) return one row per object and
- * sampler_tracked.c compares them with the last-seen values it keeps in
+ * tracked_sample.c compares them with the last-seen values it keeps in
  * shared memory.  Databases and cluster (a few rows) are sampled by one
  * generated statement each (delta_sql.c).  tiers.c aggregates the same
  * columns into the hourly and daily tiers.
@@ -84,7 +84,7 @@ static const HistColumn statement_cols[] = {
  * column matches).  Our own schema is left out.  Sizes are measured again
  * when the table was written, vacuumed or rewritten since they were last
  * measured (each table at most every tenth sample, unless it is new or
- * was rewritten: see SIZE_SPREAD in sampler_tracked.c).
+ * was rewritten: see SIZE_SPREAD in tracked_sample.c).
  */
 #define WRT (CNT | HC_TRIGGER)
 #define LAZY (LATE | HC_LAZY)

@@ -66,7 +66,7 @@ baseline_lost(const HistSource *src, bool other_cluster,
  * Source-wide bookkeeping: true when the source already has a baseline.
  * Also records a 'stats_reset' event when the source's reset time moved.
  * "has_baseline" tells whether a tracked source's values are still there
- * (sampler_tracked.c); NULL for a source of state tables.
+ * (tracked_*.c); NULL for a source of state tables.
  */
 bool
 nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,

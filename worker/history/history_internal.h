@@ -8,7 +8,7 @@
  *		catalog.c			the delta sources and their column tables
  *		delta_sql.c			the generated SQL of the databases and cluster sources
  *		sampler_readers.c	readers of the tracked sources
- *		sampler_tracked.c	last-seen values of the tracked sources
+ *		tracked_*.c			last-seen values of the tracked sources (tracked.h)
  *		statement_texts.c	texts of statements seen for the first time
  *		evictions.c			pg_stat_statements evictions
  *		gauges.c			activity, lock waits, replication
@@ -55,7 +55,7 @@ extern void nadia_debug_object(const char *loop, const char *source, int64 n);
 
 /*
  * Column flags of a delta source (see delta_sql.c for how each is turned
- * into SQL, sampler_tracked.c for the tracked sources).
+ * into SQL, tracked_*.c for the tracked sources).
  */
 #define HC_KEY		0x0001		/* key of the state table */
 #define HC_HKEY		0x0002		/* key of the history table */
@@ -126,7 +126,7 @@ typedef struct HistSource
 	const char *reset_query;	/* source-wide stats_reset, or NULL */
 	const HistColumn *cols;
 	int			ncols;
-	/* tracked sources: last-seen values in shared memory (sampler_tracked.c) */
+	/* tracked sources: last-seen values in shared memory (tracked_*.c) */
 	TrackedReader reader;		/* NULL: the generated SQL of delta_sql.c */
 	TrackedMeasure measure;
 	TrackedCatalog catalog;		/* writes the *_catalog table, or NULL */
@@ -170,13 +170,11 @@ typedef struct TrackedRows
 	MemoryContext cxt;
 } TrackedRows;
 
-/* sampler_tracked.c: a new row of a reader's result */
+/* tracked_sample.c: a new row of a reader's result */
 extern TrackedRow *nadia_tracked_add(const HistSource *src, TrackedRows *rows);
 
-/*
- * sampler_tracked.c's settings, defined by sampler.c's group until that
- * file defines its own
- */
+/* tracked_hash.c: the tracked sources' settings */
+extern void nadia_tracked_define_gucs(void);
 extern int	nadia_bgw_debug_tracked_undo_limit;	/* records; 0 = 64 MB */
 
 /* tracked_*.c: the tracked sources' engine (internals: tracked.h) */

@@ -101,15 +101,6 @@ typedef struct SampleStep
 void
 nadia_history_define_gucs(void)
 {
-	/* sampler_tracked.c's: sizes shared memory, so only when preloading */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("nadia_bgw.max_tracked_objects",
-								"Statements, tables and indexes whose last-seen statistics the sampler keeps in shared memory.",
-								"Objects beyond it get no history (a WARNING and a not_tracked event say so). Set at server start.",
-								&nadia_bgw_max_tracked_objects,
-								20000, 100, 10000000,
-								PGC_POSTMASTER, 0,
-								NULL, NULL, NULL);
 #ifdef NADIA_TEST
 	DefineCustomStringVariable("nadia_bgw.debug_fail_source",
 							   "Testing only: makes the named sampling source raise an error.",
@@ -118,14 +109,8 @@ nadia_history_define_gucs(void)
 							   "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
-	DefineCustomIntVariable("nadia_bgw.debug_tracked_undo_limit",
-							"Testing only: records of the tracked objects' undo log per transaction (0: 64 MB worth).",
-							"Past it an abort makes the sources take a new baseline instead of undoing.",
-							&nadia_bgw_debug_tracked_undo_limit,
-							0, 0, INT_MAX,
-							PGC_SUSET, GUC_NOT_IN_SAMPLE,
-							NULL, NULL, NULL);
 #endif
+	nadia_tracked_define_gucs();
 	nadia_statement_texts_define_gucs();
 	nadia_tiers_define_gucs();
 	nadia_sampler_debug_define_gucs();

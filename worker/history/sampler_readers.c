@@ -3,7 +3,7 @@
  * sampler_readers.c
  *		Readers of the tracked sources (statements, tables, indexes): one
  *		row per object with the values the column tables of catalog.c
- *		describe, for the engine of sampler_tracked.c.
+ *		describe, for the engine of tracked_sample.c.
  *
  * Statements are read with one statement over pg_stat_statements (without
  * query texts; versions' column names resolved once).  Tables and indexes

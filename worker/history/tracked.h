@@ -3,7 +3,7 @@
  * tracked.h
  *		Internal to the per-object sources of statistics history
  *		(statements, tables, indexes): what their files share.  The rest of
- *		the module sees only the block "tracked_*.c" of history.h.
+ *		the module sees the engine's entry points in history_internal.h.
  *
  *		tracked_hash.c		the shared hash of last-seen values, its lock
  *		tracked_undo.c		the undo log: the hash follows the transaction
@@ -19,7 +19,7 @@
  * by (sampling database, source, object), which holds the cumulative
  * values of the previous sample.  Rows whose detect columns moved get a
  * history row (deltas, minima/maxima, gauges, as the column table of
- * sampler_sources.c says) and their entry is updated; the history rows are
+ * catalog.c says) and their entry is updated; the history rows are
  * inserted with one statement (INSERT ... SELECT FROM unnest(arrays)).
  * Nothing is read from or written to a state table, so the cost of a
  * sample is that of reading the statistics plus writing the changed rows.

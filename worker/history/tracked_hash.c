@@ -14,6 +14,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 
 #include "core/core.h"
@@ -167,4 +168,31 @@ nadia_tracked_has_baseline(const HistSource *src)
 	(void) hash_search(nadia_tracked_hash, &key, HASH_FIND, &found);
 	nadia_tracked_unlock();
 	return found;
+}
+
+/*
+ * The tracked sources' settings: the size of the hash, and the undo log's
+ * bound of the test build (tracked_undo.c).
+ */
+void
+nadia_tracked_define_gucs(void)
+{
+	/* sizes shared memory, so only when preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("nadia_bgw.max_tracked_objects",
+								"Statements, tables and indexes whose last-seen statistics the sampler keeps in shared memory.",
+								"Objects beyond it get no history (a WARNING and a not_tracked event say so). Set at server start.",
+								&nadia_bgw_max_tracked_objects,
+								20000, 100, 10000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+#ifdef NADIA_TEST
+	DefineCustomIntVariable("nadia_bgw.debug_tracked_undo_limit",
+							"Testing only: records of the tracked objects' undo log per transaction (0: 64 MB worth).",
+							"Past it an abort makes the sources take a new baseline instead of undoing.",
+							&nadia_bgw_debug_tracked_undo_limit,
+							0, 0, INT_MAX,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+#endif
 }
