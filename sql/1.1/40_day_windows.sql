@@ -7,52 +7,8 @@
 -- "hit_ratio_24h" over 25 hours).  interval '24 hours' is always 86,400
 -- seconds.  Definitions otherwise as in 1.0.
 
-CREATE OR REPLACE FUNCTION nadia_bgw.statement_stats(
-    since timestamptz DEFAULT pg_catalog.now() - interval '24 hours',
-    until timestamptz DEFAULT pg_catalog.now())
-RETURNS TABLE (queryid bigint, dbid oid, datname name, userid oid, username name,
-               calls bigint, total_exec_time_ms double precision, mean_exec_time_ms double precision,
-               max_exec_time_ms double precision, rows bigint,
-               shared_blks_hit bigint, shared_blks_read bigint, cache_hit_ratio double precision,
-               temp_blks_written bigint, wal_bytes bigint,
-               first_seen timestamptz, last_seen timestamptz, query text)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH c AS (SELECT * FROM nadia_bgw.tier_cuts()),
-    h AS (
-        SELECT r.stmt_id, r.sampled_at, r.calls, r.total_exec_time, r.max_exec_time, r.rows,
-               r.shared_blks_hit, r.shared_blks_read, r.temp_blks_written, r.wal_bytes
-          FROM nadia_bgw.statement_samples r, c
-         WHERE r.sampled_at >= greatest(since, c.raw_cut) AND r.sampled_at < until
-        UNION ALL
-        SELECT r.stmt_id, r.sampled_at, r.calls, r.total_exec_time, r.max_exec_time, r.rows,
-               r.shared_blks_hit, r.shared_blks_read, r.temp_blks_written, r.wal_bytes
-          FROM nadia_bgw.statement_hourly r, c
-         WHERE r.sampled_at >= greatest(since, c.daily_cut) AND r.sampled_at < least(until, c.raw_cut)
-        UNION ALL
-        SELECT r.stmt_id, r.sampled_at, r.calls, r.total_exec_time, r.max_exec_time, r.rows,
-               r.shared_blks_hit, r.shared_blks_read, r.temp_blks_written, r.wal_bytes
-          FROM nadia_bgw.statement_daily r, c
-         WHERE r.sampled_at >= since AND r.sampled_at < least(until, c.daily_cut)
-    )
-    SELECT t.queryid, t.dbid, t.datname, t.userid, t.username,
-           coalesce(sum(h.calls), 0)::bigint,
-           coalesce(sum(h.total_exec_time), 0),
-           coalesce(sum(h.total_exec_time), 0) / nullif(sum(h.calls), 0),
-           max(h.max_exec_time),
-           coalesce(sum(h.rows), 0)::bigint,
-           coalesce(sum(h.shared_blks_hit), 0)::bigint,
-           coalesce(sum(h.shared_blks_read), 0)::bigint,
-           sum(h.shared_blks_hit)::float8 / nullif(coalesce(sum(h.shared_blks_hit), 0) + coalesce(sum(h.shared_blks_read), 0), 0),
-           coalesce(sum(h.temp_blks_written), 0)::bigint,
-           coalesce(sum(h.wal_bytes), 0)::bigint,
-           min(h.sampled_at), max(h.sampled_at), t.query
-      FROM h JOIN nadia_bgw.statements t USING (stmt_id)
-     WHERE NOT t.excluded
-     GROUP BY t.stmt_id
-$$;
-
+-- statement_stats() takes the same 24-hour default in 45_history_ranges.sql,
+-- which replaces it whole.
 
 CREATE OR REPLACE FUNCTION nadia_bgw.statement_stats_by_pattern(
     pattern text,
