@@ -2,8 +2,9 @@
 # worker/ modules include one another in one direction only, a module's
 # _internal headers stay inside it, headers never include postgres.h,
 # every source file opens with a banner naming it, no function grows past
-# 150 lines without a written reason, and the files of mcp/ depend on one
-# another without a cycle.  Reads the source tree only; no server.
+# 150 lines without a written reason, the types of worker headers carry
+# the one prefix, and the files of mcp/ depend on one another without a
+# cycle.  Reads the source tree only; no server.
 use strict;
 use warnings;
 use File::Basename qw(basename dirname);
@@ -42,7 +43,7 @@ sub lines_of
 
 sub rel { my ($f) = @_; $f =~ s{^\Q$src\E/}{}; return $f; }
 
-my (@upward, @internal, @pginc, @banner, @long);
+my (@upward, @internal, @pginc, @banner, @long, @types);
 for my $f (@worker, @mcp)
 {
 	my @l = lines_of($f);
@@ -51,6 +52,15 @@ for my $f (@worker, @mcp)
 	  unless @l > 2 && $l[0] =~ m{^/\*-+$} && $l[2] =~ m{^ \* \Q$name\E$};
 	push @pginc, rel($f)
 	  if $f =~ /\.h$/ && grep { /^#include\s+"postgres(_fe)?\.h"/ } @l;
+	# the types a worker header declares all carry the one prefix
+	if ($f =~ m{/worker/.*\.h$})
+	{
+		for (@l)
+		{
+			push @types, rel($f) . ": $1"
+			  if (/^\}\s*(\w+);/ || /^typedef\s.*\(\*(\w+)\)/) && $1 !~ /^Nadia/;
+		}
+	}
 
 	# functions: a line "name(" at the start, a "{" line, the "}" line
 	my ($fn, $start, $comment) = (undef, undef, '');
@@ -93,6 +103,7 @@ none_of(\@internal, 'no _internal header is included from another module');
 none_of(\@pginc, 'no header includes postgres.h');
 none_of(\@banner, 'every source file opens with a banner naming it');
 none_of(\@long, 'no function over 150 lines without "long because" above it');
+none_of(\@types, 'every type a worker header declares is named Nadia...');
 
 # mcp/: file a depends on file b when a includes b.h (and b.c exists)
 my %dep;

@@ -74,19 +74,6 @@ nadia_alert_set(const char *sql, int64 alert_id, const char *text,
 					SPI_OK_UPDATE, what);
 }
 
-/* A float8 column of SPI_tuptable's row "row"; false when NULL. */
-bool
-nadia_alert_getfloat8(int row, int col, double *out)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-								  col, &isnull);
-
-	if (isnull)
-		return false;
-	*out = DatumGetFloat8(d);
-	return true;
-}
 
 static Datum
 text_or_null(const char *s, char *nulls, int i)
@@ -369,8 +356,8 @@ count_normal_cycles(List *evaluated_kinds, List *fired_keys,
 		e->severity = nadia_spi_getstring(r, 4);
 		e->object = nadia_spi_getstring(r, 5);
 		e->metric = nadia_spi_getstring(r, 6);
-		e->has_baseline = nadia_alert_getfloat8(r, 7, &e->baseline);
-		if (!nadia_alert_getfloat8(r, 8, &e->observed))
+		e->has_baseline = nadia_spi_getfloat8(r, 7, &e->baseline);
+		if (!nadia_spi_getfloat8(r, 8, &e->observed))
 			e->observed = NAN;
 		events = lappend(events, e);
 	}

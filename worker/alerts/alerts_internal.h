@@ -222,7 +222,6 @@ extern List *nadia_alert_apply(List *candidates, List *evaluated_kinds,
 							   List *judged_kinds, List *judged_keys);
 extern void nadia_alert_set(const char *sql, int64 alert_id, const char *text,
 							const char *what);
-extern bool nadia_alert_getfloat8(int row, int col, double *out);
 
 /* notify.c --------------------------------------------------------------*/
 

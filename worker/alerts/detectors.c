@@ -106,8 +106,8 @@ read_candidates(NadiaDetectContext *ctx, const char *sql, int nargs,
 		c->userid = get_oid(tup, desc, 10);
 		c->query = SPI_getvalue(tup, desc, 11);
 		c->metric = SPI_getvalue(tup, desc, 12);
-		c->has_baseline = nadia_alert_getfloat8(i, 13, &c->baseline);
-		if (!nadia_alert_getfloat8(i, 14, &c->observed))
+		c->has_baseline = nadia_spi_getfloat8(i, 13, &c->baseline);
+		if (!nadia_spi_getfloat8(i, 14, &c->observed))
 			c->observed = NAN;
 		c->severity = nadia_severity_from_name(SPI_getvalue(tup, desc, 15));
 		c->details = SPI_getvalue(tup, desc, 16);

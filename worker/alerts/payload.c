@@ -289,9 +289,9 @@ fetch_payload_row(int64 alert_id, PayloadRow *row)
 	row->queryid = nadia_spi_getstring(0, 9);
 	row->username = nadia_spi_getstring(0, 10);
 	row->metric = nadia_spi_getstring(0, 11);
-	row->has_baseline = nadia_alert_getfloat8(0, 12, &row->baseline);
-	row->has_observed = nadia_alert_getfloat8(0, 13, &row->observed);
-	row->has_ratio = nadia_alert_getfloat8(0, 14, &row->ratio);
+	row->has_baseline = nadia_spi_getfloat8(0, 12, &row->baseline);
+	row->has_observed = nadia_spi_getfloat8(0, 13, &row->observed);
+	row->has_ratio = nadia_spi_getfloat8(0, 14, &row->ratio);
 	row->opened_at = nadia_spi_getstring(0, 15);
 	row->resolved_at = nadia_spi_getstring(0, 16);
 	row->now = nadia_spi_getstring(0, 17);

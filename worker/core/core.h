@@ -57,6 +57,7 @@ extern int	nadia_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 extern void nadia_spi_check(int rc, int expected, const char *what);
 extern char *nadia_spi_getstring(int row, int col);
 extern int64 nadia_spi_getint8(int row, int col, bool *isnull);
+extern bool nadia_spi_getfloat8(int row, int col, double *out);
 extern HTAB *nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n);
 
 /* shmem.c ---------------------------------------------------------------*/

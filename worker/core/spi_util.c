@@ -91,6 +91,20 @@ nadia_spi_getint8(int row, int col, bool *isnull)
 	return *isnull ? 0 : DatumGetInt64(d);
 }
 
+/* A float8 column of SPI_tuptable's row "row"; false when NULL. */
+bool
+nadia_spi_getfloat8(int row, int col, double *out)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &isnull);
+
+	if (isnull)
+		return false;
+	*out = DatumGetFloat8(d);
+	return true;
+}
+
 /* A backend-local hash table in the current memory context. */
 HTAB *
 nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n)

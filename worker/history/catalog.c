@@ -37,7 +37,7 @@
 #define LATE	(HC_LATE | HC_STATE | HC_HIST)
 
 /* pg_stat_statements: one row per (queryid, dbid, userid, toplevel) */
-static const HistColumn statement_cols[] = {
+static const NadiaHistColumn statement_cols[] = {
 	{"queryid", "s.queryid", I8, KEY},
 	{"dbid", "s.dbid", "oid", KEY},
 	{"userid", "s.userid", "oid", KEY},
@@ -88,7 +88,7 @@ static const HistColumn statement_cols[] = {
  */
 #define WRT (CNT | HC_TRIGGER)
 #define LAZY (LATE | HC_LAZY)
-static const HistColumn table_cols[] = {
+static const NadiaHistColumn table_cols[] = {
 	{"relid", "c.oid", "oid", KEY | HC_HKEY | HC_HIST},
 	{"schemaname", "n.nspname", "name", SONLY | HC_CATALOG},
 	{"relname", "c.relname", "name", SONLY | HC_CATALOG},
@@ -138,7 +138,7 @@ static const HistColumn table_cols[] = {
  * rebuilt); the definition is read again when the index is rebuilt,
  * renamed or its constraint changed.
  */
-static const HistColumn index_cols[] = {
+static const NadiaHistColumn index_cols[] = {
 	{"indexrelid", "i.oid", "oid", KEY | HC_HKEY | HC_HIST},
 	{"relid", "x.indrelid", "oid", SONLY | HC_CATALOG},
 	{"schemaname", "n.nspname", "name", SONLY | HC_CATALOG},
@@ -171,7 +171,7 @@ static const HistColumn index_cols[] = {
  * taken every tenth sample (and at first sight); in between the state
  * keeps the last value.
  */
-static const HistColumn database_cols[] = {
+static const NadiaHistColumn database_cols[] = {
 	{"datid", "d.datid", "oid", KEY | HC_HKEY | HC_HIST},
 	{"datname", "d.datname", "name", SONLY},
 	{"stats_reset", "d.stats_reset", TS, HC_STATE},
@@ -230,7 +230,7 @@ static const HistColumn database_cols[] = {
 	" WHERE object = 'wal' AND context = 'normal') iw"
 
 /*
- * Groups of counters reset together (see HistColumn): the background
+ * Groups of counters reset together (see NadiaHistColumn): the background
  * writer's, the checkpointer's (its own view from 17 on), the WAL's, and
  * from 17 on pg_stat_io's shared-buffer writes and, on 18, its WAL writes.
  * A group restarts when its marker moved or one of its counters went
@@ -268,7 +268,7 @@ static const HistColumn database_cols[] = {
 #define CLUSTER_FROM_18		""
 #endif
 
-static const HistColumn cluster_cols[] = {
+static const NadiaHistColumn cluster_cols[] = {
 	{"node", "1", "integer", KEY | HC_HKEY | HC_HIST},
 	{"bgwriter_reset", "b.stats_reset", TS, RSET, G_BGW},
 	{"wal_reset", "w.stats_reset", TS, RSET, G_WAL},
@@ -292,7 +292,7 @@ static const HistColumn cluster_cols[] = {
 	{"wal_sync_time", CLUSTER_WAL("wal_sync_time", "fsync_time"), F8, CNT, G_WALIO},
 };
 
-const HistSource nadia_delta_sources[] = {
+const NadiaHistSource nadia_delta_sources[] = {
 	/* tracked sources: read by sampler_readers.c, no generated SQL */
 	{"statements", NULL, "nadia_bgw.statement_samples",
 		"nadia_bgw.statement_hourly", "nadia_bgw.statement_daily",
@@ -334,7 +334,7 @@ const int	nadia_n_delta_sources = lengthof(nadia_delta_sources);
 
 /* The position of a column in its source's column table. */
 int
-nadia_column_index(const HistSource *src, const char *name)
+nadia_column_index(const NadiaHistSource *src, const char *name)
 {
 	int			i;
 
@@ -346,7 +346,7 @@ nadia_column_index(const HistSource *src, const char *name)
 }
 
 Oid
-nadia_column_type(const HistColumn *col)
+nadia_column_type(const NadiaHistColumn *col)
 {
 	const char *t = col->type;
 

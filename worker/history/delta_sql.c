@@ -92,7 +92,7 @@ has_column(List *cols, const char *name)
 
 /* Resolve a column's source expression ("@a|b" alternatives, "%s" schema). */
 static void
-append_expr(StringInfo buf, const HistColumn *col, List *avail, const char *schema)
+append_expr(StringInfo buf, const NadiaHistColumn *col, List *avail, const char *schema)
 {
 	const char *e = col->expr;
 
@@ -125,7 +125,7 @@ append_expr(StringInfo buf, const HistColumn *col, List *avail, const char *sche
 
 /* "first key" of the state table, used to tell whether a row joined */
 static const char *
-first_key(const HistSource *src)
+first_key(const NadiaHistSource *src)
 {
 	int			i;
 
@@ -137,7 +137,7 @@ first_key(const HistSource *src)
 }
 
 static void
-append_key_join(StringInfo buf, const HistSource *src, const char *a, const char *b)
+append_key_join(StringInfo buf, const NadiaHistSource *src, const char *a, const char *b)
 {
 	int			i,
 				n = 0;
@@ -153,7 +153,7 @@ append_key_join(StringInfo buf, const HistSource *src, const char *a, const char
 
 /* the source query: SELECT <expressions> FROM ... WHERE ... */
 static void
-append_source_query(StringInfo buf, const HistSource *src, List *avail,
+append_source_query(StringInfo buf, const NadiaHistSource *src, List *avail,
 					const char *schema, bool keys_only)
 {
 	int			i,
@@ -162,7 +162,7 @@ append_source_query(StringInfo buf, const HistSource *src, List *avail,
 	appendStringInfoString(buf, "SELECT ");
 	for (i = 0; i < src->ncols; i++)
 	{
-		const HistColumn *col = &src->cols[i];
+		const NadiaHistColumn *col = &src->cols[i];
 
 		if (col->flags & HC_LATE)
 			continue;
@@ -184,10 +184,10 @@ append_source_query(StringInfo buf, const HistSource *src, List *avail,
 
 /*
  * d's flags: whether a row restarts, of the whole row (group 0) or of one
- * group of counters (see HistColumn).
+ * group of counters (see NadiaHistColumn).
  */
 static void
-append_restart_flags(StringInfo q, const HistSource *src, const char *k0)
+append_restart_flags(StringInfo q, const NadiaHistSource *src, const char *k0)
 {
 	int			i,
 				g,
@@ -200,7 +200,7 @@ append_restart_flags(StringInfo q, const HistSource *src, const char *k0)
 		appendStringInfo(q, ", (p.%s IS NOT NULL AND (p.dropped_at IS NOT NULL", k0);
 		for (i = 0; i < src->ncols; i++)
 		{
-			const HistColumn *col = &src->cols[i];
+			const NadiaHistColumn *col = &src->cols[i];
 
 			/* the row restarts with any of its groups */
 			if (g > 0 && col->group != g)
@@ -219,7 +219,7 @@ append_restart_flags(StringInfo q, const HistSource *src, const char *k0)
 
 /* d's late columns, and the previous values the history and state need */
 static void
-append_late_columns(StringInfo q, const HistSource *src, const char *k0)
+append_late_columns(StringInfo q, const NadiaHistSource *src, const char *k0)
 {
 	StringInfoData recompute;
 	int			i;
@@ -233,7 +233,7 @@ append_late_columns(StringInfo q, const HistSource *src, const char *k0)
 							 src->cols[i].name, src->cols[i].name);
 	for (i = 0; i < src->ncols; i++)
 	{
-		const HistColumn *col = &src->cols[i];
+		const NadiaHistColumn *col = &src->cols[i];
 
 		if (col->flags & HC_LATE)
 		{
@@ -252,7 +252,7 @@ append_late_columns(StringInfo q, const HistSource *src, const char *k0)
 
 /* ROW(<prefix>.c1, ...) of the columns that detect a change */
 static void
-append_detect_row(StringInfo q, const HistSource *src, const char *prefix)
+append_detect_row(StringInfo q, const NadiaHistSource *src, const char *prefix)
 {
 	int			i,
 				n = 0;
@@ -268,7 +268,7 @@ append_detect_row(StringInfo q, const HistSource *src, const char *prefix)
  * back or changed, beside their previous state ("p_" columns).
  */
 static void
-append_changed_rows(StringInfo q, const HistSource *src, List *avail, const char *schema)
+append_changed_rows(StringInfo q, const NadiaHistSource *src, List *avail, const char *schema)
 {
 	const char *k0 = first_key(src);
 
@@ -288,7 +288,7 @@ append_changed_rows(StringInfo q, const HistSource *src, List *avail, const char
 
 /* "h": the history rows of d, written when $2 (not for the baseline) */
 static void
-append_history_insert(StringInfo q, const HistSource *src)
+append_history_insert(StringInfo q, const NadiaHistSource *src)
 {
 	int			i;
 
@@ -299,7 +299,7 @@ append_history_insert(StringInfo q, const HistSource *src)
 	appendStringInfoString(q, ") SELECT $1");
 	for (i = 0; i < src->ncols; i++)
 	{
-		const HistColumn *col = &src->cols[i];
+		const NadiaHistColumn *col = &src->cols[i];
 		const char *nm = col->name;
 
 		if (!(col->flags & HC_HIST))
@@ -328,14 +328,14 @@ append_history_insert(StringInfo q, const HistSource *src)
 
 /* "u" and "i": the state of the known rows of d, and of its new rows */
 static void
-append_state_writes(StringInfo q, const HistSource *src)
+append_state_writes(StringInfo q, const NadiaHistSource *src)
 {
 	int			i;
 
 	appendStringInfo(q, ", u AS (UPDATE %s p SET changed_at = $1, dropped_at = NULL", src->state_table);
 	for (i = 0; i < src->ncols; i++)
 	{
-		const HistColumn *col = &src->cols[i];
+		const NadiaHistColumn *col = &src->cols[i];
 
 		if (!(col->flags & HC_STATE) || (col->flags & (HC_KEY | HC_NOUPDATE)))
 			continue;
@@ -366,7 +366,7 @@ append_state_writes(StringInfo q, const HistSource *src)
  * rows written, live rows.  Also the statement that marks the rows gone.
  */
 static void
-build_source(const HistSource *src, int idx, const char *schema)
+build_source(const NadiaHistSource *src, int idx, const char *schema)
 {
 	StringInfoData q;
 	List	   *avail;
@@ -407,7 +407,7 @@ build_source(const HistSource *src, int idx, const char *schema)
 
 /* The kept plan of a source's statement, built on first use. */
 static SPIPlanPtr
-source_plan(const HistSource *src, const char *pgss_schema)
+source_plan(const NadiaHistSource *src, const char *pgss_schema)
 {
 	int			idx = src - nadia_delta_sources;
 	SPIPlanPtr	plan;
@@ -438,7 +438,7 @@ source_plan(const HistSource *src, const char *pgss_schema)
  * number of history rows written, and in *seen_out the rows seen.
  */
 int64
-nadia_sample_sql_source(const HistSource *src, TimestampTz ts, int64 sample_id,
+nadia_sample_sql_source(const NadiaHistSource *src, TimestampTz ts, int64 sample_id,
 						const char *pgss_schema, int64 *seen_out)
 {
 	SPIPlanPtr	plan;

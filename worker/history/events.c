@@ -41,7 +41,7 @@
  * means a new baseline, as after a crash.
  */
 static bool
-baseline_lost(const HistSource *src, bool other_cluster,
+baseline_lost(const NadiaHistSource *src, bool other_cluster,
 			  NadiaHasBaseline has_baseline)
 {
 	bool		isnull;
@@ -69,7 +69,7 @@ baseline_lost(const HistSource *src, bool other_cluster,
  * (tracked_*.c); NULL for a source of state tables.
  */
 bool
-nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
+nadia_source_bookkeeping(const NadiaHistSource *src, TimestampTz ts, int64 sample_id,
 						 const char *schema, NadiaHasBaseline has_baseline)
 {
 	StringInfoData q;
@@ -174,7 +174,7 @@ nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
 
 /* The source has its baseline from now on. */
 void
-nadia_source_initialized(const HistSource *src, TimestampTz ts)
+nadia_source_initialized(const NadiaHistSource *src, TimestampTz ts)
 {
 	if (nadia_spi_exec("UPDATE nadia_bgw.source_state SET initialized_at = $2 WHERE source = $1",
 					   2, (Oid[]) {TEXTOID, TIMESTAMPTZOID},

@@ -81,7 +81,7 @@ extern void nadia_debug_object(const char *loop, const char *source, int64 n);
 #define HC_AGE		0x20000		/* lazy column that moves by itself (an age):
 								 * a new measurement of it alone is no change */
 
-typedef struct HistColumn
+typedef struct NadiaHistColumn
 {
 	const char *name;
 	const char *expr;			/* SQL; "@a|b" = first existing column a or b */
@@ -94,26 +94,26 @@ typedef struct HistColumn
 	 * backwards, restarts that group's counters only.  0: the whole row.
 	 */
 	int			group;
-} HistColumn;
+} NadiaHistColumn;
 
-struct TrackedRows;
-struct HistSource;
+struct NadiaTrackedRows;
+struct NadiaHistSource;
 
 /*
  * Readers of the tracked sources (sampler_readers.c): fill one row per
  * object with the values of the source's non-late columns; "measure" fills
  * the lazy columns (sizes) of the rows that need them.
  */
-typedef void (*TrackedReader) (const struct HistSource *src, struct TrackedRows *rows,
+typedef void (*NadiaTrackedReader) (const struct NadiaHistSource *src, struct NadiaTrackedRows *rows,
 							   const char *pgss_schema);
-typedef void (*TrackedMeasure) (const struct HistSource *src, struct TrackedRows *rows,
+typedef void (*NadiaTrackedMeasure) (const struct NadiaHistSource *src, struct NadiaTrackedRows *rows,
 								int row);
-typedef void (*TrackedCatalog) (const struct HistSource *src, TimestampTz ts,
+typedef void (*NadiaTrackedCatalog) (const struct NadiaHistSource *src, TimestampTz ts,
 								Datum changed_keys, Datum dropped_keys);
-typedef bool (*TrackedCatalogReady) (const struct HistSource *src, struct TrackedRows *rows,
+typedef bool (*NadiaTrackedCatalogReady) (const struct NadiaHistSource *src, struct NadiaTrackedRows *rows,
 									 int row);
 
-typedef struct HistSource
+typedef struct NadiaHistSource
 {
 	const char *name;			/* "statements", "tables", ... */
 	const char *state_table;
@@ -124,24 +124,24 @@ typedef struct HistSource
 	const char *where;			/* WHERE clause of the source query, or NULL */
 	const char *detect_rels;	/* relations whose columns "@" expressions may use */
 	const char *reset_query;	/* source-wide stats_reset, or NULL */
-	const HistColumn *cols;
+	const NadiaHistColumn *cols;
 	int			ncols;
 	/* tracked sources: last-seen values in shared memory (tracked_*.c) */
-	TrackedReader reader;		/* NULL: the generated SQL of delta_sql.c */
-	TrackedMeasure measure;
-	TrackedCatalog catalog;		/* writes the *_catalog table, or NULL */
-	TrackedCatalogReady catalog_ready;	/* can a row's catalog entry be
+	NadiaTrackedReader reader;		/* NULL: the generated SQL of delta_sql.c */
+	NadiaTrackedMeasure measure;
+	NadiaTrackedCatalog catalog;		/* writes the *_catalog table, or NULL */
+	NadiaTrackedCatalogReady catalog_ready;	/* can a row's catalog entry be
 										 * written now? NULL: always */
-} HistSource;
+} NadiaHistSource;
 
 /* the statements source comes first: the sampler runs it only with pgss */
-extern const HistSource nadia_delta_sources[];
+extern const NadiaHistSource nadia_delta_sources[];
 extern const int nadia_n_delta_sources;
-extern int	nadia_column_index(const HistSource *src, const char *name);
-extern Oid	nadia_column_type(const HistColumn *col);
+extern int	nadia_column_index(const NadiaHistSource *src, const char *name);
+extern Oid	nadia_column_type(const NadiaHistColumn *col);
 
 /* one object read by a tracked source's reader */
-typedef struct TrackedRow
+typedef struct NadiaTrackedRow
 {
 	int64		k1;				/* queryid, relid, indexrelid */
 	Oid			k2;				/* statements: dbid */
@@ -160,18 +160,18 @@ typedef struct TrackedRow
 	bool		cat_changed;
 	int32		stmt_id;
 	bool		excluded;
-} TrackedRow;
+} NadiaTrackedRow;
 
-typedef struct TrackedRows
+typedef struct NadiaTrackedRows
 {
-	TrackedRow *rows;
+	NadiaTrackedRow *rows;
 	int			n;
 	int			max;
 	MemoryContext cxt;
-} TrackedRows;
+} NadiaTrackedRows;
 
 /* tracked_sample.c: a new row of a reader's result */
-extern TrackedRow *nadia_tracked_add(const HistSource *src, TrackedRows *rows);
+extern NadiaTrackedRow *nadia_tracked_add(const NadiaHistSource *src, NadiaTrackedRows *rows);
 
 /* tracked_hash.c: the tracked sources' settings */
 extern void nadia_tracked_define_gucs(void);
@@ -179,33 +179,33 @@ extern int	nadia_bgw_debug_tracked_undo_limit;	/* records; 0 = 64 MB */
 
 /* tracked_*.c: the tracked sources' engine (internals: tracked.h) */
 extern int	nadia_bgw_max_tracked_objects;
-extern bool nadia_tracked_has_baseline(const HistSource *src);
-extern int64 nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_id,
+extern bool nadia_tracked_has_baseline(const NadiaHistSource *src);
+extern int64 nadia_sample_tracked_source(const NadiaHistSource *src, TimestampTz ts, int64 sample_id,
 										 bool initialized, const char *pgss_schema, int64 *seen);
 
 /* sampler_readers.c -----------------------------------------------------*/
 
-extern void nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
-extern void nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
-extern void nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *pgss_schema);
-extern void nadia_measure_table(const HistSource *src, TrackedRows *rows, int row);
-extern void nadia_measure_index(const HistSource *src, TrackedRows *rows, int row);
-extern void nadia_catalog_tables(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
-extern void nadia_catalog_indexes(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped);
-extern bool nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row);
+extern void nadia_read_statements(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *pgss_schema);
+extern void nadia_read_tables(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *pgss_schema);
+extern void nadia_read_indexes(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *pgss_schema);
+extern void nadia_measure_table(const NadiaHistSource *src, NadiaTrackedRows *rows, int row);
+extern void nadia_measure_index(const NadiaHistSource *src, NadiaTrackedRows *rows, int row);
+extern void nadia_catalog_tables(const NadiaHistSource *src, TimestampTz ts, Datum changed, Datum dropped);
+extern void nadia_catalog_indexes(const NadiaHistSource *src, TimestampTz ts, Datum changed, Datum dropped);
+extern bool nadia_index_catalog_ready(const NadiaHistSource *src, NadiaTrackedRows *rows, int row);
 
 /* delta_sql.c -----------------------------------------------------------*/
 
-extern int64 nadia_sample_sql_source(const HistSource *src, TimestampTz ts,
+extern int64 nadia_sample_sql_source(const NadiaHistSource *src, TimestampTz ts,
 									 int64 sample_id, const char *pgss_schema,
 									 int64 *seen);
 
 /* events.c --------------------------------------------------------------*/
 
-typedef bool (*NadiaHasBaseline) (const HistSource *src);
-extern bool nadia_source_bookkeeping(const HistSource *src, TimestampTz ts, int64 sample_id,
+typedef bool (*NadiaHasBaseline) (const NadiaHistSource *src);
+extern bool nadia_source_bookkeeping(const NadiaHistSource *src, TimestampTz ts, int64 sample_id,
 									 const char *schema, NadiaHasBaseline has_baseline);
-extern void nadia_source_initialized(const HistSource *src, TimestampTz ts);
+extern void nadia_source_initialized(const NadiaHistSource *src, TimestampTz ts);
 extern char *nadia_event_details(const char *str_key, const char *str_value,
 								 const char *num_key, int64 num_value,
 								 const char *num2_key, const char *num2_text);

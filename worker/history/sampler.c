@@ -90,7 +90,7 @@ typedef struct SampleStep
 	SampleCtx  *ctx;
 	const char *name;
 	StepKind	kind;
-	const HistSource *src;
+	const NadiaHistSource *src;
 	int64		rows;			/* out: history rows written */
 } SampleStep;
 
@@ -145,7 +145,7 @@ pgss_schema(const char **reason)
  * values in shared memory) or one of the generated SQL.
  */
 static int64
-sample_delta_source(SampleCtx *ctx, const HistSource *src, const char *pgss_schema,
+sample_delta_source(SampleCtx *ctx, const NadiaHistSource *src, const char *pgss_schema,
 					int64 *seen)
 {
 	bool		initialized;
@@ -159,7 +159,7 @@ sample_delta_source(SampleCtx *ctx, const HistSource *src, const char *pgss_sche
 }
 
 static int64
-run_step_body(SampleCtx *ctx, StepKind kind, const HistSource *src)
+run_step_body(SampleCtx *ctx, StepKind kind, const NadiaHistSource *src)
 {
 	int64		n = 0;
 	int64		seen;
@@ -225,7 +225,7 @@ run_step_guarded(void *arg)
  * happened to land in: it ends the sample.
  */
 static void
-run_step(SampleCtx *ctx, const char *name, StepKind kind, const HistSource *src)
+run_step(SampleCtx *ctx, const char *name, StepKind kind, const NadiaHistSource *src)
 {
 	SampleStep	step = {ctx, name, kind, src, 0};
 	NadiaGuardError err;

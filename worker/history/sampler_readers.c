@@ -87,7 +87,7 @@ tabentry(Oid relid)
 
 /* the column numbers of a reader's fields, looked up once */
 static void
-resolve_columns(const HistSource *src, const char *const *names, int n, int *cols, bool *done)
+resolve_columns(const NadiaHistSource *src, const char *const *names, int n, int *cols, bool *done)
 {
 	int			i;
 
@@ -99,20 +99,20 @@ resolve_columns(const HistSource *src, const char *const *names, int n, int *col
 }
 
 static void
-set_val(TrackedRow *r, int col, Datum d)
+set_val(NadiaTrackedRow *r, int col, Datum d)
 {
 	r->vals[col] = d;
 	r->nulls[col] = false;
 }
 
 static void
-set_i8(TrackedRow *r, int col, int64 v)
+set_i8(NadiaTrackedRow *r, int col, int64 v)
 {
 	set_val(r, col, Int64GetDatum(v));
 }
 
 static void
-set_ts(TrackedRow *r, int col, TimestampTz t)
+set_ts(NadiaTrackedRow *r, int col, TimestampTz t)
 {
 	if (t != 0)
 		set_val(r, col, TimestampTzGetDatum(t));
@@ -163,7 +163,7 @@ find_att(TupleDesc desc, const char *name)
 }
 
 static void
-pgss_prepare(const HistSource *src, const char *schema)
+pgss_prepare(const NadiaHistSource *src, const char *schema)
 {
 	MemoryContext old;
 	TupleDesc	desc;
@@ -262,7 +262,7 @@ pgss_value(Oid from, Oid to, Datum d)
 }
 
 void
-nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *schema)
+nadia_read_statements(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *schema)
 {
 	int			c;
 	int			k_query = nadia_column_index(src, "queryid"),
@@ -305,7 +305,7 @@ nadia_read_statements(const HistSource *src, TrackedRows *rows, const char *sche
 	slot = MakeSingleTupleTableSlot(rsinfo.setDesc, &TTSOpsMinimalTuple);
 	while (tuplestore_gettupleslot(rsinfo.setResult, true, false, slot))
 	{
-		TrackedRow *r;
+		NadiaTrackedRow *r;
 
 		CHECK_FOR_INTERRUPTS();
 		NADIA_DEBUG_OBJECT("read", src->name, rows->n);
@@ -597,7 +597,7 @@ index_sums(const Oid *oids, int n)
 }
 
 void
-nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *schema)
+nadia_read_tables(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *schema)
 {
 	int			i;
 
@@ -606,7 +606,7 @@ nadia_read_tables(const HistSource *src, TrackedRows *rows, const char *schema)
 	for (i = 0; i < table_cache.ntables; i++)
 	{
 		CatTable   *ct = &table_cache.tables[i];
-		TrackedRow *r = nadia_tracked_add(src, rows);
+		NadiaTrackedRow *r = nadia_tracked_add(src, rows);
 		Oid			relid = ct->relid,
 					toast = ct->toast;
 		const PgStat_StatTabEntry *t = tabentry(relid);
@@ -763,9 +763,9 @@ indexes_bytes(int first, int n)
  * pg_total_relation_size give them, each file stat()ed once.
  */
 void
-nadia_measure_table(const HistSource *src, TrackedRows *rows, int row)
+nadia_measure_table(const NadiaHistSource *src, NadiaTrackedRows *rows, int row)
 {
-	TrackedRow *r = &rows->rows[row];
+	NadiaTrackedRow *r = &rows->rows[row];
 	CatTable   *ct = &table_cache.tables[r->cat_index];
 	int64		heap_main,
 				heap_all,
@@ -789,7 +789,7 @@ nadia_measure_table(const HistSource *src, TrackedRows *rows, int row)
  * mentions them.
  */
 void
-nadia_catalog_tables(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped)
+nadia_catalog_tables(const NadiaHistSource *src, TimestampTz ts, Datum changed, Datum dropped)
 {
 	Oid			types[3] = {TIMESTAMPTZOID, OIDARRAYOID, OIDARRAYOID};
 	Datum		values[3] = {TimestampTzGetDatum(ts), changed, dropped};
@@ -880,7 +880,7 @@ read_index_catalog(void)
 }
 
 void
-nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *schema)
+nadia_read_indexes(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *schema)
 {
 	int			i;
 
@@ -889,7 +889,7 @@ nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *schema)
 	for (i = 0; i < index_cache.nindexes; i++)
 	{
 		CatIndex   *ci = &index_cache.indexes[i];
-		TrackedRow *r = nadia_tracked_add(src, rows);
+		NadiaTrackedRow *r = nadia_tracked_add(src, rows);
 		const PgStat_StatTabEntry *t = tabentry(ci->indexrelid);
 		const PgStat_StatTabEntry *h = tabentry(ci->indrelid);
 
@@ -911,9 +911,9 @@ nadia_read_indexes(const HistSource *src, TrackedRows *rows, const char *schema)
 }
 
 void
-nadia_measure_index(const HistSource *src, TrackedRows *rows, int row)
+nadia_measure_index(const NadiaHistSource *src, NadiaTrackedRows *rows, int row)
 {
-	TrackedRow *r = &rows->rows[row];
+	NadiaTrackedRow *r = &rows->rows[row];
 	set_i8(r, icol[I_BYTES], fork_bytes(&index_cache.indexes[r->cat_index].file, MAIN_FORKNUM));
 }
 
@@ -923,7 +923,7 @@ nadia_measure_index(const HistSource *src, TrackedRows *rows, int row)
  * of waiting (and failing the source on lock_timeout).
  */
 bool
-nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row)
+nadia_index_catalog_ready(const NadiaHistSource *src, NadiaTrackedRows *rows, int row)
 {
 	Oid			relid = index_cache.indexes[rows->rows[row].cat_index].indrelid;
 
@@ -939,7 +939,7 @@ nadia_index_catalog_ready(const HistSource *src, TrackedRows *rows, int row)
  * rebuilt or its constraint changed.
  */
 void
-nadia_catalog_indexes(const HistSource *src, TimestampTz ts, Datum changed, Datum dropped)
+nadia_catalog_indexes(const NadiaHistSource *src, TimestampTz ts, Datum changed, Datum dropped)
 {
 	Oid			types[3] = {TIMESTAMPTZOID, OIDARRAYOID, OIDARRAYOID};
 	Datum		values[3] = {TimestampTzGetDatum(ts), changed, dropped};

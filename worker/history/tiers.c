@@ -62,7 +62,7 @@ nadia_tiers_define_gucs(void)
 
 /* aggregation statement of one source from one tier into the next */
 static char *
-build_rollup_sql(const HistSource *src, const char *from_table, const char *to_table,
+build_rollup_sql(const NadiaHistSource *src, const char *from_table, const char *to_table,
 				 const char *unit, bool from_raw)
 {
 	StringInfoData q;
@@ -79,7 +79,7 @@ build_rollup_sql(const HistSource *src, const char *from_table, const char *to_t
 					 " AT TIME ZONE 'UTC'", unit);
 	for (i = 0; i < src->ncols; i++)
 	{
-		const HistColumn *col = &src->cols[i];
+		const NadiaHistColumn *col = &src->cols[i];
 
 		if (!(col->flags & HC_HIST))
 			continue;
@@ -135,7 +135,7 @@ rollup_range(const char *tier, TimestampTz start, TimestampTz upto)
 						 " FROM (", tier, hourly ? "hour" : "day");
 		for (i = 0; i < nadia_n_delta_sources; i++)
 		{
-			const HistSource *src = &nadia_delta_sources[i];
+			const NadiaHistSource *src = &nadia_delta_sources[i];
 
 			if (src->hourly_table == NULL)
 				continue;
@@ -150,7 +150,7 @@ rollup_range(const char *tier, TimestampTz start, TimestampTz upto)
 
 	for (i = 0; i < nadia_n_delta_sources; i++)
 	{
-		const HistSource *src = &nadia_delta_sources[i];
+		const NadiaHistSource *src = &nadia_delta_sources[i];
 		char	   *sql;
 
 		if (src->hourly_table == NULL)

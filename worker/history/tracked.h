@@ -60,7 +60,7 @@
 
 /* tracked_hash.c --------------------------------------------------------*/
 
-typedef struct TrackedKey
+typedef struct NadiaTrackedKey
 {
 	Oid			db;				/* database the sample runs in */
 	uint16		source;			/* index in nadia_delta_sources (| marker) */
@@ -68,11 +68,11 @@ typedef struct TrackedKey
 	Oid			k2;
 	Oid			k3;
 	int64		k1;
-} TrackedKey;
+} NadiaTrackedKey;
 
-typedef struct TrackedEntry
+typedef struct NadiaTrackedEntry
 {
-	TrackedKey	key;
+	NadiaTrackedKey	key;
 	int64		seen;			/* sample id of the last sample that saw it */
 	TimestampTz changed_at;
 	TimestampTz dropped_at;		/* not seen since (dropped, evicted), or 0 */
@@ -82,17 +82,17 @@ typedef struct TrackedEntry
 	bool		size_due;		/* written since its sizes were measured */
 	uint64		nulls;			/* bit i: slot i is NULL */
 	int64		slot[TRACK_SLOTS];	/* float8 values stored bit for bit */
-} TrackedEntry;
+} NadiaTrackedEntry;
 
 /* NULL unless nadia_bgw is in shared_preload_libraries */
 extern HTAB *nadia_tracked_hash;
 
-extern void nadia_tracked_require_shmem(const HistSource *src);
+extern void nadia_tracked_require_shmem(const NadiaHistSource *src);
 extern void nadia_tracked_lock(LWLockMode mode);
 extern void nadia_tracked_unlock(void);
 extern void nadia_tracked_yield(LWLockMode mode);
-extern void nadia_tracked_key(TrackedKey *key, const HistSource *src, const TrackedRow *r);
-extern void nadia_tracked_marker_key(TrackedKey *key, const HistSource *src);
+extern void nadia_tracked_key(NadiaTrackedKey *key, const NadiaHistSource *src, const NadiaTrackedRow *r);
+extern void nadia_tracked_marker_key(NadiaTrackedKey *key, const NadiaHistSource *src);
 
 /*
  * Loops over many objects with the hash's lock held give it up every
@@ -111,7 +111,7 @@ tracked_batch_point(int i, LWLockMode mode)
 
 /* key.source of a source's entries (without the marker bit) */
 static inline uint16
-tracked_source_index(const HistSource *src)
+tracked_source_index(const NadiaHistSource *src)
 {
 	return (uint16) (src - nadia_delta_sources);
 }
@@ -119,11 +119,11 @@ tracked_source_index(const HistSource *src)
 /* tracked_undo.c --------------------------------------------------------*/
 
 extern void nadia_tracked_undo_start(void);
-extern void nadia_tracked_undo_push(const TrackedKey *key, const TrackedEntry *old);
+extern void nadia_tracked_undo_push(const NadiaTrackedKey *key, const NadiaTrackedEntry *old);
 
 /* tracked_map.c ---------------------------------------------------------*/
 
-typedef struct SourceMap
+typedef struct NadiaSourceMap
 {
 	bool		done;
 	int			slot_of[MAX_COLUMNS];	/* column -> slot, or -1 */
@@ -131,9 +131,9 @@ typedef struct SourceMap
 	int			nslots;
 	int			nhist;
 	int			hist_cols[MAX_COLUMNS];
-} SourceMap;
+} NadiaSourceMap;
 
-extern SourceMap *nadia_tracked_source_map(const HistSource *src);
+extern NadiaSourceMap *nadia_tracked_source_map(const NadiaHistSource *src);
 
 /*
  * A slot holds any value of a state column in an int64: float8 bit for
@@ -203,7 +203,7 @@ tracked_as_double(Oid type, int64 v)
 }
 
 static inline bool
-tracked_slot_null(const TrackedEntry *e, int s)
+tracked_slot_null(const NadiaTrackedEntry *e, int s)
 {
 	return (e->nulls & (UINT64CONST(1) << s)) != 0;
 }
@@ -211,15 +211,15 @@ tracked_slot_null(const TrackedEntry *e, int s)
 /* tracked_sample.c, tracked_apply.c, tracked_history.c ------------------*/
 
 /* one sample of one tracked source, as it goes through its phases */
-typedef struct TrackedSample
+typedef struct NadiaTrackedSample
 {
-	const HistSource *src;
-	SourceMap  *map;
+	const NadiaHistSource *src;
+	NadiaSourceMap  *map;
 	TimestampTz ts;
 	int64		sample_id;
 	bool		initialized;	/* false: this sample takes a baseline */
 	bool		is_statements;
-	TrackedRows rows;			/* what the reader read; entry = the shared
+	NadiaTrackedRows rows;			/* what the reader read; entry = the shared
 								 * entry, after apply: a copy of its
 								 * previous content (NULL: new object) */
 
@@ -237,14 +237,14 @@ typedef struct TrackedSample
 	Oid		   *dropped_keys;	/* not seen any more */
 	int			n_dropped;
 	int			max_dropped;
-} TrackedSample;
+} NadiaTrackedSample;
 
-extern void nadia_tracked_apply(TrackedSample *s);
-extern int64 nadia_tracked_write_history(TrackedSample *s);
+extern void nadia_tracked_apply(NadiaTrackedSample *s);
+extern int64 nadia_tracked_write_history(NadiaTrackedSample *s);
 
 /* tracked_dict.c --------------------------------------------------------*/
 
-extern void nadia_tracked_dictionary(const HistSource *src, TrackedRows *rows,
+extern void nadia_tracked_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows,
 									 const char *schema, TimestampTz ts, bool all);
 
 #endif							/* NADIA_TRACKED_H */

@@ -27,17 +27,17 @@
  * (seen != sample_id): all of them, or only those marked gone.  Called
  * without the lock.
  */
-static TrackedEntry **
-collect_unseen(const HistSource *src, int64 sample_id, bool only_gone, int *n_out)
+static NadiaTrackedEntry **
+collect_unseen(const NadiaHistSource *src, int64 sample_id, bool only_gone, int *n_out)
 {
 	HASH_SEQ_STATUS hs;
-	TrackedEntry *e;
-	TrackedEntry **out;
+	NadiaTrackedEntry *e;
+	NadiaTrackedEntry **out;
 	int			n = 0,
 				max = 64;
 	int64		n_visited = 0;
 
-	out = palloc(max * sizeof(TrackedEntry *));
+	out = palloc(max * sizeof(NadiaTrackedEntry *));
 	nadia_tracked_lock(LW_SHARED);
 	hash_seq_init(&hs, nadia_tracked_hash);
 	while ((e = hash_seq_search(&hs)) != NULL)
@@ -52,7 +52,7 @@ collect_unseen(const HistSource *src, int64 sample_id, bool only_gone, int *n_ou
 		if (n >= max)
 		{
 			max *= 2;
-			out = repalloc_huge(out, (Size) max * sizeof(TrackedEntry *));
+			out = repalloc_huge(out, (Size) max * sizeof(NadiaTrackedEntry *));
 		}
 		out[n++] = e;
 	}
@@ -67,9 +67,9 @@ collect_unseen(const HistSource *src, int64 sample_id, bool only_gone, int *n_ou
  * held exclusively, released in between.
  */
 static void
-forget_dropped(const HistSource *src, int64 sample_id)
+forget_dropped(const NadiaHistSource *src, int64 sample_id)
 {
-	TrackedEntry **gone;
+	NadiaTrackedEntry **gone;
 	int			n,
 				i;
 
@@ -78,7 +78,7 @@ forget_dropped(const HistSource *src, int64 sample_id)
 	nadia_tracked_lock(LW_EXCLUSIVE);
 	for (i = 0; i < n; i++)
 	{
-		TrackedKey	key;
+		NadiaTrackedKey	key;
 
 		tracked_batch_point(i, LW_EXCLUSIVE);
 		NADIA_DEBUG_OBJECT("forget", src->name, i);
@@ -95,18 +95,18 @@ forget_dropped(const HistSource *src, int64 sample_id)
  * bookkeeping of this sample only, never undone.
  */
 static void
-mark_seen(TrackedSample *s)
+mark_seen(NadiaTrackedSample *s)
 {
 	int			i;
 
 	for (i = 0; i < s->rows.n; i++)
 	{
-		TrackedRow *r = &s->rows.rows[i];
+		NadiaTrackedRow *r = &s->rows.rows[i];
 
 		tracked_batch_point(i, LW_EXCLUSIVE);
 		NADIA_DEBUG_OBJECT("seen", s->src->name, i);
 		if (!r->skip && r->entry != NULL)
-			((TrackedEntry *) r->entry)->seen = s->sample_id;
+			((NadiaTrackedEntry *) r->entry)->seen = s->sample_id;
 	}
 }
 
@@ -114,11 +114,11 @@ mark_seen(TrackedSample *s)
  * The source's marker says it has a baseline: it gets room first, if
  * need be by forgetting the objects gone from the source (*forgot_all).
  */
-static TrackedEntry *
-enter_marker(TrackedSample *s, bool *forgot_all)
+static NadiaTrackedEntry *
+enter_marker(NadiaTrackedSample *s, bool *forgot_all)
 {
-	TrackedKey	key;
-	TrackedEntry *marker;
+	NadiaTrackedKey	key;
+	NadiaTrackedEntry *marker;
 
 	nadia_tracked_marker_key(&key, s->src);
 	marker = hash_search(nadia_tracked_hash, &key, HASH_FIND, NULL);
@@ -144,18 +144,18 @@ enter_marker(TrackedSample *s, bool *forgot_all)
 						 nadia_bgw_max_tracked_objects)));
 	}
 	nadia_tracked_undo_push(&key, NULL);
-	memset(marker, 0, sizeof(TrackedEntry));
+	memset(marker, 0, sizeof(NadiaTrackedEntry));
 	memcpy(&marker->key, &key, sizeof(key));
 	return marker;
 }
 
 /* the new content of a row's entry (e: its current one, or NULL) */
 static void
-build_entry(const TrackedSample *s, const TrackedRow *r, const TrackedEntry *e,
-			TrackedEntry *next)
+build_entry(const NadiaTrackedSample *s, const NadiaTrackedRow *r, const NadiaTrackedEntry *e,
+			NadiaTrackedEntry *next)
 {
-	const HistSource *src = s->src;
-	const SourceMap *m = s->map;
+	const NadiaHistSource *src = s->src;
+	const NadiaSourceMap *m = s->map;
 	int			c;
 
 	if (e)
@@ -201,15 +201,15 @@ build_entry(const TrackedSample *s, const TrackedRow *r, const TrackedEntry *e,
  * of the previous content, for the history rows.
  */
 static void
-apply_rows(TrackedSample *s, bool *forgot_all)
+apply_rows(NadiaTrackedSample *s, bool *forgot_all)
 {
-	TrackedEntry next;
+	NadiaTrackedEntry next;
 	int			i;
 
 	for (i = 0; i < s->rows.n; i++)
 	{
-		TrackedRow *r = &s->rows.rows[i];
-		TrackedEntry *e = r->entry;
+		NadiaTrackedRow *r = &s->rows.rows[i];
+		NadiaTrackedEntry *e = r->entry;
 
 		tracked_batch_point(i, LW_EXCLUSIVE);
 		NADIA_DEBUG_OBJECT("apply", s->src->name, i);
@@ -247,12 +247,12 @@ apply_rows(TrackedSample *s, bool *forgot_all)
 		/* keep the previous values for the history rows */
 		if (r->entry)
 		{
-			TrackedEntry *prev = palloc(sizeof(TrackedEntry));
+			NadiaTrackedEntry *prev = palloc(sizeof(NadiaTrackedEntry));
 
-			memcpy(prev, e, sizeof(TrackedEntry));
+			memcpy(prev, e, sizeof(NadiaTrackedEntry));
 			r->entry = prev;
 		}
-		memcpy(e, &next, sizeof(TrackedEntry));
+		memcpy(e, &next, sizeof(NadiaTrackedEntry));
 		s->tracked_now++;
 		if (r->cat_changed && !s->is_statements)
 			s->changed_keys[s->n_changed++] = (Oid) r->k1;
@@ -260,7 +260,7 @@ apply_rows(TrackedSample *s, bool *forgot_all)
 }
 
 static void
-add_dropped_key(TrackedSample *s, Oid key)
+add_dropped_key(NadiaTrackedSample *s, Oid key)
 {
 	if (s->dropped_keys == NULL)
 	{
@@ -282,9 +282,9 @@ add_dropped_key(TrackedSample *s, Oid key)
  * once when the hash is full).  Returns how many are marked gone.
  */
 static int64
-mark_gone(TrackedSample *s)
+mark_gone(NadiaTrackedSample *s)
 {
-	TrackedEntry **unseen;
+	NadiaTrackedEntry **unseen;
 	int			n_unseen,
 				j;
 	int64		n_gone = 0;
@@ -296,7 +296,7 @@ mark_gone(TrackedSample *s)
 	nadia_tracked_lock(LW_EXCLUSIVE);
 	for (j = 0; j < n_unseen; j++)
 	{
-		TrackedEntry *e = unseen[j];
+		NadiaTrackedEntry *e = unseen[j];
 
 		tracked_batch_point(j, LW_EXCLUSIVE);
 		NADIA_DEBUG_OBJECT("gone", s->src->name, j);
@@ -309,7 +309,7 @@ mark_gone(TrackedSample *s)
 		}
 		else if (e->dropped_at < forget_before)
 		{
-			TrackedKey	gone_key;
+			NadiaTrackedKey	gone_key;
 
 			memcpy(&gone_key, &e->key, sizeof(gone_key));
 			nadia_tracked_undo_push(&gone_key, e);
@@ -328,9 +328,9 @@ mark_gone(TrackedSample *s)
  * or that were dropped.
  */
 void
-nadia_tracked_apply(TrackedSample *s)
+nadia_tracked_apply(NadiaTrackedSample *s)
 {
-	TrackedEntry *marker;
+	NadiaTrackedEntry *marker;
 	bool		forgot_all = false;
 
 	s->changed_keys = palloc((s->rows.n + 1) * sizeof(Oid));

@@ -35,9 +35,9 @@ typedef struct DictEntry
 
 /* a statement the sampler has no (current) stmt_id for */
 static bool
-needs_dictionary(const TrackedRow *r, bool all)
+needs_dictionary(const NadiaTrackedRow *r, bool all)
 {
-	const TrackedEntry *e = r->entry;
+	const NadiaTrackedEntry *e = r->entry;
 
 	return all || e == NULL || e->dropped_at != 0;
 }
@@ -97,7 +97,7 @@ lookup_statements(Datum *q, Datum *d, Datum *u, int n)
  * stays untracked and is tried again by the next sample.
  */
 void
-nadia_tracked_dictionary(const HistSource *src, TrackedRows *rows, const char *schema,
+nadia_tracked_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *schema,
 						 TimestampTz ts, bool all)
 {
 	int			i,
@@ -112,7 +112,7 @@ nadia_tracked_dictionary(const HistSource *src, TrackedRows *rows, const char *s
 	u = palloc(rows->n * sizeof(Datum));
 	for (i = 0; i < rows->n; i++)
 	{
-		TrackedRow *r = &rows->rows[i];
+		NadiaTrackedRow *r = &rows->rows[i];
 
 		if (!needs_dictionary(r, all))
 			continue;
@@ -128,7 +128,7 @@ nadia_tracked_dictionary(const HistSource *src, TrackedRows *rows, const char *s
 	ids = lookup_statements(q, d, u, n);
 	for (i = 0; i < rows->n; i++)
 	{
-		TrackedRow *r = &rows->rows[i];
+		NadiaTrackedRow *r = &rows->rows[i];
 		DictKey		k;
 		DictEntry  *e;
 

@@ -38,7 +38,7 @@ static Size
 tracked_shmem_size(void)
 {
 	return add_size(MAXALIGN(sizeof(TrackedShared)),
-					hash_estimate_size(nadia_bgw_max_tracked_objects, sizeof(TrackedEntry)));
+					hash_estimate_size(nadia_bgw_max_tracked_objects, sizeof(NadiaTrackedEntry)));
 }
 
 static void
@@ -54,8 +54,8 @@ tracked_shmem_startup(void)
 		pg_atomic_init_u32(&tshared->waiting, 0);
 	}
 	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(TrackedKey);
-	info.entrysize = sizeof(TrackedEntry);
+	info.keysize = sizeof(NadiaTrackedKey);
+	info.entrysize = sizeof(NadiaTrackedEntry);
 	nadia_tracked_hash = ShmemInitHash("nadia_bgw tracked objects",
 									   nadia_bgw_max_tracked_objects,
 									   nadia_bgw_max_tracked_objects,
@@ -68,7 +68,7 @@ const NadiaShmemPart nadia_tracked_shmem = {
 };
 
 void
-nadia_tracked_require_shmem(const HistSource *src)
+nadia_tracked_require_shmem(const NadiaHistSource *src)
 {
 	if (nadia_tracked_hash == NULL)
 		ereport(ERROR,
@@ -132,7 +132,7 @@ nadia_tracked_yield(LWLockMode mode)
 
 /* the key of an object's entry (r), or of no object (r = NULL) */
 void
-nadia_tracked_key(TrackedKey *key, const HistSource *src, const TrackedRow *r)
+nadia_tracked_key(NadiaTrackedKey *key, const NadiaHistSource *src, const NadiaTrackedRow *r)
 {
 	memset(key, 0, sizeof(*key));
 	key->db = MyDatabaseId;
@@ -148,7 +148,7 @@ nadia_tracked_key(TrackedKey *key, const HistSource *src, const TrackedRow *r)
 
 /* the key of the source's marker entry: its baseline, its counts */
 void
-nadia_tracked_marker_key(TrackedKey *key, const HistSource *src)
+nadia_tracked_marker_key(NadiaTrackedKey *key, const NadiaHistSource *src)
 {
 	nadia_tracked_key(key, src, NULL);
 	key->source |= MARKER_SOURCE;
@@ -156,9 +156,9 @@ nadia_tracked_marker_key(TrackedKey *key, const HistSource *src)
 
 /* Does the source have a baseline in shared memory (its marker entry)? */
 bool
-nadia_tracked_has_baseline(const HistSource *src)
+nadia_tracked_has_baseline(const NadiaHistSource *src)
 {
-	TrackedKey	key;
+	NadiaTrackedKey	key;
 	bool		found;
 
 	if (nadia_tracked_hash == NULL)

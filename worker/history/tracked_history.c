@@ -29,7 +29,7 @@
  * no new minimum, ...).
  */
 static Datum
-history_value(const TrackedSample *s, const TrackedRow *r, const TrackedEntry *p,
+history_value(const NadiaTrackedSample *s, const NadiaTrackedRow *r, const NadiaTrackedEntry *p,
 			  int col, bool *isnull)
 {
 	int			flags = s->src->cols[col].flags;
@@ -83,7 +83,7 @@ history_value(const TrackedSample *s, const TrackedRow *r, const TrackedEntry *p
  * FROM unnest($2::type[], ...) AS u
  */
 static char *
-history_insert_sql(const HistSource *src, const SourceMap *m, Oid *types)
+history_insert_sql(const NadiaHistSource *src, const NadiaSourceMap *m, Oid *types)
 {
 	StringInfoData q;
 	int			i;
@@ -96,7 +96,7 @@ history_insert_sql(const HistSource *src, const SourceMap *m, Oid *types)
 	types[0] = TIMESTAMPTZOID;
 	for (i = 0; i < m->nhist; i++)
 	{
-		const HistColumn *col = &src->cols[m->hist_cols[i]];
+		const NadiaHistColumn *col = &src->cols[m->hist_cols[i]];
 
 		types[i + 1] = get_array_type(m->type_of[m->hist_cols[i]]);
 		appendStringInfo(&q, "%s$%d::%s[]", i ? ", " : "", i + 2, col->type);
@@ -107,9 +107,9 @@ history_insert_sql(const HistSource *src, const SourceMap *m, Oid *types)
 
 /* insert nh rows: hv[j]/hn[j] are the values of history column j */
 static int64
-insert_history(const TrackedSample *s, Datum **hv, bool **hn, int nh)
+insert_history(const NadiaTrackedSample *s, Datum **hv, bool **hn, int nh)
 {
-	const SourceMap *m = s->map;
+	const NadiaSourceMap *m = s->map;
 	Oid		   *types = palloc((m->nhist + 1) * sizeof(Oid));
 	char	   *sql = history_insert_sql(s->src, m, types);
 	Datum	   *args = palloc((m->nhist + 1) * sizeof(Datum));
@@ -144,9 +144,9 @@ insert_history(const TrackedSample *s, Datum **hv, bool **hn, int nh)
  * excluded or without a stmt_id); returns how many were written.
  */
 int64
-nadia_tracked_write_history(TrackedSample *s)
+nadia_tracked_write_history(NadiaTrackedSample *s)
 {
-	const SourceMap *m = s->map;
+	const NadiaSourceMap *m = s->map;
 	Datum	  **hv = palloc(m->nhist * sizeof(Datum *));
 	bool	  **hn = palloc(m->nhist * sizeof(bool *));
 	int			nh = 0,
@@ -160,8 +160,8 @@ nadia_tracked_write_history(TrackedSample *s)
 	}
 	for (i = 0; i < s->rows.n; i++)
 	{
-		TrackedRow *r = &s->rows.rows[i];
-		TrackedEntry *p = r->entry;	/* previous values, or NULL */
+		NadiaTrackedRow *r = &s->rows.rows[i];
+		NadiaTrackedEntry *p = r->entry;	/* previous values, or NULL */
 
 		CHECK_FOR_INTERRUPTS();
 		NADIA_DEBUG_OBJECT("history", s->src->name, i);

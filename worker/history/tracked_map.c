@@ -17,19 +17,19 @@
 #include "history/tracked.h"
 
 /* indexed by the source's position in nadia_delta_sources */
-static SourceMap maps[MAX_SOURCES];
+static NadiaSourceMap maps[MAX_SOURCES];
 
 static bool
-is_slot(const HistColumn *col)
+is_slot(const NadiaHistColumn *col)
 {
 	return (col->flags & HC_STATE) && !(col->flags & (HC_KEY | HC_CATALOG | HC_DICT));
 }
 
-SourceMap *
-nadia_tracked_source_map(const HistSource *src)
+NadiaSourceMap *
+nadia_tracked_source_map(const NadiaHistSource *src)
 {
 	int			pos = src - nadia_delta_sources;
-	SourceMap  *m;
+	NadiaSourceMap  *m;
 	int			i;
 
 	if (pos < 0 || pos >= MAX_SOURCES || pos >= nadia_n_delta_sources)

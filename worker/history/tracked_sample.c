@@ -7,7 +7,7 @@
  *		the history rows (tracked_history.c) and the catalog table.
  *
  * See tracked.h for the design.  The phases run in this order; what each
- * leaves for the next is in TrackedSample.
+ * leaves for the next is in NadiaTrackedSample.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,17 +32,17 @@
 #define SIZE_SPREAD		10
 
 /* Room for one more row of a reader, in rows->cxt; its values all NULL. */
-TrackedRow *
-nadia_tracked_add(const HistSource *src, TrackedRows *rows)
+NadiaTrackedRow *
+nadia_tracked_add(const NadiaHistSource *src, NadiaTrackedRows *rows)
 {
-	TrackedRow *r;
+	NadiaTrackedRow *r;
 
 	if (rows->n >= rows->max)
 	{
 		rows->max = Max(256, rows->max * 2);
 		rows->rows = rows->rows == NULL ?
-			MemoryContextAlloc(rows->cxt, rows->max * sizeof(TrackedRow)) :
-			repalloc(rows->rows, rows->max * sizeof(TrackedRow));
+			MemoryContextAlloc(rows->cxt, rows->max * sizeof(NadiaTrackedRow)) :
+			repalloc(rows->rows, rows->max * sizeof(NadiaTrackedRow));
 	}
 	r = &rows->rows[rows->n++];
 	memset(r, 0, sizeof(*r));
@@ -58,10 +58,10 @@ nadia_tracked_add(const HistSource *src, TrackedRows *rows)
  * valid once the lock is released).
  */
 static void
-find_entries(TrackedSample *s)
+find_entries(NadiaTrackedSample *s)
 {
-	TrackedKey	key;
-	TrackedEntry *marker;
+	NadiaTrackedKey	key;
+	NadiaTrackedEntry *marker;
 	int			i;
 
 	nadia_tracked_lock(LW_SHARED);
@@ -79,7 +79,7 @@ find_entries(TrackedSample *s)
 	nadia_tracked_unlock();
 	for (i = 0; i < s->rows.n; i++)
 	{
-		TrackedEntry *e = s->rows.rows[i].entry;
+		NadiaTrackedEntry *e = s->rows.rows[i].entry;
 
 		if (e != NULL && e->dropped_at == 0)
 			s->seen_live++;
@@ -91,17 +91,17 @@ find_entries(TrackedSample *s)
  * new, back, rebuilt, or due and in turn (SIZE_SPREAD).
  */
 static void
-measure_due(TrackedSample *s)
+measure_due(NadiaTrackedSample *s)
 {
-	const HistSource *src = s->src;
-	SourceMap  *m = s->map;
+	const NadiaHistSource *src = s->src;
+	NadiaSourceMap  *m = s->map;
 	int			i,
 				c;
 
 	for (i = 0; i < s->rows.n; i++)
 	{
-		TrackedRow *r = &s->rows.rows[i];
-		TrackedEntry *e = r->entry;
+		NadiaTrackedRow *r = &s->rows.rows[i];
+		NadiaTrackedEntry *e = r->entry;
 		bool		due;
 		bool		rebuilt = false;
 
@@ -136,10 +136,10 @@ measure_due(TrackedSample *s)
  * r->restart when a reset marker moved or a counter went backwards.
  */
 static bool
-columns_moved(const TrackedSample *s, TrackedRow *r, const TrackedEntry *e)
+columns_moved(const NadiaTrackedSample *s, NadiaTrackedRow *r, const NadiaTrackedEntry *e)
 {
-	const HistSource *src = s->src;
-	const SourceMap *m = s->map;
+	const NadiaHistSource *src = s->src;
+	const NadiaSourceMap *m = s->map;
 	bool		changed = false;
 	int			c;
 
@@ -182,10 +182,10 @@ columns_moved(const TrackedSample *s, TrackedRow *r, const TrackedEntry *e)
  * change.)
  */
 static bool
-sizes_moved(const TrackedSample *s, const TrackedRow *r, const TrackedEntry *e)
+sizes_moved(const NadiaTrackedSample *s, const NadiaTrackedRow *r, const NadiaTrackedEntry *e)
 {
-	const HistSource *src = s->src;
-	const SourceMap *m = s->map;
+	const NadiaHistSource *src = s->src;
+	const NadiaSourceMap *m = s->map;
 	int			c;
 
 	for (c = 0; c < src->ncols; c++)
@@ -203,15 +203,15 @@ sizes_moved(const TrackedSample *s, const TrackedRow *r, const TrackedEntry *e)
 
 /* B: compare each row with its entry: changed, restarted, catalog changed */
 static void
-compare_rows(TrackedSample *s)
+compare_rows(NadiaTrackedSample *s)
 {
-	const HistSource *src = s->src;
+	const NadiaHistSource *src = s->src;
 	int			i;
 
 	for (i = 0; i < s->rows.n; i++)
 	{
-		TrackedRow *r = &s->rows.rows[i];
-		TrackedEntry *e = r->entry;
+		NadiaTrackedRow *r = &s->rows.rows[i];
+		NadiaTrackedEntry *e = r->entry;
 		bool		changed = false;
 
 		CHECK_FOR_INTERRUPTS();
@@ -269,7 +269,7 @@ key_array(Oid *keys, int n)
 
 /* the events of what the sample could not do, or saw */
 static void
-report_sample(const TrackedSample *s)
+report_sample(const NadiaTrackedSample *s)
 {
 	if (s->not_tracked > 0)
 	{
@@ -293,10 +293,10 @@ report_sample(const TrackedSample *s)
  * written, *seen_out the number of objects read.
  */
 int64
-nadia_sample_tracked_source(const HistSource *src, TimestampTz ts, int64 sample_id,
+nadia_sample_tracked_source(const NadiaHistSource *src, TimestampTz ts, int64 sample_id,
 							bool initialized, const char *pgss_schema, int64 *seen_out)
 {
-	TrackedSample s;
+	NadiaTrackedSample s;
 	int64		written = 0;
 
 	memset(&s, 0, sizeof(s));

@@ -22,10 +22,10 @@
 PG_FUNCTION_INFO_V1(nadia_bgw_tracked_state);
 
 /* the tracked source with a catalog table named "name" */
-static const HistSource *
+static const NadiaHistSource *
 state_source(const char *name)
 {
-	const HistSource *src = NULL;
+	const NadiaHistSource *src = NULL;
 	int			i;
 
 	for (i = 0; i < nadia_n_delta_sources; i++)
@@ -43,17 +43,17 @@ state_source(const char *name)
  * rows are built after: a tuplestore may write to disk, which the lock
  * must not wait for.
  */
-static TrackedEntry *
-copy_entries(const HistSource *src, int *n_out)
+static NadiaTrackedEntry *
+copy_entries(const NadiaHistSource *src, int *n_out)
 {
 	HASH_SEQ_STATUS hs;
-	TrackedEntry *e;
-	TrackedEntry *copies;
+	NadiaTrackedEntry *e;
+	NadiaTrackedEntry *copies;
 	int			n = 0,
 				max = 256;
 
 	nadia_tracked_lock(LW_SHARED);
-	copies = palloc(max * sizeof(TrackedEntry));
+	copies = palloc(max * sizeof(NadiaTrackedEntry));
 	hash_seq_init(&hs, nadia_tracked_hash);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
@@ -62,9 +62,9 @@ copy_entries(const HistSource *src, int *n_out)
 		if (n >= max)
 		{
 			max *= 2;
-			copies = repalloc_huge(copies, (Size) max * sizeof(TrackedEntry));
+			copies = repalloc_huge(copies, (Size) max * sizeof(NadiaTrackedEntry));
 		}
-		memcpy(&copies[n++], e, sizeof(TrackedEntry));
+		memcpy(&copies[n++], e, sizeof(NadiaTrackedEntry));
 	}
 	nadia_tracked_unlock();
 	*n_out = n;
@@ -76,7 +76,7 @@ copy_entries(const HistSource *src, int *n_out)
  * values set.
  */
 static int
-state_row(const HistSource *src, const SourceMap *m, const TrackedEntry *e,
+state_row(const NadiaHistSource *src, const NadiaSourceMap *m, const NadiaTrackedEntry *e,
 		  Datum *values, bool *nulls, int natts)
 {
 	int			a = 0,
@@ -84,7 +84,7 @@ state_row(const HistSource *src, const SourceMap *m, const TrackedEntry *e,
 
 	for (c = 0; c < src->ncols && a < natts; c++)
 	{
-		const HistColumn *col = &src->cols[c];
+		const NadiaHistColumn *col = &src->cols[c];
 
 		if (col->flags & HC_KEY)
 		{
@@ -113,10 +113,10 @@ nadia_bgw_tracked_state(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const HistSource *src = state_source(name);
-	SourceMap  *m = nadia_tracked_source_map(src);
+	const NadiaHistSource *src = state_source(name);
+	NadiaSourceMap  *m = nadia_tracked_source_map(src);
 	TupleDesc	desc;
-	TrackedEntry *copies;
+	NadiaTrackedEntry *copies;
 	int			n_copies,
 				j,
 				natts;

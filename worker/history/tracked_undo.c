@@ -34,7 +34,7 @@ typedef struct UndoRec
 {
 	SubTransactionId subid;
 	bool		existed;
-	TrackedEntry old;			/* key only when !existed */
+	NadiaTrackedEntry old;			/* key only when !existed */
 } UndoRec;
 
 int			nadia_bgw_debug_tracked_undo_limit = 0;
@@ -125,7 +125,7 @@ undo_reserve(void)
  * did not exist.  The caller holds the hash's lock exclusively.
  */
 void
-nadia_tracked_undo_push(const TrackedKey *key, const TrackedEntry *old)
+nadia_tracked_undo_push(const NadiaTrackedKey *key, const NadiaTrackedEntry *old)
 {
 	UndoRec    *u;
 
@@ -137,9 +137,9 @@ nadia_tracked_undo_push(const TrackedKey *key, const TrackedEntry *old)
 	u->subid = GetCurrentSubTransactionId();
 	u->existed = old != NULL;
 	if (old)
-		memcpy(&u->old, old, sizeof(TrackedEntry));
+		memcpy(&u->old, old, sizeof(NadiaTrackedEntry));
 	else
-		memcpy(&u->old.key, key, sizeof(TrackedKey));
+		memcpy(&u->old.key, key, sizeof(NadiaTrackedKey));
 }
 
 /*
@@ -156,7 +156,7 @@ undo_forget_baselines(void)
 	nadia_tracked_lock(LW_EXCLUSIVE);
 	for (i = 0; i < nadia_n_delta_sources && i < MAX_SOURCES; i++)
 	{
-		TrackedKey	key;
+		NadiaTrackedKey	key;
 
 		if (!(undo_sources & (((uint32) 1) << i)))
 			continue;
@@ -189,11 +189,11 @@ undo_to(int from)
 
 		if (u->existed)
 		{
-			TrackedEntry *e = hash_search(nadia_tracked_hash, &u->old.key,
+			NadiaTrackedEntry *e = hash_search(nadia_tracked_hash, &u->old.key,
 										  HASH_ENTER_NULL, NULL);
 
 			if (e)
-				memcpy(e, &u->old, sizeof(TrackedEntry));
+				memcpy(e, &u->old, sizeof(NadiaTrackedEntry));
 		}
 		else
 			(void) hash_search(nadia_tracked_hash, &u->old.key, HASH_REMOVE, NULL);

@@ -469,7 +469,7 @@ capture_cold(CaptureState *st, Relation rel, TimestampTz t)
 static void
 capture_time(CaptureState *st, Relation rel, TimestampTz t)
 {
-	RollupSlot *s;
+	NadiaRollupSlot *s;
 	uint64		inc;
 	TimestampTz threshold;
 	TransactionId xid;
@@ -519,7 +519,7 @@ capture_time(CaptureState *st, Relation rel, TimestampTz t)
 		threshold = (TimestampTz) pg_atomic_read_u64(&s->threshold);
 		if (t >= threshold)
 		{
-			RollupEpoch *e = &s->current;
+			NadiaRollupEpoch *e = &s->current;
 
 			if (e->id == 0)
 			{

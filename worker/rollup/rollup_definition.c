@@ -83,7 +83,7 @@ nadia_bgw_rollup_parse(PG_FUNCTION_ARGS)
 	Oid			role = PG_GETARG_OID(0);
 	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	RollupRoleSwitch sw;
+	NadiaRollupRoleSwitch sw;
 	Query	   *q;
 	const char *kind;
 	char	   *deparsed;
@@ -155,7 +155,7 @@ nadia_bgw_rollup_deparse(PG_FUNCTION_ARGS)
 	Oid			owner = PG_GETARG_OID(0);
 	char	   *tree;
 	Node	   *node;
-	RollupRoleSwitch sw;
+	NadiaRollupRoleSwitch sw;
 	char	   *deparsed;
 
 	nadia_rollup_require_superuser("nadia_bgw._rollup_deparse");
@@ -191,7 +191,7 @@ nadia_bgw_rollup_name(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	List	   *names;
 	RangeVar   *rv;
-	RollupRoleSwitch sw;
+	NadiaRollupRoleSwitch sw;
 	Oid			nsp = InvalidOid;
 	Oid			relid;
 	TupleDesc	tupdesc;
@@ -271,7 +271,7 @@ nadia_bgw_rollup_relname(PG_FUNCTION_ARGS)
 {
 	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			rel = PG_GETARG_OID(1);
-	RollupRoleSwitch sw;
+	NadiaRollupRoleSwitch sw;
 	char	   *s;
 
 	nadia_rollup_require_superuser("nadia_bgw._rollup_relname");

@@ -29,16 +29,16 @@
  * so the epoch is kept and the hot buckets from "lowmark" on are recomputed
  * again by later refreshes.
  */
-typedef struct RollupEpoch
+typedef struct NadiaRollupEpoch
 {
 	uint64		id;				/* 0 = empty */
 	TransactionId max_xid;		/* newest top-level xid registered */
 	TimestampTz lowmark;		/* lowest threshold a registered writer saw */
 	TimestampTz first_write;	/* statement start of the first registration */
 	int64		writers;		/* registrations (one per transaction) */
-} RollupEpoch;
+} NadiaRollupEpoch;
 
-typedef struct RollupSlot
+typedef struct NadiaRollupSlot
 {
 	slock_t		mutex;			/* protects everything but the atomics */
 	Oid			dboid;			/* InvalidOid: free */
@@ -48,37 +48,37 @@ typedef struct RollupSlot
 	pg_atomic_uint64 incarnation;	/* bumped when the slot changes owner */
 	pg_atomic_uint64 threshold; /* TimestampTz: rows at or above it are hot */
 	uint64		next_epoch_id;
-	RollupEpoch current;		/* open epoch that writers join */
+	NadiaRollupEpoch current;		/* open epoch that writers join */
 	int			nclosed;
-	RollupEpoch closed[NADIA_ROLLUP_EPOCHS];
+	NadiaRollupEpoch closed[NADIA_ROLLUP_EPOCHS];
 	int64		hot_registrations;	/* total, for monitoring */
 	pg_atomic_uint64 capture_errors;	/* rows whose capture failed (the
 										 * write went on; see
 										 * rollup_capture.c) */
-} RollupSlot;
+} NadiaRollupSlot;
 
-typedef struct RollupShared
+typedef struct NadiaRollupShared
 {
 	LWLock	   *lock;			/* slot assignment */
-	RollupSlot	slots[NADIA_ROLLUP_SLOTS];
-} RollupShared;
+	NadiaRollupSlot	slots[NADIA_ROLLUP_SLOTS];
+} NadiaRollupShared;
 
 /* rollup_shmem.c */
-extern RollupShared *nadia_rollup_shared;
+extern NadiaRollupShared *nadia_rollup_shared;
 extern int	nadia_rollup_find_slot(int32 rollup_id, int64 uid,
 								   uint64 *incarnation);
 
 /* rollup_owner.c: a role switch in progress, what to put back */
-typedef struct RollupRoleSwitch
+typedef struct NadiaRollupRoleSwitch
 {
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
-} RollupRoleSwitch;
+} NadiaRollupRoleSwitch;
 
 extern void nadia_rollup_enter_role(Oid role, const char *path,
-									RollupRoleSwitch *sw);
-extern void nadia_rollup_leave_role(RollupRoleSwitch *sw);
+									NadiaRollupRoleSwitch *sw);
+extern void nadia_rollup_leave_role(NadiaRollupRoleSwitch *sw);
 extern void nadia_rollup_require_superuser(const char *fname);
 
 #endif							/* NADIA_ROLLUP_INTERNAL_H */

@@ -55,7 +55,7 @@ PG_FUNCTION_INFO_V1(nadia_bgw_rollup_exec);
  * abort, which restores both the user id and the GUC nest level.
  */
 void
-nadia_rollup_enter_role(Oid role, const char *path, RollupRoleSwitch *sw)
+nadia_rollup_enter_role(Oid role, const char *path, NadiaRollupRoleSwitch *sw)
 {
 	if (!OidIsValid(role) || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
@@ -75,7 +75,7 @@ nadia_rollup_enter_role(Oid role, const char *path, RollupRoleSwitch *sw)
 }
 
 void
-nadia_rollup_leave_role(RollupRoleSwitch *sw)
+nadia_rollup_leave_role(NadiaRollupRoleSwitch *sw)
 {
 	AtEOXact_GUC(false, sw->save_nestlevel);
 	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
@@ -175,7 +175,7 @@ nadia_bgw_rollup_exec(PG_FUNCTION_ARGS)
 	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	char		nulls[2];
-	RollupRoleSwitch sw;
+	NadiaRollupRoleSwitch sw;
 	int			rc;
 	int64		result = 0;
 

@@ -51,7 +51,7 @@
 #include "rollup/rollup.h"
 #include "rollup/rollup_internal.h"
 
-RollupShared *nadia_rollup_shared = NULL;
+NadiaRollupShared *nadia_rollup_shared = NULL;
 
 
 /*
@@ -80,7 +80,7 @@ PG_FUNCTION_INFO_V1(nadia_bgw_rollup_slot_room);
 static Size
 rollup_shmem_size(void)
 {
-	return sizeof(RollupShared);
+	return sizeof(NadiaRollupShared);
 }
 
 static void
@@ -88,18 +88,18 @@ rollup_shmem_startup(void)
 {
 	bool		found;
 
-	nadia_rollup_shared = ShmemInitStruct("nadia_bgw_rollup", sizeof(RollupShared),
+	nadia_rollup_shared = ShmemInitStruct("nadia_bgw_rollup", sizeof(NadiaRollupShared),
 									&found);
 	if (!found)
 	{
 		int			i;
 
-		memset(nadia_rollup_shared, 0, sizeof(RollupShared));
+		memset(nadia_rollup_shared, 0, sizeof(NadiaRollupShared));
 		nadia_rollup_shared->lock =
 			&(GetNamedLWLockTranche("nadia_bgw_rollup"))->lock;
 		for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
 		{
-			RollupSlot *s = &nadia_rollup_shared->slots[i];
+			NadiaRollupSlot *s = &nadia_rollup_shared->slots[i];
 
 			SpinLockInit(&s->mutex);
 			s->dboid = InvalidOid;
@@ -126,7 +126,7 @@ slot_of(int32 rollup_id, int64 uid)
 
 	for (i = 0; i < NADIA_ROLLUP_SLOTS; i++)
 	{
-		RollupSlot *s = &nadia_rollup_shared->slots[i];
+		NadiaRollupSlot *s = &nadia_rollup_shared->slots[i];
 
 		if (s->dboid == MyDatabaseId && s->rollup_id == rollup_id &&
 			s->uid == uid)
@@ -156,10 +156,10 @@ nadia_rollup_find_slot(int32 rollup_id, int64 uid, uint64 *incarnation)
 }
 
 static void
-merge_oldest_epochs(RollupSlot *s)
+merge_oldest_epochs(NadiaRollupSlot *s)
 {
-	RollupEpoch *a = &s->closed[0];
-	RollupEpoch *b = &s->closed[1];
+	NadiaRollupEpoch *a = &s->closed[0];
+	NadiaRollupEpoch *b = &s->closed[1];
 
 	/* the merged epoch gets a new id: a pending removal of "a" or "b" no
 	 * longer applies to it, which errs on the safe side */
@@ -170,13 +170,13 @@ merge_oldest_epochs(RollupSlot *s)
 	a->writers += b->writers;
 	a->id = s->next_epoch_id++;
 	memmove(&s->closed[1], &s->closed[2],
-			sizeof(RollupEpoch) * (s->nclosed - 2));
+			sizeof(NadiaRollupEpoch) * (s->nclosed - 2));
 	s->nclosed--;
 }
 
 /* Append an epoch to the closed list (caller holds the slot mutex). */
 static void
-close_epoch(RollupSlot *s, const RollupEpoch *e)
+close_epoch(NadiaRollupSlot *s, const NadiaRollupEpoch *e)
 {
 	if (s->nclosed == NADIA_ROLLUP_EPOCHS)
 		merge_oldest_epochs(s);
@@ -192,7 +192,7 @@ rollup_xact_callback(XactEvent event, void *arg)
 	{
 		for (i = 0; i < npending; i++)
 		{
-			RollupSlot *s = &nadia_rollup_shared->slots[pending[i].slot];
+			NadiaRollupSlot *s = &nadia_rollup_shared->slots[pending[i].slot];
 			int			j;
 
 			SpinLockAcquire(&s->mutex);
@@ -203,7 +203,7 @@ rollup_xact_callback(XactEvent event, void *arg)
 					if (s->closed[j].id == pending[i].epoch_id)
 					{
 						memmove(&s->closed[j], &s->closed[j + 1],
-								sizeof(RollupEpoch) * (s->nclosed - j - 1));
+								sizeof(NadiaRollupEpoch) * (s->nclosed - j - 1));
 						s->nclosed--;
 						break;
 					}
@@ -241,7 +241,7 @@ assign_slot(int32 rollup_id, int64 uid, TimestampTz persisted,
 			TimestampTz new_threshold)
 {
 	int			i;
-	RollupSlot *s = NULL;
+	NadiaRollupSlot *s = NULL;
 	TransactionId newest;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -274,13 +274,13 @@ assign_slot(int32 rollup_id, int64 uid, TimestampTz persisted,
 	s->rollup_id = rollup_id;
 	s->uid = uid;
 	s->next_epoch_id = 1;
-	memset(&s->current, 0, sizeof(RollupEpoch));
+	memset(&s->current, 0, sizeof(NadiaRollupEpoch));
 	s->nclosed = 0;
 	s->hot_registrations = 0;
 	pg_atomic_write_u64(&s->capture_errors, 0);
 	if (persisted != DT_NOEND)
 	{
-		RollupEpoch e;
+		NadiaRollupEpoch e;
 
 		e.id = s->next_epoch_id++;
 		e.max_xid = newest;
@@ -331,7 +331,7 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	TimestampTz keep;
 	int			idx;
 	int			i;
-	RollupSlot *s;
+	NadiaRollupSlot *s;
 	Snapshot	snap;
 	TransactionId myxid;
 	uint64		incarnation = 0;
@@ -370,7 +370,7 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	if (s->current.id != 0)
 	{
 		close_epoch(s, &s->current);
-		memset(&s->current, 0, sizeof(RollupEpoch));
+		memset(&s->current, 0, sizeof(NadiaRollupEpoch));
 	}
 	if ((TimestampTz) pg_atomic_read_u64(&s->threshold) < new_threshold)
 		pg_atomic_write_u64(&s->threshold, (uint64) new_threshold);
@@ -395,7 +395,7 @@ nadia_bgw_rollup_hot_begin(PG_FUNCTION_ARGS)
 	SpinLockAcquire(&s->mutex);
 	for (i = 0; i < s->nclosed; i++)
 	{
-		RollupEpoch *e = &s->closed[i];
+		NadiaRollupEpoch *e = &s->closed[i];
 
 		hot_from = Min(hot_from, e->lowmark);
 		/* an epoch that cannot be recorded as resolved is simply kept */
@@ -445,7 +445,7 @@ nadia_bgw_rollup_hot_state(PG_FUNCTION_ARGS)
 	idx = nadia_rollup_find_slot(rollup_id, uid, &incarnation);
 	if (idx >= 0)
 	{
-		RollupSlot *s = &nadia_rollup_shared->slots[idx];
+		NadiaRollupSlot *s = &nadia_rollup_shared->slots[idx];
 		TimestampTz oldest = DT_NOEND;
 		int			i;
 		int			n = 0;
@@ -496,12 +496,12 @@ nadia_bgw_rollup_forget(PG_FUNCTION_ARGS)
 	idx = slot_of(rollup_id, uid);
 	if (idx >= 0)
 	{
-		RollupSlot *s = &nadia_rollup_shared->slots[idx];
+		NadiaRollupSlot *s = &nadia_rollup_shared->slots[idx];
 
 		SpinLockAcquire(&s->mutex);
 		s->dboid = InvalidOid;
 		s->nclosed = 0;
-		memset(&s->current, 0, sizeof(RollupEpoch));
+		memset(&s->current, 0, sizeof(NadiaRollupEpoch));
 		pg_atomic_write_u64(&s->threshold, (uint64) DT_NOEND);
 		pg_atomic_fetch_add_u64(&s->incarnation, 1);
 		SpinLockRelease(&s->mutex);
