@@ -38,6 +38,7 @@ typedef void (*NadiaGuardedFn) (void *arg);
 
 /* nadia_guarded_call() flags */
 #define NADIA_GUARD_RETHROW_CANCEL	0x01	/* a query cancel ends the caller too */
+#define NADIA_GUARD_QUIET			0x02	/* an expected failure: no WARNING */
 
 /* what a failed guarded call leaves behind */
 typedef struct NadiaGuardError

@@ -27,7 +27,8 @@
  * "nadia_bgw: <what> failed: <message>" with "hint", and described in
  * *err (when not NULL).
  *
- * With NADIA_GUARD_RETHROW_CANCEL a query cancel (pg_cancel_backend,
+ * With NADIA_GUARD_QUIET the failure is expected (a text the grammar
+ * rejects) and not logged.  With NADIA_GUARD_RETHROW_CANCEL a query cancel (pg_cancel_backend,
  * statement_timeout) is raised again after the rollback: it is meant for
  * the caller's whole run, not for the step it happened to land in.
  */
@@ -66,11 +67,12 @@ nadia_guarded_call(const char *what, const char *hint,
 			edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
 
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("nadia_bgw: %s failed: %s", what,
-						edata->message ? edata->message : "unknown error"),
-				 hint ? errhint("%s", hint) : 0));
+		if (!(flags & NADIA_GUARD_QUIET))
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("nadia_bgw: %s failed: %s", what,
+							edata->message ? edata->message : "unknown error"),
+					 hint ? errhint("%s", hint) : 0));
 		if (err != NULL)
 		{
 			err->sqlerrcode = edata->sqlerrcode;

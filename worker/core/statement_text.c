@@ -512,6 +512,37 @@ classify(const char *query, bool *reduced)
 	return buf.data;
 }
 
+/* what classify_guarded() is given and gives back */
+typedef struct ClassifyCall
+{
+	const char *query;
+	MemoryContext caller;
+	MemoryContext work;
+	char	   *result;			/* in the caller's context, or NULL */
+	bool		reduced;
+} ClassifyCall;
+
+/*
+ * classify() in a context of its own (the parse trees are thrown away),
+ * the result copied into the caller's.
+ */
+static void
+classify_guarded(void *arg)
+{
+	ClassifyCall *call = (ClassifyCall *) arg;
+	bool		r = true;
+	char	   *text;
+
+	MemoryContextSwitchTo(call->work);
+	text = classify(call->query, &r);
+	MemoryContextSwitchTo(call->caller);
+	if (text != NULL)
+	{
+		call->result = pstrdup(text);
+		call->reduced = r;
+	}
+}
+
 /*
  * The text nadia_bgw may store for "query", cut to "maxlen" bytes (on a
  * character boundary; 0 = no limit).  *reduced tells whether it is less
@@ -520,11 +551,8 @@ classify(const char *query, bool *reduced)
 char *
 nadia_safe_statement_text(const char *query, int maxlen, bool *reduced)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	MemoryContext work;
-	char	   *volatile result = NULL;
-	volatile bool red = true;
+	ClassifyCall call;
+	char	   *result;
 
 	if (query == NULL)
 	{
@@ -532,46 +560,27 @@ nadia_safe_statement_text(const char *query, int maxlen, bool *reduced)
 		return NULL;
 	}
 
-	work = AllocSetContextCreate(caller, "nadia_bgw statement text",
-								 ALLOCSET_SMALL_SIZES);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(work);
-	PG_TRY();
-	{
-		bool		r = true;
-		char	   *text = classify(query, &r);
+	call.query = query;
+	call.caller = CurrentMemoryContext;
+	call.work = AllocSetContextCreate(call.caller, "nadia_bgw statement text",
+									  ALLOCSET_SMALL_SIZES);
+	call.result = NULL;
+	call.reduced = true;
+	/* a text the grammar rejects: checked by nobody, so not stored */
+	if (!nadia_guarded_call("statement text", NULL, classify_guarded, &call,
+							NADIA_GUARD_QUIET, NULL))
+		call.result = NULL;
+	MemoryContextDelete(call.work);
 
-		MemoryContextSwitchTo(caller);
-		if (text != NULL)
-		{
-			result = pstrdup(text);
-			red = r;
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		/* a text the grammar rejects: checked by nobody, so not stored */
-		MemoryContextSwitchTo(caller);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
-		result = NULL;
-	}
-	PG_END_TRY();
-	MemoryContextDelete(work);
-
+	result = call.result;
 	if (result == NULL)
 	{
 		result = unchecked_text(query);
-		red = true;
+		call.reduced = true;
 	}
 	if (maxlen > 0 && strlen(result) > (size_t) maxlen)
 		result[pg_mbcliplen(result, strlen(result), maxlen)] = '\0';
-	*reduced = red;
+	*reduced = call.reduced;
 	return result;
 }
 
