@@ -31,6 +31,11 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# every build of this script (each version's, and the pg_upgrade suite's
+# installations) is the test build: the nadia_bgw.debug_* settings that
+# inject failures and delays exist only there (Makefile, NADIA_TEST)
+export NADIA_TEST=1
+
 # tap_counts OUTPUT STATUS LOGDIR...: show one prove run's output and set
 # TAP_OK/TAP_BAD from it; a script that died before reporting a failure
 # counts as one, with the tails of its server logs shown.
@@ -223,9 +228,6 @@ FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 	FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$')
 export FAKETIME_LIB
 
-# the test build: the nadia_bgw.debug_* settings that inject failures
-# and delays exist only there (Makefile, NADIA_TEST)
-export NADIA_TEST=1
 log "building"
 if ! build; then
 	make -C "$ROOT" >&2
