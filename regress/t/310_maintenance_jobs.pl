@@ -148,6 +148,11 @@ sql('ALTER SYSTEM SET nadia_bgw.maintenance_enabled = off');
 	ok($node->stop('fast', fail_ok => 1), 'pg_ctl stop -m fast completes while a VACUUM runs');
 }
 $node->start;
+# the job may not have recorded its own outcome before the server stopped:
+# then the worker's first cycle after the start settles it; wait for that
+# rather than read once (CI read 'running' here before the settle)
+wait_until($node,
+	"SELECT outcome NOT IN ('queued', 'running') FROM nadia_bgw.maintenance_history WHERE id = $last_id");
 is(sql("SELECT outcome FROM nadia_bgw.maintenance_history WHERE id = $last_id"),
 	'cancelled', 'the interrupted job is recorded as cancelled');
 like(sql("SELECT error FROM nadia_bgw.maintenance_history WHERE id = $last_id"),
