@@ -32,7 +32,7 @@ INSERT INTO pd_secrets VALUES
  ('7130917'), ('8259183'), ('6120517'), ('1415926'), ('25000000'),
  ('2031-05'), ('05:06:07'), ('deadbeef'), ('4242427'), ('5353537'),
  ('6161617'), ('9191917'), ('3838387'), ('2727277'), ('DISTINCT FROM true'),
- ('2039-');
+ ('2039-'), ('1717171'), ('19191'), ('17.25'), ('2323232');
 
 CREATE TABLE pd_cases (name text, query text);
 INSERT INTO pd_cases VALUES
@@ -53,6 +53,10 @@ INSERT INTO pd_cases VALUES
 ('groups', $q$SELECT grp + 3838387, count(*) FROM pd_items WHERE name > 'zqsecret12'
   GROUP BY grp + 3838387 HAVING count(*) > 2727277
   UNION ALL SELECT 1, 2 WHERE current_user = 'zqsecret13'$q$),
+('onetime', $q$SELECT * FROM pd_items WHERE now() > '2039-03-03'::timestamptz$q$),
+('memoize_merge', $q$SELECT * FROM pd_orders o JOIN pd_items i ON i.id = o.qty + 1717171$q$),
+('tid', $q$SELECT * FROM pd_items WHERE ctid = '(0,19191)'$q$),
+('tablesample', $q$SELECT * FROM pd_items TABLESAMPLE SYSTEM (17.25) REPEATABLE (2323232)$q$),
 ('window', $q$SELECT * FROM (SELECT id, row_number() OVER (ORDER BY id) rn FROM pd_items
   WHERE note <> 'zqsecret14') s WHERE rn < 4242427$q$);
 
@@ -68,6 +72,7 @@ BEGIN
     PERFORM set_config('enable_hashjoin', (methods = 'default')::text, true);
     PERFORM set_config('enable_mergejoin', (methods <> 'nestloop')::text, true);
     PERFORM set_config('enable_hashagg', (methods = 'default')::text, true);
+    PERFORM set_config('enable_nestloop', (methods <> 'merge')::text, true);
     FOR c IN SELECT * FROM pd_cases LOOP
         FOR line IN EXECUTE 'EXPLAIN ' || c.query LOOP
             RETURN NEXT line;
@@ -90,6 +95,7 @@ BEGIN
     PERFORM set_config('enable_hashjoin', (methods = 'default')::text, true);
     PERFORM set_config('enable_mergejoin', (methods <> 'nestloop')::text, true);
     PERFORM set_config('enable_hashagg', (methods = 'default')::text, true);
+    PERFORM set_config('enable_nestloop', (methods <> 'merge')::text, true);
     FOR c IN SELECT * FROM pd_cases ORDER BY 1 LOOP
         SELECT * INTO d FROM pd_describe(c.query, true);
         name := c.name;
