@@ -87,6 +87,17 @@ $delta = $node->safe_psql('postgres', q{
 $delta = (split /\n/, $delta)[-1];
 is($delta, 3, 'three plannings of a simple query: three plan trees hashed');
 
+# --- the extended protocol: portals of a prepared statement with a parameter
+my $before = $node->safe_psql('postgres', 'SELECT plan_ids_computed FROM nadia_bgw._plan_store_info()');
+$node->pgbench('-n -M prepared -c 1 -t 50', 0, [qr/processed: 50\/50/], [qr/^$/],
+	'pgbench, extended protocol, 50 executions',
+	{ '700_select' => "\\set id random(1, 10000)\nSELECT v, id FROM t WHERE id = :id;\n" });
+my $qb = queryid_of('SELECT v, id FROM t WHERE id = $1');
+like(plans_of($qb), qr/^-?\d+\|50\|50$/,
+	'custom and generic plans of one shape: one plan id, 50 calls, 50 rows');
+cmp_ok($node->safe_psql('postgres', "SELECT plan_ids_computed - $before FROM nadia_bgw._plan_store_info()"),
+	'<', 15, 'the cached generic plan is not hashed at each execution');
+
 # --- exact counters ------------------------------------------------------
 $node->safe_psql('postgres', "SELECT * FROM t WHERE id <= 5") for 1 .. 4;
 my $q2 = queryid_of('SELECT * FROM t WHERE id <= $1');

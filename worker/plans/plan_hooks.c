@@ -404,11 +404,18 @@ plans_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	int			i;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB)
+	/* a committed subtransaction's portals now belong to its parent */
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
 	for (i = 0; i < MAX_CAPTURED; i++)
-		if (slots[i].qd != NULL && slots[i].subid == mySubid)
+	{
+		if (slots[i].qd == NULL || slots[i].subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
 			slots[i].qd = NULL;
+		else
+			slots[i].subid = parentSubid;
+	}
 }
 
 void
