@@ -23,7 +23,7 @@
 
 #include "core/core.h"
 #include "plans/plan_describe.h"
-#include "plans/plan_walk.h"
+#include "plans/plan_describe_internal.h"
 
 /* One line: the labels of the scan and join nodes, in pre-order. */
 char *

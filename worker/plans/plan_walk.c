@@ -26,7 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "plans/plan_walk.h"
+#include "plans/plan_describe_internal.h"
 
 typedef struct WalkState
 {

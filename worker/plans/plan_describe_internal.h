@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * plan_walk.h
+ * plan_describe_internal.h
  *		Internal to the plan describers (plan_nodes.c): the numbering of a
  *		plan's nodes, their labels and their conditions.
  *
@@ -11,8 +11,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef NADIA_PLAN_WALK_H
-#define NADIA_PLAN_WALK_H
+#ifndef NADIA_PLAN_DESCRIBE_INTERNAL_H
+#define NADIA_PLAN_DESCRIBE_INTERNAL_H
 
 #include "nodes/plannodes.h"
 
@@ -45,4 +45,4 @@ extern char *nadia_plan_relation_name(Oid relid);
 
 extern struct cJSON *nadia_plan_node_conds(const PlannedStmt *ps, const Plan *plan);
 
-#endif							/* NADIA_PLAN_WALK_H */
+#endif							/* NADIA_PLAN_DESCRIBE_INTERNAL_H */
