@@ -178,6 +178,13 @@ SET enable_bitmapscan = off;
 SELECT * FROM pd_conds($$SELECT * FROM pd_items WHERE name = 'x' AND grp = 1$$);
 RESET enable_bitmapscan;
 
+-- an index-only scan: the index column named by the table's column
+SET enable_bitmapscan = off;
+SET enable_seqscan = off;
+SELECT * FROM pd_conds($$SELECT id FROM pd_items WHERE id < 100$$);
+RESET enable_bitmapscan;
+RESET enable_seqscan;
+
 -- a hash join: the condition's column on both sides, through the Hash node
 SET enable_mergejoin = off;
 SET enable_nestloop = off;
@@ -211,3 +218,21 @@ SELECT s->>'label' AS label, (s->>'misestimate')::float8 < 0 AS over_estimated
        jsonb_array_elements(d.sampled) s;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
+
+-- the shapes: every key of docs/plans.md, "Plan nodes", on every node
+SELECT DISTINCT k AS plan_nodes_key
+  FROM pd_cases c, pd_describe(c.query, false) d, jsonb_array_elements(d.nodes) n,
+       jsonb_object_keys(n) k
+ ORDER BY 1;
+SELECT DISTINCT k AS cond_key
+  FROM pd_cases c, pd_describe(c.query, false) d, jsonb_array_elements(d.nodes) n,
+       jsonb_array_elements(n->'conds') x, jsonb_object_keys(x) k
+ ORDER BY 1;
+SELECT DISTINCT k AS sampled_key
+  FROM pd_cases c, pd_describe(c.query, true) d, jsonb_array_elements(d.sampled) n,
+       jsonb_object_keys(n) k
+ ORDER BY 1;
+SELECT count(*) AS nodes_missing_a_key
+  FROM pd_cases c, pd_describe(c.query, false) d, jsonb_array_elements(d.nodes) n
+ WHERE NOT n ?& ARRAY['id', 'parent', 'node', 'label', 'relid', 'relation', 'indexid', 'index',
+                      'join_type', 'est_rows', 'total_cost', 'under_limit', 'conds'];
