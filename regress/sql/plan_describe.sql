@@ -131,6 +131,19 @@ SELECT position($$'?'::text$$ IN masked_text) > 0 AS string_masked,
   FROM pd_cases, pd_describe(query, false)
  WHERE name = 'scalars';
 
+-- names that look like literals stay readable in node headers too
+CREATE TABLE "pd 'odd' 99" ("x'1" int, "2.5" text);
+CREATE INDEX "idx 'q' 7" ON "pd 'odd' 99" ("x'1");
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT masked_text LIKE $$%Index Scan using "idx 'q' 7" on "pd 'odd' 99"%$$ AS header_kept,
+       position($$("x'1" = ?)$$ IN masked_text) > 0 AS column_kept,
+       position($$("2.5" = '?'::text)$$ IN masked_text) > 0 AS digits_column_kept,
+       position('zqsecret15' IN masked_text) = 0 AS literal_masked, summary
+  FROM pd_describe($$SELECT * FROM "pd 'odd' 99" WHERE "x'1" = 31 AND "2.5" = 'zqsecret15'$$, true);
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
 -- plan ids: the same shape with other constants is the same plan; another
 -- scan method is another plan
 SELECT (SELECT planid FROM pd_describe('SELECT * FROM pd_items WHERE name = ''a''', false))
