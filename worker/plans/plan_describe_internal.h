@@ -34,7 +34,8 @@ typedef struct NadiaPlanNodes
 } NadiaPlanNodes;
 
 extern NadiaPlanNodes *nadia_plan_walk(const PlannedStmt *ps);
-extern int	nadia_plan_node_id(const NadiaPlanNodes *nodes, const Plan *plan);
+extern struct HTAB *nadia_plan_node_index(const NadiaPlanNodes *nodes);
+extern int	nadia_plan_node_id(struct HTAB *index, const Plan *plan);
 extern const char *nadia_plan_node_name(const Plan *plan);
 extern char *nadia_plan_node_label(const PlannedStmt *ps, const Plan *plan);
 extern bool nadia_plan_is_scan_or_join(const Plan *plan);
