@@ -36,7 +36,7 @@
 #include "parser/parsetree.h"
 #include "utils/lsyscache.h"
 
-#include "plans/plan_walk.h"
+#include "plans/plan_describe_internal.h"
 
 /* a resolved column */
 typedef struct BaseColumn

@@ -23,7 +23,7 @@
 
 #include "core/core.h"
 #include "plans/plan_describe.h"
-#include "plans/plan_walk.h"
+#include "plans/plan_describe_internal.h"
 
 /* One line: the labels of the scan and join nodes, in pre-order. */
 char *
@@ -108,7 +108,7 @@ nadia_plan_nodes_json(const PlannedStmt *ps)
 typedef struct SampleWalk
 {
 	const PlannedStmt *ps;
-	NadiaPlanNodes *nodes;
+	HTAB	   *ids;			/* Plan -> id, nadia_plan_node_index() */
 	cJSON	   *array;
 } SampleWalk;
 
@@ -141,7 +141,7 @@ sample_node(PlanState *planstate, SampleWalk *w)
 	InstrEndLoop(instr);
 	if (instr->nloops <= 0)
 		return;
-	id = nadia_plan_node_id(w->nodes, plan);
+	id = nadia_plan_node_id(w->ids, plan);
 	if (id < 0)
 		return;
 
@@ -187,7 +187,7 @@ nadia_plan_sampled_json(QueryDesc *qd)
 	char	   *printed;
 
 	w.ps = qd->plannedstmt;
-	w.nodes = nadia_plan_walk(qd->plannedstmt);
+	w.ids = nadia_plan_node_index(nadia_plan_walk(qd->plannedstmt));
 	w.array = cJSON_CreateArray();
 	if (qd->planstate != NULL)
 		sample_walker(qd->planstate, &w);

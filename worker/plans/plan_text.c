@@ -25,8 +25,16 @@
 char *
 nadia_plan_masked_text(QueryDesc *qd)
 {
-	ExplainState *es = NewExplainState();
+	ExplainState *es;
 	char	   *masked;
+
+	/* EXPLAIN prints from the executor's state tree: ExecutorStart first */
+	if (qd->planstate == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot print a plan whose executor has not started"),
+				 errhint("Call nadia_plan_masked_text() between ExecutorStart and ExecutorEnd.")));
+	es = NewExplainState();
 
 	es->analyze = false;
 	es->verbose = false;

@@ -26,7 +26,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "plans/plan_walk.h"
+#include "core/core.h"
+#include "plans/plan_describe_internal.h"
 
 typedef struct WalkState
 {
@@ -205,14 +206,41 @@ nadia_plan_walk(const PlannedStmt *ps)
 	return w.nodes;
 }
 
+/* an entry of nadia_plan_node_index() */
+typedef struct PlanIdEntry
+{
+	const Plan *plan;			/* key */
+	int			id;
+} PlanIdEntry;
+
+/*
+ * A lookup from plan node to id, for walkers of the PlanState tree (a
+ * plan of thousands of partitions must not be searched linearly per node).
+ */
+HTAB *
+nadia_plan_node_index(const NadiaPlanNodes *nodes)
+{
+	HTAB	   *index = nadia_local_hash("nadia_bgw plan node ids", sizeof(const Plan *),
+										 sizeof(PlanIdEntry), nodes->count);
+
+	for (int i = 0; i < nodes->count; i++)
+	{
+		bool		found;
+		PlanIdEntry *e = hash_search(index, &nodes->nodes[i].plan, HASH_ENTER, &found);
+
+		if (!found)
+			e->id = i;
+	}
+	return index;
+}
+
 /* The id of a plan node, -1 if it is not in the plan. */
 int
-nadia_plan_node_id(const NadiaPlanNodes *nodes, const Plan *plan)
+nadia_plan_node_id(HTAB *index, const Plan *plan)
 {
-	for (int i = 0; i < nodes->count; i++)
-		if (nodes->nodes[i].plan == plan)
-			return i;
-	return -1;
+	PlanIdEntry *e = hash_search(index, &plan, HASH_FIND, NULL);
+
+	return e != NULL ? e->id : -1;
 }
 
 /* EXPLAIN's node type name (JSON format's "Node Type"). */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * plan_walk.h
+ * plan_describe_internal.h
  *		Internal to the plan describers (plan_nodes.c): the numbering of a
  *		plan's nodes, their labels and their conditions.
  *
@@ -11,8 +11,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef NADIA_PLAN_WALK_H
-#define NADIA_PLAN_WALK_H
+#ifndef NADIA_PLAN_DESCRIBE_INTERNAL_H
+#define NADIA_PLAN_DESCRIBE_INTERNAL_H
 
 #include "nodes/plannodes.h"
 
@@ -34,7 +34,8 @@ typedef struct NadiaPlanNodes
 } NadiaPlanNodes;
 
 extern NadiaPlanNodes *nadia_plan_walk(const PlannedStmt *ps);
-extern int	nadia_plan_node_id(const NadiaPlanNodes *nodes, const Plan *plan);
+extern struct HTAB *nadia_plan_node_index(const NadiaPlanNodes *nodes);
+extern int	nadia_plan_node_id(struct HTAB *index, const Plan *plan);
 extern const char *nadia_plan_node_name(const Plan *plan);
 extern char *nadia_plan_node_label(const PlannedStmt *ps, const Plan *plan);
 extern bool nadia_plan_is_scan_or_join(const Plan *plan);
@@ -45,4 +46,4 @@ extern char *nadia_plan_relation_name(Oid relid);
 
 extern struct cJSON *nadia_plan_node_conds(const PlannedStmt *ps, const Plan *plan);
 
-#endif							/* NADIA_PLAN_WALK_H */
+#endif							/* NADIA_PLAN_DESCRIBE_INTERNAL_H */
