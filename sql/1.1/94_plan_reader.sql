@@ -119,13 +119,15 @@ AS $$
         SELECT regexp_replace(regexp_replace(stored, '\s+', ' ', 'g'), '^[ ;]+|[ ;]+$', '', 'g') AS s,
                regexp_replace(regexp_replace(given, '\s+', ' ', 'g'), '^[ ;]+|[ ;]+$', '', 'g') AS g,
                -- U+2026 written as bytes: this script stays ASCII, and
-               -- convert_from() runs only in a UTF-8 database
-               CASE WHEN getdatabaseencoding() = 'UTF8'
+               -- convert_from() runs only where it cannot fail: in a UTF-8
+               -- database, and in SQL_ASCII (bytes as they are)
+               CASE WHEN getdatabaseencoding() IN ('UTF8', 'SQL_ASCII')
                     THEN convert_from('\xe280a6'::bytea, 'UTF8') ELSE '...' END AS ellipsis),
     e AS (
         SELECT n.s, n.g,
                CASE WHEN right(n.g, 3) = '...' THEN left(n.g, -3)
-                    WHEN right(n.g, 1) = n.ellipsis THEN left(n.g, -1) END AS prefix
+                    WHEN right(n.g, length(n.ellipsis)) = n.ellipsis
+                    THEN left(n.g, -length(n.ellipsis)) END AS prefix
           FROM n)
     SELECT CASE WHEN e.prefix IS NOT NULL THEN starts_with(e.s, rtrim(e.prefix, ' '))
                 ELSE e.s = e.g END
@@ -244,7 +246,8 @@ $$;
 -- query_stats: the plans of the given statements (stmt_ids, as
 -- mcp_statement_totals() returns them) over [since, now()), one JSON array
 -- per statement, plans by calls: planid (a string: 64-bit), calls, shares,
--- mean time, first and last seen in the range, summary.
+-- mean time, first and last seen in the range (RFC 3339 UTC, as nadia-mcp
+-- writes every time), summary.
 CREATE FUNCTION nadia_bgw.mcp_statement_plans(since timestamptz, stmt_ids integer[])
 RETURNS TABLE (stmt_id integer, plans jsonb)
 LANGUAGE sql STABLE
@@ -256,7 +259,8 @@ AS $$
                'share_of_calls', round(s.share_of_calls::numeric, 4),
                'share_of_time', round(s.share_of_time::numeric, 4),
                'mean_exec_time_ms', round(s.mean_exec_time_ms::numeric, 3),
-               'first_seen', s.first_seen, 'last_seen', s.last_seen,
+               'first_seen', to_char(s.first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'last_seen', to_char(s.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                'summary', s.summary)
              ORDER BY s.calls DESC, s.planid)
       FROM nadia_bgw._plan_stats(since, pg_catalog.now(),
