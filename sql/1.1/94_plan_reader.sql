@@ -231,7 +231,8 @@ AS $$
     s AS (
         SELECT s.*, sum(s.total_exec_time_ms) OVER (PARTITION BY s.stmt_id) AS stmt_time
           FROM nadia_bgw._plan_stats($3, coalesce($4, pg_catalog.now()),
-                                     (SELECT array_agg(m.plan_ref) FROM m)) s)
+                                     -- none matched: no plan (NULL would read all)
+                                     (SELECT coalesce(array_agg(m.plan_ref), '{}') FROM m)) s)
     SELECT s.queryid, s.datname, s.username, s.planid, s.calls, s.total_exec_time_ms,
            s.mean_exec_time_ms, s.min_exec_time_ms, s.max_exec_time_ms, s.rows,
            s.shared_blks_hit, s.shared_blks_read, s.share_of_calls, s.share_of_time,
@@ -264,7 +265,7 @@ AS $$
                'summary', s.summary)
              ORDER BY s.calls DESC, s.planid)
       FROM nadia_bgw._plan_stats(since, pg_catalog.now(),
-                                 (SELECT array_agg(p.plan_ref)
+                                 (SELECT coalesce(array_agg(p.plan_ref), '{}')
                                     FROM nadia_bgw.statements t
                                     JOIN nadia_bgw.plans p
                                       ON p.queryid = t.queryid AND p.dbid = t.dbid
