@@ -14,6 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@
 #define MAX_SINCE_SECONDS (400.0 * 86400.0)
 
 static const char *since_help =
-"Start of the time range: a duration back from the server's current time (\"30m\", \"6h\", \"7d\", "
+"A duration back from the server's current time (\"30m\", \"6h\", \"7d\", "
 "\"2w\"; units s, m, h, d, w) or an ISO 8601 timestamp "
 "(\"2026-11-30T08:00:00Z\"; UTC when no offset is given).";
 
@@ -62,6 +63,17 @@ arg_schema(cJSON *p, const ToolArg *a)
 				if (a->def)
 					cJSON_AddStringToObject(p, "default", a->def);
 				cJSON_AddStringToObject(p, "description", desc);
+				break;
+			}
+		case ARG_ID:
+			{
+				cJSON	   *t = cJSON_CreateArray();
+
+				cJSON_AddItemToArray(t, cJSON_CreateString("string"));
+				cJSON_AddItemToArray(t, cJSON_CreateString("integer"));
+				cJSON_AddItemToObject(p, "type", t);
+				cJSON_AddStringToObject(p, "pattern", "^-?[0-9]{1,19}$");
+				cJSON_AddStringToObject(p, "description", a->description);
 				break;
 			}
 		case ARG_ENUM:
@@ -337,6 +349,44 @@ fail(char *errbuf, size_t errlen, const char *fmt, const char *name, long a, lon
 	return NULL;
 }
 
+/*
+ * A 64-bit identifier (a queryid) as the decimal text the query casts to
+ * bigint, or false.  Sent as a string, it must be an optional minus and
+ * digits within the range of bigint; sent as a JSON number, an integer
+ * that a double holds exactly (|n| <= 2^53): beyond that the client's
+ * JSON has already lost digits, and answering for a neighbouring id would
+ * be wrong, so it is refused with the advice to send a string.
+ */
+static bool
+bind_id(const cJSON *v, char *out, size_t outlen)
+{
+	if (cJSON_IsNumber(v))
+	{
+		double		d = v->valuedouble;
+
+		if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+			return false;
+		return snprintf(out, outlen, "%.0f", d) < (int) outlen;
+	}
+	if (cJSON_IsString(v))
+	{
+		const char *s = v->valuestring;
+		const char *p = s + (s[0] == '-');
+		size_t		n = strlen(p);
+		long long	x;
+		char	   *end;
+
+		if (n == 0 || n > 19 || strspn(p, "0123456789") != n)
+			return false;
+		errno = 0;
+		x = strtoll(s, &end, 10);
+		if (errno == ERANGE || *end != '\0')
+			return false;
+		return snprintf(out, outlen, "%lld", x) < (int) outlen;
+	}
+	return false;
+}
+
 /* one argument to its parameter text, or NULL with errbuf set */
 static char *
 bind_one(const ToolArg *a, const cJSON *v, char *errbuf, size_t errlen,
@@ -389,6 +439,13 @@ bind_one(const ToolArg *a, const cJSON *v, char *errbuf, size_t errlen,
 				*ok = true;
 				return strdup(out);
 			}
+		case ARG_ID:
+			if (!bind_id(v, buf, sizeof(buf)))
+				return fail(errbuf, errlen,
+							"\"%s\" must be a 64-bit integer, as a string of digits "
+							"(or a JSON integer of at most 2^53)", a->name, 0, 0);
+			*ok = true;
+			return strdup(buf);
 		case ARG_ENUM:
 			if (cJSON_IsString(v))
 			{

@@ -15,9 +15,11 @@
  * names of the SELECT list must match the ToolColumn table: the
  * outputSchema a client validates against is generated from it.
  *
- * explain_query is not offered on purpose: planning a query needs the
- * privileges of the application on its tables, which the MCP role must
- * not have.  query_stats and slow_queries say what history knows instead.
+ * explain_query plans nothing: planning a query needs the privileges of
+ * the application on its tables, which the MCP role must not have.  It
+ * reads the plans the preloaded library captured (masked) into plan
+ * history, by queryid or by comparing a text with the normalized texts
+ * history holds (sql/1.1/94_plan_reader.sql).
  *
  *-------------------------------------------------------------------------
  */
@@ -106,27 +108,93 @@ static const ToolColumn qstats_cols[] = {
 	{"first_seen", COL_TIME, "first sample in the range with calls"},
 	{"last_seen", COL_TIME, "last sample in the range with calls"},
 	{"query", COL_TEXT, "normalized query text"},
+	{"plans", COL_JSON,
+	 "the plans the statement ran in the range, most calls first: planid (a string), calls, "
+	 "share_of_calls, share_of_time, mean_exec_time_ms, first_seen, last_seen, summary "
+	 "([] when none was captured; null when this database has no plan history)"},
 };
 
+/*
+ * The statements are chosen first (the CTE), then the plans of those only
+ * are read.  PLANS is the plans column: mcp_statement_plans() where plan
+ * history exists, null in the fallback for a database whose nadia_bgw
+ * predates it (the columns stay the same, the note says why).
+ */
+#define QSTATS_SQL(plans_col, plans_join) \
+"WITH s AS (\n" \
+"  SELECT * FROM nadia_bgw.mcp_statement_totals(" SINCE("$2") ") s\n" \
+"   WHERE $1::text IS NULL\n" \
+"      OR strpos(lower(s.query), lower($1::text)) > 0\n" \
+"      OR s.queryid::text = $1::text\n" \
+"   ORDER BY s.total_exec_time_ms DESC, s.queryid\n" \
+"   LIMIT $3::int)\n" \
+"SELECT s.queryid::text AS queryid, s.datname AS database, s.username, s.calls,\n" \
+"       round(s.total_exec_time_ms::numeric, 3) AS total_exec_time_ms,\n" \
+"       round((s.total_exec_time_ms / nullif(s.calls, 0))::numeric, 3) AS mean_exec_time_ms,\n" \
+"       round(s.min_exec_time_ms::numeric, 3) AS min_exec_time_ms,\n" \
+"       round(s.max_exec_time_ms::numeric, 3) AS max_exec_time_ms,\n" \
+"       round((s.total_plan_time_ms / nullif(s.plans, 0))::numeric, 3) AS mean_plan_time_ms,\n" \
+"       s.rows, round(s.rows::numeric / nullif(s.calls, 0), 2) AS rows_per_call,\n" \
+"       s.shared_blks_hit, s.shared_blks_read,\n" \
+"       round((s.shared_blks_hit + s.shared_blks_read)::numeric / nullif(s.calls, 0), 2)\n" \
+"         AS shared_blks_per_call,\n" \
+"       s.temp_blks_written, s.wal_bytes,\n" \
+"       s.first_seen, s.last_seen, s.query, " plans_col " AS plans\n" \
+"  FROM s" plans_join "\n" \
+" ORDER BY s.total_exec_time_ms DESC, s.queryid"
+
 static const char qstats_sql[] =
-"SELECT s.queryid::text AS queryid, s.datname AS database, s.username, s.calls,\n"
-"       round(s.total_exec_time_ms::numeric, 3) AS total_exec_time_ms,\n"
-"       round((s.total_exec_time_ms / nullif(s.calls, 0))::numeric, 3) AS mean_exec_time_ms,\n"
-"       round(s.min_exec_time_ms::numeric, 3) AS min_exec_time_ms,\n"
-"       round(s.max_exec_time_ms::numeric, 3) AS max_exec_time_ms,\n"
-"       round((s.total_plan_time_ms / nullif(s.plans, 0))::numeric, 3) AS mean_plan_time_ms,\n"
-"       s.rows, round(s.rows::numeric / nullif(s.calls, 0), 2) AS rows_per_call,\n"
-"       s.shared_blks_hit, s.shared_blks_read,\n"
-"       round((s.shared_blks_hit + s.shared_blks_read)::numeric / nullif(s.calls, 0), 2)\n"
+QSTATS_SQL("coalesce(p.plans, '[]')",
+		   "\n  LEFT JOIN nadia_bgw.mcp_statement_plans(" SINCE("$2") ",\n"
+		   "            (SELECT array_agg(s.stmt_id) FROM s)) p ON p.stmt_id = s.stmt_id");
+
+static const char qstats_sql_noplans[] = QSTATS_SQL("NULL::jsonb", "");
+
+/* ---------------------------------------------------------------- */
+/* plans                                                             */
+/* ---------------------------------------------------------------- */
+
+static const ToolColumn explain_cols[] = {
+	{"queryid", COL_ID, "pg_stat_statements query id (a string: 64-bit)"},
+	{"database", COL_TEXT, "database name"},
+	{"username", COL_TEXT, "role that ran it"},
+	{"planid", COL_ID, "plan id: a hash of the plan tree (node types, relations, indexes), a string"},
+	{"calls", COL_INT, "calls run with this plan in the range"},
+	{"share_of_calls", COL_NUM, "this plan's share of the statement's calls in the range, 0..1"},
+	{"share_of_time", COL_NUM, "this plan's share of the statement's execution time in the range, 0..1"},
+	{"mean_exec_time_ms", COL_NUM, "mean execution time with this plan, ms"},
+	{"min_exec_time_ms", COL_NUM, "shortest execution with this plan in the range, ms"},
+	{"max_exec_time_ms", COL_NUM, "longest execution with this plan in the range, ms"},
+	{"rows_per_call", COL_NUM, "rows returned or affected per call"},
+	{"shared_blks_per_call", COL_NUM, "shared blocks (hit + read) per call"},
+	{"first_seen", COL_TIME, "first sample in the range in which the plan ran"},
+	{"last_seen", COL_TIME, "last sample in the range in which the plan ran"},
+	{"plan_first_seen", COL_TIME, "when history first saw this plan (may be before the range)"},
+	{"sampled_at", COL_TIME, "latest execution run with row instrumentation (null: none yet)"},
+	{"sampled_calls", COL_INT, "executions in the range run with row instrumentation"},
+	{"summary", COL_TEXT, "the plan's scans and joins in one line"},
+	{"plan_text", COL_TEXT, "EXPLAIN of the plan's first execution, costs on, every constant masked"},
+	{"worst_nodes", COL_JSON,
+	 "up to 3 nodes of the latest instrumented execution, worst first: estimated vs actual rows "
+	 "(misestimate: the factor, + under- / - over-estimated) and rows removed by filters; "
+	 "[] when nothing was off by 2x or more, null when never instrumented"},
+	{"query", COL_TEXT, "normalized query text"},
+};
+
+static const char explain_sql[] =
+"SELECT e.queryid::text AS queryid, e.datname AS database, e.username, e.planid::text AS planid,\n"
+"       e.calls, round(e.share_of_calls::numeric, 4) AS share_of_calls,\n"
+"       round(e.share_of_time::numeric, 4) AS share_of_time,\n"
+"       round(e.mean_exec_time_ms::numeric, 3) AS mean_exec_time_ms,\n"
+"       round(e.min_exec_time_ms::numeric, 3) AS min_exec_time_ms,\n"
+"       round(e.max_exec_time_ms::numeric, 3) AS max_exec_time_ms,\n"
+"       round(e.rows::numeric / nullif(e.calls, 0), 2) AS rows_per_call,\n"
+"       round((e.shared_blks_hit + e.shared_blks_read)::numeric / nullif(e.calls, 0), 2)\n"
 "         AS shared_blks_per_call,\n"
-"       s.temp_blks_written, s.wal_bytes,\n"
-"       s.first_seen, s.last_seen, s.query\n"
-"  FROM nadia_bgw.mcp_statement_totals(" SINCE("$2") ") s\n"
-" WHERE $1::text IS NULL\n"
-"    OR strpos(lower(s.query), lower($1::text)) > 0\n"
-"    OR s.queryid::text = $1::text\n"
-" ORDER BY s.total_exec_time_ms DESC, s.queryid\n"
-" LIMIT $3::int";
+"       e.first_seen, e.last_seen, e.plan_first_seen, e.sampled_at, e.sampled_calls,\n"
+"       e.summary, e.plan_text, e.worst_nodes, e.query\n"
+"  FROM nadia_bgw.mcp_explain_query($1::text::bigint, $2::text, " SINCE("$3") ", " SINCE("$4") ") e\n"
+" LIMIT $5::int";
 
 static const ToolColumn cost_cols[] = {
 	{"queryid", COL_ID, "pg_stat_statements query id (a string: 64-bit)"},
@@ -535,15 +603,42 @@ static const ToolDef fixed_tools[] = {
 		"query_stats", "Statement statistics",
 		"Detailed figures of the statements whose normalized text contains "
 		"query_pattern (case-insensitive) or whose queryid equals it, summed over a "
-		"time range; all statements by total time when no pattern is given. "
-		"EXPLAIN is not offered: planning needs access to application tables.",
+		"time range, with the plans each ran (calls and time shares, mean time); all "
+		"statements by total time when no pattern is given. explain_query shows the "
+		"plans in full.",
 		{{"query_pattern", ARG_TEXT, "Text to look for in the normalized query, or a queryid.",
 		  0, 0, 200, NULL, NULL},
 		 ARG_SINCE_DEF("24h"), ARG_LIMIT("20")},
 		3, qstats_cols, N(qstats_cols), qstats_sql,
 		"nadia_bgw.mcp_statement_totals() over the statement history",
 		"nadia_bgw's sampler (with pg_stat_statements in shared_preload_libraries)",
-		"no statement in the range matches", true, NO_FALLBACK
+		"no statement in the range matches", true,
+		"nadia_bgw.mcp_statement_plans", qstats_sql_noplans,
+		"plans is null: this database's nadia_bgw has no plan history "
+		"(nadia_bgw.mcp_statement_plans, nadia_bgw 1.1)"
+	},
+	{
+		"explain_query", "Plans of a statement",
+		"The plans a statement ran over a time range, from plan history (nothing is "
+		"planned or run): per plan its share of the statement's calls and time, mean "
+		"time, when it was first and last used, the masked EXPLAIN text and, where an "
+		"execution was instrumented, the nodes whose row estimates were furthest off "
+		"or whose filters removed the most rows. The statement is given by queryid "
+		"(as slow_queries returns it) or by its normalized text (as slow_queries and "
+		"query_stats show it: white space does not count, a text ending in an "
+		"ellipsis matches as a prefix); with both, both must match; with neither, "
+		"the plans of every statement, the busiest first.",
+		{{"queryid", ARG_ID, "The statement's queryid (a string of digits).", 0, 0, 0, NULL, NULL},
+		 {"query", ARG_TEXT, "The statement's normalized text (constants as $1, $2, ...).",
+		  0, 0, 4100, NULL, NULL},
+		 ARG_SINCE_DEF("24h"),
+		 {"until", ARG_SINCE, "End of the time range (default: now).", 0, 0, 0, NULL, NULL},
+		 ARG_LIMIT("20")},
+		5, explain_cols, N(explain_cols), explain_sql,
+		"nadia_bgw.mcp_explain_query() over the plan history",
+		"nadia_bgw's plan capture and sampler (nadia_bgw 1.1 in shared_preload_libraries)",
+		"no plan in the range: no statement in history has this queryid or normalized text, "
+		"or the statement ran no captured plan in the range", true, NO_FALLBACK
 	},
 	{
 		"active_connections", "Connections",

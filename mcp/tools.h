@@ -19,7 +19,9 @@ typedef enum ArgKind
 	ARG_INT,					/* integer within [min, max] */
 	ARG_TEXT,					/* string of at most max_len characters */
 	ARG_SINCE,					/* duration ("90m", "24h", "7d") or ISO 8601 time */
-	ARG_ENUM					/* one of enum_values */
+	ARG_ENUM,					/* one of enum_values */
+	ARG_ID						/* 64-bit identifier: digits as a string, or an
+								 * integer a JSON number holds exactly */
 } ArgKind;
 
 typedef struct ToolArg

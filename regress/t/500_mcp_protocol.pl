@@ -34,14 +34,15 @@ is_deeply($r, { jsonrpc => '2.0', id => 'ping-1', result => {} }, 'ping, string 
 $r = $s->request('tools/list');
 my @tools = @{ $r->{result}{tools} };
 my %tools = map { $_->{name} => $_ } @tools;
-for my $name (qw(slow_queries query_stats active_connections lock_analysis
+for my $name (qw(slow_queries query_stats explain_query active_connections lock_analysis
 	index_usage missing_indexes table_stats vacuum_stats cost_analysis
 	buffer_cache_stats io_stats replication_lag alerts review_queue_stats
 	user_activity_patterns llm_cost_tracking recovery_system_stats))
 {
 	ok($tools{$name}, "tool $name listed");
 }
-ok(!$tools{explain_query}, 'explain_query is not offered');
+ok(!(grep { /sql|statement_text|explain_sql/i } keys %{ $tools{explain_query}{inputSchema}{properties} }),
+	'explain_query takes no SQL (queryid or a normalized text to compare, never run)');
 is(scalar(grep { $_->{inputSchema}{type} eq 'object' && $_->{outputSchema}{type} eq 'object' && $_->{title} && $_->{description} } @tools),
 	scalar(@tools), 'every tool has title, description, inputSchema and outputSchema');
 is($tools{slow_queries}{inputSchema}{properties}{limit}{maximum}, 100, 'limit is bounded in the schema');
@@ -121,6 +122,12 @@ $r = $s->call('query_stats', { query_pattern => 'x' x 201 });
 is($r->{error}{code}, -32602, 'over-long pattern refused');
 $r = $s->call('table_stats', undef);
 ok($r->{result}, 'arguments omitted: fine');
+$r = $s->call('explain_query', { queryid => 'abc' });
+like($r->{error}{message}, qr/"queryid" must be a 64-bit integer/, 'explain_query: queryid not digits: -32602');
+$r = $s->call('explain_query', { queryid => 12345678901234567 });
+is($r->{error}{code}, -32602, 'explain_query: queryid beyond 2^53 as a JSON number: -32602');
+$r = $s->call('explain_query', { until => 'later' });
+is($r->{error}{code}, -32602, 'explain_query: until not a time: -32602');
 
 # notifications and client responses get no answer
 $s->notify('notifications/cancelled', { requestId => 3 });

@@ -87,12 +87,38 @@ if ($have_rollups)
 	# recovery_system_stats stays unexposed: it must say so
 }
 
+# plan history for the per-user statement, written by hand (the capture
+# and its history have their own tests, 700-729): one plan, instrumented
+my ($qid, $qtext) = split /\|/, $node->safe_psql($db, q{
+	SELECT queryid, query FROM nadia_bgw.statements
+	 WHERE query LIKE '%user_id = $1 ORDER BY id LIMIT%' ORDER BY stmt_id LIMIT 1});
+ok($qid, 'the per-user statement is in history');
+$node->safe_psql($db, qq{
+	SELECT nadia_bgw.ensure_partitions('raw', now() - interval '1 minute');
+	INSERT INTO nadia_bgw.plans (queryid, dbid, userid, planid, first_seen, last_seen, plan_text,
+	                             summary, sampled_nodes, sampled_at)
+	SELECT queryid, dbid, userid, 5200001, now(), now(),
+	       E'Limit  (cost=0.29..20.1 rows=5 width=40)\n  ->  Index Scan using interactions_user on public.interactions  (cost=0.29..1234.5 rows=309 width=40)\n        Index Cond: (user_id = \$1)',
+	       'Index Scan using public.interactions_user on public.interactions',
+	       '[{"id": 1, "label": "Index Scan using public.interactions_user on public.interactions",
+	          "est_rows": 309, "actual_rows": 5, "loops": 1, "removed_by_filter": 0, "misestimate": -61.8}]',
+	       now()
+	  FROM nadia_bgw.statements WHERE queryid = $qid
+	ON CONFLICT DO NOTHING;
+	INSERT INTO nadia_bgw.plan_samples (sampled_at, plan_ref, calls, total_exec_time, min_exec_time,
+	                                    max_exec_time, rows, sampled_calls)
+	SELECT now() - interval '1 minute', plan_ref, 3, 1.5, 0.4, 0.6, 15, 1
+	  FROM nadia_bgw.plans WHERE planid = 5200001;
+});
+
 my $conn = mcp_conninfo($node, $role, $db);
 my $since = $node->safe_psql($db,
 	q{SELECT to_char((now() - interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')});
 $ENV{NADIA_MCP_CALLS} = json_encode({
 	slow_queries => [ { limit => 1, since => '1h', database => $db } ],
 	query_stats => [ { query_pattern => 'interactions', since => $since } ],
+	explain_query => [ { queryid => $qid, since => $since }, { query => $qtext, since => $since },
+		{ queryid => '1', since => $since } ],
 	lock_analysis => [ { since => $since } ],
 	alerts => [ { state => 'all' } ],
 	missing_indexes => [ { min_rows => 1000, since => '2h' } ],
@@ -102,7 +128,7 @@ ok(!$r->{fatal}, 'the client ran') or diag($r->{fatal});
 
 is($r->{server}{name}, 'nadia-mcp', 'initialize: serverInfo');
 is($r->{protocolVersion}, '2025-06-18', 'the SDK asked for its newest version and accepted 2025-06-18');
-is(scalar @{ $r->{tools} }, 17, '17 tools listed');
+is(scalar @{ $r->{tools} }, 18, '18 tools listed');
 ok($r->{ping}, 'ping through the SDK');
 is($r->{unknownTool}{code}, -32602, 'unknown tool through the SDK: -32602');
 
@@ -146,6 +172,19 @@ my ($qs) = grep { $_->{tool} eq 'query_stats' && $_->{arguments}{query_pattern} 
 ok(@{ $qs->{structuredContent}{rows} } > 0
 	&& !(grep { $_->{query} !~ /interactions/i } @{ $qs->{structuredContent}{rows} }),
 	'query_stats(query_pattern) returns only matching statements');
+my ($qsp) = grep { $_->{query} eq $qtext } @{ $qs->{structuredContent}{rows} };
+ok($qsp && (grep { $_->{planid} eq '5200001' } @{ $qsp->{plans} }), 'query_stats shows the statement\'s plan');
+my ($eq_id, $eq_text, $eq_unknown) = grep { $_->{tool} eq 'explain_query' && %{ $_->{arguments} } } @{ $r->{calls} };
+my ($plan) = grep { $_->{planid} eq '5200001' } @{ $eq_id->{structuredContent}{rows} // [] };
+ok($plan, 'explain_query(queryid): the plan');
+like($plan->{plan_text} // '', qr/Index Cond: \(user_id = \$1\)/, '... its masked text');
+is($plan->{worst_nodes}[0]{misestimate}, -61.8, '... the worst node');
+is($plan->{share_of_calls}, 1, '... the only plan: all calls');
+is_deeply([ map { $_->{planid} } @{ $eq_text->{structuredContent}{rows} } ],
+	[ map { $_->{planid} } @{ $eq_id->{structuredContent}{rows} } ],
+	'explain_query(query text): the same plans as by queryid');
+is_deeply($eq_unknown->{structuredContent}{rows}, [], 'explain_query(unknown queryid): no row');
+like($eq_unknown->{structuredContent}{note} // '', qr/no plan in the range/, '... and a note');
 my ($sq) = grep { $_->{tool} eq 'slow_queries' && $_->{arguments}{limit} } @{ $r->{calls} };
 cmp_ok(scalar @{ $sq->{structuredContent}{rows} }, '<=', 1, 'slow_queries(limit => 1) returns one row');
 like($sq->{structuredContent}{rows}[0]{queryid} // '', qr/^-?\d+$/, 'queryid is a string of digits');
