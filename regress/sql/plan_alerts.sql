@@ -35,7 +35,8 @@ SELECT nadia_bgw._plan_change_summary('[]',
 SELECT nadia_bgw._plan_change_summary(
   '[{"node": "Seq Scan", "relid": 1, "relation": "public.a"}]',
   '[{"node": "Bitmap Heap Scan", "relid": 1, "relation": "public.a"},
-    {"node": "Bitmap Index Scan", "relid": null, "relation": null, "indexid": 5, "index": "public.a_k"}]')
+    {"node": "Bitmap Index Scan", "label": "Bitmap Index Scan on a_k", "relid": 1,
+     "relation": "public.a", "indexid": 5, "index": "public.a_k"}]')
   AS bitmap;
 -- never a label, an alias or a node name that is not one: what a session
 -- typed ("Subquery Scan on hunter2") does not reach the line
@@ -43,7 +44,23 @@ SELECT nadia_bgw._plan_change_summary(
   '[{"node": "Seq Scan", "relid": 1, "relation": "public.a"}]',
   '[{"node": "Subquery Scan", "label": "Subquery Scan on hunter2", "relation": null},
     {"node": "CTE Scan", "label": "CTE Scan on hunter2", "relation": "hunter2"},
-    {"node": "hunter2''s node; --", "relid": 1, "relation": "public.a"}]') AS no_alias;
+    {"node": "hunter2''s node; --", "relid": 1, "relation": "public.a"},
+    {"node": "Seq Scan", "label": "hunter2; Seq Scan on public.a", "relid": 1, "relation": "public.a"}]') AS no_alias;
+-- the kind of a node in EXPLAIN's words (parallel, join type, strategy)
+SELECT nadia_bgw._plan_change_summary(
+  '[{"node": "Hash Join", "label": "Hash Join"},
+    {"node": "Aggregate", "label": "HashAggregate"},
+    {"node": "Seq Scan", "label": "Seq Scan on public.a", "relid": 1, "relation": "public.a"}]',
+  '[{"node": "Hash Join", "label": "Hash Left Join"},
+    {"node": "Aggregate", "label": "GroupAggregate"},
+    {"node": "Seq Scan", "label": "Parallel Seq Scan on public.a", "relid": 1, "relation": "public.a"}]')
+  AS kinds;
+-- a relation the capture could not name: no name, not the alias
+SELECT nadia_bgw._plan_change_summary(
+  '[{"node": "Seq Scan", "label": "Seq Scan on public.a", "relid": 1, "relation": "public.a"}]',
+  '[{"node": "Seq Scan", "label": "Seq Scan on hunter2", "relid": 1, "relation": null},
+    {"node": "Function Scan", "label": "Function Scan on hunter", "relid": null}]')
+  AS unnamed;
 -- nothing to compare when a plan's nodes were not stored
 SELECT nadia_bgw._plan_change_summary(NULL, '[]') IS NULL AS no_nodes;
 

@@ -14,11 +14,15 @@
 -- nesting) differs; NULL when a plan's nodes were not stored.
 --
 -- The line goes into the NOTIFY payload, which every role may LISTEN to,
--- so a node's name is rebuilt here from facts that come from the catalogs
--- only: the node type, the index named by "indexid" and the relation named
--- by "relid".  Never the node's "label": EXPLAIN's wording names a subquery,
--- CTE or function scan by the alias the session typed
--- ("Subquery Scan on my_alias").
+-- so a node's name holds nothing a session typed: EXPLAIN's wording of a
+-- subquery, CTE or function scan ends in the alias the query gave it
+-- ("Subquery Scan on my_alias"), and so may a scan of a relation whose
+-- name could not be looked up.  The name is rebuilt: the part of the
+-- node's "label" before its first " using " or " on " (the node's kind in
+-- EXPLAIN's words, "Parallel Seq Scan", "Hash Left Join",
+-- "Finalize HashAggregate": letters and spaces, else the "node" type, else
+-- "?"), then the index named by "indexid" and the relation named by
+-- "relid", names the capture took from the catalogs.
 CREATE FUNCTION nadia_bgw._plan_change_summary(old_nodes jsonb, new_nodes jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -26,23 +30,27 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     WITH nodes AS (
         SELECT s.side, e.ord,
-               -- node type names are letters and spaces ("Hash Join")
-               CASE WHEN e.node->>'node' ~ '^[A-Za-z][A-Za-z ]{0,62}$'
+               CASE WHEN split_part(split_part(e.node->>'label', ' on ', 1), ' using ', 1)
+                         ~ '^[A-Za-z][A-Za-z ]{0,62}$'
+                    THEN split_part(split_part(e.node->>'label', ' on ', 1), ' using ', 1)
+                    WHEN e.node->>'node' ~ '^[A-Za-z][A-Za-z ]{0,62}$'
                     THEN e.node->>'node' ELSE '?' END
-               || CASE WHEN jsonb_typeof(e.node->'relid') = 'number'
-                            AND jsonb_typeof(e.node->'relation') = 'string'
-                       THEN CASE WHEN jsonb_typeof(e.node->'indexid') = 'number'
-                                      AND jsonb_typeof(e.node->'index') = 'string'
-                                 THEN ' using ' || (e.node->>'index') ELSE '' END
-                            || ' on ' || (e.node->>'relation')
-                       WHEN jsonb_typeof(e.node->'indexid') = 'number'
-                            AND jsonb_typeof(e.node->'index') = 'string'
+               || CASE WHEN e.node->>'node' = 'Bitmap Index Scan' AND x.has_index
                        THEN ' on ' || (e.node->>'index')
+                       WHEN x.has_relation
+                       THEN CASE WHEN x.has_index THEN ' using ' || (e.node->>'index') ELSE '' END
+                            || ' on ' || (e.node->>'relation')
+                       WHEN x.has_index THEN ' on ' || (e.node->>'index')
                        ELSE '' END AS name
           FROM (VALUES ('old', old_nodes), ('new', new_nodes)) s(side, arr)
          CROSS JOIN LATERAL jsonb_array_elements(
                CASE WHEN jsonb_typeof(s.arr) = 'array' THEN s.arr ELSE '[]' END)
-               WITH ORDINALITY e(node, ord)),
+               WITH ORDINALITY e(node, ord)
+         CROSS JOIN LATERAL (SELECT
+               jsonb_typeof(e.node->'relid') = 'number'
+               AND jsonb_typeof(e.node->'relation') = 'string' AS has_relation,
+               jsonb_typeof(e.node->'indexid') = 'number'
+               AND jsonb_typeof(e.node->'index') = 'string' AS has_index) x),
     -- the k-th node of a name on one side matches the k-th on the other:
     -- a multiset difference, so two scans of a table becoming one shows
     numbered AS (
