@@ -7,9 +7,10 @@
 -- line what changed between the two plans, from their plan_nodes.
 
 -- One line naming the nodes of the old plan that the new one lacks, an
--- arrow, and the nodes of the new plan the old one lacked, each side in
--- pre-order, at most five names a side ("+ 3 more" for the rest), e.g.
---   Index Scan using idx_x on public.interactions → Seq Scan on public.interactions
+-- arrow (U+2192; "->" where the database's encoding has none), and the
+-- nodes of the new plan the old one lacked, each side in pre-order, at
+-- most five names a side ("+ 3 more" for the rest), e.g.
+--   Index Scan using idx_x on public.interactions -> Seq Scan on public.interactions
 -- "same nodes, other shape" when only the tree's shape (join order,
 -- nesting) differs; NULL when a plan's nodes were not stored.
 --
@@ -74,7 +75,10 @@ AS $$
              OR jsonb_typeof(new_nodes) IS DISTINCT FROM 'array' THEN NULL
         WHEN NOT EXISTS (SELECT 1 FROM lists) THEN 'same nodes, other shape'
         ELSE coalesce((SELECT l.list FROM lists l WHERE l.side = 'old'), 'nothing')
-             || ' → '
+             -- U+2192 where the database can hold it; this script stays
+             -- ASCII, as it is read in the database's encoding
+             || CASE WHEN getdatabaseencoding() = 'UTF8' THEN ' ' || chr(8594) || ' '
+                     ELSE ' -> ' END
              || coalesce((SELECT l.list FROM lists l WHERE l.side = 'new'), 'nothing')
     END
 $$;
