@@ -136,7 +136,7 @@ SELECT alert_id, state, severity, object, metric, resolved_by,
   FROM nadia_bgw.alerts WHERE kind = 'plan_change' ORDER BY alert_id;
 
 -- warm-up: one run per sample, as the worker does; nothing fires
-SELECT m, (SELECT count(*) FROM cycle(m, '{111, 333}', '{100, 100}', '{1, 1}')) AS events
+SELECT m, (SELECT count(*) FROM cycle(m, '{111, 333}', '{100, 100}', '{1.00004, 1}')) AS events
   FROM generate_series(1, 6) m;
 
 -- 42: a new dominant plan, 5 times slower per call (a few calls still on
@@ -150,7 +150,7 @@ SELECT p->'details'->'old_planid' AS old_planid, p->'details'->'new_planid' AS n
        p->'details'->'old_mean_exec_time_ms' AS old_ms,
        p->'details'->'new_mean_exec_time_ms' AS new_ms,
        p->'details'->'change_summary' AS change_summary,
-       p->>'metric' AS metric, p->'ratio' AS ratio,
+       p->>'metric' AS metric, round((p->>'ratio')::numeric, 3) AS ratio,
        p::text LIKE '%hunter2%' OR p::text LIKE '%secret%' OR p::text LIKE '%text stays%' AS leaks
   FROM (SELECT nadia_bgw.alert_payload(alert_id, 'opened')::jsonb AS p
           FROM nadia_bgw.alerts WHERE kind = 'plan_change') s;
@@ -159,6 +159,10 @@ SELECT p->'details'->'old_planid' AS old_planid, p->'details'->'new_planid' AS n
 -- the reference (the window before now holds the new plan too)
 SELECT * FROM cycle(8, '{222, 444}', '{100, 100}', '{6, 1.2}');
 SELECT alert_id, state, old_plan, new_plan, old_ms, new_ms FROM plan_alerts;
+
+-- the old plan's mean stays exact while frozen (the details round it)
+SELECT baseline, details->'old_mean_exec_time_ms' AS shown
+  FROM nadia_bgw.alerts WHERE kind = 'plan_change' AND state = 'open' AND details ? 'old_planid';
 
 -- the old plan dominant again: three normal runs resolve it
 SELECT * FROM cycle(9, '{111, 222, 444}', '{80, 20, 100}', '{1, 6, 1.2}');
