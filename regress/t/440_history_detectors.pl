@@ -1,5 +1,5 @@
 # 440_history_detectors.pl -- detectors that judge statistics history
-# against learned baselines: plan change (rows per call), new heavy
+# against learned baselines: plan change (plan ids, or rows per call), new heavy
 # statement, dead tuples, temporary file spill, cache hit ratio drop and
 # deadlocks.  A steady warm-up must open none of them; each is then
 # triggered by a real cause.  A "cycle" here is what the worker does:
@@ -93,12 +93,16 @@ for (1 .. 20)
 }
 is($resolved, 1, 'VACUUM resolves it');
 
-# --- plan change: the same statement suddenly returns thousands of rows
+# --- plan change: the same statement suddenly returns thousands of rows,
+# and, once analyzed, through another plan.  With plan history (the
+# capture on) the new plan's id and its time per call open the alert;
+# without it, the rows or blocks per call (the fallback)
 $node->safe_psql('postgres', 'UPDATE big SET grp = 7 WHERE k <= 5000');
-ok(cycle_until_open('plan_change'), 'rows per call jumping opens a plan-change alert');
+$node->safe_psql('postgres', 'ANALYZE big');
+ok(cycle_until_open('plan_change'), 'a new, slower plan opens a plan-change alert');
 like( $node->safe_psql('postgres',
 		"SELECT metric || ' ' || query FROM nadia_bgw.alerts WHERE kind = 'plan_change'"),
-	qr/^(rows_per_call|shared_blks_per_call) SELECT k FROM big WHERE grp = \$1/,
+	qr/^(plan_mean_exec_time_ms|rows_per_call|shared_blks_per_call) SELECT k FROM big WHERE grp = \$1/,
 	'on the statement whose rows changed');
 
 # --- new heavy statement; a new cheap one is not flagged

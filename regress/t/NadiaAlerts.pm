@@ -169,7 +169,7 @@ our %PAYLOAD_KEYS = (
 my %object_keys = (type => 'string', name => 'string', database => 'string|null',
 	relation => 'string', queryid => 'string', user => 'string|null');
 # string fields of the details a payload may carry: names, modes, states, times
-my $detail_strings = qr/^(user|mode|locktype|state|relation|queryid|blocked_queryid|xact_start|backend_xid|backend_xmin|wal_status|slot_type|sync_state|restart_lsn|last_vacuum|last_autovacuum)$/;
+my $detail_strings = qr/^(user|mode|locktype|state|relation|queryid|blocked_queryid|xact_start|backend_xid|backend_xmin|wal_status|slot_type|sync_state|restart_lsn|last_vacuum|last_autovacuum|old_planid|new_planid|change_summary)$/;
 
 # json_type(VALUE): the JSON type JSON::PP decoded VALUE from
 sub json_type

@@ -37,6 +37,7 @@ double		nadia_latency_critical_ratio = 10.0;
 double		nadia_latency_min_increase_ms = 5.0;
 int			nadia_latency_min_calls = 20;
 double		nadia_latency_sigma = 3.0;
+double		nadia_plan_change_slowdown = 1.5;
 double		nadia_plan_change_ratio = 10.0;
 double		nadia_plan_change_min_blocks = 100.0;
 double		nadia_plan_change_min_rows = 1000.0;
@@ -148,8 +149,11 @@ static const NumericSetting numeric_settings[] = {
 	REAL_SETTING("nadia_bgw.latency_sigma",
 				 "Standard deviations above the baseline mean an observation must also exceed.",
 				 nadia_latency_sigma, 0.0, 1000.0),
+	REAL_SETTING("nadia_bgw.plan_change_slowdown",
+				 "Mean time per call of a statement's new dominant plan, over its old plan's, that flags a plan change.",
+				 nadia_plan_change_slowdown, 1.01, 1e9),
 	REAL_SETTING("nadia_bgw.plan_change_ratio",
-				 "Jump of shared blocks or rows per call, over baseline, that flags a plan change.",
+				 "Fallback without plan history: jump of shared blocks or rows per call, over baseline, that flags a plan change.",
 				 nadia_plan_change_ratio, 1.01, 1e9),
 	REAL_SETTING("nadia_bgw.plan_change_min_blocks",
 				 "Smallest increase of shared blocks per call that is flagged.",

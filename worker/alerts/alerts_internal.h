@@ -92,6 +92,7 @@ extern double nadia_latency_critical_ratio;
 extern double nadia_latency_min_increase_ms;
 extern int	nadia_latency_min_calls;
 extern double nadia_latency_sigma;
+extern double nadia_plan_change_slowdown;
 extern double nadia_plan_change_ratio;
 extern double nadia_plan_change_min_blocks;
 extern double nadia_plan_change_min_rows;
@@ -141,6 +142,7 @@ extern bool nadia_debug_fail_notify;
 typedef struct NadiaDetectContext
 {
 	bool		have_history;	/* nadia_bgw.samples exists */
+	bool		have_plans;		/* nadia_bgw.plan_samples exists (1.1) */
 	bool		fresh;			/* a sample newer than the last run's */
 	int64		last_seen;		/* newest sample of the previous run, or 0 */
 	TimestampTz last_seen_at;	/* its sampled_at, or 0 */

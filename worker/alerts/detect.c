@@ -136,7 +136,8 @@ load_context(NadiaDetectContext *ctx)
 	memset(ctx, 0, sizeof(*ctx));
 	rc = SPI_execute("SELECT last_sample_id, runs,"
 					 "       pg_catalog.to_regclass('nadia_bgw.samples') IS NOT NULL,"
-					 "       last_sampled_at"
+					 "       last_sampled_at,"
+					 "       pg_catalog.to_regclass('nadia_bgw.plan_samples') IS NOT NULL"
 					 "  FROM nadia_bgw.detector_state WHERE id = 1 FOR UPDATE",
 					 false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -152,6 +153,8 @@ load_context(NadiaDetectContext *ctx)
 	ctx->have_history = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 	d = SPI_getbinval(tup, desc, 4, &isnull);
 	ctx->last_seen_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	/* plan history (1.1): plan_change is judged from plan ids */
+	ctx->have_plans = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 
 	if (!ctx->have_history)
 	{

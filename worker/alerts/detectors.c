@@ -227,28 +227,166 @@ static const char *const query_latency_sql =
 	" ORDER BY firing DESC, o.total_ms DESC";
 
 /*
- * Shared blocks or rows per call jumping by an order of magnitude is the
- * footprint of a new plan (an index gone, a join order flipped), often
- * before the latency shows it.
+ * A statement whose dominant plan (the plan with the most calls) in the
+ * recent window is not the one it had before, and is slower per call by
+ * plan_change_slowdown.  "Before" is the reference: while an alert of the
+ * statement is open, the old plan it recorded (frozen, like the baselines
+ * of an object with an open alert); otherwise the dominant plan over the
+ * baseline_samples samples preceding the window, judged only with enough
+ * calls there and in baseline_min_samples of them (the warm-up).  A plan
+ * accepted by resolving its alert by hand (the new plan of the latest
+ * alert of the statement, if resolved_by = 'manual') does not fire again.
+ * Rows with firing = false are statements judged normal: the old plan
+ * dominant again, or the new one no longer slower.
+ *
+ * Parameters: $1 window, $2 latency_min_calls, $3 plan_change_slowdown,
+ * $4 baseline_samples, $5 baseline_min_samples, $6 latency_critical_ratio.
  */
 static const char *const plan_change_sql =
-	STATEMENT_WINDOW_SQL
-	", m AS ("
-	"  SELECT o.*, v.metric, v.value, v.min_increase, v.ord"
-	"    FROM o CROSS JOIN LATERAL (VALUES"
-	"      ('shared_blks_per_call', o.blks_pc, $4, 1),"
-	"      ('rows_per_call', o.rows_pc, $5, 2)) v(metric, value, min_increase, ord))"
-	"SELECT 'plan_change', pg_catalog.format('plan_change:%s:%s:%s', o.dbid, o.userid, o.queryid),"
-	"       pg_catalog.format('query %s in %s', o.queryid, o.datname), 'statement',"
-	"       o.dbid, o.datname, NULL::oid, NULL::text, o.queryid, o.userid, o.query,"
-	"       o.metric, b.mean, o.value, 'warning',"
-	STATEMENT_DETAILS_SQL ","
-	"       o.value >= $3 * b.mean AND o.value - b.mean >= o.min_increase AS firing"
-	"  FROM m o JOIN nadia_bgw.baselines b"
-	"    ON b.scope = 'statement' AND b.dbid = o.dbid AND b.objid = o.queryid"
-	"   AND b.userid = o.userid AND b.metric = o.metric"
-	" WHERE o.calls >= $2 AND b.n >= $6"
-	" ORDER BY firing DESC, o.ord, o.total_ms DESC";
+	"WITH win AS ("
+	"  SELECT p.dbid, p.userid, p.queryid, p.planid,"
+	"         pg_catalog.sum(s.calls)::float8 AS calls,"
+	"         pg_catalog.sum(s.total_exec_time)::float8 AS total_ms"
+	"    FROM nadia_bgw.plan_samples s JOIN nadia_bgw.plans p ON p.plan_ref = s.plan_ref"
+	"   WHERE s.sampled_at = ANY ($1)"
+	"   GROUP BY p.dbid, p.userid, p.queryid, p.planid"
+	"  HAVING pg_catalog.sum(s.calls) > 0),"
+	" st AS ("
+	"  SELECT w.dbid, w.userid, w.queryid, pg_catalog.sum(w.calls) AS calls,"
+	"         pg_catalog.format('plan_change:%s:%s:%s', w.dbid, w.userid, w.queryid) AS alert_key"
+	"    FROM win w GROUP BY w.dbid, w.userid, w.queryid"
+	"  HAVING pg_catalog.sum(w.calls) >= $2),"
+	" nw AS ("
+	"  SELECT DISTINCT ON (w.dbid, w.userid, w.queryid) w.*, w.total_ms / w.calls AS mean_ms"
+	"    FROM win w"
+	"   ORDER BY w.dbid, w.userid, w.queryid, w.calls DESC, w.total_ms DESC, w.planid),"
+	" bounds AS ("
+	"  SELECT (SELECT pg_catalog.min(t) FROM pg_catalog.unnest($1) t) AS hi,"
+	"         (SELECT pg_catalog.min(r.sampled_at) FROM ("
+	"            SELECT x.sampled_at FROM nadia_bgw.samples x"
+	"             WHERE x.sampled_at < (SELECT pg_catalog.min(t) FROM pg_catalog.unnest($1) t)"
+	"             ORDER BY x.sampled_at DESC LIMIT $4) r) AS lo),"
+	" ref AS ("
+	"  SELECT p.dbid, p.userid, p.queryid, p.planid,"
+	"         pg_catalog.sum(s.calls)::float8 AS calls,"
+	"         pg_catalog.sum(s.total_exec_time)::float8 AS total_ms,"
+	"         pg_catalog.count(DISTINCT s.sampled_at) AS samples"
+	"    FROM st JOIN nadia_bgw.plans p"
+	"      ON p.dbid = st.dbid AND p.userid = st.userid AND p.queryid = st.queryid"
+	"    JOIN nadia_bgw.plan_samples s ON s.plan_ref = p.plan_ref"
+	/* scalar subqueries: init plans, so the executor prunes partitions */
+	"   WHERE s.sampled_at >= (SELECT b.lo FROM bounds b)"
+	"     AND s.sampled_at < (SELECT b.hi FROM bounds b)"
+	"   GROUP BY p.dbid, p.userid, p.queryid, p.planid"
+	"  HAVING pg_catalog.sum(s.calls) > 0),"
+	" od AS ("
+	"  SELECT DISTINCT ON (r.dbid, r.userid, r.queryid) r.* FROM ref r"
+	"   ORDER BY r.dbid, r.userid, r.queryid, r.calls DESC, r.total_ms DESC, r.planid),"
+	" j AS ("
+	"  SELECT st.*, nw.planid AS new_planid, nw.calls AS new_calls, nw.mean_ms AS new_ms,"
+	"         CASE WHEN a.alert_id IS NOT NULL THEN (a.details->>'old_planid')::int8"
+	"              ELSE od.planid END AS old_planid,"
+	/* the alert's baseline: the old plan's mean, unrounded */
+	"         CASE WHEN a.alert_id IS NOT NULL THEN a.baseline"
+	"              ELSE od.total_ms / od.calls END AS old_ms,"
+	"         CASE WHEN a.alert_id IS NOT NULL THEN (a.details->>'old_calls')::float8"
+	"              ELSE od.calls END AS old_calls,"
+	"         CASE WHEN a.alert_id IS NOT NULL THEN (a.details->>'reference_samples')::int8"
+	"              ELSE od.samples END AS ref_samples,"
+	"         (SELECT (l.details->>'new_planid')::int8 FROM nadia_bgw.alerts l"
+	"           WHERE l.alert_key = st.alert_key ORDER BY l.alert_id DESC LIMIT 1)"
+	"           AS last_planid,"
+	"         (SELECT l.resolved_by = 'manual' FROM nadia_bgw.alerts l"
+	"           WHERE l.alert_key = st.alert_key ORDER BY l.alert_id DESC LIMIT 1)"
+	"           AS last_accepted"
+	"    FROM st JOIN nw USING (dbid, userid, queryid)"
+	"    LEFT JOIN od USING (dbid, userid, queryid)"
+	"    LEFT JOIN nadia_bgw.alerts a"
+	"      ON a.alert_key = st.alert_key AND a.state = 'open' AND a.details ? 'old_planid'"
+	"     AND a.baseline IS NOT NULL"
+	"   WHERE a.alert_id IS NOT NULL OR (od.calls >= $2 AND od.samples >= $5)),"
+	" f AS ("
+	"  SELECT j.*, COALESCE(j.new_planid <> j.old_planid AND j.new_ms >= $3 * j.old_ms"
+	"                       AND NOT (COALESCE(j.last_accepted, false)"
+	"                                AND COALESCE(j.last_planid = j.new_planid, false)),"
+	"                       false) AS firing"
+	"    FROM j)"
+	"SELECT 'plan_change', f.alert_key,"
+	"       pg_catalog.format('query %s in %s', f.queryid, COALESCE(d.datname::text, q.datname::text)),"
+	"       'statement', f.dbid, COALESCE(d.datname::text, q.datname::text),"
+	"       NULL::oid, NULL::text, f.queryid, f.userid, q.query,"
+	"       'plan_mean_exec_time_ms', f.old_ms, f.new_ms,"
+	"       CASE WHEN f.new_ms >= $6 * f.old_ms THEN 'critical' ELSE 'warning' END,"
+	"       CASE WHEN f.firing THEN pg_catalog.jsonb_build_object("
+	"           'old_planid', f.old_planid::text, 'new_planid', f.new_planid::text,"
+	"           'old_mean_exec_time_ms', pg_catalog.round(f.old_ms::numeric, 3),"
+	"           'new_mean_exec_time_ms', pg_catalog.round(f.new_ms::numeric, 3),"
+	"           'old_calls', f.old_calls, 'new_calls', f.new_calls, 'calls', f.calls,"
+	"           'change_summary', nadia_bgw._plan_change_summary(po.plan_nodes, pn.plan_nodes),"
+	"           'user', COALESCE(r.rolname::text, q.username::text),"
+	"           'reference_samples', f.ref_samples,"
+	"           'window_samples', pg_catalog.cardinality($1)) END,"
+	"       f.firing"
+	"  FROM f"
+	"  LEFT JOIN nadia_bgw.statements q"
+	"    ON q.dbid = f.dbid AND q.userid = f.userid AND q.queryid = f.queryid"
+	"  LEFT JOIN pg_catalog.pg_database d ON d.oid = f.dbid"
+	"  LEFT JOIN pg_catalog.pg_roles r ON r.oid = f.userid"
+	"  LEFT JOIN nadia_bgw.plans po ON f.firing AND po.dbid = f.dbid"
+	"   AND po.userid = f.userid AND po.queryid = f.queryid AND po.planid = f.old_planid"
+	"  LEFT JOIN nadia_bgw.plans pn ON f.firing AND pn.dbid = f.dbid"
+	"   AND pn.userid = f.userid AND pn.queryid = f.queryid AND pn.planid = f.new_planid"
+	" ORDER BY f.firing DESC, f.calls DESC";
+
+/*
+ * The fallback for statements without plan history (the capture off, in a
+ * session or for the server, or a database whose extension is still at
+ * 1.0): shared blocks or rows per call jumping by an order of magnitude is
+ * the footprint of a new plan (an index gone, a join order flipped).  A
+ * statement with plan rows in the window is left to the detector above,
+ * under the same alert key, so one plan change is one alert.
+ */
+#define PLAN_CHANGE_BLOCKS_SQL(extra_where) \
+	STATEMENT_WINDOW_SQL \
+	", m AS (" \
+	"  SELECT o.*, v.metric, v.value, v.min_increase, v.ord" \
+	"    FROM o CROSS JOIN LATERAL (VALUES" \
+	"      ('shared_blks_per_call', o.blks_pc, $4, 1)," \
+	"      ('rows_per_call', o.rows_pc, $5, 2)) v(metric, value, min_increase, ord))" \
+	"SELECT 'plan_change', pg_catalog.format('plan_change:%s:%s:%s', o.dbid, o.userid, o.queryid)," \
+	"       pg_catalog.format('query %s in %s', o.queryid, o.datname), 'statement'," \
+	"       o.dbid, o.datname, NULL::oid, NULL::text, o.queryid, o.userid, o.query," \
+	"       o.metric, b.mean, o.value, 'warning'," \
+	STATEMENT_DETAILS_SQL "," \
+	"       o.value >= $3 * b.mean AND o.value - b.mean >= o.min_increase AS firing" \
+	"  FROM m o JOIN nadia_bgw.baselines b" \
+	"    ON b.scope = 'statement' AND b.dbid = o.dbid AND b.objid = o.queryid" \
+	"   AND b.userid = o.userid AND b.metric = o.metric" \
+	" WHERE o.calls >= $2 AND b.n >= $6" extra_where \
+	" ORDER BY firing DESC, o.ord, o.total_ms DESC"
+
+/* a database whose extension is at 1.0: no plan history at all */
+static const char *const plan_change_blocks_sql = PLAN_CHANGE_BLOCKS_SQL("");
+
+/* with plan history: only the statements that have none in the window */
+static const char *const plan_change_blocks_rest_sql =
+	PLAN_CHANGE_BLOCKS_SQL(
+						   "   AND NOT EXISTS (SELECT 1 FROM nadia_bgw.plans p"
+						   "                     JOIN nadia_bgw.plan_samples s ON s.plan_ref = p.plan_ref"
+						   "                    WHERE p.dbid = o.dbid AND p.userid = o.userid"
+						   "                      AND p.queryid = o.queryid AND s.sampled_at = ANY ($1))");
+
+static bool
+have_plans(NadiaDetectContext *ctx)
+{
+	return ctx->have_plans;
+}
+
+static bool
+no_plans(NadiaDetectContext *ctx)
+{
+	return !ctx->have_plans;
+}
 
 /*
  * A statement never seen before that at once takes a large share of the
@@ -650,7 +788,17 @@ const NadiaDetector nadia_detectors[] = {
 		{WINDOW, INT(nadia_latency_min_calls), REAL(nadia_latency_ratio),
 		 REAL(nadia_latency_min_increase_ms), REAL(nadia_latency_sigma),
 		 REAL(nadia_latency_critical_ratio), COUNT(nadia_baseline_min_samples)}},
-	{"plan change", "plan_change", true, NULL, plan_change_sql,
+	{"plan change", "plan_change", true, have_plans, plan_change_sql,
+		{WINDOW, INT(nadia_latency_min_calls), REAL(nadia_plan_change_slowdown),
+		 COUNT(nadia_baseline_samples), COUNT(nadia_baseline_min_samples),
+		 REAL(nadia_latency_critical_ratio)}},
+	{"plan change (blocks per call)", "plan_change", true, have_plans,
+		plan_change_blocks_rest_sql,
+		{WINDOW, INT(nadia_latency_min_calls), REAL(nadia_plan_change_ratio),
+		 REAL(nadia_plan_change_min_blocks), REAL(nadia_plan_change_min_rows),
+		 COUNT(nadia_baseline_min_samples)}},
+	{"plan change (blocks per call)", "plan_change", true, no_plans,
+		plan_change_blocks_sql,
 		{WINDOW, INT(nadia_latency_min_calls), REAL(nadia_plan_change_ratio),
 		 REAL(nadia_plan_change_min_blocks), REAL(nadia_plan_change_min_rows),
 		 COUNT(nadia_baseline_min_samples)}},

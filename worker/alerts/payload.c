@@ -74,7 +74,9 @@ static const char *const payload_string_keys[] = {
 	"user", "mode", "locktype", "state", "relation", "queryid",
 	"blocked_queryid", "xact_start", "backend_xid", "backend_xmin",
 	"wal_status", "slot_type", "sync_state", "restart_lsn",
-	"last_vacuum", "last_autovacuum"
+	"last_vacuum", "last_autovacuum",
+	/* plan_change: 64-bit plan ids, and node names built from the catalogs */
+	"old_planid", "new_planid", "change_summary"
 };
 
 static bool
