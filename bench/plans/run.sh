@@ -18,7 +18,12 @@
 #           transaction latency of each arm comes from pgbench's
 #           per-transaction log.  In a closed loop a client's TPS is the
 #           inverse of its latency, so the TPS loss of an arm is
-#           1 - latency(nothing) / latency(arm).  Why blocks in one run and
+#           1 - latency(nothing) / latency(arm).  Transactions slower than
+#           10 x the run's median are stalls of the shared machine, left
+#           out of all arms alike and counted per arm (bench/plans/
+#           arms.awk); the loss with them kept is printed too, and the
+#           run's own noise: an A/A comparison of alternate blocks of the
+#           "nothing" arm.  Why blocks in one run and
 #           not alternating runs: all four arms see the same machine within
 #           milliseconds of each other (the machine is shared), and a SET
 #           costs one round trip per block, not per transaction (a SET in
@@ -52,7 +57,7 @@
 #   PARTS=overhead ROUNDS=5 SECONDS_PER_RUN=20 bash bench/plans/run.sh
 #
 # Knobs: PARTS (default "overhead storage advice"), ROUNDS (pgbench runs per
-# workload and client count, default 3), SECONDS_PER_RUN (default 15),
+# workload and client count, default 5), SECONDS_PER_RUN (default 12),
 # BLOCK (transactions per arm switch, default 100), DAYS and ROWS_PER_DAY
 # (NADIA data, default 30 x 10,000), SCALE (pgbench -i scale, default 10),
 # NTABLES (storage workload, default 1000 = 5,000 statements),
@@ -67,7 +72,7 @@ set -euo pipefail
 . "$ROOT/bench/lib.sh"
 . "$ROOT/bench/lib/statements.sh"
 
-bench_defaults "PARTS=overhead storage advice" ROUNDS=3 SECONDS_PER_RUN=15 BLOCK=100 DAYS=30 ROWS_PER_DAY=10000 \
+bench_defaults "PARTS=overhead storage advice" ROUNDS=5 SECONDS_PER_RUN=12 BLOCK=100 DAYS=30 ROWS_PER_DAY=10000 \
 	SCALE=10 NTABLES=1000 STORAGE_ROUNDS=30 ADVICE_XACTS=400 DIR=/tmp/nadia_bench_plans PORT=5531
 part() { grep -qw "$1" <<<"$PARTS"; }
 HERE=$ROOT/bench/plans
@@ -143,7 +148,10 @@ if part overhead; then
 		(cd "$logs" && pgbench -n -T "$SECONDS_PER_RUN" -c "$2" -j "$(($2 < 2 ? 1 : 2))" \
 			-D k=0 -D block="$BLOCK" -D scale="$SCALE" -l ${WORKLOAD[$1]} >"$DIR/pgbench.out" 2>&1) ||
 			{ cat "$DIR/pgbench.out"; exit 1; }
-		cat "$logs"/pgbench_log.* | awk -v block="$BLOCK" -f "$HERE/arms.awk"
+		cat "$logs"/pgbench_log.* >"$DIR/xacts.log"
+		local median
+		median=$(awk '{print $3}' "$DIR/xacts.log" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+		awk -v block="$BLOCK" -v cut="$((median * 10))" -f "$HERE/arms.awk" "$DIR/xacts.log"
 	}
 	# one warm-up run: caches, the capture's first plan of each statement
 	arms_run nadia_demo 2 >/dev/null
@@ -154,17 +162,26 @@ if part overhead; then
 		"auto_explain.sample_rate $(Q -c "SHOW auto_explain.sample_rate"), pg_qualstats.sample_rate $(Q -c "SHOW pg_qualstats.sample_rate"))"
 	for w in select_only nadia_demo; do
 		for c in 1 8; do
-			nadia=(); ae=(); qs=(); lat=()
+			nadia=(); ae=(); qs=(); aa=(); lat=(); rnadia=(); rae=(); rqs=(); st=()
 			for r in $(seq 1 "$ROUNDS"); do
-				read -r m0 n0 m1 n1 m2 n2 m3 n3 < <(arms_run "$w" "$c")
+				read -r m0 n0 m1 n1 m2 n2 m3 n3 h0 h1 r0 r1 r2 r3 s0 s1 s2 s3 < <(arms_run "$w" "$c")
 				nadia+=("$(loss "$m0" "$m1")"); ae+=("$(loss "$m0" "$m2")"); qs+=("$(loss "$m0" "$m3")")
+				rnadia+=("$(loss "$r0" "$r1")"); rae+=("$(loss "$r0" "$r2")"); rqs+=("$(loss "$r0" "$r3")")
+				aa+=("$(loss "$h0" "$h1")")
 				lat+=("$m0/$m1/$m2/$m3")
-				echo "$w $c $r $m0 $n0 $m1 $n1 $m2 $n2 $m3 $n3" >>"$DIR/overhead.raw"
+				st+=("$s0/$s1/$s2/$s3")
+				echo "$w $c $r $m0 $n0 $m1 $n1 $m2 $n2 $m3 $n3 $h0 $h1 $r0 $r1 $r2 $r3 $s0 $s1 $s2 $s3" >>"$DIR/overhead.raw"
 			done
 			printf '%-12s %d client(s): TPS loss median (spread) nadia_bgw %6s%% (%s)  auto_explain %6s%% (%s)  pg_qualstats %6s%% (%s)\n' \
 				"$w" "$c" "$(med "${nadia[@]}")" "$(spread "${nadia[@]}")" "$(med "${ae[@]}")" "$(spread "${ae[@]}")" \
 				"$(med "${qs[@]}")" "$(spread "${qs[@]}")"
+			printf '%-12s              A/A noise (nothing vs nothing, alternate blocks): median %s%% (%s)\n' "" \
+				"$(med "${aa[@]}")" "$(spread "${aa[@]}")"
+			printf '%-12s              stalls kept in: nadia_bgw %s%% (%s)  auto_explain %s%% (%s)  pg_qualstats %s%% (%s)\n' "" \
+				"$(med "${rnadia[@]}")" "$(spread "${rnadia[@]}")" "$(med "${rae[@]}")" "$(spread "${rae[@]}")" \
+				"$(med "${rqs[@]}")" "$(spread "${rqs[@]}")"
 			printf '%-12s              mean latency us nothing/nadia/auto_explain/qualstats per round: %s\n' "" "${lat[*]}"
+			printf '%-12s              stalls (> 10 x median latency) nothing/nadia/auto_explain/qualstats per round: %s\n' "" "${st[*]}"
 		done
 	done
 	echo "   transactions per arm, last run: $(tail -n 1 "$DIR/overhead.raw" | awk '{print $5, $7, $9, $11}')"
