@@ -16,17 +16,23 @@
 #      (target: within 2x).
 # The worker's cycles are driven by wake(): interval 1 h, the advice at
 # every cycle (nadia_bgw.advice_interval = 0), everything else default.
+# The workload runs as an application role, nadia_app, not as a superuser:
+# the advice plans a statement again as the role that ran it, and refuses
+# a superuser's.
 
 bench_defaults ADVICE_CYCLES=3 ADVICE_MAX_CYCLES=4
 P=$ROOT/demo/pgbench
 Q -c "CREATE EXTENSION IF NOT EXISTS hypopg"
+Q -c "CREATE ROLE nadia_app LOGIN" -c "GRANT SELECT, INSERT, UPDATE ON public.interactions TO nadia_app" \
+	-c "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO nadia_app"
 Q -c "ALTER SYSTEM SET nadia_bgw.interval = '1h'" -c "ALTER SYSTEM SET nadia_bgw.advice_interval = 0" \
 	-c "SELECT pg_reload_conf()" >/dev/null
 
 # the lookup's calls and total execution time so far (pg_stat_statements)
 lookup_totals() {
 	Q -F ' ' -c "SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0) FROM pg_stat_statements
-	              WHERE query LIKE 'SELECT id, created_at, review_status, quality_score%'"
+	              WHERE query LIKE 'SELECT id, created_at, review_status, quality_score%'
+	                AND userid = 'nadia_app'::regrole"
 }
 # advice_cycles N: N cycles of workload + worker cycle; prints the lookup's
 # mean execution time (ms) over them
@@ -34,7 +40,7 @@ advice_cycles() {
 	local c0 t0 c1 t1 i
 	read -r c0 t0 < <(lookup_totals)
 	for i in $(seq 1 "$1"); do
-		pgbench -n -t "$ADVICE_XACTS" -f "$P/user_history.sql@5" -f "$P/insert_hot.sql@3" \
+		pgbench -U nadia_app -n -t "$ADVICE_XACTS" -f "$P/user_history.sql@5" -f "$P/insert_hot.sql@3" \
 			-f "$P/update_review.sql@2" >/dev/null 2>"$DIR/pgbench.err" || { cat "$DIR/pgbench.err"; exit 1; }
 		Q -c "SELECT pg_stat_force_next_flush()" -c "SELECT nadia_bgw.wake(wait => true, timeout_ms => 600000)" >/dev/null
 	done

@@ -24,8 +24,18 @@ $PSQL -qAt -c "ALTER SYSTEM SET nadia_bgw.interval = '1h'" -c "ALTER SYSTEM SET 
 	-c "SELECT pg_reload_conf()" >/dev/null
 trap '$PSQL -qAt -c "ALTER SYSTEM RESET nadia_bgw.interval" -c "ALTER SYSTEM RESET nadia_bgw.advice_interval" \
 	-c "SELECT pg_reload_conf()" >/dev/null' EXIT
+# the lookups run as the application's role: the advice plans a statement
+# again as the role that ran it, never as a superuser (it refuses those)
+$PSQL -q <<'SQL'
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'nadia_app') THEN
+        CREATE ROLE nadia_app LOGIN;
+    END IF;
+END $$;
+GRANT SELECT ON public.interactions TO nadia_app;
+SQL
 cycle() {
-	pgbench -n -t "$CALLS" -f "$SCRIPT" >/dev/null 2>&1
+	pgbench -U nadia_app -n -t "$CALLS" -f "$SCRIPT" >/dev/null 2>&1
 	$PSQL -qAt -c "SELECT pg_stat_force_next_flush()" -c "SELECT nadia_bgw.wake(wait => true, timeout_ms => 120000)" >/dev/null
 }
 # mcp NAME ARGUMENTS-JSON...: one MCP session (initialize, then a
