@@ -1,6 +1,6 @@
 # 80_plans.sh -- plans in history: the review UI's per-user history lookup
 # loses its index, the capture records the new plan, and an MCP client
-# finds the slow statement (slow_queries), its plans (explain_query: the
+# finds the slow statement (query_stats), its plans (explain_query: the
 # old index scan and the new sequential scan, each with its share of calls
 # and time) and the index that fixes it (missing_indexes: the worker's
 # advice, checked by what-if planning with hypopg when it is installed).
@@ -78,7 +78,7 @@ QUERYID=$($PSQL -At -c "SELECT queryid FROM nadia_bgw.statements
 echo "$HYPOPG"
 
 say "An MCP client: the slow statement, its plans from history, and the index advice"
-mcp slow_queries '{"limit":3,"since":"1h"}' \
+mcp query_stats '{"query_pattern":"review_status, quality_score","since":"1h","limit":3}' \
 	explain_query "{\"queryid\":\"$QUERYID\",\"since\":\"1h\"}" \
 	missing_indexes '{"since":"1h"}'
 
