@@ -7,20 +7,25 @@
 -- of the figures); with 8 clients two clients are in each arm at any time,
 -- so all four see the same machine at once.  :k counts the client's
 -- transactions from 0 (pgbench's log numbers them from 1: k = number - 1),
--- the footer bench/plans/arm_footer.sql increments it.
+-- the footer bench/plans/arm_footer.sql increments it.  The SETs are
+-- literal (no :variables) so that the script also runs with -M prepared.
 \if :k % :block = 0
 \set arm (:k / :block + :client_id) % 4
-\set cap 0
-\set ae -1
-\set qs 0
-\if :arm = 1
-\set cap 1
+\if :arm = 0
+SET nadia_bgw.plan_capture = off;
+SET auto_explain.log_min_duration = -1;
+SET pg_qualstats.enabled = off;
+\elif :arm = 1
+SET nadia_bgw.plan_capture = on;
+SET auto_explain.log_min_duration = -1;
+SET pg_qualstats.enabled = off;
 \elif :arm = 2
-\set ae 0
-\elif :arm = 3
-\set qs 1
+SET nadia_bgw.plan_capture = off;
+SET auto_explain.log_min_duration = 0;
+SET pg_qualstats.enabled = off;
+\else
+SET nadia_bgw.plan_capture = off;
+SET auto_explain.log_min_duration = -1;
+SET pg_qualstats.enabled = on;
 \endif
-SET nadia_bgw.plan_capture = :cap;
-SET auto_explain.log_min_duration = :ae;
-SET pg_qualstats.enabled = :qs;
 \endif

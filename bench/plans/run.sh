@@ -56,7 +56,9 @@
 #   bash bench/plans/run.sh
 #   PARTS=overhead ROUNDS=5 SECONDS_PER_RUN=20 bash bench/plans/run.sh
 #
-# Knobs: PARTS (default "overhead storage advice"), ROUNDS (pgbench runs per
+# Knobs: PARTS (default "overhead storage advice"), WORKLOADS (of the
+# overhead part, default "select_only nadia_demo"; also select_prepared:
+# -S in the prepared protocol, a plan's id computed once), ROUNDS (pgbench runs per
 # workload and client count, default 5), SECONDS_PER_RUN (default 12),
 # BLOCK (transactions per arm switch, default 100), DAYS and ROWS_PER_DAY
 # (NADIA data, default 30 x 10,000), SCALE (pgbench -i scale, default 10),
@@ -73,7 +75,7 @@ set -euo pipefail
 . "$ROOT/bench/lib/statements.sh"
 
 bench_defaults "PARTS=overhead storage advice" ROUNDS=5 SECONDS_PER_RUN=12 BLOCK=100 DAYS=30 ROWS_PER_DAY=10000 \
-	SCALE=10 NTABLES=1000 STORAGE_ROUNDS=30 ADVICE_XACTS=400 DIR=/tmp/nadia_bench_plans PORT=5531
+	SCALE=10 "WORKLOADS=select_only nadia_demo" NTABLES=1000 STORAGE_ROUNDS=30 ADVICE_XACTS=400 DIR=/tmp/nadia_bench_plans PORT=5531
 part() { grep -qw "$1" <<<"$PARTS"; }
 HERE=$ROOT/bench/plans
 
@@ -136,6 +138,7 @@ if part overhead; then
 	chmod 644 "$DIR"/arm_*.sql
 	declare -A WORKLOAD=(
 		[select_only]="-f $DIR/arm_select_only.sql"
+		[select_prepared]="-M prepared -f $DIR/arm_select_only.sql"
 		[nadia_demo]="-f $DIR/arm_user_history.sql@5 -f $DIR/arm_insert_hot.sql@3 -f $DIR/arm_update_review.sql@2"
 	)
 	# arms_run WORKLOAD CLIENTS: one pgbench run; prints the mean latency
@@ -160,7 +163,7 @@ if part overhead; then
 	echo "   switched every $BLOCK transactions per client; ${SECONDS_PER_RUN}s runs, $ROUNDS rounds; TPS loss vs nothing"
 	echo "   ($(Q -c "SHOW server_version"); nadia_bgw.plan_sample_rate $(Q -c "SHOW nadia_bgw.plan_sample_rate"),"\
 		"auto_explain.sample_rate $(Q -c "SHOW auto_explain.sample_rate"), pg_qualstats.sample_rate $(Q -c "SHOW pg_qualstats.sample_rate"))"
-	for w in select_only nadia_demo; do
+	for w in $WORKLOADS; do
 		for c in 1 8; do
 			nadia=(); ae=(); qs=(); aa=(); lat=(); rnadia=(); rae=(); rqs=(); st=()
 			for r in $(seq 1 "$ROUNDS"); do
