@@ -18,6 +18,10 @@ ensure_packages $NADIA_BASE_PACKAGES
 for f in "$ROOT"/regress/extra-packages/*.list; do
 	[ -e "$f" ] && ensure_packages $(grep -v '^#' "$f")
 done
+# the plans step checks the index advice by what-if planning (hypopg)
+if [ "$PG_CONFIG" = "$DEFAULT_PG_CONFIG" ]; then
+	ensure_packages postgresql-15-hypopg
+fi
 log "building"
 build
 

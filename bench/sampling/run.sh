@@ -25,6 +25,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
 . "$ROOT/bench/lib.sh"
+. "$ROOT/bench/lib/statements.sh"
 
 # ROUNDS: PoWA coalesces every 100 snapshots
 bench_defaults NTABLES=1000 ROUNDS=100 ROUNDS_30D=20 PORT=5511 DIR=/tmp/nadia_bench_sampling
@@ -64,16 +65,9 @@ Q -c "CREATE EXTENSION pg_stat_statements; CREATE EXTENSION nadia_bgw"
 if [ -n "$POWA" ]; then
 	Q -c "CREATE EXTENSION btree_gist; CREATE EXTENSION powa"
 fi
+# five statement shapes per table: NSTMT distinct normalized statements
+bench_statement_tables "$NTABLES" "$DIR/all.sql"
 Q <<SQL
-DO \$\$
-BEGIN
-  FOR i IN 1..$NTABLES LOOP
-    EXECUTE format('CREATE TABLE bench_t%s (id int PRIMARY KEY, a int, b text)', i);
-    EXECUTE format('CREATE INDEX ON bench_t%s (a)', i);
-    EXECUTE format('INSERT INTO bench_t%s SELECT g, g %% 50, md5(g::text) FROM generate_series(1, 200) g', i);
-  END LOOP;
-END \$\$;
-ANALYZE;
 CREATE FUNCTION bench_floor() RETURNS void LANGUAGE plpgsql AS \$f\$
 DECLARE r record;
 BEGIN
@@ -91,16 +85,6 @@ BEGIN
 END \$f\$;
 CREATE TABLE bench_cost (round int, phase text, floor_ms float8, nadia_ms float8, powa_ms float8);
 SQL
-# five statement shapes per table: NSTMT distinct normalized statements
-for i in $(seq 1 "$NTABLES"); do
-	echo "SELECT b FROM bench_t$i WHERE id = 1;"
-	echo "SELECT count(*) FROM bench_t$i WHERE a < 10;"
-	echo "UPDATE bench_t$i SET a = a + 1 WHERE id = 2;"
-	echo "SELECT max(a) FROM bench_t$i;"
-	echo "SELECT id FROM bench_t$i WHERE a = 3 ORDER BY id LIMIT 5;"
-done >"$DIR/all.sql"
-Q -f "$DIR/all.sql" >/dev/null
-Q -c "SELECT pg_stat_force_next_flush()" >/dev/null
 
 # baselines: the first sample/snapshot of each only records where counters are
 Q -c "SELECT nadia_bgw.take_sample()" >/dev/null

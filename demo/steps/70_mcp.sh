@@ -49,29 +49,4 @@ echo '$ nadia-mcp "'"$CONN"'" < session.jsonl'
 "$MCP" "$CONN" <"$DEMO_DIR/mcp_session.jsonl" 2>"$DEMO_DIR/mcp_stderr.log" >"$DEMO_DIR/mcp_answers.jsonl"
 
 # print the answers for people: node is there (the MCP tests use it)
-node - "$DEMO_DIR/mcp_session.jsonl" "$DEMO_DIR/mcp_answers.jsonl" <<'JS'
-const fs = require('fs');
-const sent = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse);
-const got = fs.readFileSync(process.argv[3], 'utf8').trim().split('\n').map(JSON.parse);
-const byId = Object.fromEntries(got.map((a) => [a.id, a]));
-const cut = (s, n) => (s.length > n ? s.slice(0, n) + ' ...' : s);
-for (const m of sent) {
-  console.log(`\n>>> ${m.method}${m.params?.name ? ' ' + m.params.name + ' ' + JSON.stringify(m.params.arguments) : ''}`);
-  if (m.id === undefined) { console.log('    (a notification: no answer)'); continue; }
-  const a = byId[m.id];
-  if (a.error) { console.log(`<<< error ${a.error.code}: ${a.error.message}`); continue; }
-  const r = a.result;
-  if (m.method === 'initialize') {
-    console.log(`<<< protocolVersion ${r.protocolVersion}, server ${r.serverInfo.name} ${r.serverInfo.version}`);
-  } else if (m.method === 'tools/list') {
-    console.log(`<<< ${r.tools.length} tools:`);
-    for (const t of r.tools) console.log(`    ${t.name.padEnd(24)} ${t.title}`);
-  } else if (r.isError) {
-    console.log(`<<< isError: ${r.content[0].text}`);
-  } else {
-    const sc = r.structuredContent;
-    console.log(`<<< ${sc.row_count} row(s)${sc.note ? ' (' + sc.note + ')' : ''}`);
-    for (const row of sc.rows) console.log('    ' + cut(JSON.stringify(row), 300));
-  }
-}
-JS
+node "$ROOT/demo/mcp_print.js" "$DEMO_DIR/mcp_session.jsonl" "$DEMO_DIR/mcp_answers.jsonl"
