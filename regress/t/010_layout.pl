@@ -16,11 +16,12 @@ my $src = $ENV{NADIA_SRC_ROOT} or BAIL_OUT('NADIA_SRC_ROOT is not set');
 # and those of modules of a lower level that it is allowed to use
 my %uses = (
 	core => [],
-	history => ['core'],
-	rollup => ['core'],
-	maintenance => ['core'],
-	alerts => [ 'core', 'history', 'rollup' ],
-	scheduler => [ 'core', 'history', 'rollup', 'maintenance', 'alerts' ],
+	plans => ['core'],
+	history => [ 'core', 'plans' ],
+	rollup => [ 'core', 'plans' ],
+	maintenance => [ 'core', 'plans' ],
+	alerts => [ 'core', 'plans', 'history', 'rollup' ],
+	scheduler => [ 'core', 'plans', 'history', 'rollup', 'maintenance', 'alerts' ],
 );
 
 my @worker = sort glob("$src/worker/*/*.[ch]");

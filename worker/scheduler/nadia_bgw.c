@@ -23,6 +23,7 @@
 #include "alerts/alerts.h"
 #include "rollup/rollup.h"
 #include "history/history.h"
+#include "plans/plans.h"
 
 PG_MODULE_MAGIC;
 
@@ -151,6 +152,7 @@ _PG_init(void)
 	nadia_history_define_gucs();
 	nadia_maintenance_define_gucs();
 	nadia_alerts_define_gucs();
+	nadia_plans_define_gucs();
 	MarkGUCPrefixReserved("nadia_bgw");
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -160,7 +162,11 @@ _PG_init(void)
 	nadia_shmem_register(&nadia_worker_state_shmem);
 	nadia_shmem_register(&nadia_rollup_shmem);
 	nadia_shmem_register(&nadia_tracked_shmem);
+	nadia_shmem_register(&nadia_plans_shmem);
 	nadia_shmem_install();
+
+	/* the plan capture watches every backend's executor (docs/plans.md) */
+	nadia_plans_install_hooks();
 
 	/*
 	 * pg_upgrade starts both clusters in binary upgrade mode (-b) and
