@@ -16,7 +16,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use NadiaTest;
 
-my $node = nadia_node('plan_store_fake', conf => "nadia_bgw.interval = 3600\n");
+# the real capture off: nothing but the test's store reaches the sampler
+my $node = nadia_node('plan_store_fake', conf => "nadia_bgw.interval = 3600\nnadia_bgw.plan_capture = off\n");
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
 # the store as two tables; the functions keep the contract's signatures
@@ -33,9 +34,7 @@ sql(q{
 		not_tracked bigint, texts_dropped bigint, plan_ids_computed bigint,
 		created_at timestamptz);
 	INSERT INTO public.fake_info VALUES (0, 100, 0, 4096, 0, 0, 0, '2026-01-01 00:00:00+00');
-	DROP FUNCTION IF EXISTS nadia_bgw._plan_store(boolean);
-	DROP FUNCTION IF EXISTS nadia_bgw._plan_store_info();
-	CREATE FUNCTION nadia_bgw._plan_store(with_text boolean DEFAULT true)
+	CREATE OR REPLACE FUNCTION nadia_bgw._plan_store(with_text boolean DEFAULT true)
 	RETURNS TABLE (dbid oid, userid oid, queryid bigint, planid bigint,
 		calls bigint, total_exec_time double precision, min_exec_time double precision,
 		max_exec_time double precision, rows bigint, shared_blks_hit bigint,
@@ -49,9 +48,11 @@ sql(q{
 		       CASE WHEN with_text THEN f.plan_text END, CASE WHEN with_text THEN f.summary END,
 		       CASE WHEN with_text THEN f.plan_nodes END, CASE WHEN with_text THEN f.sampled_nodes END
 		  FROM public.fake_store f $$;
-	CREATE FUNCTION nadia_bgw._plan_store_info()
-	RETURNS TABLE (entries integer, max_entries integer, text_bytes bigint, max_text_bytes bigint,
-		not_tracked bigint, texts_dropped bigint, plan_ids_computed bigint, created_at timestamptz)
+	CREATE OR REPLACE FUNCTION nadia_bgw._plan_store_info(
+		OUT entries integer, OUT max_entries integer, OUT text_bytes bigint, OUT max_text_bytes bigint,
+		OUT not_tracked bigint, OUT texts_dropped bigint, OUT plan_ids_computed bigint,
+		OUT created_at timestamptz)
+	RETURNS record
 	LANGUAGE sql AS $$ SELECT * FROM public.fake_info $$;
 });
 
@@ -80,16 +81,18 @@ sub calls_of
 		  . " WHERE p.planid = $p AND h.sampled_at = (SELECT sampled_at FROM nadia_bgw.samples WHERE sample_id = $sample)");
 }
 
-# --- the first sample is the baseline: a plans row per plan, no history
+# --- a baseline (the worker's first cycle may have taken it already),
+# then new plans: one plans row each, their executions since created
+my $s0 = take();
+is(sql("SELECT outcome->>'plans' FROM nadia_bgw.samples WHERE sample_id = $s0"), 'ok', 'the plans source ran');
 sql('INSERT INTO public.fake_store VALUES ' . join(', ', plan_row(1001, 11, 5, 50), plan_row(1001, 12, 3, 30)));
 my $s1 = take();
-is(sql("SELECT outcome->>'plans' FROM nadia_bgw.samples WHERE sample_id = $s1"), 'ok', 'the plans source ran');
 is(sql("SELECT string_agg(planid || ':' || queryid || ':' || summary, ' ' ORDER BY planid) FROM nadia_bgw.plans"),
 	'11:1001:Seq Scan on public.t11 12:1001:Seq Scan on public.t12',
 	'one plans row per plan, two plan ids of one statement kept apart');
 is(sql("SELECT count(*) FROM nadia_bgw.plans WHERE plan_text LIKE 'Seq Scan on public.t1_ %' AND plan_nodes->0->>'node' = 'Seq Scan'"),
 	'2', 'with their text and nodes');
-is(sql('SELECT count(*) FROM nadia_bgw.plan_samples'), '0', 'a baseline writes no history');
+is(calls_of(11, $s1) . ' ' . calls_of(12, $s1), '5 3', 'new plans: their executions since they were created');
 
 # --- the interval's executions: deltas; a new plan counts from its creation
 bump(11, 4, 40);
@@ -98,8 +101,9 @@ my $s2 = take();
 is(calls_of(11, $s2), '4', 'plan 11: the executions of the interval');
 is(calls_of(12, $s2), 'none', 'plan 12 did not run: no row');
 is(calls_of(21, $s2), '2', 'a new plan: its executions since it was created');
-is(sql("SELECT total_exec_time || ' ' || rows || ' ' || shared_blks_hit FROM nadia_bgw.plan_samples h"
-		  . " JOIN nadia_bgw.plans p USING (plan_ref) WHERE p.planid = 11"),
+is(sql("SELECT h.total_exec_time || ' ' || h.rows || ' ' || h.shared_blks_hit FROM nadia_bgw.plan_samples h"
+		  . " JOIN nadia_bgw.plans p USING (plan_ref) JOIN nadia_bgw.samples s ON s.sampled_at = h.sampled_at"
+		  . " WHERE p.planid = 11 AND s.sample_id = $s2"),
 	'40 8 12', 'time, rows and blocks are deltas too');
 is(sql('SELECT count(*) FROM nadia_bgw.plans'), '3', 'the new plan got its plans row');
 is(sql("SELECT count(*) FROM nadia_bgw.plan_history WHERE tier = 'raw' AND sample_id = $s2 AND calls > 0"),
@@ -114,7 +118,8 @@ is(sql("SELECT sampled_nodes->0->>'actual_rows' || ' ' || (sampled_at IS NOT NUL
 	'5 true', 'sampled nodes copied when the store has a newer sample');
 is(sql("SELECT last_seen = (SELECT last_seen FROM public.fake_store WHERE planid = 12) FROM nadia_bgw.plans WHERE planid = 12"),
 	't', 'last_seen follows the store');
-is(sql("SELECT sampled_calls FROM nadia_bgw.plan_samples h JOIN nadia_bgw.plans p USING (plan_ref) WHERE p.planid = 12"),
+is(sql("SELECT h.sampled_calls FROM nadia_bgw.plan_samples h JOIN nadia_bgw.plans p USING (plan_ref)"
+		  . " JOIN nadia_bgw.samples s ON s.sampled_at = h.sampled_at WHERE p.planid = 12 AND s.sample_id = $s3"),
 	'1', 'instrumented executions counted');
 
 # --- the store full: one not_tracked event with both counts, and a warning
@@ -166,7 +171,7 @@ $node->restart;
 wait_until($node, "SELECT runs >= 1 FROM nadia_bgw.status WHERE task = 'sample'");
 is(sql("SELECT count(*) FROM nadia_bgw.stats_events WHERE source = 'plans' AND kind = 'state_lost' AND sample_id > $s6"),
 	'1', 'after a restart: state_lost');
-is(sql("SELECT count(*) FROM nadia_bgw.plan_samples h JOIN nadia_bgw.samples s USING (sampled_at) WHERE s.sample_id > $s6"),
+is(sql("SELECT count(*) FROM nadia_bgw.plan_samples h JOIN nadia_bgw.samples s ON s.sampled_at = h.sampled_at WHERE s.sample_id > $s6"),
 	'0', 'and no delta against the lost state');
 bump(11, 1, 1);
 my $s8 = take();

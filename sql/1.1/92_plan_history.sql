@@ -1,6 +1,6 @@
 
 -- nadia_bgw 1.0 -> 1.1 -- plan history as the sampler keeps it
--- (worker/history/plan_store.c, tracked_plans.c; docs/history.md, "Plan
+-- (worker/history/plan_source.c, tracked_plans.c; docs/history.md, "Plan
 -- history").  The tables are in 90_plans.sql.
 
 -- The capture's own counters as of the last sample (one row): executions
@@ -10,7 +10,7 @@
 -- back reports its growth again.
 CREATE TABLE nadia_bgw.plan_store_state (
     id            boolean PRIMARY KEY DEFAULT true CHECK (id),
-    created_at    timestamptz NOT NULL,
+    created_at    timestamptz,      -- NULL: the library was not preloaded
     not_tracked   bigint NOT NULL,
     texts_dropped bigint NOT NULL
 );

@@ -295,7 +295,7 @@ static const NadiaHistColumn cluster_cols[] = {
 /*
  * Plans: one row per (queryid, dbid, userid, planid) of the capture's
  * store, nadia_bgw._plan_store(false) (worker/plans/, counters cumulative
- * since the entry was created), read by plan_store.c.  History rows are
+ * since the entry was created), read by plan_source.c.  History rows are
  * keyed by the plans row (plan_ref), made by tracked_plans.c the first
  * time a plan is seen.  The store's created_at restarts every counter: a
  * store that was set up again counts from zero.  last_seen and sampled_at

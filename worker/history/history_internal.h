@@ -9,7 +9,7 @@
  *		delta_sql.c			the generated SQL of the databases and cluster sources
  *		sampler_readers.c	readers of the tracked sources
  *		tracked_*.c			last-seen values of the tracked sources (tracked.h)
- *		plan_store.c		plans: the capture's store read as a tracked source
+ *		plan_source.c		plans: the capture's store read as a tracked source
  *		statement_texts.c	texts of statements seen for the first time
  *		evictions.c			pg_stat_statements evictions
  *		gauges.c			activity, lock waits, replication
@@ -221,7 +221,7 @@ extern void nadia_catalog_tables(const NadiaHistSource *src, TimestampTz ts, Dat
 extern void nadia_catalog_indexes(const NadiaHistSource *src, TimestampTz ts, Datum changed, Datum dropped);
 extern bool nadia_index_catalog_ready(const NadiaHistSource *src, NadiaTrackedRows *rows, int row);
 
-/* plan_store.c, tracked_plans.c: the plans source ------------------------*/
+/* plan_source.c, tracked_plans.c: the plans source ------------------------*/
 
 extern void nadia_read_plans(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *pgss_schema);
 extern const char *nadia_plans_unavailable(const NadiaHistSource *src);

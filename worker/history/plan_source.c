@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * plan_store.c
+ * plan_source.c
  *		The plans source: the capture's store (nadia_bgw._plan_store(),
  *		worker/plans/) read as a tracked source, whether this database can
  *		sample it, and the store's own counters (plans it had no room
@@ -158,6 +158,7 @@ nadia_check_plan_store(const NadiaHistSource *src, TimestampTz ts, int64 sample_
 					   bool from_worker, int64 seen)
 {
 	bool		isnull,
+				created_null,
 				first;
 	int64		not_tracked,
 				texts_dropped,
@@ -172,11 +173,11 @@ nadia_check_plan_store(const NadiaHistSource *src, TimestampTz ts, int64 sample_
 
 	nadia_spi_check(nadia_spi_exec("SELECT i.not_tracked, i.texts_dropped, i.created_at,"
 								   " i.entries, i.max_entries, i.text_bytes, i.max_text_bytes,"
-								   " st.created_at IS NULL,"
-								   " CASE WHEN st.created_at = i.created_at THEN i.not_tracked - st.not_tracked"
-								   "      ELSE i.not_tracked END,"
-								   " CASE WHEN st.created_at = i.created_at THEN i.texts_dropped - st.texts_dropped"
-								   "      ELSE i.texts_dropped END,"
+								   " st.id IS NULL,"
+								   " CASE WHEN st.created_at IS NOT DISTINCT FROM i.created_at"
+								   "      THEN i.not_tracked - st.not_tracked ELSE i.not_tracked END,"
+								   " CASE WHEN st.created_at IS NOT DISTINCT FROM i.created_at"
+								   "      THEN i.texts_dropped - st.texts_dropped ELSE i.texts_dropped END,"
 								   " ss.last_warning_at IS NULL OR ss.last_warning_at < $1 - interval '1 hour'"
 								   " FROM nadia_bgw._plan_store_info() i"
 								   " LEFT JOIN nadia_bgw.plan_store_state st ON true"
@@ -188,7 +189,8 @@ nadia_check_plan_store(const NadiaHistSource *src, TimestampTz ts, int64 sample_
 		elog(ERROR, "nadia_bgw._plan_store_info() returned " UINT64_FORMAT " rows", SPI_processed);
 	not_tracked = nadia_spi_getint8(0, 1, &isnull);
 	texts_dropped = nadia_spi_getint8(0, 2, &isnull);
-	created_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	/* NULL: the library is not preloaded, the store is empty */
+	created_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &created_null);
 	entries = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	max_entries = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 	text_bytes = nadia_spi_getint8(0, 6, &isnull);
@@ -225,9 +227,9 @@ nadia_check_plan_store(const NadiaHistSource *src, TimestampTz ts, int64 sample_
 								   " ON CONFLICT (id) DO UPDATE SET created_at = $1, not_tracked = $2,"
 								   " texts_dropped = $3"
 								   " WHERE (st.created_at, st.not_tracked, st.texts_dropped)"
-								   "   IS DISTINCT FROM ($1, $2, $3)",
+								   "   IS DISTINCT FROM ($1::timestamptz, $2::bigint, $3::bigint)",
 								   3, (Oid[]) {TIMESTAMPTZOID, INT8OID, INT8OID},
 								   (Datum[]) {created_at, Int64GetDatum(not_tracked), Int64GetDatum(texts_dropped)},
-								   NULL, false, 0),
+								   created_null ? "n  " : NULL, false, 0),
 					SPI_OK_INSERT, "writing nadia_bgw.plan_store_state");
 }
