@@ -87,6 +87,17 @@ $delta = $node->safe_psql('postgres', q{
 $delta = (split /\n/, $delta)[-1];
 is($delta, 3, 'three plannings of a simple query: three plan trees hashed');
 
+# --- the extended protocol: portals of a prepared statement with a parameter
+my $before = $node->safe_psql('postgres', 'SELECT plan_ids_computed FROM nadia_bgw._plan_store_info()');
+$node->pgbench('-n -M prepared -c 1 -t 50', 0, [qr/processed: 50\/50/], [qr/^$/],
+	'pgbench, extended protocol, 50 executions',
+	{ '700_select' => "\\set id random(1, 10000)\nSELECT v, id FROM t WHERE id = :id;\n" });
+my $qb = queryid_of('SELECT v, id FROM t WHERE id = $1');
+like(plans_of($qb), qr/^-?\d+\|50\|50$/,
+	'custom and generic plans of one shape: one plan id, 50 calls, 50 rows');
+cmp_ok($node->safe_psql('postgres', "SELECT plan_ids_computed - $before FROM nadia_bgw._plan_store_info()"),
+	'<', 15, 'the cached generic plan is not hashed at each execution');
+
 # --- exact counters ------------------------------------------------------
 $node->safe_psql('postgres', "SELECT * FROM t WHERE id <= 5") for 1 .. 4;
 my $q2 = queryid_of('SELECT * FROM t WHERE id <= $1');
@@ -143,9 +154,37 @@ like($node->safe_psql('postgres',
 		"SELECT sampled_nodes::text FROM nadia_bgw._plan_store() WHERE queryid = $q4"),
 	qr/"actual_rows":\s*0/, 'the sampled nodes hold the actual rows');
 
+# --- the slow-plan rule: every execution after the mean reached it -------
+$node->safe_psql('postgres', q{
+	SET nadia_bgw.plan_sample_min_duration = 0;
+	SELECT max(v) FROM t WHERE id < 30; SELECT max(v) FROM t WHERE id < 30;
+	SELECT max(v) FROM t WHERE id < 30;
+});
+my $q5 = queryid_of('SELECT max(v) FROM t WHERE id < $1');
+is($node->safe_psql('postgres',
+		"SELECT calls, sampled_calls FROM nadia_bgw._plan_store(false) WHERE queryid = $q5"),
+	'3|2', 'plan_sample_min_duration 0: sampled from the second execution on');
+
+# --- describing a plan fails: the statement does not -------------------
+my $logpos = -s $node->logfile;
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	SET nadia_bgw.debug_fail_task = 'plan description';
+	SELECT count(*) FROM t WHERE v = 3 AND id > 100;
+});
+is($ret, 0, 'a statement whose plan cannot be described succeeds');
+is($out, '99', 'with its result');
+is($err, '', 'and no message to the client');
+$node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE v = 3 AND id > 100');
+my $q6 = queryid_of('SELECT count(*) FROM t WHERE v = $1 AND id > $2');
+is($node->safe_psql('postgres',
+		"SELECT calls, plan_text IS NULL FROM nadia_bgw._plan_store() WHERE queryid = $q6"),
+	'2|t', 'counted; the plan is not described again');
+is(log_count($node, qr/LOG:  nadia_bgw: could not describe plan -?\d+ of query $q6 \(SQLSTATE 09000\)/, $logpos), 1,
+	'the failure is logged once, with its SQLSTATE only');
+
 # --- superusers only -----------------------------------------------------
 $node->safe_psql('postgres', 'CREATE ROLE app LOGIN; GRANT USAGE ON SCHEMA nadia_bgw TO app');
-my ($ret, $out, $err) = $node->psql('postgres',
+($ret, $out, $err) = $node->psql('postgres',
 	'SELECT count(*) FROM nadia_bgw._plan_store()', extra_params => [ '-U', 'app' ]);
 like($err, qr/permission denied for function _plan_store/, 'a non-superuser cannot read the store');
 ($ret, $out, $err) = $node->psql('postgres',

@@ -236,6 +236,9 @@ describe_plan(void *arg)
 	}
 	if (d->sample)
 		d->sampled_nodes = nadia_plan_sampled_json(d->qd);
+	/* the test build fails here, after the catalogs were read */
+	nadia_debug_fail_point(nadia_bgw_debug_fail_task, "nadia_bgw.debug_fail_task",
+						   "task", "plan description");
 }
 
 /*
@@ -249,7 +252,8 @@ describe_plan(void *arg)
  * transaction as it is: it runs in its own subtransaction
  * (nadia_guarded_call), which the error rolls back, releasing exactly
  * what it took, while the application's statement -- already executed --
- * goes on.  The failure is logged at LOG with its SQLSTATE only, and the
+ * goes on.  The failure is logged at LOG with its SQLSTATE only (its
+ * message could quote what the plan was describing), and the
  * plan is not described again.  Such a subtransaction assigns no
  * transaction id (it writes nothing) and happens once per new plan and
  * per sampled execution.  Without a transaction to start it in, or in
@@ -296,8 +300,9 @@ describe(QueryDesc *qd, NadiaPlanEntry *entry, bool texts, bool sample)
 			nadia_plan_store_text_failed(entry, false);
 		ereport(LOG,
 				(errcode(err.sqlerrcode),
-				 errmsg("nadia_bgw: could not describe plan " INT64_FORMAT " of query " INT64_FORMAT ": %s",
-						entry->key.planid, entry->key.queryid, err.public_text),
+				 errmsg("nadia_bgw: could not describe plan " INT64_FORMAT " of query " INT64_FORMAT " (SQLSTATE %s)",
+						entry->key.planid, entry->key.queryid,
+						unpack_sql_state(err.sqlerrcode)),
 				 errhint("The plan's counters are kept; its text is missing from the plan store.")));
 	}
 	MemoryContextDelete(cxt);
@@ -399,11 +404,18 @@ plans_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	int			i;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB)
+	/* a committed subtransaction's portals now belong to its parent */
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
 	for (i = 0; i < MAX_CAPTURED; i++)
-		if (slots[i].qd != NULL && slots[i].subid == mySubid)
+	{
+		if (slots[i].qd == NULL || slots[i].subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
 			slots[i].qd = NULL;
+		else
+			slots[i].subid = parentSubid;
+	}
 }
 
 void

@@ -41,6 +41,8 @@ static const char *const kept_properties[] = {
 	"Single Copy",
 	"Disabled",
 	"Estimates",
+	"Buckets",
+	"Hits",
 	NULL
 };
 

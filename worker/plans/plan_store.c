@@ -146,6 +146,13 @@ nadia_plan_store_count(const NadiaPlanKey *key, const NadiaPlanExec *exec,
 	e = hash_search(plan_hash, key, HASH_FIND, NULL);
 	if (e == NULL)
 	{
+		/* full: no exclusive lock for each execution of an untracked plan */
+		if (hash_get_num_entries(plan_hash) >= nadia_plan_max)
+		{
+			LWLockRelease(pshared->lock);
+			pg_atomic_fetch_add_u64(&pshared->not_tracked, 1);
+			return NULL;
+		}
 		LWLockRelease(pshared->lock);
 		LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
 		e = create_entry(key);
