@@ -53,6 +53,10 @@ is(sql("SELECT bool_and(plan_text IS NOT NULL AND plan_nodes IS NOT NULL) FROM n
 my $seq_ref = sql("SELECT plan_ref FROM nadia_bgw.plans WHERE queryid = $qid AND plan_text LIKE '%Seq Scan%'");
 isnt($seq_ref, '', 'the sequential plan is told by its text');
 is(calls_at($s1), '2,3', 'both plans have history in the sample: their executions');
+is(sql("SELECT (rows_written->>'plans')::int = (SELECT count(*) FROM nadia_bgw.plan_samples h"
+		  . " WHERE h.sampled_at = x.sampled_at) AND source_ms ? 'plans'"
+		  . " FROM nadia_bgw.samples x WHERE sample_id = $s1"),
+	't', 'the sample records the rows the source wrote and its time');
 is(sql("SELECT h.calls FROM nadia_bgw.plan_samples h JOIN nadia_bgw.plans p USING (plan_ref)"
 		  . " JOIN nadia_bgw.samples s ON s.sampled_at = h.sampled_at"
 		  . " WHERE s.sample_id = $s1 AND p.plan_ref = $seq_ref"),
