@@ -93,7 +93,7 @@ ok(wake($node), 'cycle after the crash');
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(DISTINCT source, ',' ORDER BY source) FROM nadia_bgw.stats_events"
 		  . " WHERE kind = 'state_lost' AND sample_id > $before"),
-	'cluster,databases,indexes,statements,tables', 'every source took a new baseline');
+	'cluster,databases,indexes,plans,statements,tables', 'every source took a new baseline');
 is( $node->safe_psql('postgres',
 		"SELECT coalesce(sum(n_tup_ins), 0) FROM nadia_bgw.table_history WHERE relname = 't' AND sample_id > $before"),
 	'1', 'no delta against the lost state');

@@ -100,7 +100,7 @@ is($node->safe_psql('postgres',
 		"SELECT string_agg(source, ',' ORDER BY source) FROM nadia_bgw.stats_events"
 		  . " WHERE kind = 'state_lost' AND sample_id >= (SELECT min(sample_id) FROM nadia_bgw.samples"
 		  . "   WHERE sampled_at > pg_postmaster_start_time())"),
-	'indexes,tables', 'the first sample after a restart takes a new baseline (databases and cluster'
+	'indexes,plans,tables', 'the first sample after a restart takes a new baseline (databases and cluster'
 	  . ' keep theirs in unlogged tables, which a clean restart keeps)');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM nadia_bgw.table_history WHERE relname = 'after_t'"

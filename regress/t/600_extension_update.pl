@@ -2,7 +2,9 @@
 # of the released 1.0 that holds history, a rollup and an alert, with the
 # worker running: the update reaches the default version, builds the same
 # schema as a fresh install, keeps every row (no table is dropped and
-# recreated), and the worker goes on cycling without a restart.
+# recreated), and the worker goes on cycling without a restart.  Plan
+# history (1.1) is skipped without an error on 1.0 and starts after the
+# update.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -52,6 +54,13 @@ is($node->safe_psql('postgres',
 cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM public.dashboard_daily_metrics'),
 	'>', 1, 'the rollup has rows');
 
+# the library's plans source has no tables in a 1.0 schema: skipped, not failed
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT (outcome->>'plans') || ' / ' || failed_sources::text, '; ')
+	  FROM nadia_bgw.samples}),
+	'skipped: the extension\'s schema has no plan history (ALTER EXTENSION nadia_bgw UPDATE) / {}',
+	'on 1.0 the plans source is skipped without an error');
+
 my $pid = $node->safe_psql('postgres', 'SELECT DISTINCT worker_pid FROM nadia_bgw.status');
 my $started = $node->safe_psql('postgres', 'SELECT DISTINCT worker_started_at FROM nadia_bgw.status');
 my $cycles = status_of($node, 'heartbeat', 'cycles');
@@ -66,7 +75,9 @@ is($node->safe_psql('postgres',
 	q{SELECT extversion FROM pg_extension WHERE extname = 'nadia_bgw'}),
 	$default, 'updated to the default version');
 
-# --- every row, table and partition is still there
+# --- every row, table and partition is still there (1.1 registers the
+# three plan history tables, sql/1.1/90_plans.sql)
+$before->{'nadia_bgw.history_tables'} =~ s/(\d+) rows$/($1 + 3) . ' rows'/e;
 compare_holdings($before, holdings($node, 'postgres'), 'after the update');
 is(join(',', partition_names($node, 'postgres')), join(',', @parts),
 	'the same history partitions are registered');
@@ -123,6 +134,14 @@ is($node->safe_psql('postgres', q{
 	 WHERE kind = 'state_lost' AND sampled_at > (SELECT max(sampled_at) FROM nadia_bgw.samples) - interval '1 hour'
 	   AND sample_id > (SELECT max(sample_id) - 2 FROM nadia_bgw.samples)}),
 	'0', 'the samples after the update continued from the last-seen values');
+# plan history starts with the update: the first sample after it takes
+# the baseline (a plans row per plan of the store), the next one deltas
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM nadia_bgw.plans) > 0,
+	       (SELECT count(*) FROM nadia_bgw.plan_samples) > 0,
+	       (SELECT initialized_at IS NOT NULL FROM nadia_bgw.source_state WHERE source = 'plans'),
+	       (SELECT outcome->>'plans' FROM nadia_bgw.samples ORDER BY sample_id DESC LIMIT 1)}),
+	't|t|t|ok', 'plan history starts after ALTER EXTENSION UPDATE');
 is($node->safe_psql('postgres',
 	q{SELECT firing_cycles > 1 AND state = 'open' FROM nadia_bgw.alerts WHERE alert_key = 'debug:update'}),
 	't', 'the alert goes on being evaluated');

@@ -159,7 +159,7 @@ my $first = $new->safe_psql('postgres',
 ok($first ne '', 'the worker sampled after the upgrade');
 is($new->safe_psql('postgres', qq{
 	SELECT string_agg(s.source, ',' ORDER BY s.source)
-	  FROM unnest(ARRAY['cluster', 'databases', 'indexes', 'statements', 'tables']) s(source)
+	  FROM unnest(ARRAY['cluster', 'databases', 'indexes', 'plans', 'statements', 'tables']) s(source)
 	 WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.stats_events e
 	                    WHERE e.sample_id = $first AND e.source = s.source AND e.kind = 'state_lost')}),
 	'', 'the first sample after the upgrade records lost state for every delta source');
@@ -167,7 +167,7 @@ is($new->safe_psql('postgres', qq{
 	SELECT string_agg(source, ',' ORDER BY source) FROM nadia_bgw.stats_events
 	 WHERE sample_id = $first AND kind = 'state_lost'
 	   AND details->>'reason' LIKE 'other cluster%'}),
-	'cluster,databases,indexes,statements,tables',
+	'cluster,databases,indexes,plans,statements,tables',
 	'each says its baseline belonged to another cluster');
 is($new->safe_psql('postgres', qq{
 	SELECT (SELECT count(*) FROM nadia_bgw.statement_samples x, nadia_bgw.samples s
