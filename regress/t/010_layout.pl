@@ -19,8 +19,9 @@ my %uses = (
 	history => ['core'],
 	rollup => ['core'],
 	maintenance => ['core'],
-	alerts => [ 'core', 'history', 'rollup' ],
-	scheduler => [ 'core', 'history', 'rollup', 'maintenance', 'alerts' ],
+	advice => [ 'core', 'history' ],
+	alerts => [ 'core', 'history', 'rollup', 'advice' ],
+	scheduler => [ 'core', 'history', 'rollup', 'maintenance', 'advice', 'alerts' ],
 );
 
 my @worker = sort glob("$src/worker/*/*.[ch]");

@@ -23,6 +23,7 @@
 #include "alerts/alerts.h"
 #include "rollup/rollup.h"
 #include "history/history.h"
+#include "advice/advice.h"
 
 PG_MODULE_MAGIC;
 
@@ -151,6 +152,7 @@ _PG_init(void)
 	nadia_history_define_gucs();
 	nadia_maintenance_define_gucs();
 	nadia_alerts_define_gucs();
+	nadia_advice_define_gucs();
 	MarkGUCPrefixReserved("nadia_bgw");
 
 	if (!process_shared_preload_libraries_in_progress)
