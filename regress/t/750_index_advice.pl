@@ -15,6 +15,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use NadiaTest;
+use NadiaMcp;
 
 my $node = nadia_node('index_advice', conf => <<'CONF');
 nadia_bgw.interval = 3600
@@ -172,6 +173,39 @@ is_deeply([ sort { $a cmp $b } keys %{ { map { $_ => 1 } @roles } } ], ['app'],
 	'and under no other role');
 unlike($log, qr/advice_probe_su user=\S+ pid=$worker\b/,
 	'the superuser\'s statement was never planned by the worker');
+
+# --- missing_indexes returns the advice first, the table-level list labelled
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.scanned AS SELECT g AS k FROM generate_series(1, 5000) g;
+	ANALYZE public.scanned});
+$node->safe_psql('postgres', 'SELECT count(*) FROM public.scanned WHERE k = 1') for 1 .. 3;
+ok(wake($node), 'a cycle samples the sequential scans');
+my $mcp = mcp_start(mcp_conninfo($node, mcp_make_role($node)));
+$mcp->initialize('2025-06-18');
+my $res = $mcp->call('missing_indexes', { min_rows => 1000, since => '2h' });
+my $rows = $res->{result}{structuredContent}{rows} // [];
+ok(scalar @$rows >= 2, 'missing_indexes answers')
+  or diag(NadiaMcp::json_encode($res));
+is($rows->[0]{source}, 'advice', 'the advice comes first');
+like($rows->[0]{create_statement}, qr/^CREATE INDEX ON public\.interactions \(user_id/,
+	'with its CREATE INDEX');
+ok($rows->[0]{verified} && $rows->[0]{est_gain_ms} > 0, 'verified, with its gain');
+ok((grep { $_ eq $app_qid } @{ $rows->[0]{queryids} }), 'naming the statement it serves');
+my ($fb) = grep { $_->{relname} eq 'scanned' } @$rows;
+is($fb && $fb->{source}, 'seq_scan_fallback', 'a table without advice is the labelled fallback');
+ok(!(grep { $_->{relname} eq 'interactions' && $_->{source} ne 'advice' } @$rows),
+	'a table with advice is not repeated in the fallback');
+# a database whose extension predates the advice: the fallback alone, said so
+$node->safe_psql('postgres', 'ALTER TABLE nadia_bgw.index_advice RENAME TO index_advice_away');
+$res = $mcp->call('missing_indexes', { min_rows => 1000, since => '2h' });
+$rows = $res->{result}{structuredContent}{rows} // [];
+ok(scalar @$rows >= 1 && !(grep { $_->{source} ne 'seq_scan_fallback' } @$rows),
+	'without nadia_bgw.index_advice: the table-level list only')
+  or diag(NadiaMcp::json_encode($res));
+like(NadiaMcp::json_encode($res), qr/no index advice: nadia_bgw.index_advice is not installed/,
+	'and the answer says so');
+$node->safe_psql('postgres', 'ALTER TABLE nadia_bgw.index_advice_away RENAME TO index_advice');
+$mcp->finish;
 
 # --- without hypopg: unverified, and labelled so
 $node->safe_psql('postgres', 'DROP EXTENSION hypopg');
