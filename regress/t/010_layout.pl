@@ -16,12 +16,13 @@ my $src = $ENV{NADIA_SRC_ROOT} or BAIL_OUT('NADIA_SRC_ROOT is not set');
 # and those of modules of a lower level that it is allowed to use
 my %uses = (
 	core => [],
-	history => ['core'],
-	rollup => ['core'],
-	maintenance => ['core'],
+	plans => ['core'],
+	history => [ 'core', 'plans' ],
+	rollup => [ 'core', 'plans' ],
+	maintenance => [ 'core', 'plans' ],
 	advice => [ 'core', 'history' ],
-	alerts => [ 'core', 'history', 'rollup', 'advice' ],
-	scheduler => [ 'core', 'history', 'rollup', 'maintenance', 'advice', 'alerts' ],
+	alerts => [ 'core', 'plans', 'history', 'rollup', 'advice' ],
+	scheduler => [ 'core', 'plans', 'history', 'rollup', 'maintenance', 'advice', 'alerts' ],
 );
 
 my @worker = sort glob("$src/worker/*/*.[ch]");

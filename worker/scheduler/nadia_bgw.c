@@ -23,6 +23,7 @@
 #include "alerts/alerts.h"
 #include "rollup/rollup.h"
 #include "history/history.h"
+#include "plans/plans.h"
 #include "advice/advice.h"
 
 PG_MODULE_MAGIC;
@@ -152,6 +153,7 @@ _PG_init(void)
 	nadia_history_define_gucs();
 	nadia_maintenance_define_gucs();
 	nadia_alerts_define_gucs();
+	nadia_plans_define_gucs();
 	nadia_advice_define_gucs();
 	MarkGUCPrefixReserved("nadia_bgw");
 
@@ -162,7 +164,11 @@ _PG_init(void)
 	nadia_shmem_register(&nadia_worker_state_shmem);
 	nadia_shmem_register(&nadia_rollup_shmem);
 	nadia_shmem_register(&nadia_tracked_shmem);
+	nadia_shmem_register(&nadia_plans_shmem);
 	nadia_shmem_install();
+
+	/* the plan capture watches every backend's executor (docs/plans.md) */
+	nadia_plans_install_hooks();
 
 	/*
 	 * pg_upgrade starts both clusters in binary upgrade mode (-b) and

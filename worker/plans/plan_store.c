@@ -1,0 +1,351 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan_store.c
+ *		The shared store of captured plans: a fixed-size hash of entries
+ *		with their counters, and a bounded area for their texts.
+ *
+ * Nothing here allocates backend memory or raises an error in the
+ * executor path: an entry is created with HASH_ENTER_NULL in a hash of
+ * fixed size, and when the hash is full the execution is only counted
+ * in not_tracked.  Counting takes the lock shared and the entry's
+ * spinlock, like pg_stat_statements; creating an entry or writing texts
+ * takes it exclusively.
+ *
+ * The text area is filled from its start and never compacted: entries
+ * are never removed while the server runs (their counters are cumulative
+ * and the "sample" task reads deltas), so nothing would ever be freed.
+ * A text that does not fit is dropped (texts_dropped) and its entry keeps
+ * counting.  A sample replaces the previous one in place when it fits in
+ * the room reserved for it, which is a quarter larger than the first
+ * sample so that later ones, whose numbers differ, usually fit too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "plans/plans_internal.h"
+
+#define PLANS_LOCK_NAME		"nadia_bgw_plans"
+
+typedef struct PlanShared
+{
+	LWLock	   *lock;
+	TimestampTz created_at;
+	uint32		text_max;		/* bytes of texts[] */
+	uint32		text_used;		/* under lock, exclusive to change */
+	pg_atomic_uint64 not_tracked;
+	pg_atomic_uint64 texts_dropped;
+	pg_atomic_uint64 plan_ids_computed;
+	char		texts[FLEXIBLE_ARRAY_MEMBER];
+} PlanShared;
+
+static PlanShared *pshared = NULL;
+static HTAB *plan_hash = NULL;
+
+static Size
+text_area_size(void)
+{
+	return (Size) nadia_plan_text_max * 1024;
+}
+
+static Size
+plans_shmem_size(void)
+{
+	return add_size(MAXALIGN(add_size(offsetof(PlanShared, texts), text_area_size())),
+					hash_estimate_size(nadia_plan_max, sizeof(NadiaPlanEntry)));
+}
+
+static void
+plans_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	pshared = ShmemInitStruct(PLANS_LOCK_NAME,
+							  add_size(offsetof(PlanShared, texts), text_area_size()),
+							  &found);
+	if (!found)
+	{
+		pshared->lock = &(GetNamedLWLockTranche(PLANS_LOCK_NAME))->lock;
+		pshared->created_at = GetCurrentTimestamp();
+		pshared->text_max = (uint32) text_area_size();
+		pshared->text_used = 0;
+		pg_atomic_init_u64(&pshared->not_tracked, 0);
+		pg_atomic_init_u64(&pshared->texts_dropped, 0);
+		pg_atomic_init_u64(&pshared->plan_ids_computed, 0);
+	}
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(NadiaPlanKey);
+	info.entrysize = sizeof(NadiaPlanEntry);
+	plan_hash = ShmemInitHash("nadia_bgw plans", nadia_plan_max, nadia_plan_max,
+							  &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+}
+
+/* registered from _PG_init (core/shmem.c) */
+const NadiaShmemPart nadia_plans_shmem = {
+	PLANS_LOCK_NAME, plans_shmem_size, 1, plans_shmem_startup
+};
+
+/* true when the library was preloaded and the store is attached */
+bool
+nadia_plan_store_ready(void)
+{
+	return pshared != NULL && plan_hash != NULL;
+}
+
+/* one plan tree hashed (plan_memo.c): what proves "once per plan" */
+void
+nadia_plan_store_count_hash(void)
+{
+	if (pshared != NULL)
+		pg_atomic_fetch_add_u64(&pshared->plan_ids_computed, 1);
+}
+
+/* a new entry, its counters zero; the caller holds the lock exclusively */
+static NadiaPlanEntry *
+create_entry(const NadiaPlanKey *key)
+{
+	NadiaPlanEntry *e;
+	bool		found;
+
+	e = hash_search(plan_hash, key, HASH_ENTER_NULL, &found);
+	if (e != NULL && !found)
+	{
+		/* everything after the key */
+		memset((char *) e + sizeof(NadiaPlanKey), 0,
+			   sizeof(NadiaPlanEntry) - sizeof(NadiaPlanKey));
+		SpinLockInit(&e->mutex);
+		e->text_state = NADIA_PLAN_TEXT_NONE;
+	}
+	return e;
+}
+
+/*
+ * Count one execution of a plan.  Returns its entry, or NULL when the
+ * store is full (the execution is then counted in not_tracked).  Sets
+ * *produce_texts when this backend is the one to produce the plan's
+ * texts (then it must end with nadia_plan_store_texts() or
+ * nadia_plan_store_text_failed()), and *mean_ms to the plan's mean
+ * execution time over all its executions so far.
+ */
+NadiaPlanEntry *
+nadia_plan_store_count(const NadiaPlanKey *key, const NadiaPlanExec *exec,
+					   bool *produce_texts, double *mean_ms)
+{
+	NadiaPlanEntry *e;
+
+	*produce_texts = false;
+	*mean_ms = 0;
+	LWLockAcquire(pshared->lock, LW_SHARED);
+	e = hash_search(plan_hash, key, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		LWLockRelease(pshared->lock);
+		LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
+		e = create_entry(key);
+		if (e == NULL)
+		{
+			LWLockRelease(pshared->lock);
+			pg_atomic_fetch_add_u64(&pshared->not_tracked, 1);
+			return NULL;
+		}
+	}
+
+	SpinLockAcquire(&e->mutex);
+	if (e->calls == 0)
+	{
+		e->first_seen = exec->now;
+		e->min_time = exec->time_ms;
+		e->max_time = exec->time_ms;
+	}
+	e->calls++;
+	e->total_time += exec->time_ms;
+	if (exec->time_ms < e->min_time)
+		e->min_time = exec->time_ms;
+	if (exec->time_ms > e->max_time)
+		e->max_time = exec->time_ms;
+	e->rows += exec->rows;
+	e->shared_blks_hit += exec->shared_blks_hit;
+	e->shared_blks_read += exec->shared_blks_read;
+	e->last_seen = exec->now;
+	if (exec->sampled)
+		e->sampled_calls++;
+	if (e->text_state == NADIA_PLAN_TEXT_NONE)
+	{
+		e->text_state = NADIA_PLAN_TEXT_PENDING;
+		*produce_texts = true;
+	}
+	*mean_ms = e->total_time / e->calls;
+	SpinLockRelease(&e->mutex);
+	LWLockRelease(pshared->lock);
+	return e;
+}
+
+/* Room for len bytes in the text area, or false (lock held exclusively). */
+static bool
+reserve_text(uint32 len, NadiaPlanText *piece)
+{
+	if (len > pshared->text_max - pshared->text_used)
+		return false;
+	piece->off = pshared->text_used;
+	piece->cap = len;
+	pshared->text_used += len;
+	return true;
+}
+
+static void
+put_text(NadiaPlanText *piece, const char *s, uint32 len)
+{
+	memcpy(pshared->texts + piece->off, s, len);
+	piece->len = len;
+}
+
+static void
+set_text_state(NadiaPlanEntry *e, NadiaPlanTextState state)
+{
+	SpinLockAcquire(&e->mutex);
+	e->text_state = state;
+	SpinLockRelease(&e->mutex);
+}
+
+/*
+ * Store the texts of a plan claimed by nadia_plan_store_count(): all of
+ * them or none (texts_dropped).
+ */
+void
+nadia_plan_store_texts(NadiaPlanEntry *entry, const NadiaPlanTexts *texts)
+{
+	const char *s[3];
+	NadiaPlanText *piece[3];
+	uint32		len[3];
+	uint32		total = 0;
+	int			i;
+
+	s[0] = texts->plan_text;
+	s[1] = texts->summary;
+	s[2] = texts->plan_nodes;
+	piece[0] = &entry->plan_text;
+	piece[1] = &entry->summary;
+	piece[2] = &entry->plan_nodes;
+	for (i = 0; i < 3; i++)
+	{
+		Size		l = s[i] ? strlen(s[i]) : 0;
+
+		/* a text larger than the whole area cannot fit anyway */
+		len[i] = (uint32) Min(l, (Size) PG_UINT32_MAX / 4);
+		total += len[i];
+	}
+
+	LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
+	if (total > pshared->text_max - pshared->text_used)
+	{
+		LWLockRelease(pshared->lock);
+		set_text_state(entry, NADIA_PLAN_TEXT_DROPPED);
+		pg_atomic_fetch_add_u64(&pshared->texts_dropped, 1);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+	{
+		reserve_text(len[i], piece[i]);
+		put_text(piece[i], s[i], len[i]);
+	}
+	set_text_state(entry, NADIA_PLAN_TEXT_STORED);
+	LWLockRelease(pshared->lock);
+}
+
+/*
+ * Producing the texts failed: either give the job back (retry, e.g. no
+ * transaction to produce them in) or mark it failed for good.
+ */
+void
+nadia_plan_store_text_failed(NadiaPlanEntry *entry, bool retry)
+{
+	set_text_state(entry, retry ? NADIA_PLAN_TEXT_NONE : NADIA_PLAN_TEXT_FAILED);
+}
+
+/*
+ * The latest sampled nodes of a plan replace the previous ones: in place
+ * when they fit, else in new room; when there is no room left the
+ * previous sample stays.
+ */
+void
+nadia_plan_store_sample(NadiaPlanEntry *entry, const char *json)
+{
+	Size		len = strlen(json);
+	TimestampTz now = GetCurrentTimestamp();
+	NadiaPlanText piece;
+
+	LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
+	piece = entry->sampled_nodes;
+	if (piece.cap < len)
+	{
+		uint32		room = pshared->text_max - pshared->text_used;
+
+		if (len > room ||
+			!reserve_text((uint32) Min(len + len / 4, room), &piece))
+		{
+			LWLockRelease(pshared->lock);
+			return;
+		}
+	}
+	put_text(&piece, json, (uint32) len);
+	SpinLockAcquire(&entry->mutex);
+	entry->sampled_nodes = piece;
+	entry->sampled_at = now;
+	SpinLockRelease(&entry->mutex);
+	LWLockRelease(pshared->lock);
+}
+
+void
+nadia_plan_store_info(NadiaPlanStoreInfo *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->max_entries = nadia_plan_max;
+	if (!nadia_plan_store_ready())
+		return;
+	LWLockAcquire(pshared->lock, LW_SHARED);
+	info->entries = (int) hash_get_num_entries(plan_hash);
+	info->text_bytes = pshared->text_used;
+	info->max_text_bytes = pshared->text_max;
+	info->created_at = pshared->created_at;
+	LWLockRelease(pshared->lock);
+	info->not_tracked = (int64) pg_atomic_read_u64(&pshared->not_tracked);
+	info->texts_dropped = (int64) pg_atomic_read_u64(&pshared->texts_dropped);
+	info->plan_ids_computed = (int64) pg_atomic_read_u64(&pshared->plan_ids_computed);
+}
+
+/*
+ * Call fn for a copy of each entry (its counters read under its spinlock)
+ * with the text area, under the lock held shared: texts only change under
+ * it exclusively.  An error in fn (out of memory) leaves the lock to the
+ * abort, which releases it.
+ */
+void
+nadia_plan_store_visit(NadiaPlanVisitFn fn, void *arg)
+{
+	HASH_SEQ_STATUS seq;
+	NadiaPlanEntry *e;
+
+	if (!nadia_plan_store_ready())
+		return;
+	LWLockAcquire(pshared->lock, LW_SHARED);
+	hash_seq_init(&seq, plan_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		NadiaPlanEntry copy;
+
+		SpinLockAcquire(&e->mutex);
+		copy = *e;
+		SpinLockRelease(&e->mutex);
+		if (copy.calls == 0)
+			continue;
+		fn(&copy, pshared->texts, arg);
+	}
+	LWLockRelease(pshared->lock);
+}

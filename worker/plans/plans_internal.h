@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * plans_internal.h
+ *		What the files of the plan capture share: the settings, the shared
+ *		store of plans (entries, counters, text area) and the backend-local
+ *		memo of plan ids.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NADIA_PLANS_INTERNAL_H
+#define NADIA_PLANS_INTERNAL_H
+
+#include "datatype/timestamp.h"
+#include "nodes/plannodes.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+
+#include "plans/plans.h"
+
+/* plans_guc.c: the settings (docs/gucs.md, "Plan capture") */
+extern bool nadia_plan_capture;
+extern int	nadia_plan_max;
+extern int	nadia_plan_text_max;	/* kB */
+extern double nadia_plan_sample_rate;
+extern int	nadia_plan_sample_min_duration;	/* ms, -1 = off */
+
+#define NADIA_PLAN_MAX_MIN		100
+
+/* one plan of one statement of one user in one database */
+typedef struct NadiaPlanKey
+{
+	Oid			dbid;
+	Oid			userid;
+	int64		queryid;
+	int64		planid;
+} NadiaPlanKey;
+
+/* a piece of the text area: offset, used length, reserved length */
+typedef struct NadiaPlanText
+{
+	uint32		off;
+	uint32		len;
+	uint32		cap;
+} NadiaPlanText;
+
+/* where an entry's texts are */
+typedef enum NadiaPlanTextState
+{
+	NADIA_PLAN_TEXT_NONE = 0,	/* not produced yet */
+	NADIA_PLAN_TEXT_PENDING,	/* one backend is producing them */
+	NADIA_PLAN_TEXT_STORED,		/* in the text area */
+	NADIA_PLAN_TEXT_DROPPED,	/* did not fit: counters only */
+	NADIA_PLAN_TEXT_FAILED		/* producing them failed (logged once) */
+} NadiaPlanTextState;
+
+/*
+ * An entry of the shared hash.  The counters are protected by "mutex";
+ * the text pieces and text_state change under the store's lock held
+ * exclusively (text_state also under "mutex", so that one backend claims
+ * the job of producing them).  Entries are never removed while the server
+ * runs, so a pointer to one stays valid.
+ */
+typedef struct NadiaPlanEntry
+{
+	NadiaPlanKey key;
+	slock_t		mutex;
+	int64		calls;
+	double		total_time;		/* ms */
+	double		min_time;
+	double		max_time;
+	int64		rows;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	int64		sampled_calls;
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+	TimestampTz sampled_at;		/* 0 when never sampled */
+	int			text_state;		/* NadiaPlanTextState */
+	NadiaPlanText plan_text;
+	NadiaPlanText summary;
+	NadiaPlanText plan_nodes;
+	NadiaPlanText sampled_nodes;
+} NadiaPlanEntry;
+
+/* what one execution adds to its entry */
+typedef struct NadiaPlanExec
+{
+	double		time_ms;
+	int64		rows;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	bool		sampled;
+	TimestampTz now;
+} NadiaPlanExec;
+
+/* the texts of a plan, produced the first time it is seen */
+typedef struct NadiaPlanTexts
+{
+	const char *plan_text;
+	const char *summary;
+	const char *plan_nodes;
+} NadiaPlanTexts;
+
+/* plan_store.c */
+extern bool nadia_plan_store_ready(void);
+extern NadiaPlanEntry *nadia_plan_store_count(const NadiaPlanKey *key,
+											  const NadiaPlanExec *exec,
+											  bool *produce_texts,
+											  double *mean_ms);
+extern void nadia_plan_store_texts(NadiaPlanEntry *entry,
+								   const NadiaPlanTexts *texts);
+extern void nadia_plan_store_text_failed(NadiaPlanEntry *entry, bool retry);
+extern void nadia_plan_store_sample(NadiaPlanEntry *entry, const char *json);
+extern void nadia_plan_store_count_hash(void);
+
+/* plan_store_sql.c needs to walk the store */
+typedef struct NadiaPlanStoreInfo
+{
+	int			entries;
+	int			max_entries;
+	int64		text_bytes;
+	int64		max_text_bytes;
+	int64		not_tracked;
+	int64		texts_dropped;
+	int64		plan_ids_computed;
+	TimestampTz created_at;
+} NadiaPlanStoreInfo;
+
+typedef void (*NadiaPlanVisitFn) (const NadiaPlanEntry *copy,
+								  const char *texts, void *arg);
+extern void nadia_plan_store_info(NadiaPlanStoreInfo *info);
+extern void nadia_plan_store_visit(NadiaPlanVisitFn fn, void *arg);
+
+/* plan_memo.c: the plan id of a plan tree, computed once per tree */
+extern bool nadia_plan_id_of(PlannedStmt *ps, int64 *planid);
+extern bool nadia_plan_is_slow(const NadiaPlanKey *key);
+extern void nadia_plan_note_duration(const NadiaPlanKey *key, double mean_ms);
+
+#endif							/* NADIA_PLANS_INTERNAL_H */
