@@ -7,7 +7,7 @@
  * Cumulative sources (statements, tables, indexes, databases, cluster) are
  * described by a column table: what each history column holds and how
  * (delta, minimum, maximum, gauge), which columns detect a change, which
- * mark a reset.  Statements, tables and indexes are "tracked" sources:
+ * mark a reset.  Statements, tables, indexes and plans are "tracked" sources:
  * their readers (sampler_readers.c) return one row per object and
  * tracked_sample.c compares them with the last-seen values it keeps in
  * shared memory.  Databases and cluster (a few rows) are sampled by one
@@ -292,6 +292,36 @@ static const NadiaHistColumn cluster_cols[] = {
 	{"wal_sync_time", CLUSTER_WAL("wal_sync_time", "fsync_time"), F8, CNT, G_WALIO},
 };
 
+/*
+ * Plans: one row per (queryid, dbid, userid, planid) of the capture's
+ * store, nadia_bgw._plan_store(false) (worker/plans/, counters cumulative
+ * since the entry was created), read by plan_store.c.  History rows are
+ * keyed by the plans row (plan_ref), made by tracked_plans.c the first
+ * time a plan is seen.  The store's created_at restarts every counter: a
+ * store that was set up again counts from zero.  last_seen and sampled_at
+ * are kept to refresh the plans row (its last use, its latest
+ * instrumented execution); they move with calls, so they detect nothing.
+ */
+static const NadiaHistColumn plan_cols[] = {
+	{"queryid", "s.queryid", I8, KEY},
+	{"dbid", "s.dbid", "oid", KEY},
+	{"userid", "s.userid", "oid", KEY},
+	{"planid", "s.planid", I8, KEY},
+	{"created_at", "i.created_at", TS, RSET},
+	{"calls", "s.calls", I8, CNT},
+	{"total_exec_time", "s.total_exec_time", F8, CNT & ~HC_DETECT},
+	{"rows", "s.rows", I8, CNT & ~HC_DETECT},
+	{"shared_blks_hit", "s.shared_blks_hit", I8, CNT & ~HC_DETECT},
+	{"shared_blks_read", "s.shared_blks_read", I8, CNT & ~HC_DETECT},
+	{"sampled_calls", "s.sampled_calls", I8, CNT & ~HC_DETECT},
+	{"min_exec_time", "s.min_exec_time", F8, HC_MIN | HC_STATE | HC_HIST},
+	{"max_exec_time", "s.max_exec_time", F8, HC_MAX | HC_STATE | HC_HIST},
+	{"last_seen", "s.last_seen", TS, HC_STATE},
+	{"sampled_at", "s.sampled_at", TS, HC_STATE},
+	/* the plans row, made or looked up once per (new) entry */
+	{"plan_ref", "(tracked_plans.c)", "integer", HC_LATE | HC_DICT | HC_STATE | HC_HIST | HC_HKEY},
+};
+
 const NadiaHistSource nadia_delta_sources[] = {
 	/* tracked sources: read by sampler_readers.c, no generated SQL */
 	{"statements", NULL, "nadia_bgw.statement_samples",
@@ -299,7 +329,7 @@ const NadiaHistSource nadia_delta_sources[] = {
 		NULL, NULL, NULL,
 		"SELECT stats_reset FROM %s.pg_stat_statements_info",
 		statement_cols, lengthof(statement_cols),
-	nadia_read_statements, NULL, NULL},
+	nadia_read_statements, NULL, NULL, NULL, nadia_tracked_dictionary},
 	{"tables", NULL, "nadia_bgw.table_samples",
 		"nadia_bgw.table_hourly", "nadia_bgw.table_daily",
 		NULL, NULL, NULL,
@@ -328,6 +358,14 @@ const NadiaHistSource nadia_delta_sources[] = {
 		"SELECT greatest(b.stats_reset, w.stats_reset" CLUSTER_RESET_17 ") FROM pg_catalog.pg_stat_bgwriter b"
 		" CROSS JOIN pg_catalog.pg_stat_wal w" CLUSTER_FROM_17 CLUSTER_FROM_18,
 	cluster_cols, lengthof(cluster_cols)},
+	/* tracked, sampled after statements (whose dictionary says "excluded") */
+	{"plans", NULL, "nadia_bgw.plan_samples",
+		"nadia_bgw.plan_hourly", "nadia_bgw.plan_daily",
+		NULL, NULL, NULL,
+		"SELECT created_at FROM nadia_bgw._plan_store_info()",
+		plan_cols, lengthof(plan_cols),
+		nadia_read_plans, NULL, NULL, NULL, nadia_plan_dictionary,
+	nadia_plans_unavailable, nadia_check_plan_store},
 };
 
 const int	nadia_n_delta_sources = lengthof(nadia_delta_sources);

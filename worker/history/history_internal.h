@@ -9,6 +9,7 @@
  *		delta_sql.c			the generated SQL of the databases and cluster sources
  *		sampler_readers.c	readers of the tracked sources
  *		tracked_*.c			last-seen values of the tracked sources (tracked.h)
+ *		plan_store.c		plans: the capture's store read as a tracked source
  *		statement_texts.c	texts of statements seen for the first time
  *		evictions.c			pg_stat_statements evictions
  *		gauges.c			activity, lock waits, replication
@@ -113,6 +114,23 @@ typedef void (*NadiaTrackedCatalog) (const struct NadiaHistSource *src, Timestam
 typedef bool (*NadiaTrackedCatalogReady) (const struct NadiaHistSource *src, struct NadiaTrackedRows *rows,
 									 int row);
 
+/*
+ * The dictionary of a tracked source whose history rows are keyed by a
+ * row of its own table (statements: stmt_id; plans: plan_ref): fills
+ * r->stmt_id and r->excluded of the rows read; a row left without one
+ * (r->skip) is tried again by the next sample.  "all": a baseline, every
+ * row is looked up.
+ */
+typedef void (*NadiaTrackedDictionary) (const struct NadiaHistSource *src, struct NadiaTrackedRows *rows,
+										const char *pgss_schema, TimestampTz ts, bool all);
+
+/* why a source cannot be sampled in this database now, or NULL */
+typedef const char *(*NadiaSourceUnavailable) (const struct NadiaHistSource *src);
+
+/* what a source checks after its sample (counters of the source itself) */
+typedef void (*NadiaSourceAfter) (const struct NadiaHistSource *src, TimestampTz ts, int64 sample_id,
+								  bool from_worker, int64 seen);
+
 typedef struct NadiaHistSource
 {
 	const char *name;			/* "statements", "tables", ... */
@@ -132,6 +150,10 @@ typedef struct NadiaHistSource
 	NadiaTrackedCatalog catalog;		/* writes the *_catalog table, or NULL */
 	NadiaTrackedCatalogReady catalog_ready;	/* can a row's catalog entry be
 										 * written now? NULL: always */
+	NadiaTrackedDictionary dictionary;	/* history keyed by a dictionary row,
+										 * or NULL */
+	NadiaSourceUnavailable unavailable;	/* NULL: always sampled */
+	NadiaSourceAfter after;				/* NULL: nothing to check */
 } NadiaHistSource;
 
 /* the statements source comes first: the sampler runs it only with pgss */
@@ -144,8 +166,9 @@ extern Oid	nadia_column_type(const NadiaHistColumn *col);
 typedef struct NadiaTrackedRow
 {
 	int64		k1;				/* queryid, relid, indexrelid */
-	Oid			k2;				/* statements: dbid */
-	Oid			k3;				/* statements: userid */
+	Oid			k2;				/* statements, plans: dbid */
+	Oid			k3;				/* statements, plans: userid */
+	int64		k4;				/* plans: planid */
 	uint16		extra;			/* statements: toplevel */
 	uint32		cat_hash;		/* hash of the catalog columns */
 	int			cat_index;		/* reader's own: its catalog entry */
@@ -158,7 +181,7 @@ typedef struct NadiaTrackedRow
 	bool		changed;
 	bool		skip;			/* not tracked: no history, no state */
 	bool		cat_changed;
-	int32		stmt_id;
+	int32		stmt_id;		/* the dictionary row (stmt_id, plan_ref) */
 	bool		excluded;
 } NadiaTrackedRow;
 
@@ -177,6 +200,10 @@ extern NadiaTrackedRow *nadia_tracked_add(const NadiaHistSource *src, NadiaTrack
 extern void nadia_tracked_define_gucs(void);
 extern int	nadia_bgw_debug_tracked_undo_limit;	/* records; 0 = 64 MB */
 
+/* tracked_dict.c: the statements' dictionary (stmt_id, excluded) */
+extern void nadia_tracked_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows,
+									 const char *schema, TimestampTz ts, bool all);
+
 /* tracked_*.c: the tracked sources' engine (internals: tracked.h) */
 extern int	nadia_bgw_max_tracked_objects;
 extern bool nadia_tracked_has_baseline(const NadiaHistSource *src);
@@ -193,6 +220,15 @@ extern void nadia_measure_index(const NadiaHistSource *src, NadiaTrackedRows *ro
 extern void nadia_catalog_tables(const NadiaHistSource *src, TimestampTz ts, Datum changed, Datum dropped);
 extern void nadia_catalog_indexes(const NadiaHistSource *src, TimestampTz ts, Datum changed, Datum dropped);
 extern bool nadia_index_catalog_ready(const NadiaHistSource *src, NadiaTrackedRows *rows, int row);
+
+/* plan_store.c, tracked_plans.c: the plans source ------------------------*/
+
+extern void nadia_read_plans(const NadiaHistSource *src, NadiaTrackedRows *rows, const char *pgss_schema);
+extern const char *nadia_plans_unavailable(const NadiaHistSource *src);
+extern void nadia_check_plan_store(const NadiaHistSource *src, TimestampTz ts, int64 sample_id,
+								   bool from_worker, int64 seen);
+extern void nadia_plan_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows,
+								  const char *pgss_schema, TimestampTz ts, bool all);
 
 /* delta_sql.c -----------------------------------------------------------*/
 

@@ -5,7 +5,7 @@
  *		and nadia_bgw.take_sample(), which run the same code.
  *
  * A sample reads every source (statements, tables, indexes, databases,
- * cluster, activity, lock waits, replication), each in its own
+ * cluster, plans, activity, lock waits, replication), each in its own
  * subtransaction: a source that fails is rolled back alone, its error is
  * recorded in the sample's outcome and the other sources still land.  The
  * samples row (time, duration, per-source outcome) is written last.
@@ -17,8 +17,11 @@
  *
  * The sampler's own statements never reach statement history: the worker
  * runs with pg_stat_statements.track = none (scheduler.c), take_sample()
- * sets it for its duration, and calls of take_sample()/maintain_history()
- * themselves are marked "excluded" in the text dictionary.
+ * sets it (and nadia_bgw.plan_capture = off) for its duration, and calls
+ * of take_sample()/maintain_history() themselves are marked "excluded" in
+ * the text dictionary, which also keeps their plans out of plan history.
+ * A source of a newer schema than the one installed (plans before ALTER
+ * EXTENSION UPDATE) is skipped, with the reason in the outcome.
  *
  *-------------------------------------------------------------------------
  */
@@ -173,6 +176,8 @@ run_step_body(SampleCtx *ctx, StepKind kind, const NadiaHistSource *src)
 			break;
 		case STEP_DELTA:
 			n = sample_delta_source(ctx, src, NULL, &seen);
+			if (src->after)
+				src->after(src, ctx->ts, ctx->sample_id, ctx->from_worker, seen);
 			break;
 		case STEP_ACTIVITY:
 			n = nadia_sample_activity(ctx->ts);
@@ -367,7 +372,16 @@ nadia_take_sample(bool from_worker)
 	}
 
 	for (i = 1; i < nadia_n_delta_sources; i++)
-		run_step(&ctx, nadia_delta_sources[i].name, STEP_DELTA, &nadia_delta_sources[i]);
+	{
+		const NadiaHistSource *src = &nadia_delta_sources[i];
+		const char *skip = src->unavailable ? src->unavailable(src) : NULL;
+
+		/* a source of a newer schema than the installed one (plans on 1.0) */
+		if (skip != NULL)
+			cJSON_AddStringToObject(ctx.outcome, src->name, psprintf("skipped: %s", skip));
+		else
+			run_step(&ctx, src->name, STEP_DELTA, src);
+	}
 	run_step(&ctx, "activity", STEP_ACTIVITY, NULL);
 	run_step(&ctx, "locks", STEP_LOCKS, NULL);
 	run_step(&ctx, "replication", STEP_REPLICATION, NULL);
@@ -388,8 +402,9 @@ nadia_sample_task(void)
 }
 
 /*
- * Keep the sampler's own statements out of pg_stat_statements for the rest
- * of the calling function (undone by AtEOXact_GUC).
+ * Keep the sampler's own statements out of pg_stat_statements and out of
+ * the plan capture for the rest of the calling function (undone by
+ * AtEOXact_GUC).
  */
 static int
 silence_pgss(void)
@@ -398,6 +413,10 @@ silence_pgss(void)
 
 	if (GetConfigOption("pg_stat_statements.track", true, false) != NULL)
 		(void) set_config_option("pg_stat_statements.track", "none",
+								 PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (GetConfigOption("nadia_bgw.plan_capture", true, false) != NULL)
+		(void) set_config_option("nadia_bgw.plan_capture", "off",
 								 PGC_SUSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;

@@ -13,7 +13,8 @@
  *
  * Every history table is partitioned by time; retention drops whole
  * partitions (nadia_bgw.drop_old_partitions), so a purge costs the same
- * whatever the history size and leaves no dead rows behind.
+ * whatever the history size and leaves no dead rows behind.  Plans rows
+ * (nadia_bgw.plans) unused for the daily retention go too.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +29,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "core/core.h"
 #include "history/history_internal.h"
 
 int			nadia_bgw_raw_retention = 1440;
@@ -100,6 +102,17 @@ build_rollup_sql(const NadiaHistSource *src, const char *from_table, const char 
 	return q.data;
 }
 
+/*
+ * Has the source tiers to downsample into?  Not a source of a newer schema
+ * than the one installed (plans before ALTER EXTENSION UPDATE).
+ */
+static bool
+downsampled(const NadiaHistSource *src)
+{
+	return src->hourly_table != NULL &&
+		(src->unavailable == NULL || src->unavailable(src) == NULL);
+}
+
 static TimestampTz
 get_ts(int row, int col, bool *isnull)
 {
@@ -137,7 +150,7 @@ rollup_range(const char *tier, TimestampTz start, TimestampTz upto)
 		{
 			const NadiaHistSource *src = &nadia_delta_sources[i];
 
-			if (src->hourly_table == NULL)
+			if (!downsampled(src))
 				continue;
 			appendStringInfo(&q, "%sSELECT sampled_at FROM %s WHERE sampled_at >= $1 AND sampled_at < $2",
 							 n++ ? " UNION ALL " : "",
@@ -153,7 +166,7 @@ rollup_range(const char *tier, TimestampTz start, TimestampTz upto)
 		const NadiaHistSource *src = &nadia_delta_sources[i];
 		char	   *sql;
 
-		if (src->hourly_table == NULL)
+		if (!downsampled(src))
 			continue;
 		if (hourly)
 			sql = build_rollup_sql(src, src->hist_table, src->hourly_table, "hour", true);
@@ -189,7 +202,8 @@ nadia_maintain_history(TimestampTz now)
 				d_upto;
 	int64		hourly_rows = 0,
 				daily_rows = 0,
-				dropped = 0;
+				dropped = 0,
+				purged;
 	Datum		nowd = TimestampTzGetDatum(now);
 	const char *tiers[3] = {"raw", "hourly", "daily"};
 	int			i;
@@ -261,12 +275,23 @@ nadia_maintain_history(TimestampTz now)
 							  " SELECT (SELECT count(*) FROM s)",
 							  1, (Oid[]) {TIMESTAMPTZOID}, &nowd, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "purging history bookkeeping failed");
+	purged = nadia_spi_getint8(0, 1, &isnull);
+
+	/*
+	 * Plans unused for as long as the daily tier is kept: no tier refers
+	 * to them any more.  (A purged plan that runs again gets a new plans
+	 * row: tracked_plans.c.)
+	 */
+	for (i = 0; i < nadia_n_delta_sources; i++)
+		if (strcmp(nadia_delta_sources[i].name, "plans") == 0 && downsampled(&nadia_delta_sources[i]))
+			nadia_spi_check(nadia_spi_exec("DELETE FROM nadia_bgw.plans WHERE last_seen < $1 - nadia_bgw.retention('daily')",
+										   1, (Oid[]) {TIMESTAMPTZOID}, &nowd, NULL, false, 0),
+							SPI_OK_DELETE, "purging unused plans");
 
 	report = cJSON_CreateObject();
 	cJSON_AddNumberToObject(report, "hourly_rows", (double) hourly_rows);
 	cJSON_AddNumberToObject(report, "daily_rows", (double) daily_rows);
 	cJSON_AddNumberToObject(report, "dropped_partitions", (double) dropped);
-	cJSON_AddNumberToObject(report, "samples_purged",
-							(double) nadia_spi_getint8(0, 1, &isnull));
+	cJSON_AddNumberToObject(report, "samples_purged", (double) purged);
 	return report;
 }

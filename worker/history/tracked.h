@@ -10,6 +10,7 @@
  *		tracked_map.c		a source's columns as slots of an entry
  *		tracked_sample.c	one sample of a source: read, compare
  *		tracked_dict.c		statements: the text dictionary (stmt_id)
+ *		tracked_plans.c		plans: the plans table (plan_ref)
  *		tracked_apply.c		one sample's changes to the hash, gone objects
  *		tracked_history.c	one sample's history rows, in one statement
  *		tracked_state.c		nadia_bgw.tracked_state(): the last-seen values
@@ -68,6 +69,7 @@ typedef struct NadiaTrackedKey
 	Oid			k2;
 	Oid			k3;
 	int64		k1;
+	int64		k4;				/* plans: planid */
 } NadiaTrackedKey;
 
 typedef struct NadiaTrackedEntry
@@ -77,7 +79,7 @@ typedef struct NadiaTrackedEntry
 	TimestampTz changed_at;
 	TimestampTz dropped_at;		/* not seen since (dropped, evicted), or 0 */
 	uint32		cat_hash;
-	int32		stmt_id;
+	int32		stmt_id;		/* the dictionary row (stmt_id, plan_ref) */
 	bool		excluded;
 	bool		size_due;		/* written since its sizes were measured */
 	uint64		nulls;			/* bit i: slot i is NULL */
@@ -218,7 +220,7 @@ typedef struct NadiaTrackedSample
 	TimestampTz ts;
 	int64		sample_id;
 	bool		initialized;	/* false: this sample takes a baseline */
-	bool		is_statements;
+	bool		has_dictionary;	/* statements, plans: src->dictionary */
 	NadiaTrackedRows rows;			/* what the reader read; entry = the shared
 								 * entry, after apply: a copy of its
 								 * previous content (NULL: new object) */
@@ -244,7 +246,15 @@ extern int64 nadia_tracked_write_history(NadiaTrackedSample *s);
 
 /* tracked_dict.c --------------------------------------------------------*/
 
-extern void nadia_tracked_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows,
-									 const char *schema, TimestampTz ts, bool all);
+/* (nadia_tracked_dictionary() is in history_internal.h: catalog.c names it) */
+
+/* a row without a (current) dictionary row: new, back after it was gone */
+static inline bool
+tracked_needs_dictionary(const NadiaTrackedRow *r, bool all)
+{
+	const NadiaTrackedEntry *e = r->entry;
+
+	return all || e == NULL || e->dropped_at != 0;
+}
 
 #endif							/* NADIA_TRACKED_H */

@@ -171,7 +171,7 @@ build_entry(const NadiaTrackedSample *s, const NadiaTrackedRow *r, const NadiaTr
 	next->cat_hash = r->cat_hash;
 	if (r->changed)
 		next->changed_at = s->ts;
-	if (s->is_statements)
+	if (s->has_dictionary)
 	{
 		next->stmt_id = r->stmt_id;
 		next->excluded = r->excluded;
@@ -254,7 +254,7 @@ apply_rows(NadiaTrackedSample *s, bool *forgot_all)
 		}
 		memcpy(e, &next, sizeof(NadiaTrackedEntry));
 		s->tracked_now++;
-		if (r->cat_changed && !s->is_statements)
+		if (r->cat_changed && s->src->catalog != NULL)
 			s->changed_keys[s->n_changed++] = (Oid) r->k1;
 	}
 }

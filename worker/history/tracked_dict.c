@@ -33,15 +33,6 @@ typedef struct DictEntry
 	bool		excluded;
 } DictEntry;
 
-/* a statement the sampler has no (current) stmt_id for */
-static bool
-needs_dictionary(const NadiaTrackedRow *r, bool all)
-{
-	const NadiaTrackedEntry *e = r->entry;
-
-	return all || e == NULL || e->dropped_at != 0;
-}
-
 static Datum
 spi_datum(int row, int col)
 {
@@ -114,7 +105,7 @@ nadia_tracked_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows, con
 	{
 		NadiaTrackedRow *r = &rows->rows[i];
 
-		if (!needs_dictionary(r, all))
+		if (!tracked_needs_dictionary(r, all))
 			continue;
 		q[n] = Int64GetDatum(r->k1);
 		d[n] = ObjectIdGetDatum(r->k2);
@@ -132,7 +123,7 @@ nadia_tracked_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows, con
 		DictKey		k;
 		DictEntry  *e;
 
-		if (!needs_dictionary(r, all))
+		if (!tracked_needs_dictionary(r, all))
 			continue;
 		memset(&k, 0, sizeof(k));
 		k.queryid = r->k1;

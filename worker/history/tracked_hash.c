@@ -143,6 +143,7 @@ nadia_tracked_key(NadiaTrackedKey *key, const NadiaHistSource *src, const NadiaT
 		key->k1 = r->k1;
 		key->k2 = r->k2;
 		key->k3 = r->k3;
+		key->k4 = r->k4;
 	}
 }
 

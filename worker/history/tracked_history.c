@@ -140,8 +140,9 @@ insert_history(const NadiaTrackedSample *s, Datum **hv, bool **hn, int nh)
 }
 
 /*
- * D: the history rows of the objects that changed (statements: not those
- * excluded or without a stmt_id); returns how many were written.
+ * D: the history rows of the objects that changed (statements, plans: not
+ * those excluded or without a dictionary row); returns how many were
+ * written.
  */
 int64
 nadia_tracked_write_history(NadiaTrackedSample *s)
@@ -167,7 +168,7 @@ nadia_tracked_write_history(NadiaTrackedSample *s)
 		NADIA_DEBUG_OBJECT("history", s->src->name, i);
 		if (r->skip || !r->changed)
 			continue;
-		if (s->is_statements && (r->excluded || r->stmt_id == 0))
+		if (s->has_dictionary && (r->excluded || r->stmt_id == 0))
 			continue;
 		for (j = 0; j < m->nhist; j++)
 			hv[j][nh] = history_value(s, r, p, m->hist_cols[j], &hn[j][nh]);

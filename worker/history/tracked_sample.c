@@ -305,7 +305,7 @@ nadia_sample_tracked_source(const NadiaHistSource *src, TimestampTz ts, int64 sa
 	s.ts = ts;
 	s.sample_id = sample_id;
 	s.initialized = initialized;
-	s.is_statements = strcmp(src->name, "statements") == 0;
+	s.has_dictionary = src->dictionary != NULL;
 
 	nadia_tracked_require_shmem(src);
 	nadia_tracked_undo_start();
@@ -318,9 +318,12 @@ nadia_sample_tracked_source(const NadiaHistSource *src, TimestampTz ts, int64 sa
 	measure_due(&s);
 	compare_rows(&s);
 
-	/* new statements (every statement for a baseline): text and stmt_id */
-	if (s.is_statements)
-		nadia_tracked_dictionary(src, &s.rows, pgss_schema, ts, !initialized);
+	/*
+	 * new statements or plans (every one for a baseline): their dictionary
+	 * row (text and stmt_id; plans row and plan_ref)
+	 */
+	if (s.has_dictionary)
+		src->dictionary(src, &s.rows, pgss_schema, ts, !initialized);
 
 	/* C: apply to shared memory (undo-logged) */
 	nadia_tracked_apply(&s);
