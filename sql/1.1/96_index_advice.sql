@@ -58,7 +58,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 WITH node AS (
-    SELECT p.queryid, p.userid, n.value AS n
+    SELECT p.plan_ref, p.queryid, p.userid, n.value AS n
       FROM nadia_bgw.plans p
      CROSS JOIN LATERAL jsonb_array_elements(
                CASE WHEN jsonb_typeof(p.plan_nodes) = 'array' THEN p.plan_nodes
@@ -67,7 +67,7 @@ WITH node AS (
        AND p.last_seen >= since
 ),
 cond AS (
-    SELECT x.queryid, x.userid, (c.value->>'relid')::oid AS relid,
+    SELECT x.plan_ref, x.queryid, x.userid, (c.value->>'relid')::oid AS relid,
            (c.value->>'attnum')::smallint AS attnum, c.value->>'column' AS col,
            c.value->>'kind' AS kind, coalesce(c.value->>'class', 'other') AS class,
            coalesce((c.value->>'btree')::boolean, false) AS btree,
@@ -103,11 +103,14 @@ per_stmt AS (
      GROUP BY u.queryid, u.userid, u.relid
 ),
 sorts AS (    -- sort keys of a sort under a LIMIT, all on one big table
-    SELECT c.queryid, c.userid, min(c.relid) AS relid,
-           array_agg(c.col ORDER BY c.ord) AS sort_cols
+    SELECT DISTINCT c.queryid, c.userid, min(c.relid) AS relid,
+           -- a key listed twice (ORDER BY a, a) counts once
+           (SELECT array_agg(k ORDER BY i) FROM (
+                SELECT k, min(i) AS i FROM unnest(array_agg(c.col ORDER BY c.ord))
+                       WITH ORDINALITY u(k, i) GROUP BY k) d) AS sort_cols
       FROM cond c JOIN big b USING (relid)
      WHERE c.kind = 'sort_key' AND c.under_limit AND c.btree
-     GROUP BY c.queryid, c.userid, c.node_id
+     GROUP BY c.plan_ref, c.queryid, c.userid, c.node_id
     HAVING count(DISTINCT c.relid) = 1
 ),
 cand AS (
