@@ -49,6 +49,13 @@ $node->safe_psql('postgres', q{
 		RAISE LOG 'advice_probe user=% pid=%', current_user, pg_backend_pid();
 		RETURN true;
 	END $$;
+	-- tries to become the session's user (the worker's superuser) again
+	CREATE FUNCTION public.advice_escape() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+	BEGIN
+		PERFORM set_config('role', 'none', true);
+		RAISE LOG 'advice_escape user=% pid=%', current_user, pg_backend_pid();
+		RETURN true;
+	END $$;
 	CREATE FUNCTION public.advice_probe_su() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
 	BEGIN
 		RAISE LOG 'advice_probe_su user=% pid=%', current_user, pg_backend_pid();
@@ -64,9 +71,14 @@ my $su_sql = join '', map {
 	"SELECT count(*) FROM public.interactions WHERE user_id = "
 	  . (1000000000 + $_) . " AND public.advice_probe_su();\n" } 1 .. 40;
 
+my $escape_sql = join '', map {
+	"SELECT id FROM public.interactions WHERE user_id = "
+	  . (1000000000 + $_) . " AND public.advice_escape() LIMIT 5;\n" } 1 .. 10;
+
 sub workload
 {
 	$node->safe_psql('postgres', $app_sql, extra_params => [ '-U', 'app' ]);
+	$node->safe_psql('postgres', $escape_sql, extra_params => [ '-U', 'app' ]);
 	$node->safe_psql('postgres', $su_sql);
 	return;
 }
@@ -86,6 +98,10 @@ like($su_qid, qr/^-?\d+$/, 'the superuser statement is tracked');
 
 # plan rows as the capture writes them: a seq scan filtering user_id, a
 # sort on created_at under a LIMIT, a LIKE no btree serves
+my $escape_qid = $node->safe_psql('postgres',
+	"SELECT queryid FROM pg_stat_statements WHERE query LIKE 'SELECT id FROM%advice_escape()%'");
+like($escape_qid, qr/^-?\d+$/, 'the statement that tries to escape is tracked');
+
 my $rel = $node->safe_psql('postgres', "SELECT 'public.interactions'::regclass::oid");
 my $nodes = sub {
 	my ($limit) = @_;
@@ -111,7 +127,7 @@ $node->safe_psql('postgres', qq{
 	SELECT s.queryid, s.dbid, s.userid, planid, now(), now(),
 	       CASE WHEN s.queryid = $app_qid THEN '$app_nodes' ELSE '$su_nodes' END::jsonb
 	  FROM nadia_bgw.statements s, generate_series(1, 2) planid   -- two plans each
-	 WHERE s.queryid IN ($app_qid, $su_qid);
+	 WHERE s.queryid IN ($app_qid, $su_qid, $escape_qid);
 	INSERT INTO nadia_bgw.statements (queryid, dbid, userid, datname, username, query, query_len, first_seen)
 	SELECT 4242, d.oid, 'app'::regrole, 'postgres', 'app',
 	       'SELECT 1 FROM public.interactions WHERE user_id = \$1; DROP TABLE public.interactions', NULL, now()
@@ -173,6 +189,11 @@ like($log, qr/advice_probe user=app pid=$worker\b/,
 my @roles = $log =~ /advice_probe user=(\S+) pid=$worker\b/g;
 is_deeply([ sort { $a cmp $b } keys %{ { map { $_ => 1 } @roles } } ], ['app'],
 	'and under no other role');
+is(check_of($escape_qid, 'outcome'), 'failed',
+	'a statement whose function tries to SET ROLE back fails to plan');
+like(check_of($escape_qid, 'reason'), qr/cannot set parameter "role"/, 'and why');
+unlike($log, qr/advice_escape user=\S+ pid=$worker\b/,
+	'its code never ran past the attempt in the worker');
 unlike($log, qr/advice_probe_su user=\S+ pid=$worker\b/,
 	'the superuser\'s statement was never planned by the worker');
 

@@ -14,12 +14,14 @@
  *
  * Planning can run user code (a function inlined or folded by the
  * planner), so it runs with the privileges of the role that ran the
- * statement (SET ROLE, its own search_path), never as a superuser: a
+ * statement (its user id, as SET ROLE, marked as a local user id change
+ * so that its code cannot switch back; its own search_path), never as a
+ * superuser: a
  * statement whose role is a superuser, is gone, or whose text is not
  * exactly one SELECT, INSERT, UPDATE or DELETE is refused and the reason
  * recorded.  The text is checked with the raw parser before anything runs
  * it, and the PREPARE built around it is checked again, so it can never
- * carry a second statement.  The settings (role, search_path,
+ * carry a second statement.  The user id and the settings (search_path,
  * plan_cache_mode) are local to a subtransaction that is rolled back even
  * when everything worked; the prepared statement and the hypothetical
  * index, which no rollback removes, are dropped explicitly.
@@ -226,11 +228,23 @@ whatif_run(void *arg)
 	{
 		char	   *path = role_search_path(c->userid);
 		int64		hypo;
+		Oid			save_userid;
+		int			save_sec;
 
 		enable_timeout_after(STATEMENT_TIMEOUT, nadia_advice_plan_timeout);
 		set_local("search_path", path, PGC_USERSET);
 		set_local("plan_cache_mode", "force_generic_plan", PGC_USERSET);
-		set_local("role", c->rolname, PGC_SUSET);
+
+		/*
+		 * Become the role as SET ROLE would, but as a SECURITY DEFINER
+		 * function does (SECURITY_LOCAL_USERID_CHANGE), so the role's code
+		 * cannot SET ROLE or RESET ROLE back to the session's user, the
+		 * worker's superuser.  SECURITY_RESTRICTED_OPERATION would refuse
+		 * the PREPARE itself.  The subtransaction's abort restores the user
+		 * id.
+		 */
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(c->userid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 		c->cost_before = generic_plan_cost(w->prepare_sql);
 		hypo = hypopg_call(c->hypopg_schema,
