@@ -356,19 +356,83 @@ static const ToolColumn missing_cols[] = {
 	{"avg_rows_per_seq_scan", COL_NUM, "rows read per sequential scan"},
 	{"idx_scan", COL_INT, "index scans in the range"},
 	{"index_scan_ratio", COL_NUM, "idx_scan / (idx_scan + seq_scan), 0..1"},
+	{"source", COL_TEXT, "'advice' (an index advised from captured plans) or "
+	 "'seq_scan_fallback' (a table read by sequential scans, no advice for it)"},
+	{"create_statement", COL_TEXT, "the advised CREATE INDEX; null for the fallback"},
+	{"queryids", COL_JSON, "query ids (strings) of the statements the index would serve"},
+	{"est_gain_ms", COL_NUM, "estimated execution time saved over the advice window, ms "
+	 "(calls x mean time, scaled by the planner cost ratio with/without the index)"},
+	{"gain_ratio", COL_NUM, "share of those statements' time saved, 0..1"},
+	{"index_bytes", COL_INT, "estimated index size, bytes (hypopg)"},
+	{"writes_per_hour", COL_NUM, "rows inserted, updated or deleted in the table per hour"},
+	{"verified", COL_BOOL, "checked by what-if planning (hypopg) as the statements' own role"},
+	{"why_not", COL_TEXT, "why the advice is not verified"},
+	{"computed_at", COL_TIME, "when the advice was computed"},
 };
 
-static const char missing_sql[] =
-"SELECT t.schemaname, t.relname, l.n_live_tup, l.total_bytes,\n"
-"       t.seq_scan, t.seq_tup_read,\n"
-"       round(t.seq_tup_read::numeric / nullif(t.seq_scan, 0), 1) AS avg_rows_per_seq_scan,\n"
-"       t.idx_scan,\n"
-"       round(t.idx_scan::numeric / nullif(t.idx_scan + t.seq_scan, 0), 4) AS index_scan_ratio\n"
-"  FROM nadia_bgw.mcp_table_totals(" SINCE("$1") ") t\n"
+/* the table-level list: large tables read by sequential scans */
+#define MISSING_SEQ_SCANS(since) \
+"SELECT t.relid, t.schemaname::text AS schemaname, t.relname::text AS relname,\n" \
+"       l.n_live_tup, l.total_bytes, t.seq_scan, t.seq_tup_read,\n" \
+"       round(t.seq_tup_read::numeric / nullif(t.seq_scan, 0), 1) AS avg_rows_per_seq_scan,\n" \
+"       t.idx_scan,\n" \
+"       round(t.idx_scan::numeric / nullif(t.idx_scan + t.seq_scan, 0), 4) AS index_scan_ratio\n" \
+"  FROM nadia_bgw.mcp_table_totals(" since ") t\n" \
 "  JOIN nadia_bgw.table_stats_latest l USING (relid)\n"
-" WHERE t.seq_scan > 0\n"
-"   AND l.n_live_tup >= $2::int\n"
-"   AND t.seq_tup_read::numeric / t.seq_scan >= 0.1 * greatest(l.n_live_tup, 1)\n"
+
+/* ... of at least min_rows ($2) rows, a tenth of it read per scan on average */
+#define MISSING_LARGE_SCANNED \
+"t.seq_scan > 0 AND t.n_live_tup >= $2::int" \
+" AND t.seq_tup_read::numeric / t.seq_scan >= 0.1 * greatest(t.n_live_tup, 1)"
+
+/*
+ * The advice of the worker's advice task first (verified first, largest
+ * gain first), then the tables read by sequential scans that have no
+ * advice, labelled as the fallback.
+ */
+static const char missing_sql[] =
+"WITH tt AS (" MISSING_SEQ_SCANS(SINCE("$1")) "),\n"
+"advice AS (\n"
+"SELECT a.schemaname::text AS schemaname, a.relname::text AS relname,\n"
+"       l.n_live_tup, l.total_bytes, t.seq_scan, t.seq_tup_read, t.avg_rows_per_seq_scan,\n"
+"       t.idx_scan, t.index_scan_ratio,\n"
+"       'advice'::text AS source, a.create_statement,\n"
+"       pg_catalog.to_jsonb(a.queryids::text[]) AS queryids,\n"
+"       round(a.est_gain_ms::numeric, 3) AS est_gain_ms,\n"
+"       round(a.gain_ratio::numeric, 4) AS gain_ratio, a.index_bytes,\n"
+"       round(a.writes_per_hour::numeric, 1) AS writes_per_hour,\n"
+"       a.verified, a.why_not, a.computed_at, a.relid\n"
+"  FROM nadia_bgw.index_advice a\n"
+"  LEFT JOIN nadia_bgw.table_stats_latest l ON l.relid = a.relid\n"
+"  LEFT JOIN tt t ON t.relid = a.relid\n"
+" WHERE coalesce(l.n_live_tup, 0) >= $2::int)\n"
+"SELECT schemaname, relname, n_live_tup, total_bytes, seq_scan, seq_tup_read,\n"
+"       avg_rows_per_seq_scan, idx_scan, index_scan_ratio, source, create_statement,\n"
+"       queryids, est_gain_ms, gain_ratio, index_bytes, writes_per_hour, verified,\n"
+"       why_not, computed_at\n"
+"  FROM (SELECT 0 AS part, * FROM advice\n"
+"        UNION ALL\n"
+"        SELECT 1, t.schemaname, t.relname, t.n_live_tup, t.total_bytes, t.seq_scan,\n"
+"               t.seq_tup_read, t.avg_rows_per_seq_scan, t.idx_scan, t.index_scan_ratio,\n"
+"               'seq_scan_fallback', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
+"               t.relid\n"
+"          FROM tt t\n"
+"         WHERE " MISSING_LARGE_SCANNED "\n"
+"           AND NOT EXISTS (SELECT 1 FROM advice a WHERE a.relid = t.relid)) r\n"
+" ORDER BY part, verified DESC NULLS LAST, est_gain_ms DESC NULLS LAST,\n"
+"          seq_tup_read DESC NULLS LAST, relname\n"
+" LIMIT $3::int";
+
+/* a 1.0 schema (no nadia_bgw.index_advice): the table-level list alone */
+static const char missing_sql_noadvice[] =
+"SELECT schemaname, relname, n_live_tup, total_bytes, seq_scan, seq_tup_read,\n"
+"       avg_rows_per_seq_scan, idx_scan, index_scan_ratio,\n"
+"       'seq_scan_fallback'::text AS source, NULL::text AS create_statement,\n"
+"       NULL::jsonb AS queryids, NULL::numeric AS est_gain_ms, NULL::numeric AS gain_ratio,\n"
+"       NULL::bigint AS index_bytes, NULL::numeric AS writes_per_hour,\n"
+"       NULL::boolean AS verified, NULL::text AS why_not, NULL::timestamptz AS computed_at\n"
+"  FROM (" MISSING_SEQ_SCANS(SINCE("$1")) ") t\n"
+" WHERE " MISSING_LARGE_SCANNED "\n"
 " ORDER BY t.seq_tup_read DESC, t.relname\n"
 " LIMIT $3::int";
 
@@ -670,16 +734,25 @@ static const ToolDef fixed_tools[] = {
 	},
 	{
 		"missing_indexes", "Missing index candidates",
-		"Tables with at least min_rows rows that were read by sequential scans "
-		"covering a large part of the table over a time range: the signature of a "
-		"missing index. Pair with query_stats to find the statements.",
+		"Index advice computed by nadia_bgw's worker from the captured plans (source "
+		"'advice'): the CREATE INDEX, the statements it would serve, the estimated "
+		"gain (checked by hypothetical-index planning as the statements' own role "
+		"when hypopg is installed), the index's estimated size and the table's write "
+		"rate. Then, as a fallback (source 'seq_scan_fallback'), tables with at least "
+		"min_rows rows read by sequential scans covering a large part of the table "
+		"over the time range, for which there is no advice.",
 		{ARG_SINCE_DEF("7d"),
 		 {"min_rows", ARG_INT, "Smallest table (live rows) to consider.", 0, 2000000000, 0,
 		  "10000", NULL},
 		 ARG_LIMIT("20")},
 		3, missing_cols, N(missing_cols), missing_sql,
-		"nadia_bgw.mcp_table_totals() over the table history", "nadia_bgw's sampler",
-		"no large table was read by sequential scans in the range", true, NO_FALLBACK
+		"nadia_bgw.index_advice and nadia_bgw.mcp_table_totals() over the table history",
+		"nadia_bgw's advice task and sampler",
+		"no index advice, and no large table was read by sequential scans in the range",
+		true,
+		"nadia_bgw.index_advice", missing_sql_noadvice,
+		"no index advice: nadia_bgw.index_advice is not installed in this database "
+		"(extension older than 1.1); the table-level list only"
 	},
 	{
 		"table_stats", "Table statistics",

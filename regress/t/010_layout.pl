@@ -20,8 +20,9 @@ my %uses = (
 	history => [ 'core', 'plans' ],
 	rollup => [ 'core', 'plans' ],
 	maintenance => [ 'core', 'plans' ],
-	alerts => [ 'core', 'plans', 'history', 'rollup' ],
-	scheduler => [ 'core', 'plans', 'history', 'rollup', 'maintenance', 'alerts' ],
+	advice => [ 'core', 'history' ],
+	alerts => [ 'core', 'plans', 'history', 'rollup', 'advice' ],
+	scheduler => [ 'core', 'plans', 'history', 'rollup', 'maintenance', 'advice', 'alerts' ],
 );
 
 my @worker = sort glob("$src/worker/*/*.[ch]");

@@ -24,6 +24,7 @@
 #include "rollup/rollup.h"
 #include "history/history.h"
 #include "plans/plans.h"
+#include "advice/advice.h"
 
 PG_MODULE_MAGIC;
 
@@ -153,6 +154,7 @@ _PG_init(void)
 	nadia_maintenance_define_gucs();
 	nadia_alerts_define_gucs();
 	nadia_plans_define_gucs();
+	nadia_advice_define_gucs();
 	MarkGUCPrefixReserved("nadia_bgw");
 
 	if (!process_shared_preload_libraries_in_progress)

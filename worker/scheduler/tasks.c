@@ -16,12 +16,14 @@
 #include "alerts/alerts.h"
 #include "rollup/rollup.h"
 #include "history/history.h"
+#include "advice/advice.h"
 
 const NadiaTask nadia_tasks[] = {
 	{"heartbeat", nadia_heartbeat_task},
 	{"rollup", nadia_rollup_task},
 	{"sample", nadia_sample_task},
 	{"regressions", nadia_regressions_task},
+	{"advice", nadia_advice_task},
 	{"maintenance", nadia_maintenance_task},
 };
 
