@@ -15,7 +15,9 @@ use NadiaMcp;
 my $dir = mcp_npm_ci();
 ok($dir, 'npm ci installed the pinned SDK client') or BAIL_OUT('no client');
 
-my $node = nadia_node('mcp_sdk');
+# the plan history below is written by hand, so the capture is off: its
+# own plan of the per-user statement would share the calls
+my $node = nadia_node('mcp_sdk', conf => "nadia_bgw.plan_capture = off\n");
 my $db = 'postgres';
 # the application: rows and literals carry a marker that must never leak
 $node->safe_psql($db, q{
