@@ -23,6 +23,7 @@
 
 #include "executor/spi.h"
 #include "utils/hsearch.h"
+#include "utils/timestamp.h"
 
 #define NADIA_BGW_NAME			"nadia_bgw"
 #define NADIA_BGW_SCHEMA		"nadia_bgw"
@@ -60,6 +61,14 @@ extern char *nadia_spi_getstring(int row, int col);
 extern int64 nadia_spi_getint8(int row, int col, bool *isnull);
 extern bool nadia_spi_getfloat8(int row, int col, double *out);
 extern HTAB *nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n);
+
+/* a timestamp for a result row of our set-returning functions: 0 (never set) is NULL */
+static inline Datum
+nadia_timestamp_datum(TimestampTz ts, bool *isnull)
+{
+	*isnull = (ts == 0);
+	return TimestampTzGetDatum(ts);
+}
 
 /* shmem.c ---------------------------------------------------------------*/
 

@@ -69,13 +69,6 @@ copy_plan(const NadiaPlanEntry *e, const char *area, void *arg)
 	c->plans = lappend(c->plans, p);
 }
 
-static Datum
-timestamp_or_null(TimestampTz t, bool *isnull)
-{
-	*isnull = (t == 0);
-	return TimestampTzGetDatum(t);
-}
-
 /* nadia_bgw._plan_store(with_text boolean) */
 Datum
 nadia_bgw_plan_store(PG_FUNCTION_ARGS)
@@ -110,11 +103,11 @@ nadia_bgw_plan_store(PG_FUNCTION_ARGS)
 		values[i++] = Int64GetDatum(p->e.shared_blks_hit);
 		values[i++] = Int64GetDatum(p->e.shared_blks_read);
 		values[i++] = Int64GetDatum(p->e.sampled_calls);
-		values[i] = timestamp_or_null(p->e.first_seen, &nulls[i]);
+		values[i] = nadia_timestamp_datum(p->e.first_seen, &nulls[i]);
 		i++;
-		values[i] = timestamp_or_null(p->e.last_seen, &nulls[i]);
+		values[i] = nadia_timestamp_datum(p->e.last_seen, &nulls[i]);
 		i++;
-		values[i] = timestamp_or_null(p->e.sampled_at, &nulls[i]);
+		values[i] = nadia_timestamp_datum(p->e.sampled_at, &nulls[i]);
 		i++;
 		for (t = 0; t < 4; t++, i++)
 		{
@@ -151,6 +144,6 @@ nadia_bgw_plan_store_info(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum(info.not_tracked);
 	values[5] = Int64GetDatum(info.texts_dropped);
 	values[6] = Int64GetDatum(info.plan_ids_computed);
-	values[7] = timestamp_or_null(info.created_at, &nulls[7]);
+	values[7] = nadia_timestamp_datum(info.created_at, &nulls[7]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

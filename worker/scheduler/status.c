@@ -34,13 +34,6 @@ require_shared_state(void)
 				 errhint("Add nadia_bgw to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
-static Datum
-timestamp_or_null(TimestampTz ts, bool *isnull)
-{
-	*isnull = (ts == 0);
-	return TimestampTzGetDatum(ts);
-}
-
 /*
  * One row per task, each carrying the worker-wide columns too, so that the
  * view answers "is it running and is each task healthy" in one SELECT.
@@ -71,13 +64,13 @@ nadia_bgw_worker_status(PG_FUNCTION_ARGS)
 		values[c++] = CStringGetTextDatum(t->name);
 		values[c] = CStringGetTextDatum(t->outcome);
 		nulls[c++] = (t->outcome[0] == '\0');
-		values[c] = timestamp_or_null(t->last_start, &nulls[c]);
+		values[c] = nadia_timestamp_datum(t->last_start, &nulls[c]);
 		c++;
-		values[c] = timestamp_or_null(t->last_end, &nulls[c]);
+		values[c] = nadia_timestamp_datum(t->last_end, &nulls[c]);
 		c++;
 		values[c] = Float8GetDatum(t->last_duration_ms);
 		nulls[c++] = (t->last_end == 0);
-		values[c] = timestamp_or_null(t->last_success, &nulls[c]);
+		values[c] = nadia_timestamp_datum(t->last_success, &nulls[c]);
 		c++;
 		values[c++] = Int64GetDatum(t->runs);
 		values[c++] = Int64GetDatum(t->failures);
@@ -86,14 +79,14 @@ nadia_bgw_worker_status(PG_FUNCTION_ARGS)
 		values[c] = Int32GetDatum(snap.worker_pid);
 		nulls[c++] = (snap.worker_pid == 0);
 		values[c++] = CStringGetTextDatum(snap.state);
-		values[c] = timestamp_or_null(snap.worker_started_at, &nulls[c]);
+		values[c] = nadia_timestamp_datum(snap.worker_started_at, &nulls[c]);
 		c++;
 		values[c++] = Int64GetDatum(snap.cycles);
-		values[c] = timestamp_or_null(snap.last_cycle_start, &nulls[c]);
+		values[c] = nadia_timestamp_datum(snap.last_cycle_start, &nulls[c]);
 		c++;
-		values[c] = timestamp_or_null(snap.last_cycle_end, &nulls[c]);
+		values[c] = nadia_timestamp_datum(snap.last_cycle_end, &nulls[c]);
 		c++;
-		values[c] = timestamp_or_null(snap.next_cycle_at, &nulls[c]);
+		values[c] = nadia_timestamp_datum(snap.next_cycle_at, &nulls[c]);
 		c++;
 		Assert(c == STATUS_COLS);
 
