@@ -23,7 +23,10 @@
  *
  * Which QueryDesc is captured is remembered in a small fixed array (no
  * allocation): a statement that fails never reaches ExecutorEnd, so its
- * slot is freed when its (sub)transaction aborts.
+ * slot is freed when its (sub)transaction aborts.  The array is searched
+ * only up to its highest slot in use (usually one slot: one top-level
+ * portal at a time), and the transaction callbacks do nothing when no
+ * slot is in use -- they run for every transaction of the backend.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,6 +57,7 @@ typedef struct CaptureSlot
 } CaptureSlot;
 
 static CaptureSlot slots[MAX_CAPTURED];
+static int	slots_used = 0;			/* slots[slots_used..] are all free */
 static int	nesting_level = 0;
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
@@ -98,9 +102,11 @@ free_slot(void)
 {
 	int			i;
 
-	for (i = 0; i < MAX_CAPTURED; i++)
+	for (i = 0; i < slots_used; i++)
 		if (slots[i].qd == NULL)
 			return &slots[i];
+	if (slots_used < MAX_CAPTURED)
+		return &slots[slots_used++];
 	return NULL;
 }
 
@@ -109,10 +115,25 @@ slot_of(QueryDesc *qd)
 {
 	int			i;
 
-	for (i = 0; i < MAX_CAPTURED; i++)
+	for (i = 0; i < slots_used; i++)
 		if (slots[i].qd == qd)
 			return &slots[i];
 	return NULL;
+}
+
+/* slots_used back down past the free slots at its end */
+static void
+trim_slots(void)
+{
+	while (slots_used > 0 && slots[slots_used - 1].qd == NULL)
+		slots_used--;
+}
+
+static void
+release_slot(CaptureSlot *slot)
+{
+	slot->qd = NULL;
+	trim_slots();
 }
 
 /* a capture begins: the plan's id, and whether to sample this execution */
@@ -122,8 +143,13 @@ begin_capture(QueryDesc *qd)
 	CaptureSlot *slot = free_slot();
 	int64		planid;
 
-	if (slot == NULL || !nadia_plan_id_of(qd->plannedstmt, &planid))
+	if (slot == NULL)
 		return false;
+	if (!nadia_plan_id_of(qd->plannedstmt, &planid))
+	{
+		release_slot(slot);
+		return false;
+	}
 	memset(&slot->key, 0, sizeof(slot->key));
 	slot->key.dbid = MyDatabaseId;
 	slot->key.userid = GetUserId();
@@ -328,7 +354,13 @@ end_capture(QueryDesc *qd, const NadiaPlanKey *key)
 	/* instrumented by us, or by someone else (auto_explain): a sample */
 	exec.sampled = (qd->instrument_options & INSTRUMENT_ROWS) != 0 &&
 		qd->planstate != NULL && qd->planstate->instrument != NULL;
-	exec.now = GetCurrentTimestamp();
+	/*
+	 * When the statement started (pg_stat_activity's query_start): set by
+	 * PostgreSQL for each statement already, where a clock read per
+	 * execution is a measurable part of the capture's cost on the
+	 * cheapest statements.
+	 */
+	exec.now = GetCurrentStatementStartTimestamp();
 
 	entry = nadia_plan_store_count(key, &exec, &texts, &mean_ms);
 	if (entry == NULL)
@@ -347,7 +379,7 @@ plans_ExecutorEnd(QueryDesc *qd)
 	{
 		NadiaPlanKey key = slot->key;
 
-		slot->qd = NULL;
+		release_slot(slot);
 		end_capture(qd, &key);
 	}
 	if (prev_ExecutorEnd)
@@ -393,9 +425,14 @@ static void
 plans_xact_callback(XactEvent event, void *arg)
 {
 	/* (nesting_level is restored by the hooks themselves, even on error) */
+	if (slots_used == 0)
+		return;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
-		memset(slots, 0, sizeof(slots));
+	{
+		memset(slots, 0, sizeof(CaptureSlot) * slots_used);
+		slots_used = 0;
+	}
 }
 
 static void
@@ -407,7 +444,7 @@ plans_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	/* a committed subtransaction's portals now belong to its parent */
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
-	for (i = 0; i < MAX_CAPTURED; i++)
+	for (i = 0; i < slots_used; i++)
 	{
 		if (slots[i].qd == NULL || slots[i].subid != mySubid)
 			continue;
@@ -416,6 +453,7 @@ plans_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		else
 			slots[i].subid = parentSubid;
 	}
+	trim_slots();
 }
 
 void

@@ -13,7 +13,15 @@
  * when that context is reset or deleted -- the only way PostgreSQL frees
  * a plan -- the entry goes with it, before the address can be reused.
  * As a second guard the entry also remembers the plan's queryId and plan
- * tree address and is recomputed when they differ.
+ * tree address and is recomputed when they differ.  The last plan looked
+ * up is kept in front of the hash (a prepared statement run in a loop
+ * finds its id without hashing); the same callback empties it.
+ *
+ * A plan of the simple query protocol lives in MessageContext, which is
+ * reset after each message: it runs once, so its id is computed and not
+ * remembered -- remembering it would only add a hash insertion, a
+ * callback and a hash removal to every simple-protocol execution.  Such a
+ * plan is still hashed once (its only execution).
  *
  * Nothing here may fail for the application: both hashes allocate with
  * MCXT_ALLOC_NO_OOM and are searched with HASH_ENTER_NULL, and the
@@ -47,7 +55,9 @@ typedef struct MemoCallback
 
 static MemoryContext memo_cxt = NULL;
 static HTAB *memo = NULL;
+static MemoEntry last;			/* last.ps NULL: empty */
 static HTAB *slow_plans = NULL;
+static int	n_slow = 0;			/* entries of slow_plans */
 
 static void *
 memo_alloc(Size size)
@@ -55,28 +65,48 @@ memo_alloc(Size size)
 	return MemoryContextAllocExtended(memo_cxt, size, MCXT_ALLOC_NO_OOM);
 }
 
-/* a local hash whose allocations return NULL instead of failing */
-static HTAB *
-nofail_hash(const char *name, Size keysize, Size entrysize)
+/*
+ * A backend-local hash of the capture whose allocations return NULL
+ * instead of failing (search it with HASH_ENTER_NULL); NULL when it
+ * cannot be created.  Its creation allocates with palloc; an
+ * out-of-memory error there is caught without a subtransaction, which is
+ * safe because nothing but memory is taken on that path (no lock, no
+ * buffer, no catalog access).  The callers do not retry: they then do
+ * without (plan ids computed at each execution, shared entries searched
+ * at each execution).
+ */
+HTAB *
+nadia_plans_local_hash(const char *name, Size keysize, Size entrysize)
 {
-	HASHCTL		info;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	HTAB	   *volatile h = NULL;
 
-	memset(&info, 0, sizeof(info));
-	info.keysize = keysize;
-	info.entrysize = entrysize;
-	info.alloc = memo_alloc;
-	info.hcxt = memo_cxt;
-	return hash_create(name, 64, &info,
-					   HASH_ELEM | HASH_BLOBS | HASH_ALLOC | HASH_CONTEXT);
+	PG_TRY();
+	{
+		HASHCTL		info;
+
+		if (memo_cxt == NULL)
+			memo_cxt = AllocSetContextCreate(TopMemoryContext, "nadia_bgw plan capture",
+											 ALLOCSET_SMALL_SIZES);
+		memset(&info, 0, sizeof(info));
+		info.keysize = keysize;
+		info.entrysize = entrysize;
+		info.alloc = memo_alloc;
+		info.hcxt = memo_cxt;
+		h = hash_create(name, 64, &info,
+						HASH_ELEM | HASH_BLOBS | HASH_ALLOC | HASH_CONTEXT);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		h = NULL;
+	}
+	PG_END_TRY();
+	return h;
 }
 
-/*
- * Set up the two hashes at the first use.  Their creation allocates with
- * palloc; an out-of-memory error there is caught without a subtransaction,
- * which is safe because nothing but memory is taken on that path (no lock,
- * no buffer, no catalog access), and it is not retried: plan ids are then
- * computed at each execution.
- */
+/* set up the two hashes at the first use */
 static bool
 memo_ready(void)
 {
@@ -84,24 +114,9 @@ memo_ready(void)
 
 	if (!init_done)
 	{
-		MemoryContext oldcxt = CurrentMemoryContext;
-
 		init_done = true;
-		PG_TRY();
-		{
-			memo_cxt = AllocSetContextCreate(TopMemoryContext, "nadia_bgw plan ids",
-											 ALLOCSET_SMALL_SIZES);
-			memo = nofail_hash("nadia_bgw plan ids", sizeof(PlannedStmt *), sizeof(MemoEntry));
-			slow_plans = nofail_hash("nadia_bgw slow plans", sizeof(NadiaPlanKey), sizeof(NadiaPlanKey));
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(oldcxt);
-			FlushErrorState();
-			memo = NULL;
-			slow_plans = NULL;
-		}
-		PG_END_TRY();
+		memo = nadia_plans_local_hash("nadia_bgw plan ids", sizeof(PlannedStmt *), sizeof(MemoEntry));
+		slow_plans = nadia_plans_local_hash("nadia_bgw slow plans", sizeof(NadiaPlanKey), sizeof(NadiaPlanKey));
 	}
 	return memo != NULL && slow_plans != NULL;
 }
@@ -111,6 +126,8 @@ forget_plan(void *arg)
 {
 	MemoCallback *mcb = (MemoCallback *) arg;
 
+	if (last.ps == mcb->ps)
+		last.ps = NULL;
 	if (memo != NULL)
 		hash_search(memo, &mcb->ps, HASH_REMOVE, NULL);
 }
@@ -132,6 +149,17 @@ nadia_plan_id_of(PlannedStmt *ps, int64 *planid)
 	MemoEntry  *m;
 	bool		found;
 
+	if (last.ps == ps && last.queryid == (int64) ps->queryId &&
+		last.plan == ps->planTree)
+	{
+		*planid = last.planid;
+		return true;
+	}
+	if (GetMemoryChunkContext(ps) == MessageContext)
+	{
+		*planid = compute_id(ps);
+		return true;
+	}
 	if (!memo_ready())
 		return false;
 	m = hash_search(memo, &ps, HASH_ENTER_NULL, &found);
@@ -143,6 +171,7 @@ nadia_plan_id_of(PlannedStmt *ps, int64 *planid)
 	if (found && m->queryid == (int64) ps->queryId && m->plan == ps->planTree)
 	{
 		*planid = m->planid;
+		last = *m;
 		return true;
 	}
 	/* new, or a reused address: (re)compute, and watch this context */
@@ -166,6 +195,7 @@ nadia_plan_id_of(PlannedStmt *ps, int64 *planid)
 		mcb->cb.arg = mcb;
 		MemoryContextRegisterResetCallback(GetMemoryChunkContext(ps), &mcb->cb);
 	}
+	last = *m;
 	return true;
 }
 
@@ -173,8 +203,8 @@ nadia_plan_id_of(PlannedStmt *ps, int64 *planid)
 bool
 nadia_plan_is_slow(const NadiaPlanKey *key)
 {
-	if (nadia_plan_sample_min_duration < 0 || slow_plans == NULL ||
-		hash_get_num_entries(slow_plans) == 0)
+	/* (n_slow: no hash to search in the usual case, no slow plan at all) */
+	if (nadia_plan_sample_min_duration < 0 || n_slow == 0)
 		return false;
 	return hash_search(slow_plans, key, HASH_FIND, NULL) != NULL;
 }
@@ -183,11 +213,20 @@ nadia_plan_is_slow(const NadiaPlanKey *key)
 void
 nadia_plan_note_duration(const NadiaPlanKey *key, double mean_ms)
 {
-	if (slow_plans == NULL)
-		return;
+	bool		found;
+
 	if (nadia_plan_sample_min_duration >= 0 &&
 		mean_ms >= nadia_plan_sample_min_duration)
-		hash_search(slow_plans, key, HASH_ENTER_NULL, NULL);
-	else if (hash_get_num_entries(slow_plans) > 0)
-		hash_search(slow_plans, key, HASH_REMOVE, NULL);
+	{
+		if (memo_ready() &&
+			hash_search(slow_plans, key, HASH_ENTER_NULL, &found) != NULL &&
+			!found)
+			n_slow++;
+	}
+	else if (n_slow > 0)
+	{
+		hash_search(slow_plans, key, HASH_REMOVE, &found);
+		if (found)
+			n_slow--;
+	}
 }

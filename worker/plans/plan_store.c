@@ -4,12 +4,23 @@
  *		The shared store of captured plans: a fixed-size hash of entries
  *		with their counters, and a bounded area for their texts.
  *
- * Nothing here allocates backend memory or raises an error in the
- * executor path: an entry is created with HASH_ENTER_NULL in a hash of
- * fixed size, and when the hash is full the execution is only counted
- * in not_tracked.  Counting takes the lock shared and the entry's
- * spinlock, like pg_stat_statements; creating an entry or writing texts
- * takes it exclusively.
+ * Nothing here raises an error in the executor path: an entry is created
+ * with HASH_ENTER_NULL in a hash of fixed size, and when the hash is full
+ * the execution is only counted in not_tracked.  Creating an entry or
+ * writing texts takes the lock exclusively.
+ *
+ * Counting an execution takes only the entry's spinlock.  Entries are
+ * never removed while the server runs, so once a backend has found an
+ * entry its address stays valid for the backend's whole life (a crash
+ * restart, which re-creates the store, ends every backend): each backend
+ * remembers the entries it found in a local hash (key -> address, at
+ * most plan_max of them, allocated without error: when memory is short
+ * the entry is simply looked up again), with the last one in front of
+ * it.  Only the first execution of a plan in a backend takes the lock
+ * (shared) and searches the shared hash.  pg_stat_statements must take
+ * its lock shared at every execution because its entries can be
+ * evicted; ours cannot, and with several clients that lock's shared
+ * counter is the one cache line every backend writes.
  *
  * The text area is filled from its start and never compacted: entries
  * are never removed while the server runs (their counters are cumulative
@@ -47,6 +58,16 @@ typedef struct PlanShared
 
 static PlanShared *pshared = NULL;
 static HTAB *plan_hash = NULL;
+
+/* this backend's addresses of shared entries (see the banner) */
+typedef struct KnownEntry
+{
+	NadiaPlanKey key;
+	NadiaPlanEntry *entry;
+} KnownEntry;
+
+static HTAB *known = NULL;
+static KnownEntry last_known;	/* entry NULL: empty */
 
 static Size
 text_area_size(void)
@@ -126,6 +147,80 @@ create_entry(const NadiaPlanKey *key)
 	return e;
 }
 
+/* the local hash of known entries, created at the first use */
+static HTAB *
+known_hash(void)
+{
+	static bool tried = false;
+
+	if (!tried)
+	{
+		tried = true;
+		known = nadia_plans_local_hash("nadia_bgw known plans",
+									   sizeof(NadiaPlanKey), sizeof(KnownEntry));
+	}
+	return known;
+}
+
+/* the address of a shared entry this backend has already found, or NULL */
+static NadiaPlanEntry *
+known_entry(const NadiaPlanKey *key)
+{
+	KnownEntry *k;
+
+	if (last_known.entry != NULL &&
+		memcmp(&last_known.key, key, sizeof(NadiaPlanKey)) == 0)
+		return last_known.entry;
+	if (known == NULL)
+		return NULL;
+	k = hash_search(known, key, HASH_FIND, NULL);
+	if (k == NULL)
+		return NULL;
+	last_known = *k;
+	return k->entry;
+}
+
+static void
+remember_entry(const NadiaPlanKey *key, NadiaPlanEntry *e)
+{
+	HTAB	   *h = known_hash();
+	KnownEntry *k;
+
+	last_known.key = *key;
+	last_known.entry = e;
+	if (h == NULL)
+		return;
+	k = hash_search(h, key, HASH_ENTER_NULL, NULL);
+	if (k != NULL)
+		k->entry = e;
+}
+
+/* the entry of key, created when new; NULL when the store is full */
+static NadiaPlanEntry *
+find_entry(const NadiaPlanKey *key)
+{
+	NadiaPlanEntry *e;
+
+	LWLockAcquire(pshared->lock, LW_SHARED);
+	e = hash_search(plan_hash, key, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		/* full: no exclusive lock for each execution of an untracked plan */
+		if (hash_get_num_entries(plan_hash) >= nadia_plan_max)
+		{
+			LWLockRelease(pshared->lock);
+			return NULL;
+		}
+		LWLockRelease(pshared->lock);
+		LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
+		e = create_entry(key);
+	}
+	LWLockRelease(pshared->lock);
+	if (e != NULL)
+		remember_entry(key, e);
+	return e;
+}
+
 /*
  * Count one execution of a plan.  Returns its entry, or NULL when the
  * store is full (the execution is then counted in not_tracked).  Sets
@@ -142,26 +237,13 @@ nadia_plan_store_count(const NadiaPlanKey *key, const NadiaPlanExec *exec,
 
 	*produce_texts = false;
 	*mean_ms = 0;
-	LWLockAcquire(pshared->lock, LW_SHARED);
-	e = hash_search(plan_hash, key, HASH_FIND, NULL);
+	e = known_entry(key);
+	if (e == NULL)
+		e = find_entry(key);
 	if (e == NULL)
 	{
-		/* full: no exclusive lock for each execution of an untracked plan */
-		if (hash_get_num_entries(plan_hash) >= nadia_plan_max)
-		{
-			LWLockRelease(pshared->lock);
-			pg_atomic_fetch_add_u64(&pshared->not_tracked, 1);
-			return NULL;
-		}
-		LWLockRelease(pshared->lock);
-		LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
-		e = create_entry(key);
-		if (e == NULL)
-		{
-			LWLockRelease(pshared->lock);
-			pg_atomic_fetch_add_u64(&pshared->not_tracked, 1);
-			return NULL;
-		}
+		pg_atomic_fetch_add_u64(&pshared->not_tracked, 1);
+		return NULL;
 	}
 
 	SpinLockAcquire(&e->mutex);
@@ -180,7 +262,9 @@ nadia_plan_store_count(const NadiaPlanKey *key, const NadiaPlanExec *exec,
 	e->rows += exec->rows;
 	e->shared_blks_hit += exec->shared_blks_hit;
 	e->shared_blks_read += exec->shared_blks_read;
-	e->last_seen = exec->now;
+	/* (a long statement ends after a later, shorter one started) */
+	if (exec->now > e->last_seen)
+		e->last_seen = exec->now;
 	if (exec->sampled)
 		e->sampled_calls++;
 	if (e->text_state == NADIA_PLAN_TEXT_NONE)
@@ -190,7 +274,6 @@ nadia_plan_store_count(const NadiaPlanKey *key, const NadiaPlanExec *exec,
 	}
 	*mean_ms = e->total_time / e->calls;
 	SpinLockRelease(&e->mutex);
-	LWLockRelease(pshared->lock);
 	return e;
 }
 

@@ -15,6 +15,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/hsearch.h"
 
 #include "plans/plans.h"
 
@@ -91,7 +92,7 @@ typedef struct NadiaPlanExec
 	int64		shared_blks_hit;
 	int64		shared_blks_read;
 	bool		sampled;
-	TimestampTz now;
+	TimestampTz now;			/* the statement's start */
 } NadiaPlanExec;
 
 /* the texts of a plan, produced the first time it is seen */
@@ -133,6 +134,8 @@ extern void nadia_plan_store_info(NadiaPlanStoreInfo *info);
 extern void nadia_plan_store_visit(NadiaPlanVisitFn fn, void *arg);
 
 /* plan_memo.c: the plan id of a plan tree, computed once per tree */
+extern HTAB *nadia_plans_local_hash(const char *name, Size keysize,
+									 Size entrysize);
 extern bool nadia_plan_id_of(PlannedStmt *ps, int64 *planid);
 extern bool nadia_plan_is_slow(const NadiaPlanKey *key);
 extern void nadia_plan_note_duration(const NadiaPlanKey *key, double mean_ms);
