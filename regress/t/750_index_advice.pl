@@ -16,33 +16,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use NadiaTest;
 use NadiaMcp;
+use NadiaAdvice;
 
-my $node = nadia_node('index_advice', conf => <<'CONF');
-nadia_bgw.interval = 3600
-nadia_bgw.advice_interval = 0
-nadia_bgw.advice_min_rows = 1000
-CONF
-my $hypopg = $node->safe_psql('postgres',
-	"SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'");
-plan skip_all => 'hypopg is not available for this PostgreSQL' unless $hypopg;
+my $node = advice_node('index_advice');
 
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION pg_stat_statements;
-	CREATE EXTENSION hypopg;
-	CREATE TABLE public.interactions (
-		id bigserial PRIMARY KEY,
-		user_id bigint NOT NULL,
-		review_status varchar(20) NOT NULL DEFAULT 'pending',
-		quality_score integer,
-		created_at timestamptz NOT NULL);
-	INSERT INTO public.interactions (user_id, review_status, quality_score, created_at)
-	SELECT 1000000000 + g % 2000, (ARRAY['pending','approved'])[1 + g % 2], g % 5 + 1,
-	       timestamptz '2026-01-01' + g * interval '1 minute'
-	  FROM generate_series(1, 60000) g;
-	CREATE INDEX idx_interactions_created_at ON public.interactions (created_at DESC);
-	VACUUM ANALYZE public.interactions;
-	CREATE ROLE app LOGIN;
-	GRANT SELECT ON public.interactions TO app;
 	-- folded by the planner: says who planned, and in which process
 	CREATE FUNCTION public.advice_probe() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
 	BEGIN
@@ -63,17 +41,13 @@ $node->safe_psql('postgres', q{
 	END $$;
 });
 
-my $app_sql = join '', map {
-	"SELECT id, created_at, review_status, quality_score FROM public.interactions"
-	  . " WHERE user_id = " . (1000000000 + $_) . " AND public.advice_probe()"
-	  . " ORDER BY created_at DESC LIMIT 20;\n" } 1 .. 40;
-my $su_sql = join '', map {
-	"SELECT count(*) FROM public.interactions WHERE user_id = "
-	  . (1000000000 + $_) . " AND public.advice_probe_su();\n" } 1 .. 40;
-
-my $escape_sql = join '', map {
-	"SELECT id FROM public.interactions WHERE user_id = "
-	  . (1000000000 + $_) . " AND public.advice_escape() LIMIT 5;\n" } 1 .. 10;
+my $app_sql = per_user_sql(40,
+	'SELECT id, created_at, review_status, quality_score FROM public.interactions',
+	' AND public.advice_probe() ORDER BY created_at DESC LIMIT 20');
+my $su_sql = per_user_sql(40, 'SELECT count(*) FROM public.interactions',
+	' AND public.advice_probe_su()');
+my $escape_sql = per_user_sql(10, 'SELECT id FROM public.interactions',
+	' AND public.advice_escape() LIMIT 5');
 
 sub workload
 {

@@ -213,11 +213,15 @@ typedef struct WhatifRun
 	NadiaAdviceCheck *check;
 	const char *prepare_sql;
 	MemoryContext cxt;
-	bool		done;			/* reached the end: the error is ours */
-	char	   *error;			/* the message of a real failure */
+	char	   *error;			/* the message of a failure */
 } WhatifRun;
 
-/* The planning itself, in a guarded call; always ends with an error. */
+/*
+ * The planning itself, in a guarded call that is always rolled back
+ * (NADIA_GUARD_ROLLBACK): the rollback restores the user id and the local
+ * settings.  A failure's message is kept for the check's reason (the guard
+ * keeps only its SQLSTATE).
+ */
 static void
 whatif_run(void *arg)
 {
@@ -240,8 +244,8 @@ whatif_run(void *arg)
 		 * function does (SECURITY_LOCAL_USERID_CHANGE), so the role's code
 		 * cannot SET ROLE or RESET ROLE back to the session's user, the
 		 * worker's superuser.  SECURITY_RESTRICTED_OPERATION would refuse
-		 * the PREPARE itself.  The subtransaction's abort restores the user
-		 * id.
+		 * the PREPARE itself.  The subtransaction's rollback restores the
+		 * user id.
 		 */
 		GetUserIdAndSecContext(&save_userid, &save_sec);
 		SetUserIdAndSecContext(c->userid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -269,12 +273,6 @@ whatif_run(void *arg)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-
-	/* roll the settings back: the guard commits a call that returns */
-	w->done = true;
-	ereport(ERROR,
-			(errcode(ERRCODE_INTERNAL_ERROR),
-			 errmsg("what-if planning done")));
 }
 
 /* Drop what a rollback does not: the prepared statement, the hypothetical index. */
@@ -294,9 +292,10 @@ whatif_cleanup(void *arg)
 void
 nadia_advice_whatif(NadiaAdviceCheck *check)
 {
-	WhatifRun	w = {check, NULL, CurrentMemoryContext, false, NULL};
+	WhatifRun	w = {check, NULL, CurrentMemoryContext, NULL};
 	char	   *prepare_sql = NULL;
 	const char *why = refusal(check, &prepare_sql);
+	bool		planned;
 
 	check->reason = NULL;
 	if (why != NULL)
@@ -306,11 +305,12 @@ nadia_advice_whatif(NadiaAdviceCheck *check)
 		return;
 	}
 	w.prepare_sql = prepare_sql;
-	(void) nadia_guarded_call("what-if planning of a statement", NULL,
-							  whatif_run, &w, NADIA_GUARD_QUIET, NULL);
+	planned = nadia_guarded_call("what-if planning of a statement", NULL,
+								 whatif_run, &w,
+								 NADIA_GUARD_ROLLBACK | NADIA_GUARD_QUIET, NULL);
 	(void) nadia_guarded_call("dropping the what-if planning's leftovers", NULL,
 							  whatif_cleanup, (void *) check->hypopg_schema, 0, NULL);
-	if (w.done)
+	if (planned)
 	{
 		check->outcome = "planned";
 		return;

@@ -40,6 +40,7 @@ typedef void (*NadiaGuardedFn) (void *arg);
 /* nadia_guarded_call() flags */
 #define NADIA_GUARD_RETHROW_CANCEL	0x01	/* a query cancel ends the caller too */
 #define NADIA_GUARD_QUIET			0x02	/* an expected failure: no WARNING */
+#define NADIA_GUARD_ROLLBACK		0x04	/* roll back even a call that returns */
 
 /* what a failed guarded call leaves behind */
 typedef struct NadiaGuardError
