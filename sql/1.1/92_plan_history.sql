@@ -78,17 +78,17 @@ BEGIN
               FROM pl JOIN nadia_bgw.statements t
                 ON t.queryid = pl.queryid AND t.dbid = pl.dbid AND t.userid = pl.userid
              WHERE pl.n = 1 AND ($3 IS NULL OR pl.plan_ref = ANY ($3))),
-        -- what the explicit rows of their statements hold, per bucket
+        -- what the explicit rows hold per statement and bucket (from the
+        -- rows, few, to the statements: not the other way round)
         x AS (
-            SELECT f.stmt_id, e.sampled_at, sum(e.calls) AS calls,
+            SELECT p.queryid, p.dbid, p.userid, e.sampled_at, sum(e.calls) AS calls,
                    sum(e.total_exec_time) AS total_exec_time, sum(e.rows) AS rows,
                    sum(e.shared_blks_hit) AS shared_blks_hit,
                    sum(e.shared_blks_read) AS shared_blks_read
               FROM nadia_bgw.%1$I e
-              JOIN pl ON pl.plan_ref = e.plan_ref
-              JOIN f ON f.queryid = pl.queryid AND f.dbid = pl.dbid AND f.userid = pl.userid
+              JOIN nadia_bgw.plans p ON p.plan_ref = e.plan_ref
              WHERE e.sampled_at >= $1 AND e.sampled_at < $2
-             GROUP BY f.stmt_id, e.sampled_at)
+             GROUP BY p.queryid, p.dbid, p.userid, e.sampled_at)
         SELECT e.plan_ref, e.sampled_at, %3$s, e.calls, e.total_exec_time,
                e.min_exec_time, e.max_exec_time, e.rows, e.shared_blks_hit,
                e.shared_blks_read, e.sampled_calls, false
@@ -107,7 +107,8 @@ BEGIN
                    0::bigint, true
               FROM f
               JOIN nadia_bgw.%2$I s ON s.stmt_id = f.stmt_id AND s.toplevel
-              LEFT JOIN x ON x.stmt_id = s.stmt_id AND x.sampled_at = s.sampled_at
+              LEFT JOIN x ON x.queryid = f.queryid AND x.dbid = f.dbid AND x.userid = f.userid
+                         AND x.sampled_at = s.sampled_at
              WHERE s.sampled_at >= $1 AND s.sampled_at < $2
                AND (s.sampled_at >= f.first_seen OR s.sampled_at + $4 > f.first_seen)
                AND (f.multi_since IS NULL OR s.sampled_at < f.multi_since)) i
