@@ -25,6 +25,9 @@
 #include "access/toast_compression.h"
 #include "access/toast_internals.h"
 #include "fmgr.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"				/* VARATT_IS_COMPRESSED: in postgres.h before 16 */
+#endif
 
 PG_FUNCTION_INFO_V1(nadia_bgw_compressed);
 
