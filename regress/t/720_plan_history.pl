@@ -54,6 +54,18 @@ is(sql("SELECT count(*) || ' ' || count(DISTINCT planid) FROM nadia_bgw.plans WH
 	'2 2', 'one plans row per plan: two plan ids of one statement stored apart');
 is(sql("SELECT bool_and(plan_text IS NOT NULL AND plan_nodes IS NOT NULL) FROM nadia_bgw.plans WHERE queryid = $qid"),
 	't', 'each with its text and nodes');
+is(sql("SELECT bool_and(p.plan_text = s.plan_text"
+		  . "   AND p.plan_nodes = nadia_bgw._plan_nodes_stored(s.plan_nodes)"
+		  . "   AND jsonb_array_length(p.plan_nodes) = jsonb_array_length(s.plan_nodes))"
+		  . " AND bool_or(pg_column_compression(p.plan_nodes) IS NOT NULL)"
+		  . " FROM nadia_bgw.plans p JOIN nadia_bgw._plan_store(true) s USING (queryid, dbid, userid, planid)"
+		  . " WHERE p.queryid = $qid"),
+	't', 'stored compressed (a plans row is too small for PostgreSQL to do it), read back the same');
+is(sql("SELECT bool_and(NOT (n ? 'relid') AND NOT (n ? 'join_type') AND n ? 'node' AND n ? 'est_rows'"
+		  . "   AND (n->>'total_cost')::numeric = round((n->>'total_cost')::numeric, 2))"
+		  . " FROM nadia_bgw.plans p, jsonb_array_elements(p.plan_nodes) n"
+		  . " WHERE p.queryid = $qid AND n->>'node' = 'Aggregate'"),
+	't', 'node facts: null keys left out, costs to two decimals, the rest kept');
 my $seq_ref = sql("SELECT plan_ref FROM nadia_bgw.plans WHERE queryid = $qid AND plan_text LIKE '%Seq Scan%'");
 isnt($seq_ref, '', 'the sequential plan is told by its text');
 is(calls_at($s1), '2,3', 'both plans have history in the sample: their executions');

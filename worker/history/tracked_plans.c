@@ -10,7 +10,11 @@
  * Texts (plan text, summary, nodes, sampled nodes) are read from the
  * store (nadia_bgw._plan_store(true)) only when a plan is new or was
  * instrumented again since the previous sample: the store copies every
- * text it holds on such a call, so it is not made for counters.
+ * text it holds on such a call, so it is not made for counters.  The
+ * wide ones are stored compressed (nadia_bgw._compressed(),
+ * plan_compress.c: a plans row is too small for PostgreSQL to compress
+ * them itself), the node facts without their null keys and with costs
+ * rounded (nadia_bgw._plan_nodes_stored(), sql/1.1/90_plans.sql).
  *
  * Storage rule (docs/history.md, "Plans"): a plan gets plan_samples rows
  * only while its statement has two plans or more in nadia_bgw.plans
@@ -166,7 +170,9 @@ insert_plans(NadiaTrackedRows *rows, const PlanKeys *k, TimestampTz ts)
 								   " SELECT s.queryid, s.dbid, s.userid, s.planid,"
 								   " greatest(coalesce(s.first_seen, $5), prev.at),"
 								   " greatest(coalesce(s.last_seen, s.first_seen, $5), prev.at),"
-								   " s.plan_text, s.plan_nodes, s.summary, s.sampled_nodes,"
+								   " nadia_bgw._compressed(s.plan_text),"
+								   " nadia_bgw._compressed(nadia_bgw._plan_nodes_stored(s.plan_nodes)),"
+								   " s.summary, nadia_bgw._compressed(s.sampled_nodes),"
 								   " CASE WHEN s.sampled_nodes IS NOT NULL THEN s.sampled_at END"
 								   " FROM nadia_bgw._plan_store(true) s"
 								   " JOIN " KEYS_UNNEST
@@ -263,7 +269,7 @@ refresh_sampled(const PlanKeys *k, NadiaTrackedRows *rows)
 {
 	if (k->n == 0)
 		return;
-	keys_exec(k, "UPDATE nadia_bgw.plans p SET sampled_nodes = s.sampled_nodes,"
+	keys_exec(k, "UPDATE nadia_bgw.plans p SET sampled_nodes = nadia_bgw._compressed(s.sampled_nodes),"
 			  " sampled_at = s.sampled_at"
 			  " FROM nadia_bgw._plan_store(true) s"
 			  " JOIN " KEYS_UNNEST
