@@ -3,12 +3,16 @@
 # bench/plans).  Sourced after bench/lib.sh; the caller defines Q (psql on
 # the bench's database).
 #
-# bench_statement_tables N FILE: N tables bench_t1..N (a primary key, an
-# index, 200 rows) and, in FILE, five statement shapes per table -- 5 x N
-# distinct normalized statements, one a line -- run once each so that
-# pg_stat_statements holds them all.
+# bench_statement_tables N FILE [EVERY]: N tables bench_t1..N (a primary
+# key, an index, 200 rows) and, in FILE, five statement shapes per table --
+# 5 x N distinct normalized statements, one a line -- run once each so that
+# pg_stat_statements holds them all.  EVERY (bench/plans; default 0 =
+# none, what bench/sampling uses): every EVERY-th table's count also runs
+# under enable_seqscan = off, on a line of its own (SET; the count; RESET)
+# -- the same statement with a second plan (an index or bitmap scan
+# instead of the sequential scan), for N / EVERY statements.
 bench_statement_tables() {
-	local n=$1 file=$2 i
+	local n=$1 file=$2 every=${3:-0} i
 	Q <<SQL
 DO \$\$
 BEGIN
@@ -26,6 +30,9 @@ SQL
 		echo "UPDATE bench_t$i SET a = a + 1 WHERE id = 2;"
 		echo "SELECT max(a) FROM bench_t$i;"
 		echo "SELECT id FROM bench_t$i WHERE a = 3 ORDER BY id LIMIT 5;"
+		if [ "$every" -gt 0 ] && [ $((i % every)) -eq 0 ]; then
+			echo "SET enable_seqscan = off; SELECT count(*) FROM bench_t$i WHERE a < 10; RESET enable_seqscan;"
+		fi
 	done >"$file"
 	Q -f "$file" >/dev/null
 	Q -c "SELECT pg_stat_force_next_flush()" >/dev/null

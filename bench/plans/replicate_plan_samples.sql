@@ -3,7 +3,11 @@
 -- session right after bench/lib/replicate_samples.sql, whose temp table
 -- minute_map (sim_at, real_at) maps each simulated minute to the real
 -- sample whose rows it gets; the raw partitions exist already (history
--- tables share their partitioning).
+-- tables share their partitioning).  Copying the real samples' rows
+-- follows the drain's storage rule as it is: a sample writes plan rows
+-- only for statements with two plans or more in nadia_bgw.plans (nothing
+-- for the single-plan ones), and the bench stores every plan before its
+-- baseline, so every real sample the day is made of has the rule's rows.
 DO $$
 DECLARE cols text;
 BEGIN

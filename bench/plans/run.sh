@@ -39,7 +39,10 @@
 #           CPU cost shows (the worse case for the capture).
 # storage   A second cluster with the sampling bench's workload
 #           (bench/sampling/run.sh: $NTABLES tables, 5 statements each, a
-#           random 10% of them between two samples), $STORAGE_ROUNDS real
+#           random 10% of them between two samples; besides, the count of
+#           every $TWO_PLAN_EVERY-th table also runs with enable_seqscan
+#           off: statements with two plans, the only ones that write
+#           plan_samples rows), $STORAGE_ROUNDS real
 #           samples with the capture on, a simulated day of one-minute
 #           samples made of the real ones (bench/lib/replicate_samples.sql
 #           and bench/plans/replicate_plan_samples.sql), downsampled with
@@ -63,6 +66,8 @@
 # BLOCK (transactions per arm switch, default 100), DAYS and ROWS_PER_DAY
 # (NADIA data, default 30 x 10,000), SCALE (pgbench -i scale, default 10),
 # NTABLES (storage workload, default 1000 = 5,000 statements),
+# TWO_PLAN_EVERY (storage workload: every how many tables one statement
+# has a second plan, default 10 = 2 % of the statements; 0 = none),
 # STORAGE_ROUNDS (default 30), ADVICE_XACTS (per-user lookups per worker
 # cycle, default 400), DIR / PORT (default /tmp/nadia_bench_plans, 5531;
 # the storage cluster in DIR-storage, PORT + 1), KEEP=1 (leave the clusters
@@ -75,7 +80,7 @@ set -euo pipefail
 . "$ROOT/bench/lib/statements.sh"
 
 bench_defaults "PARTS=overhead storage advice" ROUNDS=5 SECONDS_PER_RUN=12 BLOCK=100 DAYS=30 ROWS_PER_DAY=10000 \
-	SCALE=10 "WORKLOADS=select_only nadia_demo" NTABLES=1000 STORAGE_ROUNDS=30 ADVICE_XACTS=400 DIR=/tmp/nadia_bench_plans PORT=5531
+	SCALE=10 "WORKLOADS=select_only nadia_demo" NTABLES=1000 TWO_PLAN_EVERY=10 STORAGE_ROUNDS=30 ADVICE_XACTS=400 DIR=/tmp/nadia_bench_plans PORT=5531
 part() { grep -qw "$1" <<<"$PARTS"; }
 HERE=$ROOT/bench/plans
 
@@ -212,7 +217,9 @@ CONF
 	export PGHOST=$SDIR PGPORT=$((PORT + 1)) PGUSER=postgres PGDATABASE=postgres
 	log "storage: $NTABLES tables, $((NTABLES * 5)) statements, $STORAGE_ROUNDS samples"
 	Q -c "CREATE EXTENSION pg_stat_statements" -c "CREATE EXTENSION nadia_bgw"
-	bench_statement_tables "$NTABLES" "$SDIR/all.sql"
+	# every line runs once before the baseline, so a statement's two plans
+	# are both in plans from the first sample on (as in a steady state)
+	bench_statement_tables "$NTABLES" "$SDIR/all.sql" "$TWO_PLAN_EVERY"
 	Q -c "SELECT nadia_bgw.take_sample()" >/dev/null
 	for r in $(seq 1 "$STORAGE_ROUNDS"); do
 		shuf -n "$((NTABLES / 2))" "$SDIR/all.sql" | Q >/dev/null
@@ -261,6 +268,18 @@ SELECT tier AS "per day",
          AS plans_pct_of_statements
   FROM (SELECT * FROM bench_sizes UNION ALL SELECT kind, 'total', bytes FROM bench_sizes) d
  GROUP BY tier ORDER BY array_position(ARRAY['raw', 'hourly', 'daily', 'catalog', 'total'], tier);
+\echo 'the plans catalog: heap, indexes, TOAST; average stored bytes per row and column (compressed: how many values)'
+SELECT pg_size_pretty(pg_relation_size('nadia_bgw.plans')) AS heap,
+       pg_size_pretty(pg_indexes_size('nadia_bgw.plans')) AS indexes,
+       pg_size_pretty(pg_table_size('nadia_bgw.plans') - pg_relation_size('nadia_bgw.plans')) AS toast_fsm_vm,
+       round(avg(pg_column_size(p.*))) AS row, round(avg(pg_column_size(plan_text))) AS plan_text,
+       round(avg(pg_column_size(plan_nodes))) AS plan_nodes, round(avg(pg_column_size(summary))) AS summary,
+       round(avg(pg_column_size(sampled_nodes))) AS sampled_nodes,
+       count(pg_column_compression(plan_text)) || ' / ' || count(pg_column_compression(plan_nodes))
+         AS compressed_text_nodes,
+       (SELECT n_tup_upd || ' / ' || n_tup_hot_upd FROM pg_stat_user_tables
+         WHERE relid = 'nadia_bgw.plans'::regclass) AS updates_hot
+  FROM nadia_bgw.plans p;
 SQL
 	bench_stop_cluster "$SDIR"
 	export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres PGDATABASE=nadia_hitl

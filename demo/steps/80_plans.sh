@@ -64,11 +64,14 @@ fi
 
 say "Plans in history: the review UI's per-user history lookup runs $CALLS times per cycle, on its index"
 for _ in 1 2; do cycle; done
-$PSQL -c "SELECT p.planid, p.summary, sum(s.calls) AS calls
-            FROM nadia_bgw.plans p JOIN nadia_bgw.statements st USING (queryid, dbid, userid)
-            LEFT JOIN nadia_bgw.plan_samples s USING (plan_ref)
+# plan_stats(): a plan's figures, also for a statement with one plan, whose
+# history has no plan rows (docs/plans.md, "Reading plans")
+$PSQL -c "SELECT s.planid, s.summary, s.calls
+            FROM nadia_bgw.plan_stats(now() - interval '1 hour') s
+            JOIN nadia_bgw.plans p USING (queryid, dbid, userid, planid)
+            JOIN nadia_bgw.statements st USING (queryid, dbid, userid)
            WHERE st.query LIKE 'SELECT id, created_at, review_status, quality_score%'
-           GROUP BY 1, 2 ORDER BY min(p.first_seen)"
+           ORDER BY p.first_seen"
 
 say "DROP INDEX idx_interactions_user_created: the lookup becomes a slow statement with a new plan"
 $PSQL -c "DROP INDEX idx_interactions_user_created"

@@ -5,7 +5,10 @@
 -- worker does after each sample.  Statement 42 changes plan to a slower
 -- one, then back; statement 43 changes to an equally fast plan; statement
 -- 44 has no plan history (capture off) and is judged by the blocks-per-call
--- fallback.  A database of its own.
+-- fallback; statement 45 runs one plan, so the sampler writes no plan rows
+-- for it (docs/plans.md, "Reading plans"): its plan's figures are implied
+-- by its statement history until a second plan comes, slower.  A database
+-- of its own.
 CREATE DATABASE regress_plan_alerts;
 \c regress_plan_alerts
 SET client_min_messages = warning;
@@ -71,7 +74,7 @@ SELECT bool_and(nadia_bgw.ensure_partitions('raw', ts) >= 0) AS ok
 INSERT INTO nadia_bgw.statements (queryid, dbid, userid, datname, username, query, first_seen)
 SELECT q, d.oid, 10, d.datname, 'app', format('SELECT %s /* text stays in the row */', q),
        '2001-02-03 00:00 UTC'
-  FROM pg_database d, (VALUES (42), (43), (44)) v(q)
+  FROM pg_database d, (VALUES (42), (43), (44), (45)) v(q)
  WHERE d.datname = current_database();
 INSERT INTO nadia_bgw.plans (queryid, dbid, userid, planid, first_seen, last_seen,
                              plan_text, plan_nodes, summary)
@@ -85,9 +88,15 @@ SELECT v.q, d.oid, 10, v.planid, '2001-02-03 00:00 UTC', '2001-02-03 00:00 UTC',
                  "label": "Seq Scan on public.interactions hunter2",
                  "relid": 16390, "relation": "public.interactions", "indexid": null, "index": null}]'),
     (43, 333, '[{"id": 0, "node": "Index Scan", "relid": 1, "relation": "public.a", "indexid": 2, "index": "a_pkey"}]'),
-    (43, 444, '[{"id": 0, "node": "Index Only Scan", "relid": 1, "relation": "public.a", "indexid": 2, "index": "a_pkey"}]'))
+    (43, 444, '[{"id": 0, "node": "Index Only Scan", "relid": 1, "relation": "public.a", "indexid": 2, "index": "a_pkey"}]'),
+    (45, 555, '[{"id": 0, "node": "Index Scan", "relid": 1, "relation": "public.b", "indexid": 3, "index": "b_pkey"}]'))
     v(q, planid, nodes)
  WHERE d.datname = current_database();
+-- 45's second plan, first seen between the samples of minutes 22 and 23
+INSERT INTO nadia_bgw.plans (queryid, dbid, userid, planid, first_seen, last_seen, plan_nodes)
+SELECT 45, d.oid, 10, 666, '2001-02-03 00:22:30 UTC', '2001-02-03 00:23 UTC',
+       '[{"id": 0, "node": "Seq Scan", "relid": 1, "relation": "public.b"}]'
+  FROM pg_database d WHERE d.datname = current_database();
 
 -- sample(minute, plans): a sample at that minute with, per plan id, its
 -- calls and mean time; (queryid 44, blocks per call) goes to statement history
@@ -103,7 +112,8 @@ BEGIN
     SELECT at, p.plan_ref, u.calls, u.calls * u.ms
       FROM unnest(plans, calls, ms) u(planid, calls, ms)
       JOIN nadia_bgw.plans p ON p.planid = u.planid;
-    -- statement history of all three; 42 and 43 with the blocks of 44
+    -- statement history of all four (1 ms a call); 42, 43 and 45 with the
+    -- blocks of 44
     INSERT INTO nadia_bgw.statement_samples (sampled_at, stmt_id, toplevel, calls,
                                              total_exec_time, rows, shared_blks_hit, shared_blks_read)
     SELECT at, s.stmt_id, true, 100, 100, 100, 100 * blocks_44, 0
@@ -189,6 +199,22 @@ SELECT alert_id, state, resolved_by, old_plan, new_plan, new_ms FROM plan_alerts
 -- 44 has no plan history: the blocks-per-call fallback judges it again
 SELECT * FROM cycle(19, '{222, 444}', '{100, 100}', '{6, 1.2}', 100000);
 SELECT state, object, metric, old_plan FROM plan_alerts WHERE object LIKE 'query 44 %';
+
+-- 45: one plan (555) and no plan rows until minute 23, then a second plan
+-- (666), 5 times slower, with plan rows for both: it fires, its reference
+-- being the statement history of the samples before (implied rows: the
+-- old plan at 1 ms a call, 100 calls in each of 22 samples); until then
+-- its one plan was never a change, nor was it judged by the blocks
+-- fallback (it has plan history, implied)
+SELECT m, (SELECT count(*) FROM cycle(m, '{222, 444}', '{100, 100}', '{6, 1.2}', 100000)
+            WHERE object LIKE 'query 45 %') AS events_45
+  FROM generate_series(20, 22) m;
+SELECT * FROM cycle(23, '{222, 444, 555, 666}', '{100, 100, 10, 90}', '{6, 1.2, 1, 5}', 100000)
+ WHERE object LIKE 'query 45 %';
+SELECT p.state, p.metric, p.old_plan, p.new_plan, p.old_ms, p.new_ms, p.change_summary,
+       a.details->'old_calls' AS old_calls, a.details->'reference_samples' AS reference_samples
+  FROM plan_alerts p JOIN nadia_bgw.alerts a USING (alert_id) WHERE p.object LIKE 'query 45 %';
+SELECT count(*) AS other_alerts_45 FROM nadia_bgw.alerts WHERE object LIKE 'query 45 %' AND kind <> 'plan_change';
 
 -- the GUC
 SHOW nadia_bgw.plan_change_slowdown;

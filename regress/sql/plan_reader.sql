@@ -216,6 +216,142 @@ SELECT t.queryid, jsonb_path_query_array(p.plans, '$[*].planid') AS planids,
                                      (SELECT array_agg(stmt_id) FROM nadia_bgw.statements)) p
     ON p.stmt_id = t.stmt_id
  ORDER BY 1;
+-- Sparse plan history (docs/plans.md, "Reading plans"): the sampler writes
+-- plan rows only for statements with two plans or more; a statement's
+-- figures while it had one plan are its statement history, read as rows
+-- of its first plan with implied = true.  Statements 46 to 49 have
+-- statement history in every tier (3 calls a minute of 1 ms, between
+-- 1 and 5 ms, 2 rows and 10 blocks hit a call) and these plans:
+--   46: one plan (5001) seen before all history, no plan rows;
+--   47: one plan (6001) first seen 2 days 6 hours before the hourly tier
+--       starts (inside the daily tier);
+--   48: one plan (6101) first seen 2 h 30 min 30 s after the raw tier starts;
+--   49: plan 7001 seen before all history, plan 7002 from M = 1 h 20 min
+--       30 s after the raw tier starts; from M each minute runs 7001 once
+--       (1 ms) and 7002 twice (10 ms each) and both have plan rows, raw
+--       and in the hour they fall in.
+INSERT INTO nadia_bgw.statements (queryid, dbid, userid, datname, username, query, first_seen)
+SELECT q, 1, 10, 'db', 'u', 'SELECT ' || q, now() FROM generate_series(46, 49) q;
+INSERT INTO nadia_bgw.plans (queryid, dbid, userid, planid, first_seen, last_seen, summary)
+SELECT v.q, 1, 10, v.planid, v.first_seen, now(), 'plan ' || v.planid
+  FROM b, LATERAL (VALUES (46, 5001, now() - interval '40 days'),
+                          (47, 6001, b.hourly_start - interval '2 days 6 hours'),
+                          (48, 6101, b.raw_start + interval '2 hours 30 minutes 30 seconds'),
+                          (49, 7001, now() - interval '40 days'),
+                          (49, 7002, b.raw_start + interval '1 hour 20 minutes 30 seconds')) v(q, planid, first_seen);
+CREATE TEMP TABLE m AS SELECT raw_start + interval '1 hour 20 minutes 30 seconds' AS m FROM b;
+-- statement 49's minutes from M, per tier (the hours they fall in; none
+-- is before the day of the raw tier's start, so the daily tier has none)
+CREATE TEMP TABLE after_m AS
+SELECT 'raw' AS tier, x.sampled_at, 1 AS n FROM minutes x, m WHERE x.sampled_at >= m.m
+UNION ALL
+SELECT 'hourly', date_trunc('hour', x.sampled_at), count(*) FROM minutes x, m
+ WHERE x.sampled_at >= m.m AND x.sampled_at < (SELECT h FROM b) GROUP BY 2;
+CREATE TEMP TABLE sparse AS
+SELECT x.tier, x.sampled_at, st.stmt_id, x.n,
+       3 * x.n + CASE WHEN st.queryid = 49 THEN 18 * coalesce(a.n, 0) ELSE 0 END AS total_exec_time,
+       st.queryid
+  FROM tiers x CROSS JOIN nadia_bgw.statements st
+  LEFT JOIN after_m a ON a.tier = x.tier AND a.sampled_at = x.sampled_at
+ WHERE st.queryid BETWEEN 46 AND 49;
+INSERT INTO nadia_bgw.statement_samples (sampled_at, stmt_id, toplevel, calls, total_exec_time,
+                                         min_exec_time, max_exec_time, rows, shared_blks_hit)
+SELECT sampled_at, stmt_id, true, 3 * n, total_exec_time, 1, 5, 6 * n, 30 * n FROM sparse WHERE tier = 'raw';
+INSERT INTO nadia_bgw.statement_hourly (sampled_at, stmt_id, toplevel, calls, total_exec_time,
+                                        min_exec_time, max_exec_time, rows, shared_blks_hit, samples)
+SELECT sampled_at, stmt_id, true, 3 * n, total_exec_time, 1, 5, 6 * n, 30 * n, n FROM sparse WHERE tier = 'hourly';
+INSERT INTO nadia_bgw.statement_daily (sampled_at, stmt_id, toplevel, calls, total_exec_time,
+                                       min_exec_time, max_exec_time, rows, shared_blks_hit, samples)
+SELECT sampled_at, stmt_id, true, 3 * n, total_exec_time, 1, 5, 6 * n, 30 * n, n FROM sparse WHERE tier = 'daily';
+-- nested executions (toplevel = false) are not what the capture counts:
+-- statement 48 has some, which its plan leaves out
+INSERT INTO nadia_bgw.statement_samples (sampled_at, stmt_id, toplevel, calls, total_exec_time)
+SELECT sampled_at, stmt_id, false, 100, 100 FROM sparse WHERE tier = 'raw' AND queryid = 48;
+INSERT INTO nadia_bgw.plan_samples (sampled_at, plan_ref, calls, total_exec_time, min_exec_time, max_exec_time, rows, shared_blks_hit, sampled_calls)
+SELECT a.sampled_at, p.plan_ref, a.n * c.calls, a.n * c.t, c.t / c.calls, c.t / c.calls, 2 * a.n * c.calls, 10 * a.n * c.calls, 0
+  FROM after_m a, nadia_bgw.plans p, (VALUES (7001, 1, 1), (7002, 2, 20)) c(planid, calls, t)
+ WHERE a.tier = 'raw' AND p.planid = c.planid;
+INSERT INTO nadia_bgw.plan_hourly (sampled_at, plan_ref, calls, total_exec_time, min_exec_time, max_exec_time, rows, shared_blks_hit, sampled_calls, samples)
+SELECT a.sampled_at, p.plan_ref, a.n * c.calls, a.n * c.t, c.t / c.calls, c.t / c.calls, 2 * a.n * c.calls, 10 * a.n * c.calls, 0, a.n
+  FROM after_m a, nadia_bgw.plans p, (VALUES (7001, 1, 1), (7002, 2, 20)) c(planid, calls, t)
+ WHERE a.tier = 'hourly' AND p.planid = c.planid;
+
+-- plan_history: the implied column comes last
+SELECT attname FROM pg_attribute
+ WHERE attrelid = 'nadia_bgw.plan_history'::regclass AND attnum > 0
+ ORDER BY attnum DESC LIMIT 1;
+-- per tier and plan: implied and explicit rows from 3 hours before the
+-- raw tier (before the hourly tier for the daily tier): the first bucket,
+-- relative to the start of the raw tier (of the hourly tier for the daily
+-- tier), no bucket missing after it, how many (raw: per call of its
+-- statement).  Nothing before a plan's first use: 47's first daily bucket
+-- is the day it was first seen, 48's first hourly bucket the hour and its
+-- first raw sample the minute after it (its nested calls left out); 49's
+-- first plan is implied up to M, then explicit like its second.
+SELECT h.tier, h.planid, h.implied,
+       min(h.sampled_at) - CASE h.tier WHEN 'daily' THEN b.hourly_start ELSE b.raw_start END AS first,
+       count(*) = (SELECT count(*) FROM tiers x WHERE x.tier = h.tier
+                      AND x.sampled_at BETWEEN min(h.sampled_at) AND max(h.sampled_at)) AS gapless,
+       CASE WHEN h.tier = 'raw' THEN max(h.calls) ELSE count(*) END AS buckets_or_calls
+  FROM b, nadia_bgw.plan_history h
+ WHERE h.planid IN (6001, 6101, 7001, 7002)
+   AND CASE h.tier WHEN 'daily' THEN h.sampled_at < b.hourly_start
+                   ELSE h.sampled_at >= b.raw_start - interval '3 hours' END
+ GROUP BY h.tier, h.planid, h.implied, b.hourly_start, b.raw_start
+ ORDER BY 1, 2, 3;
+-- the hour straddling M: the first plan's implied row is the statement's
+-- hour less the explicit rows (21 minutes before M, 3 calls and 3 ms a
+-- minute), the explicit rows are the 39 minutes after it
+SELECT h.planid, h.implied, h.calls, h.total_exec_time_ms, h.rows, h.shared_blks_hit,
+       h.min_exec_time_ms, h.max_exec_time_ms, h.samples, h.sampled_calls
+  FROM m, nadia_bgw.plan_history h
+ WHERE h.tier = 'hourly' AND h.sampled_at = date_trunc('hour', m.m) AND h.queryid = 49
+ ORDER BY 1, 2;
+-- raw samples: implied before M (statement 49's own figures), none after
+SELECT h.before_m, h.planid, h.implied,
+       count(*) = (SELECT count(*) FROM minutes x, m WHERE (x.sampled_at < m.m) = h.before_m)
+         AS every_sample,
+       min(h.calls) AS calls, max(h.total_exec_time_ms) AS time_ms,
+       bool_and(h.sample_id IS NOT NULL) AS with_sample
+  FROM (SELECT h.*, h.sampled_at < m.m AS before_m
+          FROM m, nadia_bgw.plan_history h
+         WHERE h.tier = 'raw' AND h.queryid = 49) h
+ GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3;
+
+-- plan_stats over the ranges of history_ranges (across the tiers):
+-- statement 46's one plan has its statement's figures, statement 49's
+-- two plans add up to its statement's, nothing counted twice
+SELECT r.ord, r.what, s.queryid,
+       sum(p.calls) = s.calls AS calls_agree,
+       sum(p.total_exec_time_ms) = s.total_exec_time_ms AS time_agrees,
+       sum(p.rows) = s.rows AS rows_agree,
+       round(sum(p.share_of_calls)::numeric, 9) = 1 AS shares_add_up,
+       string_agg(format('%s: min %s max %s', p.planid, p.min_exec_time_ms, p.max_exec_time_ms),
+                  '; ' ORDER BY p.planid) AS plans
+  FROM ranges r
+  JOIN LATERAL nadia_bgw.statement_stats(r.since, now()) s ON s.queryid IN (46, 49)
+  LEFT JOIN LATERAL nadia_bgw.plan_stats(r.since, now()) p ON p.queryid = s.queryid
+ GROUP BY r.ord, r.what, s.queryid, s.calls, s.total_exec_time_ms, s.rows
+ ORDER BY r.ord, s.queryid;
+-- plan 7002 over the last day: 2 calls a minute from M, 10 ms each
+SELECT p.calls = 2 * (SELECT count(*) FROM after_m WHERE tier = 'raw') AS calls_are_minutes_after_m,
+       p.mean_exec_time_ms, p.first_seen = (SELECT min(sampled_at) FROM after_m WHERE tier = 'hourly')
+         AS first_in_its_hour
+  FROM nadia_bgw.plan_stats(now() - interval '1 day', now()) p WHERE p.planid = 7002;
+-- nadia-mcp: a single-plan statement's plan has its statement's calls
+SELECT e.queryid, e.planid, e.calls = s.calls AS statement_calls, e.share_of_calls, e.mean_exec_time_ms
+  FROM nadia_bgw.mcp_explain_query(46, NULL, now() - interval '1 day', NULL) e,
+       nadia_bgw.statement_stats(now() - interval '1 day', now()) s
+ WHERE s.queryid = 46;
+-- (statement 49's shares depend on the minute the test runs in)
+SELECT t.queryid, jsonb_path_query_array(p.plans, '$[*].planid') AS planids,
+       CASE WHEN t.queryid < 49 THEN jsonb_path_query_array(p.plans, '$[*].share_of_calls') END AS shares
+  FROM nadia_bgw.statements t
+  JOIN nadia_bgw.mcp_statement_plans(now() - interval '1 day',
+                                     (SELECT array_agg(stmt_id) FROM nadia_bgw.statements
+                                       WHERE queryid BETWEEN 46 AND 49)) p
+    ON p.stmt_id = t.stmt_id
+ ORDER BY 1;
 COMMIT;
 
 -- the reader reaches all of it; PUBLIC reaches none of it
@@ -225,11 +361,12 @@ SET ROLE regress_plans_reader;
 SELECT count(*) > 0 AS reader_ok FROM nadia_bgw.plan_stats();
 SELECT count(*) > 0 AS reader_ok FROM nadia_bgw.mcp_explain_query(42, NULL, now() - interval '1 day', NULL);
 SELECT count(*) > 0 AS reader_ok FROM nadia_bgw.mcp_statement_plans(now() - interval '1 day', ARRAY[1]);
+SELECT count(*) FILTER (WHERE implied) > 0 AS reader_ok FROM nadia_bgw.plan_history;
 RESET ROLE;
 SELECT p.proname, has_function_privilege('regress_plans_other', p.oid, 'EXECUTE') AS public_can
   FROM pg_proc p
  WHERE p.pronamespace = 'nadia_bgw'::regnamespace
-   AND p.proname IN ('_plan_totals', '_plan_worst_nodes', '_statement_text_matches', '_plan_stats',
+   AND p.proname IN ('_plan_rows', '_plan_totals', '_plan_worst_nodes', '_statement_text_matches', '_plan_stats',
                      'plan_stats', 'mcp_explain_query', 'mcp_statement_plans')
  ORDER BY 1;
 

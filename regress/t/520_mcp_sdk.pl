@@ -90,16 +90,17 @@ if ($have_rollups)
 }
 
 # plan history for the per-user statement, written by hand (the capture
-# and its history have their own tests, 700-729): one plan, instrumented
+# and its history have their own tests, 700-729): one plan, instrumented,
+# seen before the statement's history began; as the sampler stores it,
+# one plan has no plan rows: its figures are the statement's
 my ($qid, $qtext) = split /\|/, $node->safe_psql($db, q{
 	SELECT queryid, query FROM nadia_bgw.statements
 	 WHERE query LIKE '%user_id = $1 ORDER BY id LIMIT%' ORDER BY stmt_id LIMIT 1});
 ok($qid, 'the per-user statement is in history');
 $node->safe_psql($db, qq{
-	SELECT nadia_bgw.ensure_partitions('raw', now() - interval '1 minute');
 	INSERT INTO nadia_bgw.plans (queryid, dbid, userid, planid, first_seen, last_seen, plan_text,
 	                             summary, sampled_nodes, sampled_at)
-	SELECT queryid, dbid, userid, 5200001, now(), now(),
+	SELECT queryid, dbid, userid, 5200001, now() - interval '1 day', now(),
 	       E'Limit  (cost=0.29..20.1 rows=5 width=40)\n  ->  Index Scan using interactions_user on public.interactions  (cost=0.29..1234.5 rows=309 width=40)\n        Index Cond: (user_id = \$1)',
 	       'Index Scan using public.interactions_user on public.interactions',
 	       '[{"id": 1, "label": "Index Scan using public.interactions_user on public.interactions",
@@ -107,10 +108,6 @@ $node->safe_psql($db, qq{
 	       now()
 	  FROM nadia_bgw.statements WHERE queryid = $qid
 	ON CONFLICT DO NOTHING;
-	INSERT INTO nadia_bgw.plan_samples (sampled_at, plan_ref, calls, total_exec_time, min_exec_time,
-	                                    max_exec_time, rows, sampled_calls)
-	SELECT now() - interval '1 minute', plan_ref, 3, 1.5, 0.4, 0.6, 15, 1
-	  FROM nadia_bgw.plans WHERE planid = 5200001;
 });
 
 my $conn = mcp_conninfo($node, $role, $db);
@@ -176,6 +173,8 @@ ok(@{ $qs->{structuredContent}{rows} } > 0
 	'query_stats(query_pattern) returns only matching statements');
 my ($qsp) = grep { $_->{query} eq $qtext } @{ $qs->{structuredContent}{rows} };
 ok($qsp && (grep { $_->{planid} eq '5200001' } @{ $qsp->{plans} }), 'query_stats shows the statement\'s plan');
+is_deeply([ map { [ $_->{planid}, $_->{calls}, $_->{share_of_calls} ] } @{ $qsp->{plans} // [] } ],
+	[ [ '5200001', $qsp->{calls}, 1 ] ], '... its only plan, with the statement\'s calls');
 my ($eq_id, $eq_text, $eq_unknown) = grep { $_->{tool} eq 'explain_query' && %{ $_->{arguments} } } @{ $r->{calls} };
 my ($plan) = grep { $_->{planid} eq '5200001' } @{ $eq_id->{structuredContent}{rows} // [] };
 ok($plan, 'explain_query(queryid): the plan');

@@ -1,7 +1,9 @@
 # 720_plan_history.pl -- the plan capture drained into plan history by the
 # sample task (docs/history.md, "Plans"): one plans row per plan, two plans
 # of one statement stored apart, per-sample deltas equal to the executions
-# between samples, the sampler's own call kept out, an instrumented
+# between samples, the storage rule (no plan_samples rows for a statement
+# with one plan, rows and right deltas from the sample that stores its
+# second plan), the sampler's own call kept out, an instrumented
 # execution's nodes copied, the hourly and daily tiers and retention, a
 # server restart taking a new baseline with its events, and a full store
 # reported as a not_tracked event.  Time for the tiers is an input of
@@ -28,15 +30,17 @@ sub take { return sql('SELECT nadia_bgw.take_sample()'); }
 my $index_plan = 'SELECT count(*) FROM t WHERE id < 50';
 my $seq_plan = "SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off;\n";
 
-# calls of each plan of the statement in one sample, in ascending order
+# calls of each plan of a statement (its normalized text; default: the
+# count) in one sample, in ascending order
 sub calls_at
 {
-	my ($sample) = @_;
+	my ($sample, $query) = @_;
+	$query //= 'SELECT count(*) FROM t WHERE id < $1';
 	return sql(q{SELECT coalesce(string_agg(h.calls::text, ',' ORDER BY h.calls), 'none')
 		FROM nadia_bgw.plan_samples h JOIN nadia_bgw.plans p USING (plan_ref)
 		JOIN nadia_bgw.samples s ON s.sampled_at = h.sampled_at
 		JOIN pg_stat_statements q ON (q.queryid, q.dbid, q.userid) = (p.queryid, p.dbid, p.userid)
-		WHERE q.query = 'SELECT count(*) FROM t WHERE id < $1' AND s.sample_id = } . $sample);
+		WHERE q.query = '} . $query . q{' AND s.sample_id = } . $sample);
 }
 
 # --- baseline, then executions of two plans of one statement
@@ -50,6 +54,18 @@ is(sql("SELECT count(*) || ' ' || count(DISTINCT planid) FROM nadia_bgw.plans WH
 	'2 2', 'one plans row per plan: two plan ids of one statement stored apart');
 is(sql("SELECT bool_and(plan_text IS NOT NULL AND plan_nodes IS NOT NULL) FROM nadia_bgw.plans WHERE queryid = $qid"),
 	't', 'each with its text and nodes');
+is(sql("SELECT bool_and(p.plan_text = s.plan_text"
+		  . "   AND p.plan_nodes = nadia_bgw._plan_nodes_stored(s.plan_nodes)"
+		  . "   AND jsonb_array_length(p.plan_nodes) = jsonb_array_length(s.plan_nodes))"
+		  . " AND bool_or(pg_column_compression(p.plan_nodes) IS NOT NULL)"
+		  . " FROM nadia_bgw.plans p JOIN nadia_bgw._plan_store(true) s USING (queryid, dbid, userid, planid)"
+		  . " WHERE p.queryid = $qid"),
+	't', 'stored compressed (a plans row is too small for PostgreSQL to do it), read back the same');
+is(sql("SELECT bool_and(NOT (n ? 'relid') AND NOT (n ? 'join_type') AND n ? 'node' AND n ? 'est_rows'"
+		  . "   AND (n->>'total_cost')::numeric = round((n->>'total_cost')::numeric, 2))"
+		  . " FROM nadia_bgw.plans p, jsonb_array_elements(p.plan_nodes) n"
+		  . " WHERE p.queryid = $qid AND n->>'node' = 'Aggregate'"),
+	't', 'node facts: null keys left out, costs to two decimals, the rest kept');
 my $seq_ref = sql("SELECT plan_ref FROM nadia_bgw.plans WHERE queryid = $qid AND plan_text LIKE '%Seq Scan%'");
 isnt($seq_ref, '', 'the sequential plan is told by its text');
 is(calls_at($s1), '2,3', 'both plans have history in the sample: their executions');
@@ -66,6 +82,37 @@ is(sql("SELECT h.calls FROM nadia_bgw.plan_samples h JOIN nadia_bgw.plans p USIN
 sql($index_plan) for 1 .. 4;
 my $s2 = take();
 is(calls_at($s2), '4', 'four executions of one plan, no row for the plan that did not run');
+
+# --- the storage rule: a statement with one plan has its plans row but no
+# plan_samples rows (its figures are the statement's); from the sample
+# that stores its second plan on, both plans get rows, the first plan's
+# delta counting the executions since the previous sample
+my $lookup = 'SELECT v FROM t WHERE id = 7';
+my $lookup_norm = 'SELECT v FROM t WHERE id = $1';
+sql($lookup) for 1 .. 3;
+my $l1 = take();
+is(sql("SELECT count(*) FROM nadia_bgw.plans p JOIN pg_stat_statements q USING (queryid, dbid, userid)"
+		  . " WHERE q.query = '$lookup_norm'"),
+	'1', 'a single-plan statement gets its plans row');
+is(calls_at($l1, $lookup_norm), 'none', 'but no plan_samples row');
+sql($lookup) for 1 .. 2;
+my $l2 = take();
+is(calls_at($l2, $lookup_norm), 'none', 'nor in the next sample');
+sql($lookup) for 1 .. 4;
+sql($seq_plan . "$lookup;");
+my $l3 = take();
+is(sql("SELECT count(*) FROM nadia_bgw.plans p JOIN pg_stat_statements q USING (queryid, dbid, userid)"
+		  . " WHERE q.query = '$lookup_norm'"),
+	'2', 'a second plan of the statement: its plans row');
+is(calls_at($l3, $lookup_norm), '1,4',
+	'from that sample on both plans have rows; the first plan\'s: its executions since the previous sample');
+is(sql("SELECT p.first_seen > s.sampled_at FROM nadia_bgw.plans p"
+		  . " JOIN pg_stat_statements q USING (queryid, dbid, userid), nadia_bgw.samples s"
+		  . " WHERE q.query = '$lookup_norm' AND p.plan_text LIKE '%Seq Scan%' AND s.sample_id = $l2"),
+	't', 'the second plan\'s first_seen is after the sample before (where the readers\' implicit rows end)');
+sql($lookup) for 1 .. 2;
+my $l4 = take();
+is(calls_at($l4, $lookup_norm), '2', 'then each plan that ran, as before');
 
 # --- the sampler's own call: excluded like its statement
 cmp_ok(sql('SELECT count(*) FROM nadia_bgw.statements WHERE excluded'), '>', 0,

@@ -3,7 +3,10 @@
 # _plan_store_info() are replaced by SQL functions over two tables, so the
 # figures are exact and every edge can be made on purpose.  One plans row
 # per plan (two plan ids of one statement kept apart), deltas of the
-# interval, sampled nodes refreshed when newer, the store's full counters
+# interval, the storage rule (a single-plan statement's plan: a plans row,
+# no plan_samples rows; rows and exact deltas from the sample that stores
+# a second plan, whose first_seen is never before the previous sample),
+# sampled nodes refreshed when newer, the store's full counters
 # as a 'not_tracked' event, a sample rolled back losing and doubling
 # nothing, an excluded statement's plans kept out, a store set up again
 # restarting the counters, a server restart taking a new baseline, the
@@ -100,14 +103,36 @@ sql('INSERT INTO public.fake_store VALUES ' . plan_row(1002, 21, 2, 7));
 my $s2 = take();
 is(calls_of(11, $s2), '4', 'plan 11: the executions of the interval');
 is(calls_of(12, $s2), 'none', 'plan 12 did not run: no row');
-is(calls_of(21, $s2), '2', 'a new plan: its executions since it was created');
+is(calls_of(21, $s2), 'none', 'a new plan of a statement with no other plan: no row (storage rule)');
 is(sql("SELECT h.total_exec_time || ' ' || h.rows || ' ' || h.shared_blks_hit FROM nadia_bgw.plan_samples h"
 		  . " JOIN nadia_bgw.plans p USING (plan_ref) JOIN nadia_bgw.samples s ON s.sampled_at = h.sampled_at"
 		  . " WHERE p.planid = 11 AND s.sample_id = $s2"),
 	'40 8 12', 'time, rows and blocks are deltas too');
 is(sql('SELECT count(*) FROM nadia_bgw.plans'), '3', 'the new plan got its plans row');
 is(sql("SELECT count(*) FROM nadia_bgw.plan_history WHERE tier = 'raw' AND sample_id = $s2 AND calls > 0"),
-	'2', 'plan_history shows the raw rows with their sample');
+	'1', 'plan_history shows the raw rows with their sample');
+
+# --- the storage rule: statement 1002 keeps one plan, then gets a second
+# one whose store entry is older than the previous sample
+bump(21, 5, 5);
+my $s2b = take();
+is(calls_of(21, $s2b), 'none', 'still one plan: still no row');
+bump(21, 3, 30);
+sql('INSERT INTO public.fake_store VALUES ' . plan_row(1002, 22, 4, 4));
+sql("UPDATE public.fake_store SET first_seen = now() - interval '1 day' WHERE planid = 22");
+my $s2c = take();
+is(calls_of(21, $s2c) . ' ' . calls_of(22, $s2c), '3 4',
+	'a second plan: both get rows, the first one its executions since the previous sample');
+is(sql("SELECT h.total_exec_time || ' ' || h.rows FROM nadia_bgw.plan_samples h"
+		  . " JOIN nadia_bgw.plans p USING (plan_ref) JOIN nadia_bgw.samples s ON s.sampled_at = h.sampled_at"
+		  . " WHERE p.planid = 21 AND s.sample_id = $s2c"),
+	'30 6', 'its time and rows too');
+is(sql("SELECT p.first_seen > s.sampled_at FROM nadia_bgw.plans p, nadia_bgw.samples s"
+		  . " WHERE p.planid = 22 AND s.sample_id = $s2b"),
+	't', 'the second plan\'s first_seen: not before the previous sample, though the store\'s is a day old');
+bump(21, 1, 1);
+my $s2d = take();
+is(calls_of(21, $s2d) . ' ' . calls_of(22, $s2d), '1 none', 'then the plans that ran, as before');
 
 # --- an instrumented execution: the plans row gets the newer sampled nodes
 sql(q{UPDATE public.fake_store SET sampled_at = now(), sampled_calls = sampled_calls + 1,
@@ -143,7 +168,8 @@ sql('BEGIN; SELECT nadia_bgw.take_sample(); ROLLBACK;');
 is(sql('SELECT count(*) FROM nadia_bgw.plans WHERE planid = 31'), '0', 'the rolled-back sample left no plans row');
 my $s5 = take();
 is(calls_of(11, $s5), '10', 'the executions seen by the rolled-back sample are counted once');
-is(calls_of(31, $s5), '6', 'the plan it saw first is new again');
+is(sql('SELECT count(*) FROM nadia_bgw.plans WHERE planid = 31') . ' ' . calls_of(31, $s5), '1 none',
+	'the plan it saw first is new again (one plan: no row)');
 is(sql("SELECT count FROM nadia_bgw.stats_events WHERE source = 'plans' AND kind = 'not_tracked' AND sample_id = $s5"),
 	'1', 'the growth it saw is reported again');
 
@@ -176,7 +202,7 @@ is(sql("SELECT count(*) FROM nadia_bgw.plan_samples h JOIN nadia_bgw.samples s O
 bump(11, 1, 1);
 my $s8 = take();
 is(calls_of(11, $s8), '1', 'deltas resume from the new baseline');
-is(sql('SELECT count(*) FROM nadia_bgw.plans'), '4', 'still one plans row per plan');
+is(sql('SELECT count(*) FROM nadia_bgw.plans'), '5', 'still one plans row per plan');
 
 # --- tiers: the hourly and daily rows hold what the raw rows held
 my $raw = sql("SELECT string_agg(planid || ':' || c, ' ' ORDER BY planid) FROM"
@@ -203,11 +229,20 @@ is(sql('SELECT (SELECT count(*) FROM nadia_bgw.plan_hourly) + (SELECT count(*) F
 	'0', 'the tiers are empty once every retention passed');
 is(sql('SELECT count(*) FROM nadia_bgw.plans'), '0', 'plans unused for the daily retention are purged');
 
-# --- a purged plan that runs again gets a new plans row and its delta
+# --- a purged plan that runs again gets a new plans row (alone: no
+# history row); when its statement's other plan comes back too, both get
+# their deltas, and first_seen is not the store's (older) one
 bump(11, 3, 3);
 my $s9 = take();
-is(calls_of(11, $s9), '3', 'a purged plan running again: its delta under a new plans row');
-is(sql('SELECT count(*) FROM nadia_bgw.plans'), '1', 'only that one came back');
+is(calls_of(11, $s9), 'none', 'a purged plan running again alone: no row');
+is(sql('SELECT count(*) FROM nadia_bgw.plans'), '1', 'only that one came back, with a new plans row');
+bump(11, 2, 2);
+bump(12, 1, 1);
+my $s10 = take();
+is(calls_of(11, $s10) . ' ' . calls_of(12, $s10), '2 1', 'its other plan back: both deltas under their new rows');
+is(sql("SELECT p.first_seen > s.sampled_at FROM nadia_bgw.plans p, nadia_bgw.samples s"
+		  . " WHERE p.planid = 12 AND s.sample_id = $s9"),
+	't', 'first_seen of the plan back: after the previous sample');
 
 # --- the reader role reads plan history
 sql('CREATE ROLE plan_reader LOGIN IN ROLE nadia_bgw_reader');

@@ -4,7 +4,9 @@
 # their shares, mean times, masked text and worst nodes; an unknown queryid
 # answers an empty list with a note; bad arguments are refused with
 # -32602; a database without plan history answers query_stats without
-# plans (and says so) and explain_query "not available".  Plan history is
+# plans (and says so) and explain_query "not available"; a statement with
+# one plan, which has no plan rows (the storage rule, docs/plans.md
+# "Reading plans"), shows it with the statement's figures.  Plan history is
 # written by hand (the capture's own tests are 700-729), in the last
 # minutes, so that a "30m" range reads it from the raw tier whatever the
 # time.
@@ -21,12 +23,15 @@ my $role = mcp_make_role($node);
 my $conn = mcp_conninfo($node, $role);
 
 # statement 7300000000000000042 (beyond 2^53: only a string can name it)
-# ran plan 11 three times and plan 12 once; 7301 ran nothing with a plan
+# ran plan 11 three times and plan 12 once; 7301 ran nothing with a plan;
+# 7302 ran one plan (21), so only its statement history has figures
 $node->safe_psql('postgres', q{
+	SELECT nadia_bgw.ensure_partitions('raw', now() - interval '10 minutes');
 	SELECT nadia_bgw.ensure_partitions('raw', now() - interval '2 minutes');
 	INSERT INTO nadia_bgw.statements (queryid, dbid, userid, datname, username, query, first_seen)
 	VALUES (7300000000000000042, 1, 10, 'appdb', 'app', E'SELECT * FROM interactions\n WHERE user_id = $1', now()),
-	       (7301, 1, 10, 'appdb', 'app', 'SELECT 7301', now());
+	       (7301, 1, 10, 'appdb', 'app', 'SELECT 7301', now()),
+	       (7302, 1, 10, 'appdb', 'app', 'SELECT 7302', now());
 	INSERT INTO nadia_bgw.plans (queryid, dbid, userid, planid, first_seen, last_seen, plan_text,
 	                             summary, sampled_nodes, sampled_at)
 	VALUES (7300000000000000042, 1, 10, 11, now(), now(),
@@ -45,6 +50,16 @@ $node->safe_psql('postgres', q{
 	INSERT INTO nadia_bgw.statement_samples (sampled_at, stmt_id, toplevel, calls, total_exec_time, rows)
 	SELECT now() - interval '2 minutes', stmt_id, true, 4, 43, 20 FROM nadia_bgw.statements
 	 WHERE queryid = 7300000000000000042;
+	INSERT INTO nadia_bgw.plans (queryid, dbid, userid, planid, first_seen, last_seen, plan_text, summary)
+	VALUES (7302, 1, 10, 21, now() - interval '5 minutes', now(), 'Result', 'Result');
+	INSERT INTO nadia_bgw.statement_samples (sampled_at, stmt_id, toplevel, calls, total_exec_time,
+	                                         min_exec_time, max_exec_time, rows)
+	SELECT now() - interval '2 minutes', stmt_id, true, 6, 18, 1, 7, 12 FROM nadia_bgw.statements
+	 WHERE queryid = 7302
+	UNION ALL
+	-- before the plan was first seen: not the plan's
+	SELECT now() - interval '8 minutes', stmt_id, true, 100, 100, 1, 1, 100 FROM nadia_bgw.statements
+	 WHERE queryid = 7302;
 });
 
 my $s = mcp_start($conn, '--rate-per-minute=0', '--heavy-per-hour=0');
@@ -80,6 +95,18 @@ is($rows[1]{worst_nodes}[0]{misestimate}, 25, '... and the misestimate');
 like($rows[1]{plan_text}, qr/Filter: \(user_id = \$1\)/, 'the masked plan text');
 like($rows[0]{first_seen} // '', qr/^\d{4}-\d\d-\d\dT.*Z$/, 'first_seen in RFC 3339 UTC');
 is($rows[0]{database}, 'appdb', 'database');
+
+# one plan, no plan rows: the plan has its statement's figures from when
+# it was first seen
+$r = $s->call('explain_query', { queryid => 7302, since => '30m' });
+@rows = @{ rows_of($r) };
+is(scalar @rows, 1, 'a single-plan statement: its plan');
+is($rows[0]{planid}, '21', '... by its plan id');
+is($rows[0]{calls}, 6, '... with the statement\'s calls since the plan was first seen');
+is($rows[0]{share_of_calls}, 1, '... all of them');
+is($rows[0]{mean_exec_time_ms}, 3, '... the statement\'s mean time');
+is($rows[0]{max_exec_time_ms}, 7, '... and its maximum');
+is($rows[0]{rows_per_call}, 2, '... and rows');
 
 # by text: other white space, a final semicolon; and a prefix with an ellipsis
 $r = $s->call('explain_query', { query => "SELECT *\n\tFROM interactions WHERE user_id = \$1;", since => '30m' });
@@ -131,6 +158,10 @@ is_deeply([ map { $_->{planid} } @{ $rows[0]{plans} } ], [ '11', '-12' ], 'query
 is($rows[0]{plans}[0]{share_of_calls}, 0.75, '... with their shares');
 is($rows[0]{calls}, 4, 'the statement fields are unchanged');
 is($r->{result}{structuredContent}{note}, undef, 'no note');
+$r = $s->call('query_stats', { query_pattern => 'SELECT 7302', since => '30m' });
+@rows = @{ rows_of($r) };
+is_deeply([ map { [ $_->{planid}, $_->{calls}, $_->{share_of_calls} ] } @{ $rows[0]{plans} // [] } ],
+	[ [ '21', 6, 1 ] ], 'query_stats: a single-plan statement\'s plan, with the statement\'s calls');
 
 # without plan history (a nadia_bgw that predates it): query_stats answers
 # without plans and says so; explain_query is not available

@@ -33,7 +33,11 @@ CREATE TABLE nadia_bgw.plans (
     sampled_nodes jsonb,
     sampled_at    timestamptz,
     UNIQUE (queryid, dbid, userid, planid)
-);
+) WITH (fillfactor = 80);
+-- fillfactor: every sample in which a plan ran moves its last_seen; room
+-- on the page keeps those updates HOT (in place, no index entry), where a
+-- full page sent each new row version elsewhere and grew the table and
+-- both indexes (docs/benchmarks.md, "Storage")
 
 CREATE TABLE nadia_bgw.plan_samples (
     sampled_at timestamptz NOT NULL,
@@ -53,3 +57,38 @@ INSERT INTO nadia_bgw.history_tables VALUES
 
 GRANT SELECT ON nadia_bgw.plans, nadia_bgw.plan_samples, nadia_bgw.plan_hourly,
     nadia_bgw.plan_daily TO nadia_bgw_reader;
+
+-- The wide columns of plans (masked text, node facts) are written
+-- compressed by the sample (worker/history/plan_compress.c): a plans row
+-- is under the ~2 kB from which PostgreSQL compresses values itself.
+CREATE FUNCTION nadia_bgw._compressed(jsonb) RETURNS jsonb
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'nadia_bgw_compressed';
+CREATE FUNCTION nadia_bgw._compressed(text) RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'nadia_bgw_compressed';
+
+-- The node facts as plans stores them: the capture's, without the keys
+-- whose value is null (every reader reads a key with ->> or tests its
+-- jsonb_typeof, so an absent key reads as a null one) and with each
+-- node's total_cost to two decimals (as EXPLAIN prints it; nothing reads
+-- more): a fifth smaller before compression.
+CREATE FUNCTION nadia_bgw._plan_nodes_stored(nodes jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE WHEN jsonb_typeof(nodes) IS DISTINCT FROM 'array' THEN nodes
+       ELSE coalesce((
+           SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) = 'object'
+                                 THEN jsonb_strip_nulls(e) ||
+                                      CASE WHEN jsonb_typeof(e -> 'total_cost') = 'number'
+                                           THEN jsonb_build_object('total_cost',
+                                                    round((e ->> 'total_cost')::numeric, 2))
+                                           ELSE '{}'::jsonb END
+                                 ELSE e END ORDER BY o)
+             FROM jsonb_array_elements(nodes) WITH ORDINALITY x(e, o)), '[]'::jsonb) END
+$$;
+
+-- only the sample (nadia_bgw's owner, like _plan_store()) writes plans
+REVOKE ALL ON FUNCTION nadia_bgw._compressed(jsonb), nadia_bgw._compressed(text),
+    nadia_bgw._plan_nodes_stored(jsonb) FROM PUBLIC;

@@ -3,11 +3,13 @@
 -- plans"): plan_stats() for SQL, mcp_explain_query() and
 -- mcp_statement_plans() for nadia-mcp's explain_query and query_stats.
 --
--- Plan history (sql/1.1/90_plans.sql) is read like statement history: the
--- three tiers cut by the one rule of _history_cuts()
--- (sql/1.1/45_history_ranges.sql), summed per plan by _plan_totals(), so
--- that a plan's calls over a range add up to its statement's as
--- statement_stats() counts them when every execution was captured.  A
+-- Plan history (sql/1.1/90_plans.sql; explicit rows and the rows implied
+-- by statement history, _plan_rows() in 92_plan_history.sql) is read like
+-- statement history: the three tiers cut by the one rule of
+-- _history_cuts() (sql/1.1/45_history_ranges.sql), summed per plan by
+-- _plan_totals(), so that a plan's calls over a range add up to its
+-- statement's as statement_stats() counts them when every execution was
+-- captured, and always while the statement had one plan.  A
 -- plan's shares are taken within its statement, that is within the plans
 -- of the same (queryid, database, user) in the range.
 --
@@ -18,10 +20,14 @@
 -- and node labels by the capture, docs/plans.md "Masking").
 
 -- Per plan sums over [since, until), from the tiers as _history_cuts()
--- cuts them; refs, when not NULL, limits the answer to those plans (the
--- MCP functions read a few statements' plans, not all of them).  As in
--- _statement_totals(): the cuts are taken into variables and the union is
--- planned with force_custom_plan, so partitions are pruned at plan time.
+-- cuts them, explicit and implied rows alike (_plan_rows(),
+-- 92_plan_history.sql: a single-plan statement's figures are its
+-- statement's); refs, when not NULL, limits the answer to those plans
+-- (the MCP functions read a few statements' plans, not all of them).  The
+-- raw tier is read as one or two intervals: [since, until) less the hours
+-- the hourly tier answers for, [raw_until, raw_from), when that is not
+-- empty.  _plan_rows() plans each read with its bounds, so partitions are
+-- pruned at plan time as in _statement_totals().
 CREATE FUNCTION nadia_bgw._plan_totals(since timestamptz, until timestamptz,
                                        refs integer[] DEFAULT NULL)
 RETURNS TABLE (plan_ref integer, calls bigint, total_exec_time double precision,
@@ -30,36 +36,29 @@ RETURNS TABLE (plan_ref integer, calls bigint, total_exec_time double precision,
                sampled_calls bigint, first_call timestamptz, last_call timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     c record;
+    raw_hole boolean;
 BEGIN
     SELECT * INTO c FROM nadia_bgw._history_cuts(since, until);
+    raw_hole := c.raw_until < c.raw_from;
     RETURN QUERY
     SELECT h.plan_ref, sum(h.calls)::bigint, sum(h.total_exec_time),
            min(h.min_exec_time), max(h.max_exec_time), sum(h.rows)::bigint,
            sum(h.shared_blks_hit)::bigint, sum(h.shared_blks_read)::bigint,
            sum(h.sampled_calls)::bigint,
            min(h.sampled_at) FILTER (WHERE h.calls > 0), max(h.sampled_at) FILTER (WHERE h.calls > 0)
-      FROM (SELECT r.plan_ref, r.sampled_at, r.calls, r.total_exec_time, r.min_exec_time,
-                   r.max_exec_time, r.rows, r.shared_blks_hit, r.shared_blks_read, r.sampled_calls
-              FROM nadia_bgw.plan_samples r
-             WHERE r.sampled_at >= since AND r.sampled_at < until
-               AND (r.sampled_at < c.raw_until OR r.sampled_at >= c.raw_from)
-               AND (refs IS NULL OR r.plan_ref = ANY (refs))
+      FROM (SELECT * FROM nadia_bgw._plan_rows('raw', since,
+                                               CASE WHEN raw_hole THEN least(until, c.raw_until)
+                                                    ELSE until END, refs)
             UNION ALL
-            SELECT r.plan_ref, r.sampled_at, r.calls, r.total_exec_time, r.min_exec_time,
-                   r.max_exec_time, r.rows, r.shared_blks_hit, r.shared_blks_read, r.sampled_calls
-              FROM nadia_bgw.plan_hourly r
-             WHERE r.sampled_at >= c.hourly_from AND r.sampled_at < c.hourly_until
-               AND (refs IS NULL OR r.plan_ref = ANY (refs))
+            SELECT * FROM nadia_bgw._plan_rows('raw', greatest(since, c.raw_from), until, refs)
+             WHERE raw_hole
             UNION ALL
-            SELECT r.plan_ref, r.sampled_at, r.calls, r.total_exec_time, r.min_exec_time,
-                   r.max_exec_time, r.rows, r.shared_blks_hit, r.shared_blks_read, r.sampled_calls
-              FROM nadia_bgw.plan_daily r
-             WHERE r.sampled_at >= c.daily_from AND r.sampled_at < c.daily_until
-               AND (refs IS NULL OR r.plan_ref = ANY (refs))) h
+            SELECT * FROM nadia_bgw._plan_rows('hourly', c.hourly_from, c.hourly_until, refs)
+            UNION ALL
+            SELECT * FROM nadia_bgw._plan_rows('daily', c.daily_from, c.daily_until, refs)) h
      GROUP BY h.plan_ref;
 END
 $$;

@@ -3,8 +3,10 @@
 --
 -- The "plan change" detector (worker/alerts/detectors.c) compares a
 -- statement's dominant plan in the recent window with the one before it
--- (nadia_bgw.plans, plan_samples).  When it fires, this function says in one
--- line what changed between the two plans, from their plan_nodes.
+-- (nadia_bgw.plans and the raw tier of plan history as _plan_rows() returns
+-- it, explicit and implied rows, 92_plan_history.sql).  When it fires,
+-- this function says in one line what changed between the two plans, from
+-- their plan_nodes.
 
 -- One line naming the nodes of the old plan that the new one lacks, an
 -- arrow (U+2192; "->" where the database's encoding has none), and the

@@ -142,7 +142,7 @@ extern bool nadia_debug_fail_notify;
 typedef struct NadiaDetectContext
 {
 	bool		have_history;	/* nadia_bgw.samples exists */
-	bool		have_plans;		/* nadia_bgw.plan_samples exists (1.1) */
+	bool		have_plans;		/* plan history readable (1.1: _plan_rows()) */
 	bool		fresh;			/* a sample newer than the last run's */
 	int64		last_seen;		/* newest sample of the previous run, or 0 */
 	TimestampTz last_seen_at;	/* its sampled_at, or 0 */

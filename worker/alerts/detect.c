@@ -137,7 +137,8 @@ load_context(NadiaDetectContext *ctx)
 	rc = SPI_execute("SELECT last_sample_id, runs,"
 					 "       pg_catalog.to_regclass('nadia_bgw.samples') IS NOT NULL,"
 					 "       last_sampled_at,"
-					 "       pg_catalog.to_regclass('nadia_bgw.plan_samples') IS NOT NULL"
+					 "       pg_catalog.to_regprocedure('nadia_bgw._plan_rows(text,timestamptz,timestamptz,integer[])')"
+					 "         IS NOT NULL"
 					 "  FROM nadia_bgw.detector_state WHERE id = 1 FOR UPDATE",
 					 false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)

@@ -227,6 +227,17 @@ static const char *const query_latency_sql =
 	" ORDER BY firing DESC, o.total_ms DESC";
 
 /*
+ * The first sample of the window ($1) and just after its last: the range
+ * given to nadia_bgw._plan_rows(), which reads plan history as explicit
+ * rows and rows implied by statement history (a statement's figures while
+ * it had one plan, sql/1.1/92_plan_history.sql), so that it plans the
+ * read with the range known and prunes partitions.
+ */
+#define WINDOW_START_SQL "(SELECT pg_catalog.min(t) FROM pg_catalog.unnest($1) t)"
+#define WINDOW_END_SQL \
+	"(SELECT pg_catalog.max(t) + interval '1 microsecond' FROM pg_catalog.unnest($1) t)"
+
+/*
  * A statement whose dominant plan (the plan with the most calls) in the
  * recent window is not the one it had before, and is slower per call by
  * plan_change_slowdown.  "Before" is the reference: while an alert of the
@@ -236,6 +247,8 @@ static const char *const query_latency_sql =
  * calls there and in baseline_min_samples of them (the warm-up).  A plan
  * accepted by resolving its alert by hand (the new plan of the latest
  * alert of the statement, if resolved_by = 'manual') does not fire again.
+ * Both sides count implied rows: a statement that ran one plan until the
+ * window has its reference (calls, samples) from statement history.
  * Rows with firing = false are statements judged normal: the old plan
  * dominant again, or the new one no longer slower.
  *
@@ -247,7 +260,8 @@ static const char *const plan_change_sql =
 	"  SELECT p.dbid, p.userid, p.queryid, p.planid,"
 	"         pg_catalog.sum(s.calls)::float8 AS calls,"
 	"         pg_catalog.sum(s.total_exec_time)::float8 AS total_ms"
-	"    FROM nadia_bgw.plan_samples s JOIN nadia_bgw.plans p ON p.plan_ref = s.plan_ref"
+	"    FROM nadia_bgw._plan_rows('raw', " WINDOW_START_SQL ", " WINDOW_END_SQL ") s"
+	"    JOIN nadia_bgw.plans p ON p.plan_ref = s.plan_ref"
 	"   WHERE s.sampled_at = ANY ($1)"
 	"   GROUP BY p.dbid, p.userid, p.queryid, p.planid"
 	"  HAVING pg_catalog.sum(s.calls) > 0),"
@@ -261,10 +275,10 @@ static const char *const plan_change_sql =
 	"    FROM win w"
 	"   ORDER BY w.dbid, w.userid, w.queryid, w.calls DESC, w.total_ms DESC, w.planid),"
 	" bounds AS ("
-	"  SELECT (SELECT pg_catalog.min(t) FROM pg_catalog.unnest($1) t) AS hi,"
+	"  SELECT " WINDOW_START_SQL " AS hi,"
 	"         (SELECT pg_catalog.min(r.sampled_at) FROM ("
 	"            SELECT x.sampled_at FROM nadia_bgw.samples x"
-	"             WHERE x.sampled_at < (SELECT pg_catalog.min(t) FROM pg_catalog.unnest($1) t)"
+	"             WHERE x.sampled_at < " WINDOW_START_SQL
 	"             ORDER BY x.sampled_at DESC LIMIT $4) r) AS lo),"
 	" ref AS ("
 	"  SELECT p.dbid, p.userid, p.queryid, p.planid,"
@@ -273,10 +287,8 @@ static const char *const plan_change_sql =
 	"         pg_catalog.count(DISTINCT s.sampled_at) AS samples"
 	"    FROM st JOIN nadia_bgw.plans p"
 	"      ON p.dbid = st.dbid AND p.userid = st.userid AND p.queryid = st.queryid"
-	"    JOIN nadia_bgw.plan_samples s ON s.plan_ref = p.plan_ref"
-	/* scalar subqueries: init plans, so the executor prunes partitions */
-	"   WHERE s.sampled_at >= (SELECT b.lo FROM bounds b)"
-	"     AND s.sampled_at < (SELECT b.hi FROM bounds b)"
+	"    JOIN nadia_bgw._plan_rows('raw', (SELECT b.lo FROM bounds b),"
+	"                              (SELECT b.hi FROM bounds b)) s ON s.plan_ref = p.plan_ref"
 	"   GROUP BY p.dbid, p.userid, p.queryid, p.planid"
 	"  HAVING pg_catalog.sum(s.calls) > 0),"
 	" od AS ("
@@ -343,8 +355,9 @@ static const char *const plan_change_sql =
  * session or for the server, or a database whose extension is still at
  * 1.0): shared blocks or rows per call jumping by an order of magnitude is
  * the footprint of a new plan (an index gone, a join order flipped).  A
- * statement with plan rows in the window is left to the detector above,
- * under the same alert key, so one plan change is one alert.
+ * statement with plan rows in the window (explicit or implied: a captured
+ * plan) is left to the detector above, under the same alert key, so one
+ * plan change is one alert.
  */
 #define PLAN_CHANGE_BLOCKS_SQL(extra_where) \
 	STATEMENT_WINDOW_SQL \
@@ -372,7 +385,8 @@ static const char *const plan_change_blocks_sql = PLAN_CHANGE_BLOCKS_SQL("");
 static const char *const plan_change_blocks_rest_sql =
 	PLAN_CHANGE_BLOCKS_SQL(
 						   "   AND NOT EXISTS (SELECT 1 FROM nadia_bgw.plans p"
-						   "                     JOIN nadia_bgw.plan_samples s ON s.plan_ref = p.plan_ref"
+						   "                     JOIN nadia_bgw._plan_rows('raw', " WINDOW_START_SQL ","
+						   "                              " WINDOW_END_SQL ") s ON s.plan_ref = p.plan_ref"
 						   "                    WHERE p.dbid = o.dbid AND p.userid = o.userid"
 						   "                      AND p.queryid = o.queryid AND s.sampled_at = ANY ($1))");
 

@@ -183,6 +183,8 @@ typedef struct NadiaTrackedRow
 	bool		cat_changed;
 	int32		stmt_id;		/* the dictionary row (stmt_id, plan_ref) */
 	bool		excluded;
+	bool		no_history;		/* dictionary's: entry kept, no history row
+								 * (plans of a single-plan statement) */
 } NadiaTrackedRow;
 
 typedef struct NadiaTrackedRows

@@ -141,8 +141,10 @@ insert_history(const NadiaTrackedSample *s, Datum **hv, bool **hn, int nh)
 
 /*
  * D: the history rows of the objects that changed (statements, plans: not
- * those excluded or without a dictionary row); returns how many were
- * written.
+ * those excluded, without a dictionary row, or that the dictionary keeps
+ * out of history: r->no_history); returns how many were written.  The
+ * entries are written all the same (tracked_apply.c), so a row written
+ * later has its delta since the previous sample.
  */
 int64
 nadia_tracked_write_history(NadiaTrackedSample *s)
@@ -168,7 +170,7 @@ nadia_tracked_write_history(NadiaTrackedSample *s)
 		NADIA_DEBUG_OBJECT("history", s->src->name, i);
 		if (r->skip || !r->changed)
 			continue;
-		if (s->has_dictionary && (r->excluded || r->stmt_id == 0))
+		if (s->has_dictionary && (r->excluded || r->stmt_id == 0 || r->no_history))
 			continue;
 		for (j = 0; j < m->nhist; j++)
 			hv[j][nh] = history_value(s, r, p, m->hist_cols[j], &hn[j][nh]);

@@ -10,7 +10,20 @@
  * Texts (plan text, summary, nodes, sampled nodes) are read from the
  * store (nadia_bgw._plan_store(true)) only when a plan is new or was
  * instrumented again since the previous sample: the store copies every
- * text it holds on such a call, so it is not made for counters.
+ * text it holds on such a call, so it is not made for counters.  The
+ * wide ones are stored compressed (nadia_bgw._compressed(),
+ * plan_compress.c: a plans row is too small for PostgreSQL to compress
+ * them itself), the node facts without their null keys and with costs
+ * rounded (nadia_bgw._plan_nodes_stored(), sql/1.1/90_plans.sql).
+ *
+ * Storage rule (docs/history.md, "Plans"): a plan gets plan_samples rows
+ * only while its statement has two plans or more in nadia_bgw.plans
+ * (counting those made by this sample).  A single-plan statement's plan
+ * has its plans row and its entry (the cumulative values, so the delta
+ * written the day a second plan appears is the executions since the
+ * previous sample) but no history row: its figures are the statement's,
+ * which statement history holds already; readers derive them
+ * (nadia_bgw.plan_history's implied rows).
  *
  * A plan of a statement marked "excluded" in the statement dictionary
  * (nadia_bgw's own calls, tracked_dict.c: the statements source runs
@@ -81,6 +94,17 @@ keys_args(const PlanKeys *k, Oid *types, Datum *args)
 	args[3] = PointerGetDatum(construct_array(k->planid, k->n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 }
 
+/* run sql with the four key arrays as $1..$4; rc: the result expected */
+static void
+keys_exec(const PlanKeys *k, const char *sql, int rc, const char *what)
+{
+	Oid			types[4];
+	Datum		args[4];
+
+	keys_args(k, types, args);
+	nadia_spi_check(nadia_spi_exec(sql, 4, types, args, NULL, false, 0), rc, what);
+}
+
 #define KEYS_UNNEST \
 	"unnest($1::bigint[], $2::oid[], $3::oid[], $4::bigint[]) WITH ORDINALITY" \
 	" AS k(queryid, dbid, userid, planid, i)"
@@ -92,21 +116,17 @@ keys_args(const PlanKeys *k, Oid *types, Datum *args)
 static void
 lookup_plans(NadiaTrackedRows *rows, const PlanKeys *k, PlanKeys *missing)
 {
-	Oid			types[4];
-	Datum		args[4];
 	uint64		j;
 
 	if (k->n == 0)
 		return;
-	keys_args(k, types, args);
-	nadia_spi_check(nadia_spi_exec("SELECT k.i, p.plan_ref, coalesce(t.excluded, false)"
-								   " FROM " KEYS_UNNEST
-								   " LEFT JOIN nadia_bgw.plans p ON (p.queryid, p.dbid, p.userid, p.planid)"
-								   "   = (k.queryid, k.dbid, k.userid, k.planid)"
-								   " LEFT JOIN nadia_bgw.statements t ON (t.queryid, t.dbid, t.userid)"
-								   "   = (k.queryid, k.dbid, k.userid)",
-								   4, types, args, NULL, false, 0),
-					SPI_OK_SELECT, "looking up plans");
+	keys_exec(k, "SELECT k.i, p.plan_ref, coalesce(t.excluded, false)"
+			  " FROM " KEYS_UNNEST
+			  " LEFT JOIN nadia_bgw.plans p ON (p.queryid, p.dbid, p.userid, p.planid)"
+			  "   = (k.queryid, k.dbid, k.userid, k.planid)"
+			  " LEFT JOIN nadia_bgw.statements t ON (t.queryid, t.dbid, t.userid)"
+			  "   = (k.queryid, k.dbid, k.userid)",
+			  SPI_OK_SELECT, "looking up plans");
 	for (j = 0; j < SPI_processed; j++)
 	{
 		bool		isnull,
@@ -125,7 +145,12 @@ lookup_plans(NadiaTrackedRows *rows, const PlanKeys *k, PlanKeys *missing)
 /*
  * New plans: their plans row, texts copied from the store.  A plan gone
  * from the store meanwhile (reset) stays untracked; the next sample tries
- * again.
+ * again.  first_seen is the store's, but never before the previous
+ * sample: the readers take a statement's history from the first_seen of
+ * its second plan on from plan_samples (the storage rule, above), and
+ * rows are written from this sample on; a store entry older than that (a
+ * purged plan back, a plan the sampler could not store before) would
+ * leave the samples in between without any plan figures.
  */
 static void
 insert_plans(NadiaTrackedRows *rows, const PlanKeys *k, TimestampTz ts)
@@ -143,13 +168,18 @@ insert_plans(NadiaTrackedRows *rows, const PlanKeys *k, TimestampTz ts)
 								   " first_seen, last_seen, plan_text, plan_nodes, summary,"
 								   " sampled_nodes, sampled_at)"
 								   " SELECT s.queryid, s.dbid, s.userid, s.planid,"
-								   " coalesce(s.first_seen, $5), coalesce(s.last_seen, s.first_seen, $5),"
-								   " s.plan_text, s.plan_nodes, s.summary, s.sampled_nodes,"
+								   " greatest(coalesce(s.first_seen, $5), prev.at),"
+								   " greatest(coalesce(s.last_seen, s.first_seen, $5), prev.at),"
+								   " nadia_bgw._compressed(s.plan_text),"
+								   " nadia_bgw._compressed(nadia_bgw._plan_nodes_stored(s.plan_nodes)),"
+								   " s.summary, nadia_bgw._compressed(s.sampled_nodes),"
 								   " CASE WHEN s.sampled_nodes IS NOT NULL THEN s.sampled_at END"
 								   " FROM nadia_bgw._plan_store(true) s"
 								   " JOIN " KEYS_UNNEST
 								   "   ON (s.queryid, s.dbid, s.userid, s.planid)"
 								   "    = (k.queryid, k.dbid, k.userid, k.planid)"
+								   " CROSS JOIN (SELECT max(sampled_at) + interval '1 microsecond' AS at"
+								   "   FROM nadia_bgw.samples WHERE sampled_at < $5) prev"
 								   " ON CONFLICT (queryid, dbid, userid, planid) DO NOTHING",
 								   5, types, args, NULL, false, 0),
 					SPI_OK_INSERT, "storing new plans");
@@ -237,24 +267,47 @@ touch_plans(NadiaTrackedRows *rows, const PlanKeys *k, int c_last_seen, Timestam
 static void
 refresh_sampled(const PlanKeys *k, NadiaTrackedRows *rows)
 {
-	Oid			types[4];
-	Datum		args[4];
+	if (k->n == 0)
+		return;
+	keys_exec(k, "UPDATE nadia_bgw.plans p SET sampled_nodes = nadia_bgw._compressed(s.sampled_nodes),"
+			  " sampled_at = s.sampled_at"
+			  " FROM nadia_bgw._plan_store(true) s"
+			  " JOIN " KEYS_UNNEST
+			  "   ON (s.queryid, s.dbid, s.userid, s.planid)"
+			  "    = (k.queryid, k.dbid, k.userid, k.planid)"
+			  " WHERE (p.queryid, p.dbid, p.userid, p.planid)"
+			  "     = (k.queryid, k.dbid, k.userid, k.planid)"
+			  "   AND s.sampled_nodes IS NOT NULL AND s.sampled_at IS NOT NULL"
+			  "   AND (p.sampled_at IS NULL OR p.sampled_at < s.sampled_at)",
+			  SPI_OK_UPDATE, "refreshing the sampled nodes of plans");
+}
+
+/*
+ * The storage rule: of the plans used since the previous sample (with a
+ * plans row), those whose statement has no other plan in nadia_bgw.plans
+ * get no history row (r->no_history); their entry is written as usual.
+ * Runs after insert_plans(), so a second plan stored by this sample
+ * counts: both plans get rows from this sample on.
+ */
+static void
+mark_single_plans(NadiaTrackedRows *rows, const PlanKeys *k)
+{
+	uint64		j;
 
 	if (k->n == 0)
 		return;
-	keys_args(k, types, args);
-	nadia_spi_check(nadia_spi_exec("UPDATE nadia_bgw.plans p SET sampled_nodes = s.sampled_nodes,"
-								   " sampled_at = s.sampled_at"
-								   " FROM nadia_bgw._plan_store(true) s"
-								   " JOIN " KEYS_UNNEST
-								   "   ON (s.queryid, s.dbid, s.userid, s.planid)"
-								   "    = (k.queryid, k.dbid, k.userid, k.planid)"
-								   " WHERE (p.queryid, p.dbid, p.userid, p.planid)"
-								   "     = (k.queryid, k.dbid, k.userid, k.planid)"
-								   "   AND s.sampled_nodes IS NOT NULL AND s.sampled_at IS NOT NULL"
-								   "   AND (p.sampled_at IS NULL OR p.sampled_at < s.sampled_at)",
-								   4, types, args, NULL, false, 0),
-					SPI_OK_UPDATE, "refreshing the sampled nodes of plans");
+	keys_exec(k, "SELECT k.i FROM " KEYS_UNNEST
+			  " WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.plans p"
+			  "   WHERE (p.queryid, p.dbid, p.userid) = (k.queryid, k.dbid, k.userid)"
+			  "     AND p.planid <> k.planid)",
+			  SPI_OK_SELECT, "counting the plans of statements");
+	for (j = 0; j < SPI_processed; j++)
+	{
+		bool		isnull;
+		int			i = (int) nadia_spi_getint8(j, 1, &isnull) - 1;
+
+		rows->rows[k->row[i]].no_history = true;
+	}
 }
 
 /* has the store instrumented the plan since its entry was written? */
@@ -286,7 +339,8 @@ nadia_plan_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows,
 	PlanKeys	need,
 				used,
 				missing,
-				sampled;
+				sampled,
+				written;
 	bool	   *inserted;
 	int			i;
 
@@ -294,6 +348,7 @@ nadia_plan_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows,
 	keys_init(&used, rows->n);
 	keys_init(&missing, rows->n);
 	keys_init(&sampled, rows->n);
+	keys_init(&written, rows->n);
 	inserted = palloc0((rows->n + 1) * sizeof(bool));
 
 	for (i = 0; i < rows->n; i++)
@@ -319,9 +374,12 @@ nadia_plan_dictionary(const NadiaHistSource *src, NadiaTrackedRows *rows,
 	{
 		NadiaTrackedRow *r = &rows->rows[i];
 
-		if (!r->skip && r->changed && r->stmt_id != 0 && !r->excluded &&
-			!inserted[i] && sampled_again(r, m, c_sampled))
+		if (r->skip || !r->changed || r->stmt_id == 0 || r->excluded)
+			continue;
+		keys_add(&written, r, i);
+		if (!inserted[i] && sampled_again(r, m, c_sampled))
 			keys_add(&sampled, r, i);
 	}
 	refresh_sampled(&sampled, rows);
+	mark_single_plans(rows, &written);
 }
