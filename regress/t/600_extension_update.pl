@@ -138,7 +138,7 @@ is($node->safe_psql('postgres', q{
 # the baseline (a plans row per plan of the store), the next one deltas
 is($node->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM nadia_bgw.plans) > 0,
-	       (SELECT count(*) FROM nadia_bgw.plan_samples) > 0,
+	       (SELECT count(*) FROM nadia_bgw.plan_history) > 0,
 	       (SELECT initialized_at IS NOT NULL FROM nadia_bgw.source_state WHERE source = 'plans'),
 	       (SELECT outcome->>'plans' FROM nadia_bgw.samples ORDER BY sample_id DESC LIMIT 1)}),
 	't|t|t|ok', 'plan history starts after ALTER EXTENSION UPDATE');
