@@ -14,7 +14,6 @@
 #include "nodes/plannodes.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
-#include "storage/spin.h"
 #include "utils/hsearch.h"
 
 #include "plans/plans.h"
@@ -56,16 +55,11 @@ typedef enum NadiaPlanTextState
 } NadiaPlanTextState;
 
 /*
- * An entry of the shared hash.  The counters are protected by "mutex";
- * the text pieces and text_state change under the store's lock held
- * exclusively (text_state also under "mutex", so that one backend claims
- * the job of producing them).  Entries are never removed while the server
- * runs, so a pointer to one stays valid.
+ * The counters of a plan as readers see them (plan_store_sql.c, the
+ * history drain): a copy taken from an entry's atomics.
  */
-typedef struct NadiaPlanEntry
+typedef struct NadiaPlanCounters
 {
-	NadiaPlanKey key;
-	slock_t		mutex;
 	int64		calls;
 	double		total_time;		/* ms */
 	double		min_time;
@@ -76,13 +70,50 @@ typedef struct NadiaPlanEntry
 	int64		sampled_calls;
 	TimestampTz first_seen;
 	TimestampTz last_seen;
+} NadiaPlanCounters;
+
+/*
+ * An entry of the shared hash.  The counters are atomics, added to with no
+ * lock (plan_store.c, "Counting"): times in nanoseconds, min_ns starting at
+ * PG_UINT64_MAX, first_seen at 0.  text_state is claimed by a
+ * compare-and-swap from NONE to PENDING (one backend produces the texts);
+ * the text pieces, sampled_at and the later changes of text_state are made
+ * under the store's lock held exclusively.  Entries are never removed while
+ * the server runs, so a pointer to one stays valid.
+ */
+typedef struct NadiaPlanEntry
+{
+	NadiaPlanKey key;
+	pg_atomic_uint64 calls;
+	pg_atomic_uint64 total_ns;
+	pg_atomic_uint64 min_ns;
+	pg_atomic_uint64 max_ns;
+	pg_atomic_uint64 rows;
+	pg_atomic_uint64 shared_blks_hit;
+	pg_atomic_uint64 shared_blks_read;
+	pg_atomic_uint64 sampled_calls;
+	pg_atomic_uint64 first_seen;	/* TimestampTz, 0 = not yet */
+	pg_atomic_uint64 last_seen;	/* TimestampTz */
+	pg_atomic_uint32 text_state;	/* NadiaPlanTextState */
 	TimestampTz sampled_at;		/* 0 when never sampled */
-	int			text_state;		/* NadiaPlanTextState */
 	NadiaPlanText plan_text;
 	NadiaPlanText summary;
 	NadiaPlanText plan_nodes;
 	NadiaPlanText sampled_nodes;
 } NadiaPlanEntry;
+
+/* what a reader gets of one entry (nadia_plan_store_visit) */
+typedef struct NadiaPlanSnapshot
+{
+	NadiaPlanKey key;
+	NadiaPlanCounters c;
+	TimestampTz sampled_at;
+	int			text_state;
+	NadiaPlanText plan_text;
+	NadiaPlanText summary;
+	NadiaPlanText plan_nodes;
+	NadiaPlanText sampled_nodes;
+} NadiaPlanSnapshot;
 
 /* what one execution adds to its entry */
 typedef struct NadiaPlanExec
@@ -128,7 +159,7 @@ typedef struct NadiaPlanStoreInfo
 	TimestampTz created_at;
 } NadiaPlanStoreInfo;
 
-typedef void (*NadiaPlanVisitFn) (const NadiaPlanEntry *copy,
+typedef void (*NadiaPlanVisitFn) (const NadiaPlanSnapshot *copy,
 								  const char *texts, void *arg);
 extern void nadia_plan_store_info(NadiaPlanStoreInfo *info);
 extern void nadia_plan_store_visit(NadiaPlanVisitFn fn, void *arg);
