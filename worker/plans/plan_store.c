@@ -152,6 +152,7 @@ create_entry(const NadiaPlanKey *key)
 		pg_atomic_init_u64(&e->first_seen, (uint64) PG_INT64_MAX);
 		pg_atomic_init_u64(&e->last_seen, (uint64) PG_INT64_MIN);
 		pg_atomic_init_u32(&e->text_state, NADIA_PLAN_TEXT_NONE);
+		pg_atomic_init_u64(&e->sampled_at, 0);
 	}
 	return e;
 }
@@ -431,8 +432,29 @@ nadia_plan_store_sample(NadiaPlanEntry *entry, const char *json)
 	}
 	put_text(&piece, json, (uint32) len);
 	entry->sampled_nodes = piece;
-	entry->sampled_at = now;
+	pg_atomic_write_u64(&entry->sampled_at, (uint64) now);
 	LWLockRelease(pshared->lock);
+}
+
+/*
+ * Whether a sampled execution that started at now should describe its
+ * sampled nodes: history keeps only the latest description of a plan
+ * (replaced at each drain), so one per plan_sample_refresh is enough --
+ * the plan has none yet, or its own is at least that old.  Read without
+ * the lock: two backends may both find it due and both describe (the
+ * later one replaces the other), which is harmless.  A statement that
+ * started before the stored description was made finds it fresh.
+ */
+bool
+nadia_plan_store_sample_due(NadiaPlanEntry *entry, TimestampTz now)
+{
+	TimestampTz at;
+
+	if (nadia_plan_sample_refresh == 0)
+		return true;
+	at = (TimestampTz) pg_atomic_read_u64(&entry->sampled_at);
+	return at == 0 ||
+		now - at >= (int64) nadia_plan_sample_refresh * USECS_PER_SEC;
 }
 
 void
@@ -489,7 +511,7 @@ nadia_plan_store_visit(NadiaPlanVisitFn fn, void *arg)
 		copy.c.first_seen = (TimestampTz) pg_atomic_read_u64(&e->first_seen);
 		copy.c.last_seen = (TimestampTz) pg_atomic_read_u64(&e->last_seen);
 		/* these change only under the lock held exclusively */
-		copy.sampled_at = e->sampled_at;
+		copy.sampled_at = (TimestampTz) pg_atomic_read_u64(&e->sampled_at);
 		copy.text_state = (int) pg_atomic_read_u32(&e->text_state);
 		copy.plan_text = e->plan_text;
 		copy.summary = e->summary;

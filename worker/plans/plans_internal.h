@@ -24,6 +24,7 @@ extern int	nadia_plan_max;
 extern int	nadia_plan_text_max;	/* kB */
 extern double nadia_plan_sample_rate;
 extern int	nadia_plan_sample_min_duration;	/* ms, -1 = off */
+extern int	nadia_plan_sample_refresh;	/* s, 0 = every sample */
 
 #define NADIA_PLAN_MAX_MIN		100
 
@@ -78,7 +79,9 @@ typedef struct NadiaPlanCounters
  * PG_UINT64_MAX, first_seen at 0.  text_state is claimed by a
  * compare-and-swap from NONE to PENDING (one backend produces the texts);
  * the text pieces, sampled_at and the later changes of text_state are made
- * under the store's lock held exclusively.  Entries are never removed while
+ * under the store's lock held exclusively (sampled_at is an atomic so that
+ * a sampled execution can read it without the lock, to decide whether its
+ * description is due: nadia_plan_store_sample_due).  Entries are never removed while
  * the server runs, so a pointer to one stays valid.
  */
 typedef struct NadiaPlanEntry
@@ -95,7 +98,7 @@ typedef struct NadiaPlanEntry
 	pg_atomic_uint64 first_seen;	/* TimestampTz, 0 = not yet */
 	pg_atomic_uint64 last_seen;	/* TimestampTz */
 	pg_atomic_uint32 text_state;	/* NadiaPlanTextState */
-	TimestampTz sampled_at;		/* 0 when never sampled */
+	pg_atomic_uint64 sampled_at;	/* TimestampTz, 0 when never sampled */
 	NadiaPlanText plan_text;
 	NadiaPlanText summary;
 	NadiaPlanText plan_nodes;
@@ -144,6 +147,7 @@ extern void nadia_plan_store_texts(NadiaPlanEntry *entry,
 								   const NadiaPlanTexts *texts);
 extern void nadia_plan_store_text_failed(NadiaPlanEntry *entry, bool retry);
 extern void nadia_plan_store_sample(NadiaPlanEntry *entry, const char *json);
+extern bool nadia_plan_store_sample_due(NadiaPlanEntry *entry, TimestampTz now);
 extern void nadia_plan_store_count_hash(void);
 
 /* plan_store_sql.c needs to walk the store */
