@@ -87,6 +87,20 @@ own_worker(void)
 	return own == 1;
 }
 
+/*
+ * The store, once attached, stays attached for the backend's life (a
+ * crash restart ends every backend): asked until it is, then remembered.
+ */
+static bool
+store_ready(void)
+{
+	static bool ready = false;
+
+	if (!ready)
+		ready = nadia_plan_store_ready();
+	return ready;
+}
+
 /* the cheapest and most often decisive checks first */
 static bool
 capture_wanted(QueryDesc *qd, int eflags)
@@ -97,7 +111,7 @@ capture_wanted(QueryDesc *qd, int eflags)
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		!IsParallelWorker() &&
 		!own_worker() &&
-		nadia_plan_store_ready();
+		store_ready();
 }
 
 /* sampled: at the sample rate, and always once the plan is known slow */
