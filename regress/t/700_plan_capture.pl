@@ -154,6 +154,28 @@ like($node->safe_psql('postgres',
 		"SELECT sampled_nodes::text FROM nadia_bgw._plan_store() WHERE queryid = $q4"),
 	qr/"actual_rows":\s*0/, 'the sampled nodes hold the actual rows');
 
+# --- one description per plan_sample_refresh: counted, not re-described --
+# (a refresh far longer than the test, so that no stall of the machine can
+# make the description due; plan_sample_refresh 0 describes every sample)
+my $at1 = $node->safe_psql('postgres',
+	"SELECT sampled_at FROM nadia_bgw._plan_store() WHERE queryid = $q4");
+# resample REFRESH: one more sampled execution of q4 with that refresh
+sub resample
+{
+	my ($refresh) = @_;
+	$node->safe_psql('postgres', qq{
+		SET nadia_bgw.plan_sample_rate = 1.0;
+		SET nadia_bgw.plan_sample_refresh = $refresh;
+		SELECT id FROM t WHERE secret = 'hunter2-tops3cret' OR v = 424242;
+	});
+	return $node->safe_psql('postgres',
+		"SELECT calls, sampled_calls, sampled_at = '$at1' "
+		  . "FROM nadia_bgw._plan_store() WHERE queryid = $q4");
+}
+is(resample(3600), '3|3|t',
+	'a sample within plan_sample_refresh is counted, its nodes are not described again');
+is(resample(0), '4|4|f', 'plan_sample_refresh 0: every sample is described');
+
 # --- the slow-plan rule: every execution after the mean reached it -------
 $node->safe_psql('postgres', q{
 	SET nadia_bgw.plan_sample_min_duration = 0;

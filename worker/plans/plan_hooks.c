@@ -19,7 +19,12 @@
  * per node, no per-node clock).  At ExecutorEnd the execution is counted
  * in the shared store, and, the first time a plan is seen or when it was
  * sampled, the plan is described (plan_describe.c) -- see describe() for
- * why that cannot fail the application's statement.
+ * why that cannot fail the application's statement.  A sampled execution
+ * is described only when the plan's stored sample is missing or older
+ * than plan_sample_refresh: history keeps the latest one only, so
+ * describing every sampled execution of a busy plan (hundreds a second)
+ * would be work thrown away.  It is still counted in sampled_calls, which
+ * counts the executions run with row instrumentation.
  *
  * Which QueryDesc is captured is remembered in a small fixed array (no
  * allocation): a statement that fails never reaches ExecutorEnd, so its
@@ -66,14 +71,37 @@ static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-/* a background worker of nadia_bgw: its statements are not the users' */
+/*
+ * A background worker of nadia_bgw: its statements are not the users'.
+ * Known for the backend's whole life once its entry is set, so worked out
+ * once rather than with a strcmp per execution.
+ */
 static bool
 own_worker(void)
 {
-	return MyBgworkerEntry != NULL &&
-		strcmp(MyBgworkerEntry->bgw_library_name, NADIA_BGW_NAME) == 0;
+	static int	own = -1;		/* -1: not worked out yet */
+
+	if (own < 0)
+		own = MyBgworkerEntry != NULL &&
+			strcmp(MyBgworkerEntry->bgw_library_name, NADIA_BGW_NAME) == 0;
+	return own == 1;
 }
 
+/*
+ * The store, once attached, stays attached for the backend's life (a
+ * crash restart ends every backend): asked until it is, then remembered.
+ */
+static bool
+store_ready(void)
+{
+	static bool ready = false;
+
+	if (!ready)
+		ready = nadia_plan_store_ready();
+	return ready;
+}
+
+/* the cheapest and most often decisive checks first */
 static bool
 capture_wanted(QueryDesc *qd, int eflags)
 {
@@ -81,9 +109,9 @@ capture_wanted(QueryDesc *qd, int eflags)
 		nadia_plan_capture &&
 		qd->plannedstmt->queryId != 0 &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
-		nadia_plan_store_ready() &&
 		!IsParallelWorker() &&
-		!own_worker();
+		!own_worker() &&
+		store_ready();
 }
 
 /* sampled: at the sample rate, and always once the plan is known slow */
@@ -282,8 +310,9 @@ describe_plan(void *arg)
  * message could quote what the plan was describing), and the
  * plan is not described again.  Such a subtransaction assigns no
  * transaction id (it writes nothing) and happens once per new plan and
- * per sampled execution.  Without a transaction to start it in, or in
- * parallel mode, the texts are left for a later execution.
+ * per sampled execution whose description is due.  Without a transaction
+ * to start it in, or in parallel mode, the texts are left for a later
+ * execution.
  *
  * Everything is produced in a private memory context, copied into the
  * store, and freed.
@@ -341,6 +370,7 @@ end_capture(QueryDesc *qd, const NadiaPlanKey *key)
 	NadiaPlanExec exec;
 	NadiaPlanEntry *entry;
 	bool		texts;
+	bool		sample;
 	double		mean_ms;
 
 	if (qd->totaltime == NULL)
@@ -366,8 +396,10 @@ end_capture(QueryDesc *qd, const NadiaPlanKey *key)
 	if (entry == NULL)
 		return;
 	nadia_plan_note_duration(key, mean_ms);
-	if (texts || exec.sampled)
-		describe(qd, entry, texts, exec.sampled);
+	/* one description per plan_sample_refresh: only the latest is kept */
+	sample = exec.sampled && nadia_plan_store_sample_due(entry, exec.now);
+	if (texts || sample)
+		describe(qd, entry, texts, sample);
 }
 
 static void

@@ -9,8 +9,8 @@
  * the execution is only counted in not_tracked.  Creating an entry or
  * writing texts takes the lock exclusively.
  *
- * Counting an execution takes only the entry's spinlock.  Entries are
- * never removed while the server runs, so once a backend has found an
+ * Counting an execution takes no lock at all (see "Counting" below).
+ * Entries are never removed while the server runs, so once a backend has found an
  * entry its address stays valid for the backend's whole life (a crash
  * restart, which re-creates the store, ends every backend): each backend
  * remembers the entries it found in a local hash (key -> address, at
@@ -141,8 +141,18 @@ create_entry(const NadiaPlanKey *key)
 		/* everything after the key */
 		memset((char *) e + sizeof(NadiaPlanKey), 0,
 			   sizeof(NadiaPlanEntry) - sizeof(NadiaPlanKey));
-		SpinLockInit(&e->mutex);
-		e->text_state = NADIA_PLAN_TEXT_NONE;
+		pg_atomic_init_u64(&e->calls, 0);
+		pg_atomic_init_u64(&e->total_ns, 0);
+		pg_atomic_init_u64(&e->min_ns, (uint64) PG_INT64_MAX);
+		pg_atomic_init_u64(&e->max_ns, 0);
+		pg_atomic_init_u64(&e->rows, 0);
+		pg_atomic_init_u64(&e->shared_blks_hit, 0);
+		pg_atomic_init_u64(&e->shared_blks_read, 0);
+		pg_atomic_init_u64(&e->sampled_calls, 0);
+		pg_atomic_init_u64(&e->first_seen, (uint64) PG_INT64_MAX);
+		pg_atomic_init_u64(&e->last_seen, (uint64) PG_INT64_MIN);
+		pg_atomic_init_u32(&e->text_state, NADIA_PLAN_TEXT_NONE);
+		pg_atomic_init_u64(&e->sampled_at, 0);
 	}
 	return e;
 }
@@ -222,18 +232,59 @@ find_entry(const NadiaPlanKey *key)
 }
 
 /*
+ * Lower (raise) an atomic holding an int64 to x when x is lower (higher):
+ * a compare-and-swap loop that writes only when the value changes, which
+ * for the minimum and maximum of a plan's times is rare once it has run a
+ * few times.  Used for times in nanoseconds and for timestamps.
+ */
+static void
+atomic_lower(pg_atomic_uint64 *v, int64 x)
+{
+	uint64		cur = pg_atomic_read_u64(v);
+
+	while (x < (int64) cur &&
+		   !pg_atomic_compare_exchange_u64(v, &cur, (uint64) x))
+		;
+}
+
+static void
+atomic_raise(pg_atomic_uint64 *v, int64 x)
+{
+	uint64		cur = pg_atomic_read_u64(v);
+
+	while (x > (int64) cur &&
+		   !pg_atomic_compare_exchange_u64(v, &cur, (uint64) x))
+		;
+}
+
+/*
  * Count one execution of a plan.  Returns its entry, or NULL when the
  * store is full (the execution is then counted in not_tracked).  Sets
  * *produce_texts when this backend is the one to produce the plan's
  * texts (then it must end with nadia_plan_store_texts() or
  * nadia_plan_store_text_failed()), and *mean_ms to the plan's mean
  * execution time over all its executions so far.
+ *
+ * Counting: every counter is an atomic, added to without any lock.  With
+ * several backends running one statement (pgbench -S -M prepared, 8
+ * clients on 2 cores) every execution counts into the same entry; under a
+ * spinlock, a backend preempted while holding it made the others spin
+ * until it ran again.  An addition cannot be preempted half-way.  calls
+ * is added to last: the atomics' additions are full barriers, so a reader
+ * that reads calls first (nadia_plan_store_visit) sees every other counter
+ * of those calls -- and possibly part of an execution still being counted,
+ * whose call it does not see yet.  Nothing is lost: the next reading has
+ * it, and the history drain works on differences of such readings.  Once
+ * the executions have ended, every counter is exact.
  */
 NadiaPlanEntry *
 nadia_plan_store_count(const NadiaPlanKey *key, const NadiaPlanExec *exec,
 					   bool *produce_texts, double *mean_ms)
 {
 	NadiaPlanEntry *e;
+	int64		ns;
+	uint64		total_ns;
+	uint64		calls;
 
 	*produce_texts = false;
 	*mean_ms = 0;
@@ -246,34 +297,31 @@ nadia_plan_store_count(const NadiaPlanKey *key, const NadiaPlanExec *exec,
 		return NULL;
 	}
 
-	SpinLockAcquire(&e->mutex);
-	if (e->calls == 0)
-	{
-		e->first_seen = exec->now;
-		e->min_time = exec->time_ms;
-		e->max_time = exec->time_ms;
-	}
-	e->calls++;
-	e->total_time += exec->time_ms;
-	if (exec->time_ms < e->min_time)
-		e->min_time = exec->time_ms;
-	if (exec->time_ms > e->max_time)
-		e->max_time = exec->time_ms;
-	e->rows += exec->rows;
-	e->shared_blks_hit += exec->shared_blks_hit;
-	e->shared_blks_read += exec->shared_blks_read;
-	/* (a long statement ends after a later, shorter one started) */
-	if (exec->now > e->last_seen)
-		e->last_seen = exec->now;
+	ns = (int64) (Max(exec->time_ms, 0.0) * 1000000.0 + 0.5);
+	total_ns = pg_atomic_add_fetch_u64(&e->total_ns, ns);
+	atomic_lower(&e->min_ns, ns);
+	atomic_raise(&e->max_ns, ns);
+	if (exec->rows != 0)
+		pg_atomic_fetch_add_u64(&e->rows, exec->rows);
+	if (exec->shared_blks_hit != 0)
+		pg_atomic_fetch_add_u64(&e->shared_blks_hit, exec->shared_blks_hit);
+	if (exec->shared_blks_read != 0)
+		pg_atomic_fetch_add_u64(&e->shared_blks_read, exec->shared_blks_read);
 	if (exec->sampled)
-		e->sampled_calls++;
-	if (e->text_state == NADIA_PLAN_TEXT_NONE)
+		pg_atomic_fetch_add_u64(&e->sampled_calls, 1);
+	atomic_lower(&e->first_seen, exec->now);
+	/* (a long statement ends after a later, shorter one started) */
+	atomic_raise(&e->last_seen, exec->now);
+	calls = pg_atomic_add_fetch_u64(&e->calls, 1);
+
+	if (pg_atomic_read_u32(&e->text_state) == NADIA_PLAN_TEXT_NONE)
 	{
-		e->text_state = NADIA_PLAN_TEXT_PENDING;
-		*produce_texts = true;
+		uint32		expected = NADIA_PLAN_TEXT_NONE;
+
+		*produce_texts = pg_atomic_compare_exchange_u32(&e->text_state, &expected,
+														NADIA_PLAN_TEXT_PENDING);
 	}
-	*mean_ms = e->total_time / e->calls;
-	SpinLockRelease(&e->mutex);
+	*mean_ms = (double) total_ns / 1000000.0 / (double) calls;
 	return e;
 }
 
@@ -299,9 +347,7 @@ put_text(NadiaPlanText *piece, const char *s, uint32 len)
 static void
 set_text_state(NadiaPlanEntry *e, NadiaPlanTextState state)
 {
-	SpinLockAcquire(&e->mutex);
-	e->text_state = state;
-	SpinLockRelease(&e->mutex);
+	pg_atomic_write_u32(&e->text_state, state);
 }
 
 /*
@@ -385,11 +431,30 @@ nadia_plan_store_sample(NadiaPlanEntry *entry, const char *json)
 		}
 	}
 	put_text(&piece, json, (uint32) len);
-	SpinLockAcquire(&entry->mutex);
 	entry->sampled_nodes = piece;
-	entry->sampled_at = now;
-	SpinLockRelease(&entry->mutex);
+	pg_atomic_write_u64(&entry->sampled_at, (uint64) now);
 	LWLockRelease(pshared->lock);
+}
+
+/*
+ * Whether a sampled execution that started at now should describe its
+ * sampled nodes: history keeps only the latest description of a plan
+ * (replaced at each drain), so one per plan_sample_refresh is enough --
+ * the plan has none yet, or its own is at least that old.  Read without
+ * the lock: two backends may both find it due and both describe (the
+ * later one replaces the other), which is harmless.  A statement that
+ * started before the stored description was made finds it fresh.
+ */
+bool
+nadia_plan_store_sample_due(NadiaPlanEntry *entry, TimestampTz now)
+{
+	TimestampTz at;
+
+	if (nadia_plan_sample_refresh == 0)
+		return true;
+	at = (TimestampTz) pg_atomic_read_u64(&entry->sampled_at);
+	return at == 0 ||
+		now - at >= (int64) nadia_plan_sample_refresh * USECS_PER_SEC;
 }
 
 void
@@ -411,8 +476,8 @@ nadia_plan_store_info(NadiaPlanStoreInfo *info)
 }
 
 /*
- * Call fn for a copy of each entry (its counters read under its spinlock)
- * with the text area, under the lock held shared: texts only change under
+ * Call fn for a copy of each entry (its counters read as described at
+ * nadia_plan_store_count) with the text area, under the lock held shared: texts only change under
  * it exclusively.  An error in fn (out of memory) leaves the lock to the
  * abort, which releases it.
  */
@@ -428,13 +493,30 @@ nadia_plan_store_visit(NadiaPlanVisitFn fn, void *arg)
 	hash_seq_init(&seq, plan_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
-		NadiaPlanEntry copy;
+		NadiaPlanSnapshot copy;
 
-		SpinLockAcquire(&e->mutex);
-		copy = *e;
-		SpinLockRelease(&e->mutex);
-		if (copy.calls == 0)
+		/* calls first: the rest then holds at least these calls' share */
+		copy.c.calls = (int64) pg_atomic_read_u64(&e->calls);
+		if (copy.c.calls == 0)
 			continue;
+		pg_read_barrier();
+		copy.key = e->key;
+		copy.c.total_time = (double) pg_atomic_read_u64(&e->total_ns) / 1000000.0;
+		copy.c.min_time = (double) pg_atomic_read_u64(&e->min_ns) / 1000000.0;
+		copy.c.max_time = (double) pg_atomic_read_u64(&e->max_ns) / 1000000.0;
+		copy.c.rows = (int64) pg_atomic_read_u64(&e->rows);
+		copy.c.shared_blks_hit = (int64) pg_atomic_read_u64(&e->shared_blks_hit);
+		copy.c.shared_blks_read = (int64) pg_atomic_read_u64(&e->shared_blks_read);
+		copy.c.sampled_calls = (int64) pg_atomic_read_u64(&e->sampled_calls);
+		copy.c.first_seen = (TimestampTz) pg_atomic_read_u64(&e->first_seen);
+		copy.c.last_seen = (TimestampTz) pg_atomic_read_u64(&e->last_seen);
+		/* these change only under the lock held exclusively */
+		copy.sampled_at = (TimestampTz) pg_atomic_read_u64(&e->sampled_at);
+		copy.text_state = (int) pg_atomic_read_u32(&e->text_state);
+		copy.plan_text = e->plan_text;
+		copy.summary = e->summary;
+		copy.plan_nodes = e->plan_nodes;
+		copy.sampled_nodes = e->sampled_nodes;
 		fn(&copy, pshared->texts, arg);
 	}
 	LWLockRelease(pshared->lock);

@@ -31,7 +31,7 @@ PG_FUNCTION_INFO_V1(nadia_bgw_plan_store_info);
 /* one entry copied out of the store */
 typedef struct CopiedPlan
 {
-	NadiaPlanEntry e;
+	NadiaPlanSnapshot e;
 	char	   *text[4];		/* plan_text, summary, plan_nodes, sampled_nodes */
 } CopiedPlan;
 
@@ -50,7 +50,7 @@ copy_text(const char *area, const NadiaPlanText *piece)
 }
 
 static void
-copy_plan(const NadiaPlanEntry *e, const char *area, void *arg)
+copy_plan(const NadiaPlanSnapshot *e, const char *area, void *arg)
 {
 	CopyArg    *c = (CopyArg *) arg;
 	CopiedPlan *p = palloc0(sizeof(CopiedPlan));
@@ -95,17 +95,17 @@ nadia_bgw_plan_store(PG_FUNCTION_ARGS)
 		values[i++] = ObjectIdGetDatum(p->e.key.userid);
 		values[i++] = Int64GetDatum(p->e.key.queryid);
 		values[i++] = Int64GetDatum(p->e.key.planid);
-		values[i++] = Int64GetDatum(p->e.calls);
-		values[i++] = Float8GetDatum(p->e.total_time);
-		values[i++] = Float8GetDatum(p->e.min_time);
-		values[i++] = Float8GetDatum(p->e.max_time);
-		values[i++] = Int64GetDatum(p->e.rows);
-		values[i++] = Int64GetDatum(p->e.shared_blks_hit);
-		values[i++] = Int64GetDatum(p->e.shared_blks_read);
-		values[i++] = Int64GetDatum(p->e.sampled_calls);
-		values[i] = nadia_timestamp_datum(p->e.first_seen, &nulls[i]);
+		values[i++] = Int64GetDatum(p->e.c.calls);
+		values[i++] = Float8GetDatum(p->e.c.total_time);
+		values[i++] = Float8GetDatum(p->e.c.min_time);
+		values[i++] = Float8GetDatum(p->e.c.max_time);
+		values[i++] = Int64GetDatum(p->e.c.rows);
+		values[i++] = Int64GetDatum(p->e.c.shared_blks_hit);
+		values[i++] = Int64GetDatum(p->e.c.shared_blks_read);
+		values[i++] = Int64GetDatum(p->e.c.sampled_calls);
+		values[i] = nadia_timestamp_datum(p->e.c.first_seen, &nulls[i]);
 		i++;
-		values[i] = nadia_timestamp_datum(p->e.last_seen, &nulls[i]);
+		values[i] = nadia_timestamp_datum(p->e.c.last_seen, &nulls[i]);
 		i++;
 		values[i] = nadia_timestamp_datum(p->e.sampled_at, &nulls[i]);
 		i++;

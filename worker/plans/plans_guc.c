@@ -21,6 +21,7 @@ int			nadia_plan_max = 5000;
 int			nadia_plan_text_max = 4096;
 double		nadia_plan_sample_rate = 0.01;
 int			nadia_plan_sample_min_duration = 1000;
+int			nadia_plan_sample_refresh = 10;
 
 void
 nadia_plans_define_gucs(void)
@@ -80,5 +81,16 @@ nadia_plans_define_gucs(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nadia_bgw.plan_sample_refresh",
+							"Minimum age of a plan's sampled nodes before a sampled execution describes them again.",
+							"Sampled executions in between are counted but not described; 0 describes every sampled execution.",
+							&nadia_plan_sample_refresh,
+							10,
+							0,
+							86400,
+							PGC_SUSET,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 }

@@ -14,7 +14,6 @@
 #include "nodes/plannodes.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
-#include "storage/spin.h"
 #include "utils/hsearch.h"
 
 #include "plans/plans.h"
@@ -25,6 +24,7 @@ extern int	nadia_plan_max;
 extern int	nadia_plan_text_max;	/* kB */
 extern double nadia_plan_sample_rate;
 extern int	nadia_plan_sample_min_duration;	/* ms, -1 = off */
+extern int	nadia_plan_sample_refresh;	/* s, 0 = every sample */
 
 #define NADIA_PLAN_MAX_MIN		100
 
@@ -56,16 +56,11 @@ typedef enum NadiaPlanTextState
 } NadiaPlanTextState;
 
 /*
- * An entry of the shared hash.  The counters are protected by "mutex";
- * the text pieces and text_state change under the store's lock held
- * exclusively (text_state also under "mutex", so that one backend claims
- * the job of producing them).  Entries are never removed while the server
- * runs, so a pointer to one stays valid.
+ * The counters of a plan as readers see them (plan_store_sql.c, the
+ * history drain): a copy taken from an entry's atomics.
  */
-typedef struct NadiaPlanEntry
+typedef struct NadiaPlanCounters
 {
-	NadiaPlanKey key;
-	slock_t		mutex;
 	int64		calls;
 	double		total_time;		/* ms */
 	double		min_time;
@@ -76,13 +71,52 @@ typedef struct NadiaPlanEntry
 	int64		sampled_calls;
 	TimestampTz first_seen;
 	TimestampTz last_seen;
-	TimestampTz sampled_at;		/* 0 when never sampled */
-	int			text_state;		/* NadiaPlanTextState */
+} NadiaPlanCounters;
+
+/*
+ * An entry of the shared hash.  The counters are atomics, added to with no
+ * lock (plan_store.c, "Counting"): times in nanoseconds, min_ns starting at
+ * PG_UINT64_MAX, first_seen at 0.  text_state is claimed by a
+ * compare-and-swap from NONE to PENDING (one backend produces the texts);
+ * the text pieces, sampled_at and the later changes of text_state are made
+ * under the store's lock held exclusively (sampled_at is an atomic so that
+ * a sampled execution can read it without the lock, to decide whether its
+ * description is due: nadia_plan_store_sample_due).  Entries are never removed while
+ * the server runs, so a pointer to one stays valid.
+ */
+typedef struct NadiaPlanEntry
+{
+	NadiaPlanKey key;
+	pg_atomic_uint64 calls;
+	pg_atomic_uint64 total_ns;
+	pg_atomic_uint64 min_ns;
+	pg_atomic_uint64 max_ns;
+	pg_atomic_uint64 rows;
+	pg_atomic_uint64 shared_blks_hit;
+	pg_atomic_uint64 shared_blks_read;
+	pg_atomic_uint64 sampled_calls;
+	pg_atomic_uint64 first_seen;	/* TimestampTz, 0 = not yet */
+	pg_atomic_uint64 last_seen;	/* TimestampTz */
+	pg_atomic_uint32 text_state;	/* NadiaPlanTextState */
+	pg_atomic_uint64 sampled_at;	/* TimestampTz, 0 when never sampled */
 	NadiaPlanText plan_text;
 	NadiaPlanText summary;
 	NadiaPlanText plan_nodes;
 	NadiaPlanText sampled_nodes;
 } NadiaPlanEntry;
+
+/* what a reader gets of one entry (nadia_plan_store_visit) */
+typedef struct NadiaPlanSnapshot
+{
+	NadiaPlanKey key;
+	NadiaPlanCounters c;
+	TimestampTz sampled_at;
+	int			text_state;
+	NadiaPlanText plan_text;
+	NadiaPlanText summary;
+	NadiaPlanText plan_nodes;
+	NadiaPlanText sampled_nodes;
+} NadiaPlanSnapshot;
 
 /* what one execution adds to its entry */
 typedef struct NadiaPlanExec
@@ -113,6 +147,7 @@ extern void nadia_plan_store_texts(NadiaPlanEntry *entry,
 								   const NadiaPlanTexts *texts);
 extern void nadia_plan_store_text_failed(NadiaPlanEntry *entry, bool retry);
 extern void nadia_plan_store_sample(NadiaPlanEntry *entry, const char *json);
+extern bool nadia_plan_store_sample_due(NadiaPlanEntry *entry, TimestampTz now);
 extern void nadia_plan_store_count_hash(void);
 
 /* plan_store_sql.c needs to walk the store */
@@ -128,7 +163,7 @@ typedef struct NadiaPlanStoreInfo
 	TimestampTz created_at;
 } NadiaPlanStoreInfo;
 
-typedef void (*NadiaPlanVisitFn) (const NadiaPlanEntry *copy,
+typedef void (*NadiaPlanVisitFn) (const NadiaPlanSnapshot *copy,
 								  const char *texts, void *arg);
 extern void nadia_plan_store_info(NadiaPlanStoreInfo *info);
 extern void nadia_plan_store_visit(NadiaPlanVisitFn fn, void *arg);
