@@ -57,13 +57,26 @@ sub worker_pid
 }
 
 # wait_until(NODE, SQL returning one boolean): poll until true; dies (so the
-# test fails) after the default TAP timeout.
+# test fails) after the default TAP timeout.  poll_query_until feeds the query
+# on psql's stdin; while the cluster is in crash recovery psql may refuse the
+# connection and exit before that write, and IPC::Run then dies with EPIPE
+# instead of letting the poll go on.  That is the poll racing a restart, not
+# an answer, so it is retried (a bounded number of times).
 sub wait_until
 {
 	my ($node, $sql, %opt) = @_;
-	$node->poll_query_until($opt{db} // 'postgres', $sql)
-	  or die "timed out waiting for: $sql";
-	return 1;
+	for my $try (1 .. 30)
+	{
+		my $ok = eval { $node->poll_query_until($opt{db} // 'postgres', $sql) };
+		if (defined $ok)
+		{
+			$ok or die "timed out waiting for: $sql";
+			return 1;
+		}
+		die $@ unless $@ =~ /Broken pipe/;
+		sleep 1;
+	}
+	die "wait_until: psql kept breaking its pipe while waiting for: $sql";
 }
 
 # log_since(NODE, OFFSET): what the server log gained after OFFSET bytes.
