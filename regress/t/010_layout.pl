@@ -21,8 +21,9 @@ my %uses = (
 	rollup => [ 'core', 'plans' ],
 	maintenance => [ 'core', 'plans' ],
 	advice => [ 'core', 'history' ],
-	alerts => [ 'core', 'plans', 'history', 'rollup', 'advice' ],
-	scheduler => [ 'core', 'plans', 'history', 'rollup', 'maintenance', 'advice', 'alerts' ],
+	quality => [ 'core', 'history' ],
+	alerts => [ 'core', 'plans', 'history', 'rollup', 'advice', 'quality' ],
+	scheduler => [ 'core', 'plans', 'history', 'rollup', 'maintenance', 'advice', 'quality', 'alerts' ],
 );
 
 my @worker = sort glob("$src/worker/*/*.[ch]");

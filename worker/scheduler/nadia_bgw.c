@@ -25,6 +25,7 @@
 #include "history/history.h"
 #include "plans/plans.h"
 #include "advice/advice.h"
+#include "quality/quality.h"
 
 PG_MODULE_MAGIC;
 
@@ -155,6 +156,7 @@ _PG_init(void)
 	nadia_alerts_define_gucs();
 	nadia_plans_define_gucs();
 	nadia_advice_define_gucs();
+	nadia_quality_define_gucs();
 	MarkGUCPrefixReserved("nadia_bgw");
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * quality.c
+ *		The tasks of the quality module: catalog and counted quality
+ *		checks, column distributions, business-metric anomalies and
+ *		capacity forecasts.
+ *
+ * Each is a SQL function of the extension, nadia_bgw._quality_<step>(now),
+ * that reads the history the sample just wrote (or the catalogs) and
+ * stores what it found; the worker calls it once per cycle as a task of
+ * its own, so each has its own transaction, its own row in
+ * nadia_bgw.status and its own error isolation.  The time is passed in
+ * (the cycle's transaction start), so the tests give the functions any
+ * instant they like.  A schema without the function (an extension still
+ * at 1.0, before ALTER EXTENSION UPDATE) skips the step: the task's
+ * outcome is then "ok" with nothing done.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "core/core.h"
+#include "quality/quality.h"
+
+/* Run nadia_bgw._quality_<step>(now) when the schema has it. */
+static void
+run_step(const char *step)
+{
+	char	   *sig = psprintf("nadia_bgw._quality_%s(timestamp with time zone)", step);
+	Oid			types[1] = {TEXTOID};
+	Datum		vals[1];
+	bool		isnull;
+	int64		present;
+
+	vals[0] = CStringGetTextDatum(sig);
+	nadia_spi_check(nadia_spi_exec("SELECT (pg_catalog.to_regprocedure($1) IS NOT NULL)::int8",
+								   1, types, vals, NULL, true, 1),
+					SPI_OK_SELECT, "quality step lookup");
+	present = nadia_spi_getint8(0, 1, &isnull);
+	if (present != 1)
+		return;
+	types[0] = TIMESTAMPTZOID;
+	vals[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nadia_spi_check(nadia_spi_exec(psprintf("SELECT nadia_bgw._quality_%s($1)", step),
+								   1, types, vals, NULL, false, 0),
+					SPI_OK_SELECT, "quality step");
+}
+
+void
+nadia_quality_checks_task(void)
+{
+	run_step("checks");
+}
+
+void
+nadia_distribution_task(void)
+{
+	run_step("distribution");
+}
+
+void
+nadia_anomalies_task(void)
+{
+	run_step("anomalies");
+}
+
+void
+nadia_capacity_task(void)
+{
+	run_step("capacity");
+}
