@@ -736,6 +736,47 @@ static const char *const wraparound_sql =
 	" ORDER BY 14 DESC";
 
 /* ---------------------------------------------------------------------
+ * Quality detectors (the catalog facts of nadia_bgw._quality_checks())
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * An index left invalid (a failed CREATE INDEX CONCURRENTLY or REINDEX
+ * CONCURRENTLY): the open invalid_index facts the quality_checks task
+ * stored this cycle (sql/1.1/97_quality_checks.sql).  It resolves once the
+ * fact is resolved, the index dropped or rebuilt.  The other catalog
+ * facts do not alert (docs/quality.md, "Constraints and integrity").
+ */
+static const char *const invalid_index_sql =
+	"SELECT 'invalid_index', pg_catalog.format('invalid_index:%s', q.objid),"
+	"       pg_catalog.format('index %I.%I', q.schemaname, q.objname), 'index',"
+	"       d.oid, pg_catalog.current_database()::text, q.relid,"
+	"       pg_catalog.format('%I.%I', q.schemaname, q.relname),"
+	"       NULL::int8, NULL::oid, NULL::text,"
+	"       'invalid_index', NULL::float8, 1::float8, 'warning',"
+	"       pg_catalog.jsonb_build_object('index', q.objname, 'schema', q.schemaname,"
+	"           'table', q.relname, 'first_seen', q.first_seen, 'fix', q.detail,"
+	"           'fact_id', q.fact_id)"
+	"  FROM nadia_bgw.quality_facts q"
+	"  JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database()"
+	" WHERE q.kind = 'invalid_index' AND q.resolved_at IS NULL"
+	" ORDER BY q.first_seen, q.objid";
+
+/* the quality facts exist (1.1; not on a schema still at 1.0) */
+static bool
+have_quality_facts(NadiaDetectContext *ctx)
+{
+	bool		isnull;
+
+	nadia_spi_check(nadia_spi_exec("SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c"
+								   " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+								   " WHERE n.nspname = 'nadia_bgw' AND c.relname = 'quality_facts'",
+								   0, NULL, NULL, NULL, true, 1),
+					SPI_OK_SELECT, "quality facts lookup");
+	return nadia_spi_getint8(0, 1, &isnull) == 1;
+}
+
+/* ---------------------------------------------------------------------
  * The "debug" detector of the tests
  * ---------------------------------------------------------------------
  */
@@ -847,6 +888,7 @@ const NadiaDetector nadia_detectors[] = {
 		{INT(nadia_xid_age_warning), INT(nadia_xid_age_critical)}},
 	{"rollups", "rollup_broken", false, NULL, NULL, {{0}}, nadia_detect_rollups},
 	{"debug", "debug", false, NULL, NULL, {{0}}, detect_debug},
+	{"invalid index", "invalid_index", false, have_quality_facts, invalid_index_sql, {{0}}},
 };
 
 const int	nadia_ndetectors = lengthof(nadia_detectors);
