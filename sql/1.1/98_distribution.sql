@@ -62,12 +62,40 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    changed oid[];
     written bigint := 0;
 BEGIN
     -- tables gone since: their state would only grow
     DELETE FROM nadia_bgw.distribution_state d
      WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = d.relid);
 
+    -- the tables analyzed since the previous call, their state moved on
+    WITH analyzed AS (
+        SELECT s.relid, s.analyze_count + s.autoanalyze_count AS analyzes,
+               greatest(s.last_analyze, s.last_autoanalyze) AS analyzed_at
+          FROM pg_stat_user_tables s
+          LEFT JOIN nadia_bgw.distribution_state d ON d.relid = s.relid
+         WHERE s.schemaname NOT IN ('nadia_bgw', 'pg_catalog', 'information_schema', 'pg_toast')
+           AND s.schemaname !~ '^pg_temp_'     -- sessions' temporary tables come and go
+           AND (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL)
+           AND (d.relid IS NULL
+                OR d.analyzes IS DISTINCT FROM s.analyze_count + s.autoanalyze_count
+                OR d.analyzed_at IS DISTINCT FROM greatest(s.last_analyze, s.last_autoanalyze))
+    ), moved AS (
+        INSERT INTO nadia_bgw.distribution_state AS d (relid, analyzes, analyzed_at, seen_at)
+        SELECT a.relid, a.analyzes, a.analyzed_at, p_now FROM analyzed a
+        ON CONFLICT (relid) DO UPDATE
+           SET analyzes = excluded.analyzes, analyzed_at = excluded.analyzed_at,
+               seen_at = excluded.seen_at
+        RETURNING d.relid
+    )
+    SELECT array_agg(m.relid) INTO changed FROM moved m;
+
+    IF changed IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    -- a partition only when there is something to write
     IF NOT EXISTS (SELECT 1 FROM nadia_bgw.history_partitions p
                     WHERE p.parent = 'nadia_bgw.distribution_samples'::regclass
                       AND p.lo <= p_now AND p_now < p.hi) THEN
@@ -78,27 +106,8 @@ BEGIN
     -- per-column privilege checks, and stavalues is never selected.  A
     -- partitioned table has only the statistics of its whole tree
     -- (stainherit); another table's own rows are stainherit = false.
-    WITH changed AS (
-        SELECT s.relid, s.schemaname, s.relname,
-               s.analyze_count + s.autoanalyze_count AS analyzes,
-               greatest(s.last_analyze, s.last_autoanalyze) AS analyzed_at
-          FROM pg_stat_user_tables s
-          LEFT JOIN nadia_bgw.distribution_state d ON d.relid = s.relid
-         WHERE s.schemaname NOT IN ('nadia_bgw', 'pg_catalog', 'information_schema', 'pg_toast')
-           AND s.schemaname !~ '^pg_temp_'     -- sessions' temporary tables come and go
-           AND (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL)
-           AND (d.relid IS NULL
-                OR d.analyzes IS DISTINCT FROM s.analyze_count + s.autoanalyze_count
-                OR d.analyzed_at IS DISTINCT FROM greatest(s.last_analyze, s.last_autoanalyze))
-    ), state AS (
-        INSERT INTO nadia_bgw.distribution_state AS d (relid, analyzes, analyzed_at, seen_at)
-        SELECT c.relid, c.analyzes, c.analyzed_at, p_now FROM changed c
-        ON CONFLICT (relid) DO UPDATE
-           SET analyzes = excluded.analyzes, analyzed_at = excluded.analyzed_at,
-               seen_at = excluded.seen_at
-    )
     INSERT INTO nadia_bgw.distribution_samples
-    SELECT p_now, c.analyzed_at, c.relid, a.attnum, c.schemaname, c.relname, a.attname,
+    SELECT p_now, d.analyzed_at, d.relid, a.attnum, n.nspname, cl.relname, a.attname,
            cl.reltuples, st.stanullfrac, st.stadistinct,
            CASE WHEN st.stadistinct >= 0 THEN st.stadistinct
                 ELSE -st.stadistinct * greatest(cl.reltuples, 0) END,
@@ -109,11 +118,13 @@ BEGIN
                   WHEN st.stakind3 THEN st.stanumbers3[1] WHEN st.stakind4 THEN st.stanumbers4[1]
                   WHEN st.stakind5 THEN st.stanumbers5[1] END,
            st.stawidth
-      FROM changed c
-      JOIN pg_class cl ON cl.oid = c.relid
-      JOIN pg_statistic st ON st.starelid = c.relid AND st.stainherit = (cl.relkind = 'p')
+      FROM nadia_bgw.distribution_state d
+      JOIN pg_class cl ON cl.oid = d.relid
+      JOIN pg_namespace n ON n.oid = cl.relnamespace
+      JOIN pg_statistic st ON st.starelid = d.relid AND st.stainherit = (cl.relkind = 'p')
       JOIN pg_attribute a ON a.attrelid = st.starelid AND a.attnum = st.staattnum
-                         AND NOT a.attisdropped;
+                         AND NOT a.attisdropped
+     WHERE d.relid = ANY (changed);
     GET DIAGNOSTICS written = ROW_COUNT;
     RETURN written;
 END

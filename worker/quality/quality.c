@@ -38,7 +38,7 @@ run_step(const char *step)
 	int64		present;
 
 	vals[0] = CStringGetTextDatum(sig);
-	nadia_spi_check(nadia_spi_exec("SELECT (pg_catalog.to_regprocedure($1) IS NOT NULL)::int8",
+	nadia_spi_check(nadia_spi_exec("SELECT count(*) FROM pg_catalog.pg_proc WHERE oid = pg_catalog.to_regprocedure($1)",
 								   1, types, vals, NULL, true, 1),
 					SPI_OK_SELECT, "quality step lookup");
 	present = nadia_spi_getint8(0, 1, &isnull);
