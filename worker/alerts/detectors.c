@@ -831,6 +831,31 @@ detect_debug(NadiaDetectContext *ctx)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Business-metric anomalies (docs/quality.md, "Business-metric
+ * anomalies"): the quality module's "anomalies" task judges rollup buckets
+ * and table write rates and keeps what it found in
+ * nadia_bgw.metric_anomalies; a series whose latest judged bucket is an
+ * anomaly is a candidate, so the alert resolves once later buckets are
+ * normal.  The query is a SQL function of the 1.1 schema.
+ */
+static const char *const metric_anomaly_sql =
+	"SELECT * FROM nadia_bgw._anomaly_alerts()";
+
+static bool
+have_anomalies(NadiaDetectContext *ctx)
+{
+	bool		isnull;
+	Datum		d;
+
+	nadia_spi_check(SPI_execute("SELECT pg_catalog.to_regprocedure("
+								"'nadia_bgw._anomaly_alerts()') IS NOT NULL",
+								true, 1),
+					SPI_OK_SELECT, "looking for the anomaly results");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull && DatumGetBool(d);
+}
+
 /* the parameters of a query detector, $1 first */
 #define WINDOW			{NADIA_PARAM_WINDOW}
 #define WIDE_WINDOW		{NADIA_PARAM_WIDE_WINDOW}
@@ -889,6 +914,8 @@ const NadiaDetector nadia_detectors[] = {
 	{"rollups", "rollup_broken", false, NULL, NULL, {{0}}, nadia_detect_rollups},
 	{"debug", "debug", false, NULL, NULL, {{0}}, detect_debug},
 	{"invalid index", "invalid_index", false, have_quality_facts, invalid_index_sql, {{0}}},
+	{"metric anomalies", "metric_anomaly", false, have_anomalies,
+		metric_anomaly_sql, {{0}}},
 };
 
 const int	nadia_ndetectors = lengthof(nadia_detectors);
