@@ -735,6 +735,55 @@ static const char *const wraparound_sql =
 	"  FROM d WHERE GREATEST(d.xid_age, d.mxid_age) >= $1"
 	" ORDER BY 14 DESC";
 
+/*
+ * Capacity: a forecast that reaches its limit within
+ * nadia_bgw.capacity_alert_days (docs/capacity.md).  The "capacity" task
+ * of the quality module stores the forecasts once an hour in
+ * nadia_bgw.capacity_forecasts; forecasts older than three hours (the task
+ * failing or stopped) judge nothing.  Only hard limits alert: a full
+ * filesystem, transaction or multixact wraparound, an exhausted sequence,
+ * max_connections; reaching autovacuum_freeze_max_age is routine.
+ * Critical under a quarter of the setting.  The setting is the quality
+ * module's, read by name.
+ */
+static const char *const capacity_sql =
+	"WITH f AS ("
+	"  SELECT f.*, pg_catalog.current_setting('nadia_bgw.capacity_alert_days')::float8 AS days"
+	"    FROM nadia_bgw.capacity_forecasts f"
+	"   WHERE f.kind IN ('filesystem', 'xid_wraparound', 'mxid_wraparound', 'sequence', 'connections')"
+	"     AND f.computed_at > pg_catalog.now() - interval '3 hours')"
+	"SELECT 'capacity', pg_catalog.format('capacity:%s:%s', f.kind, f.objid),"
+	"       pg_catalog.format('%s %s', f.kind, f.object),"
+	"       CASE WHEN f.kind LIKE '%wraparound' THEN 'database'"
+	"            WHEN f.kind = 'connections' THEN 'server' ELSE f.kind END,"
+	"       CASE WHEN f.kind LIKE '%wraparound' THEN f.objid END,"
+	"       CASE WHEN f.kind LIKE '%wraparound' THEN f.object END,"
+	"       CASE WHEN f.kind = 'sequence' THEN f.objid END,"
+	"       CASE WHEN f.kind = 'sequence' THEN f.object END,"
+	"       NULL::int8, NULL::oid, NULL::text,"
+	"       'days_to_limit', f.days, f.days_to_limit,"
+	"       CASE WHEN f.days_to_limit < f.days / 4 THEN 'critical' ELSE 'warning' END,"
+	"       pg_catalog.jsonb_build_object('forecast', f.kind, 'unit', f.unit,"
+	"           'current_value', f.current_value, 'limit_value', f.limit_value,"
+	"           'slope_7d', f.slope_7d, 'slope_30d', f.slope_30d,"
+	"           'fit_7d', f.fit_7d, 'fit_30d', f.fit_30d, 'basis', f.basis,"
+	"           'computed_at', f.computed_at)"
+	"  FROM f WHERE f.days_to_limit < f.days"
+	" ORDER BY f.days_to_limit, 1, 2";
+
+/* a schema still at 1.0 has no forecasts */
+static bool
+have_capacity(NadiaDetectContext *ctx)
+{
+	bool		isnull;
+
+	nadia_spi_check(SPI_execute("SELECT pg_catalog.count(*) FROM pg_catalog.pg_class"
+								" WHERE oid = pg_catalog.to_regclass('nadia_bgw.capacity_forecasts')",
+								true, 1),
+					SPI_OK_SELECT, "capacity forecasts lookup");
+	return nadia_spi_getint8(0, 1, &isnull) == 1;
+}
+
 /* ---------------------------------------------------------------------
  * Quality detectors (the catalog facts of nadia_bgw._quality_checks())
  * ---------------------------------------------------------------------
@@ -916,6 +965,7 @@ const NadiaDetector nadia_detectors[] = {
 	{"invalid index", "invalid_index", false, have_quality_facts, invalid_index_sql, {{0}}},
 	{"metric anomalies", "metric_anomaly", false, have_anomalies,
 		metric_anomaly_sql, {{0}}},
+	{"capacity", "capacity", false, have_capacity, capacity_sql, {{0}}},
 };
 
 const int	nadia_ndetectors = lengthof(nadia_detectors);

@@ -1,0 +1,128 @@
+-- capacity: forecasts from history written by hand at explicit instants
+-- (sql/1.1/99_capacity.sql, docs/capacity.md).  No wall clock: every
+-- instant is T = 2030-03-01 00:00 UTC plus whole or fractional days.
+--   a table grown by 50 MiB a day for 40 days, with noise and one day
+--   recorded five times too large (table_daily);
+--   a sequence consumed at 5,000,000 a day, every 6 hours, 50,000,000
+--   values left at T (truth: 10 days);
+--   the transaction counter at 10,000,000 a day while the age falls back
+--   at each freeze every 10 days (truth: 10,000,000 a day; age 120,000,000
+--   at T, so 8 days to the default autovacuum_freeze_max_age, 200,000,000);
+--   a filesystem filling by 1 GiB a day, 20 GiB free at T (truth: 20 days);
+--   connections flat at 50 of 100.
+-- Each forecast must be within 10% of the truth.
+CREATE DATABASE regress_capacity;
+\c regress_capacity
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
+CREATE EXTENSION nadia_bgw;
+
+SELECT bool_and(nadia_bgw.ensure_partitions('daily', ts) >= 0) AS ok
+  FROM generate_series(timestamptz '2030-03-01' - interval '45 days', '2030-03-02', interval '1 day') ts;
+
+INSERT INTO nadia_bgw.table_catalog (relid, schemaname, relname, first_seen)
+VALUES (900001, 'app', 'events', '2030-01-01');
+-- day d = 0 .. 40 before T; noise of up to +-10 MiB (a fifth of a day's
+-- growth); the day before T the size recorded is five times the truth
+INSERT INTO nadia_bgw.table_daily (sampled_at, relid, total_bytes, samples)
+SELECT timestamptz '2030-03-01' - d * interval '1 day', 900001,
+       CASE WHEN d = 1 THEN 5 ELSE 1 END
+       * (1073741824 + (40 - d) * 52428800 + ((d * 7919) % 21 - 10) * 1048576), 1
+  FROM generate_series(0::bigint, 40) d;
+
+INSERT INTO nadia_bgw.capacity_samples
+SELECT timestamptz '2030-03-01' - h * interval '1 hour', 'sequence', 900010, 'app.orders_id_seq',
+       2147483647 - 50000000 - h * 5000000 / 24 + (h * 31) % 7 * 10000, 2147483647, NULL
+  FROM generate_series(0::bigint, 40 * 24, 6) h;
+
+INSERT INTO nadia_bgw.capacity_samples
+SELECT timestamptz '2030-03-01' - h * interval '1 hour', 'xid', 900020, 'appdb',
+       -- the age: 50,000,000 after each freeze (7, 17, 27, 37 days before T)
+       50000000 + ((40 * 24 - h + 7 * 24) % 240) * 10000000 / 24, NULL,
+       1000000000 + (40 * 24 - h) * 10000000 / 24
+  FROM generate_series(0::bigint, 40 * 24, 6) h;
+
+INSERT INTO nadia_bgw.capacity_samples
+SELECT timestamptz '2030-03-01' - h * interval '1 hour', 'filesystem', 1663, 'data_directory',
+       round((80 - h / 24.0) * 1073741824), 100::numeric * 1073741824, NULL
+  FROM generate_series(0, 40 * 24, 6) h;
+
+INSERT INTO nadia_bgw.capacity_samples
+SELECT timestamptz '2030-03-01' - h * interval '1 hour', 'connections', 0, 'server',
+       40 + h % 11, 100, NULL
+  FROM generate_series(0, 40 * 24, 1) h;
+
+CREATE TEMP TABLE f AS SELECT * FROM nadia_bgw.capacity_forecast('2030-03-01');
+SELECT kind, object, current_value, limit_value, points_7d, points_30d, basis FROM f ORDER BY kind, object;
+
+-- growth and days to the limit against the truth (the table's outlier
+-- lowers its fit, not its slope)
+SELECT kind, object,
+       slope_7d / truth BETWEEN 0.9 AND 1.1 AS slope_7d_ok,
+       slope_30d / truth BETWEEN 0.9 AND 1.1 AS slope_30d_ok,
+       CASE WHEN days IS NULL THEN days_to_limit IS NULL
+            ELSE days_to_limit / days BETWEEN 0.9 AND 1.1 END AS days_ok,
+       fit_30d > 0.9 AS fit_30d_high
+  FROM f JOIN (VALUES ('table', 52428800.0, NULL::float8),
+                      ('sequence', 5000000.0, 10.0),
+                      ('xid_freeze', 10000000.0,
+                       (current_setting('autovacuum_freeze_max_age')::float8 - 120000000) / 10000000),
+                      ('xid_wraparound', 10000000.0, (2147483648.0 - 3000000 - 120000000) / 10000000),
+                      ('filesystem', 1073741824.0, 20.0)) t(kind, truth, days) USING (kind)
+ ORDER BY 1;
+
+-- the outlier pulls an ordinary least-squares line away; the robust one not
+SELECT regr_slope(total_bytes, extract(epoch FROM sampled_at) / 86400) / 52428800 NOT BETWEEN 0.9 AND 1.1
+       AS least_squares_off
+  FROM nadia_bgw.table_daily WHERE relid = 900001 AND sampled_at > '2030-03-01'::timestamptz - interval '7 days';
+
+-- the xid ages fall at each freeze: their slope alone would mislead
+SELECT current_value AS age, fit_7d > 0.99 AS counter_on_a_line FROM f WHERE kind = 'xid_freeze';
+SELECT slope_7d, days_to_limit FROM f WHERE kind = 'connections';
+
+-- too little history: one point
+INSERT INTO nadia_bgw.capacity_samples VALUES ('2030-03-01', 'sequence', 900011, 'app.new_seq', 10, 100, NULL);
+SELECT kind, object, slope_7d, points_7d, days_to_limit, basis
+  FROM nadia_bgw.capacity_forecast('2030-03-01') WHERE object = 'app.new_seq';
+
+-- the task records what this server has now: filesystems, xid and mxid per
+-- database, sequences (the int4 column's limit behind a bigint sequence),
+-- connections; again in the same hour only the connections' peak (the
+-- hour of T already has rows: written by hand above)
+CREATE TABLE capacity_seq (id int, v int);
+CREATE SEQUENCE capacity_seq_id AS bigint OWNED BY capacity_seq.id;
+SELECT nextval('capacity_seq_id') + nextval('capacity_seq_id') AS used;
+SELECT nadia_bgw._quality_capacity('2030-03-01 01:30') > 0 AS wrote;
+SELECT kind, objid = 0 AS no_objid, object, value >= 0 AS value_set,
+       CASE WHEN kind = 'filesystem' THEN limit_value > value ELSE limit_value IS NOT NULL END AS has_limit,
+       CASE WHEN kind = 'sequence' THEN limit_value END AS seq_limit,
+       counter IS NOT NULL AS counted
+  FROM nadia_bgw.capacity_samples
+ WHERE sampled_at = '2030-03-01 01:30'
+   AND (kind NOT IN ('xid', 'mxid') OR object = current_database())
+   AND object <> 'app.new_seq'
+ ORDER BY kind, object;
+SELECT nadia_bgw._quality_capacity('2030-03-01 01:50') AS second_in_hour;
+SELECT count(*) > 6 AS forecasts, max(computed_at) AS computed_at FROM nadia_bgw.capacity_forecasts;
+SELECT days_to_limit IS NULL AS far, basis FROM nadia_bgw.capacity_forecasts
+ WHERE object = 'public.capacity_seq_id';
+
+-- after 8 days one row a day; nothing after 35 days
+SELECT nadia_bgw._quality_capacity('2030-03-01 02:10') > 0 AS wrote;
+SELECT count(*) AS rows, count(DISTINCT floor(extract(epoch FROM sampled_at) / 86400)) AS days,
+       min(sampled_at) AS oldest
+  FROM nadia_bgw.capacity_samples
+ WHERE kind = 'sequence' AND objid = 900010 AND sampled_at < '2030-03-01 02:10'::timestamptz - interval '8 days';
+SELECT max(value) AS peak FROM nadia_bgw.capacity_samples
+ WHERE kind = 'connections' AND sampled_at < '2030-02-20' AND sampled_at >= '2030-02-19';
+
+-- the reader: forecasts and their history, never the filesystem function
+SET ROLE nadia_bgw_reader;
+SELECT count(*) > 0 AS reads FROM nadia_bgw.capacity_forecast('2030-03-01');
+SELECT count(*) > 0 AS reads FROM nadia_bgw.capacity_forecasts;
+SELECT * FROM nadia_bgw._fs_space('.');
+SELECT * FROM nadia_bgw._capacity_sizes('statement', 'queryid', 'calls', '2030-01-01', '2030-03-01');
+RESET ROLE;
+
+\c contrib_regression
+DROP DATABASE regress_capacity;
