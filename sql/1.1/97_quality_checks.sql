@@ -203,6 +203,9 @@ DECLARE
     prev      timestamptz;
     n_changed bigint;
 BEGIN
+    -- the worker's task and a manual call: one at a time, so that both
+    -- never open the same fact
+    PERFORM pg_advisory_xact_lock(hashtext('nadia_bgw._quality_checks'));
     SELECT s.checked_at INTO prev FROM nadia_bgw.quality_checks_state s;
 
     -- one statement, so that every part sees the same open rows
