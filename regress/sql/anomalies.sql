@@ -2,8 +2,9 @@
 -- 60 days of NADIA-like messages with a weekly shape (weekdays busier than
 -- weekends, a daytime peak) and deterministic pseudo-noise, rolled up by
 -- day, by day and model, and by hour; nadia_bgw._quality_anomalies() is
--- called with explicit instants only.  The worker of this cluster serves
--- another database.
+-- called with explicit instants only (the rollups' refreshes, at the real
+-- time, only need it to be after March 2026).  The worker of this cluster
+-- serves another database.
 CREATE EXTENSION nadia_bgw;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
@@ -155,6 +156,14 @@ SELECT nadia_bgw._quality_anomalies('2026-03-04 14:05+00') AS still_stopped;
 SELECT has_function_privilege('nadia_bgw_reader', 'nadia_bgw.data_anomalies(timestamptz, timestamptz)', 'EXECUTE') AS reader_function,
        has_table_privilege('nadia_bgw_reader', 'nadia_bgw.metric_anomalies', 'SELECT') AS reader_table,
        has_function_privilege('nadia_bgw_reader', 'nadia_bgw._quality_anomalies(timestamptz)', 'EXECUTE') AS reader_task;
+
+-- retention: a run deletes anomalies whose bucket ended more than
+-- anomaly_retention_days before its instant
+SELECT count(*) > 0 AS kept FROM nadia_bgw.metric_anomalies;
+SET nadia_bgw.anomaly_retention_days = 30;
+SELECT nadia_bgw._quality_anomalies('2026-04-04 12:00+00') AS anomalies;
+SELECT min(bucket_start) AS oldest_kept, count(*) AS kept FROM nadia_bgw.metric_anomalies;
+RESET nadia_bgw.anomaly_retention_days;
 
 -- a dropped rollup's state goes with it
 SELECT nadia_bgw.drop_rollup('anom_model');

@@ -292,16 +292,16 @@ BEGIN
         grp AS (SELECT v.gh FROM v GROUP BY v.gh ORDER BY count(*) DESC, v.gh LIMIT %7$s),
         tg AS (SELECT v.* FROM v JOIN grp USING (gh)
                 WHERE v.be > $1 AND v.be <= $2 AND v.val IS NOT NULL),
-        j AS (
-            SELECT tg.gh, tg.metric, tg.is_count, tg.bs, tg.be, tg.val AS observed, h.vals,
-                   coalesce(cardinality(h.vals), 0) AS seasons
+        -- each target's past seasons, one hash join (not a scan of the
+        -- table per target)
+        h AS (
+            SELECT tg.gh, tg.metric, tg.is_count, tg.bs, tg.be, tg.val AS observed,
+                   array_agg(hv.val) FILTER (WHERE hv.val IS NOT NULL) AS vals
               FROM tg
-             CROSS JOIN LATERAL (
-                   SELECT array_agg(hv.val) AS vals
-                     FROM generate_series(1, $3) AS s(k)
-                     JOIN v hv ON hv.gh = tg.gh AND hv.metric = tg.metric
-                               AND hv.bkey = %8$s
-                    WHERE hv.val IS NOT NULL) h),
+             CROSS JOIN generate_series(1, $3) AS s(k)
+              LEFT JOIN v hv ON hv.gh = tg.gh AND hv.metric = tg.metric AND hv.bkey = %8$s
+             GROUP BY tg.gh, tg.metric, tg.is_count, tg.bs, tg.be, tg.val),
+        j AS (SELECT h.*, coalesce(cardinality(h.vals), 0) AS seasons FROM h),
         jr AS (
             SELECT j.*, r.median, r.expected_low, r.expected_high, r.score,
                    CASE WHEN j.seasons < $4 THEN 'not judged'
@@ -433,17 +433,18 @@ BEGIN
                CASE m.metric WHEN 'n_tup_ins' THEN coalesce(c.ins, 0)
                              WHEN 'n_tup_upd' THEN coalesce(c.upd, 0)
                              ELSE coalesce(c.del, 0) END::float8 AS observed,
-               -- the seasons' hourly counts scaled to this sample's interval
-               (SELECT array_agg(CASE m.metric WHEN 'n_tup_ins' THEN coalesce(h.ins, 0)
-                                               WHEN 'n_tup_upd' THEN coalesce(h.upd, 0)
-                                               ELSE coalesce(h.del, 0) END::float8
-                                 * extract(epoch FROM p.sampled_at - p.prev)::float8 / 3600)
-                  FROM seen sn
-                  LEFT JOIN hist h ON h.sampled_at = sn.sampled_at AND h.k = sn.k AND h.relid = p.relid
-                 WHERE sn.sampled_at = p.sampled_at) AS vals
+               -- the seasons' hourly counts scaled to this window's length
+               array_agg(CASE m.metric WHEN 'n_tup_ins' THEN coalesce(h.ins, 0)
+                                       WHEN 'n_tup_upd' THEN coalesce(h.upd, 0)
+                                       ELSE coalesce(h.del, 0) END::float8
+                         * extract(epoch FROM p.sampled_at - p.prev)::float8 / 3600)
+                 FILTER (WHERE sn.k IS NOT NULL) AS vals
           FROM pairs p
-          CROSS JOIN (VALUES ('n_tup_ins'), ('n_tup_upd'), ('n_tup_del')) AS m(metric)
-          LEFT JOIN cur c ON c.sampled_at = p.sampled_at AND c.relid = p.relid),
+         CROSS JOIN (VALUES ('n_tup_ins'), ('n_tup_upd'), ('n_tup_del')) AS m(metric)
+          LEFT JOIN cur c ON c.sampled_at = p.sampled_at AND c.relid = p.relid
+          LEFT JOIN seen sn ON sn.sampled_at = p.sampled_at
+          LEFT JOIN hist h ON h.sampled_at = sn.sampled_at AND h.k = sn.k AND h.relid = p.relid
+         GROUP BY p.sampled_at, p.prev, p.relid, m.metric, c.ins, c.upd, c.del),
     jr AS (
         SELECT j.*, coalesce(cardinality(j.vals), 0) AS seasons, r.median, r.expected_low,
                r.expected_high, r.score,
