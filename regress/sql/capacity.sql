@@ -85,6 +85,25 @@ INSERT INTO nadia_bgw.capacity_samples VALUES ('2030-03-01', 'sequence', 900011,
 SELECT kind, object, slope_7d, points_7d, days_to_limit, basis
   FROM nadia_bgw.capacity_forecast('2030-03-01') WHERE object = 'app.new_seq';
 
+-- database and index sizes from history; a filesystem with a single point
+-- falls back on the databases' growth: at T2 = 2030-05-01 a database that
+-- grew 1 GiB a day (daily tier), an index of constant size, a data
+-- directory with 10 GiB free (truth: 10 days)
+SELECT bool_and(nadia_bgw.ensure_partitions('daily', ts) >= 0) AS ok
+  FROM generate_series(timestamptz '2030-05-01' - interval '10 days', '2030-05-01', interval '1 day') ts;
+INSERT INTO nadia_bgw.database_daily (sampled_at, datid, size_bytes, samples)
+SELECT timestamptz '2030-05-01' - d * interval '1 day', 900030, (50 - d) * 1073741824::bigint, 1
+  FROM generate_series(0, 9) d;
+INSERT INTO nadia_bgw.index_catalog (indexrelid, relid, schemaname, relname, indexrelname, first_seen)
+VALUES (900040, 900001, 'app', 'events', 'events_pkey', '2030-01-01');
+INSERT INTO nadia_bgw.index_daily (sampled_at, indexrelid, index_bytes, samples)
+SELECT timestamptz '2030-05-01' - d * interval '1 day', 900040, 8192, 1
+  FROM generate_series(0, 9) d;
+INSERT INTO nadia_bgw.capacity_samples
+VALUES ('2030-05-01', 'filesystem', 1663, 'data_directory', 90 * 1073741824::numeric, 100 * 1073741824::numeric, NULL);
+SELECT kind, object, slope_7d / 1073741824 AS gib_per_day, points_7d, round(days_to_limit::numeric, 3) AS days, basis
+  FROM nadia_bgw.capacity_forecast('2030-05-01') ORDER BY kind;
+
 -- the task records what this server has now: filesystems, xid and mxid per
 -- database, sequences (the int4 column's limit behind a bigint sequence),
 -- connections; again in the same hour only the connections' peak (the

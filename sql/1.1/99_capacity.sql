@@ -315,6 +315,12 @@ AS $$
     latest AS (
         SELECT DISTINCT ON (r.kind, r.objid) r.kind, r.objid, r.object, r.value, r.limit_value
           FROM raw r ORDER BY r.kind, r.objid, r.sampled_at DESC),
+    -- one pass, not a subquery per object: the raw points are many
+    peaks AS (
+        SELECT r.kind, r.objid, max(r.value) AS peak_7d
+          FROM raw r
+         WHERE r.kind = 'connections' AND r.sampled_at > p_now - interval '7 days'
+         GROUP BY r.kind, r.objid),
     buckets AS (
         SELECT w.win, r.kind, r.objid,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.sampled_at)::float8) AS x,
@@ -348,10 +354,9 @@ AS $$
         SELECT t.kind, t.objid, t.object, t.value, t.limit_value,
                f7.slope AS slope_7d, f30.slope AS slope_30d, f7.fit AS fit_7d, f30.fit AS fit_30d,
                coalesce(f7.n, 0) AS points_7d, coalesce(f30.n, 0) AS points_30d,
-               (SELECT max(r.value) FROM raw r
-                 WHERE r.kind = t.kind AND r.objid = t.objid
-                   AND r.sampled_at > p_now - interval '7 days') AS peak_7d
+               p.peak_7d
           FROM latest t
+          LEFT JOIN peaks p ON p.kind = t.kind AND p.objid = t.objid
           LEFT JOIN fits f7 ON f7.win = 7 AND f7.kind = t.kind AND f7.objid = t.objid
           LEFT JOIN fits f30 ON f30.win = 30 AND f30.kind = t.kind AND f30.objid = t.objid),
     -- what the data directory's filesystem grows by when its own history
