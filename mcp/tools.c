@@ -15,6 +15,11 @@
  * names of the SELECT list must match the ToolColumn table: the
  * outputSchema a client validates against is generated from it.
  *
+ * The data-quality and capacity tools (constraint_violations,
+ * referential_integrity, data_distribution, data_anomalies,
+ * capacity_forecast) call the reader functions of sql/1.1/97..99, which
+ * return catalog names and numbers, never application values.
+ *
  * explain_query plans nothing: planning a query needs the privileges of
  * the application on its tables, which the MCP role must not have.  It
  * reads the plans the preloaded library captured (masked) into plan
@@ -641,6 +646,197 @@ static const char alert_sql[] =
 " LIMIT $2::int";
 
 /* ---------------------------------------------------------------- */
+/* data quality and capacity (issue 16)                              */
+/* ---------------------------------------------------------------- */
+
+/*
+ * These tools read the readers of sql/1.1/97_quality_checks.sql ..
+ * 99_capacity.sql, which return catalog names and numbers only: never a
+ * value of the application's data (no most common value, histogram bound,
+ * row or constraint expression; a grouped rollup's group is an md5).
+ * "until" defaults to now: UNTIL(p) is SINCE(p), now() when not given.
+ */
+#define UNTIL(p) "coalesce(" SINCE(p) ", pg_catalog.now())"
+
+static const char *const anomaly_kinds[] = {"all", "rollup", "table_writes", NULL};
+static const char *const dist_columns[] = {"all", "flagged", NULL};
+static const char *const capacity_kinds[] = {
+	"all", "filesystem", "database", "table", "index", "xid", "mxid", "sequence",
+	"connections", NULL
+};
+
+#define ARG_UNTIL \
+	{"until", ARG_SINCE, "End of the time range (default: now).", 0, 0, 0, NULL, NULL}
+#define ARG_SCHEMA(what) \
+	{"schema", ARG_TEXT, "Only " what " in this schema (exact name).", 0, 0, 63, NULL, NULL}
+#define ARG_TABLE(what) \
+	{"table", ARG_TEXT, "Only " what " of this table (exact name, without schema).", \
+	 0, 0, 63, NULL, NULL}
+
+/* constraint_violations and referential_integrity: nadia_bgw.quality_fact */
+static const ToolColumn fact_cols[] = {
+	{"kind", COL_TEXT, "what the catalogs showed (not_valid_check, invalid_index, "
+	 "unindexed_foreign_key, ...; docs/quality.md)"},
+	{"schemaname", COL_TEXT, "schema of the table"},
+	{"relname", COL_TEXT, "table"},
+	{"objname", COL_TEXT, "the constraint, index or trigger"},
+	{"columns", COL_JSON, "foreign keys: the referencing columns, in the key's order (null otherwise)"},
+	{"ref_schemaname", COL_TEXT, "foreign keys: schema of the referenced table"},
+	{"ref_relname", COL_TEXT, "foreign keys: the referenced table"},
+	{"detail", COL_TEXT, "what fixes it, a statement built from quoted names only "
+	 "(VALIDATE CONSTRAINT, CREATE INDEX, REINDEX, ENABLE TRIGGER)"},
+	{"open", COL_BOOL, "the latest check still saw it"},
+	{"first_seen", COL_TIME, "the check that first saw it"},
+	{"last_seen", COL_TIME, "the last check that saw it (the latest check while open)"},
+	{"resolved_at", COL_TIME, "the first check that no longer saw it (null while open)"},
+	{"counted_rows", COL_INT, "violating or orphaned rows, when counted (null: not counted)"},
+	{"count_exact", COL_BOOL, "the count is exact (false: an estimate)"},
+	{"count_error_bound", COL_NUM, "bound of the estimate's error"},
+	{"counted_at", COL_TIME, "when the rows were counted"},
+};
+
+/* the open facts first, then by table; fn is the reader's name */
+#define FACT_SQL(fn) \
+"SELECT q.kind, q.schemaname::text AS schemaname, q.relname::text AS relname,\n" \
+"       q.objname::text AS objname, pg_catalog.to_jsonb(q.columns::text[]) AS columns,\n" \
+"       q.ref_schemaname::text AS ref_schemaname, q.ref_relname::text AS ref_relname,\n" \
+"       q.detail, q.resolved_at IS NULL AS open, q.first_seen, q.last_seen, q.resolved_at,\n" \
+"       q.counted_rows, q.count_exact, q.count_error_bound, q.counted_at\n" \
+"  FROM nadia_bgw." fn "(" SINCE("$1") ", " UNTIL("$2") ") q\n" \
+" WHERE ($3::text IS NULL OR q.schemaname::text = $3::text)\n" \
+"   AND ($4::text IS NULL OR q.relname::text = $4::text)\n" \
+" ORDER BY q.resolved_at IS NULL DESC, q.schemaname, q.relname, q.kind, q.objname,\n" \
+"          q.first_seen DESC\n" \
+" LIMIT $5::int"
+
+static const char constraint_sql[] = FACT_SQL("constraint_violations");
+static const char referential_sql[] = FACT_SQL("referential_integrity");
+
+static const ToolColumn dist_cols[] = {
+	{"schemaname", COL_TEXT, "schema"},
+	{"relname", COL_TEXT, "table"},
+	{"attname", COL_TEXT, "column"},
+	{"sampled_at", COL_TIME, "when nadia_bgw recorded the column's latest statistics in the range"},
+	{"analyzed_at", COL_TIME, "the ANALYZE they come from"},
+	{"reltuples", COL_INT, "rows of the table at that ANALYZE (estimate; -1: unknown)"},
+	{"null_frac", COL_NUM, "share of NULLs, 0..1"},
+	{"n_distinct_abs", COL_INT, "distinct values (estimate)"},
+	{"top_freq", COL_NUM, "share of the most common value, 0..1 (null: no value is common); "
+	 "the value itself is never read"},
+	{"correlation", COL_NUM, "correlation of the column's order with the physical order, -1..1"},
+	{"avg_width", COL_INT, "average width of a value, bytes"},
+	{"prev_analyzed_at", COL_TIME, "the ANALYZE before (null: none recorded)"},
+	{"prev_null_frac", COL_NUM, "null_frac at that ANALYZE"},
+	{"prev_n_distinct_abs", COL_INT, "n_distinct_abs at that ANALYZE"},
+	{"prev_top_freq", COL_NUM, "top_freq at that ANALYZE"},
+	{"skew", COL_BOOL, "top_freq above nadia_bgw.distribution_skew_share"},
+	{"null_frac_drift", COL_BOOL, "null_frac moved by more than nadia_bgw.distribution_null_drift "
+	 "since the ANALYZE before (null: no previous record)"},
+	{"n_distinct_drift", COL_BOOL, "distinct values changed by more than the factor "
+	 "nadia_bgw.distribution_distinct_factor (null: no previous record)"},
+	{"plan_queryids", COL_JSON, "query ids (strings) of the statements whose captured plans "
+	 "filter, join or group on the column in the range"},
+};
+
+#define DIST_FLAGGED "(d.skew OR coalesce(d.null_frac_drift, false) OR coalesce(d.n_distinct_drift, false))"
+
+/* the flagged columns first, then by table and column position */
+static const char dist_sql[] =
+"SELECT d.schemaname::text AS schemaname, d.relname::text AS relname,\n"
+"       d.attname::text AS attname, d.sampled_at, d.analyzed_at,\n"
+"       round(d.reltuples::numeric) AS reltuples,\n"
+"       round(d.null_frac::numeric, 4) AS null_frac,\n"
+"       round(d.n_distinct_abs::numeric) AS n_distinct_abs,\n"
+"       round(d.top_freq::numeric, 4) AS top_freq,\n"
+"       round(d.correlation::numeric, 4) AS correlation, d.avg_width,\n"
+"       d.prev_analyzed_at, round(d.prev_null_frac::numeric, 4) AS prev_null_frac,\n"
+"       round(d.prev_n_distinct_abs::numeric) AS prev_n_distinct_abs,\n"
+"       round(d.prev_top_freq::numeric, 4) AS prev_top_freq,\n"
+"       d.skew, d.null_frac_drift, d.n_distinct_drift,\n"
+"       pg_catalog.to_jsonb(d.plan_queryids::text[]) AS plan_queryids\n"
+"  FROM nadia_bgw.data_distribution(" SINCE("$1") ", " UNTIL("$2") ") d\n"
+" WHERE ($3::text IS NULL OR d.schemaname::text = $3::text)\n"
+"   AND ($4::text IS NULL OR d.relname::text = $4::text)\n"
+"   AND ($5::text = 'all' OR " DIST_FLAGGED ")\n"
+" ORDER BY " DIST_FLAGGED " DESC, d.schemaname, d.relname, d.attnum\n"
+" LIMIT $6::int";
+
+static const ToolColumn anomaly_cols[] = {
+	{"kind", COL_TEXT, "rollup (a numeric column of a rollup) or table_writes (a table's "
+	 "inserts, updates or deletes per sample)"},
+	{"source", COL_TEXT, "the rollup's name, or schema.table"},
+	{"metric", COL_TEXT, "the rollup's column, or n_tup_ins, n_tup_upd, n_tup_del"},
+	{"group_columns", COL_JSON, "the rollup's group columns (names)"},
+	{"group_hash", COL_TEXT, "md5 of the group's values ('' without groups; the values are never stored)"},
+	{"bucket_start", COL_TIME, "start of the bucket judged"},
+	{"bucket_end", COL_TIME, "its end"},
+	{"observed", COL_NUM, "the bucket's value"},
+	{"median", COL_NUM, "median of the same hour of week (or weekday) over the past seasons"},
+	{"expected_low", COL_NUM, "low end of the expected range"},
+	{"expected_high", COL_NUM, "high end of the expected range"},
+	{"score", COL_NUM, "(observed - median) / (1.4826 x MAD); null when the past seasons did not vary"},
+	{"direction", COL_TEXT, "high or low"},
+	{"seasons", COL_INT, "past seasons in the baseline"},
+	{"detected_at", COL_TIME, "the run of the anomalies task that judged the bucket"},
+};
+
+/*
+ * The latest buckets first, the strongest first within one.  A rollup's
+ * figures reach MCP only once a superuser exposed that rollup to a rollup
+ * tool (nadia_bgw.mcp_rollups, the rollup tools' gate): its anomalies are
+ * its aggregates, so the same gate applies.  Table write rates are
+ * statistics counters, like table_stats.
+ */
+static const char anomaly_sql[] =
+"SELECT a.kind, a.source, a.metric, pg_catalog.to_jsonb(a.group_columns) AS group_columns,\n"
+"       a.group_hash, a.bucket_start, a.bucket_end, a.observed, a.median,\n"
+"       a.expected_low, a.expected_high, round(a.score::numeric, 2) AS score,\n"
+"       a.direction, a.seasons, a.detected_at\n"
+"  FROM nadia_bgw.data_anomalies(" SINCE("$1") ", " UNTIL("$2") ") a\n"
+" WHERE ($3::text = 'all' OR a.kind = $3::text)\n"
+"   AND ($4::text IS NULL OR a.source = $4::text)\n"
+"   AND (a.kind <> 'rollup'\n"
+"        OR EXISTS (SELECT 1 FROM nadia_bgw.mcp_rollups m WHERE m.rollup = a.source))\n"
+" ORDER BY a.bucket_start DESC, abs(a.score) DESC NULLS FIRST, a.kind, a.source,\n"
+"          a.metric, a.group_hash\n"
+" LIMIT $5::int";
+
+static const ToolColumn capacity_cols[] = {
+	{"kind", COL_TEXT, "filesystem, database, table, index, xid_freeze, xid_wraparound, "
+	 "mxid_freeze, mxid_wraparound, sequence or connections"},
+	{"object", COL_TEXT, "data_directory, pg_wal, a tablespace, database, schema-qualified "
+	 "table, index or sequence, or server"},
+	{"unit", COL_TEXT, "bytes, transactions, multixacts, values or connections"},
+	{"current_value", COL_NUM, "latest value (used bytes, size, age, the sequence's position; "
+	 "connections: peak of the last 7 days)"},
+	{"limit_value", COL_NUM, "what it cannot pass (null: no limit)"},
+	{"used_ratio", COL_NUM, "current_value / limit_value, 0..1"},
+	{"slope_7d", COL_NUM, "growth per day over 7 days (robust Theil-Sen line)"},
+	{"slope_30d", COL_NUM, "growth per day over 30 days"},
+	{"fit_7d", COL_NUM, "R^2 of the 7-day line, 0..1 (1: the points lie on it)"},
+	{"fit_30d", COL_NUM, "R^2 of the 30-day line"},
+	{"points_7d", COL_INT, "6-hour buckets the 7-day line had (3 at least, else no slope)"},
+	{"points_30d", COL_INT, "1-day buckets the 30-day line had"},
+	{"days_to_limit", COL_NUM, "days until the limit at that growth; 0 at or past it; "
+	 "null without limit or growth"},
+	{"basis", COL_TEXT, "which slope the forecast used, or why there is none"},
+};
+
+/* kind filters by the first word: xid matches xid_freeze and xid_wraparound */
+static const char capacity_sql[] =
+"SELECT f.kind, f.object, f.unit, f.current_value, f.limit_value,\n"
+"       round(f.current_value / nullif(f.limit_value, 0), 4) AS used_ratio,\n"
+"       round(f.slope_7d::numeric, 3) AS slope_7d, round(f.slope_30d::numeric, 3) AS slope_30d,\n"
+"       round(f.fit_7d::numeric, 4) AS fit_7d, round(f.fit_30d::numeric, 4) AS fit_30d,\n"
+"       f.points_7d, f.points_30d, round(f.days_to_limit::numeric, 1) AS days_to_limit,\n"
+"       f.basis\n"
+"  FROM nadia_bgw.capacity_forecast(" UNTIL("$1") ") f\n"
+" WHERE ($2::text = 'all' OR pg_catalog.split_part(f.kind, '_', 1) = $2::text)\n"
+"   AND ($3::int IS NULL OR f.days_to_limit <= $3::int)\n"
+" ORDER BY f.days_to_limit NULLS LAST, f.kind, f.object\n"
+" LIMIT $4::int";
+
+/* ---------------------------------------------------------------- */
 
 /* the tool reads nothing optional */
 #define NO_FALLBACK NULL, NULL, NULL
@@ -821,6 +1017,90 @@ static const ToolDef fixed_tools[] = {
 		2, alert_cols, N(alert_cols), alert_sql,
 		"nadia_bgw.alerts", "nadia_bgw's regression detection",
 		"no alert in that state", false, NO_FALLBACK
+	},
+	{
+		"constraint_violations", "Constraints not enforced",
+		"Constraints and indexes the catalogs show are not doing their job, over a "
+		"time range: NOT VALID check and NOT NULL constraints, invalid indexes (a "
+		"failed CREATE INDEX CONCURRENTLY), disabled triggers, each with when it was "
+		"first and last seen and the statement that fixes it. Names only: no "
+		"constraint expression, no row.",
+		{ARG_SINCE_DEF("24h"), ARG_UNTIL, ARG_SCHEMA("tables"), ARG_TABLE("the constraints"),
+		 ARG_LIMIT("50")},
+		5, fact_cols, N(fact_cols), constraint_sql,
+		"nadia_bgw.constraint_violations() over nadia_bgw.quality_facts",
+		"nadia_bgw's quality_checks task (nadia_bgw 1.1)",
+		"no such constraint, index or trigger in the range (or the quality_checks task "
+		"has not run yet)", false, NO_FALLBACK
+	},
+	{
+		"referential_integrity", "Foreign keys",
+		"Foreign keys that are NOT VALID, whose internal triggers are disabled, or "
+		"without an index on the referencing columns (deletes and updates of the "
+		"referenced table then scan the referencing table), over a time range, with "
+		"the columns, the referenced table and the statement that fixes it.",
+		{ARG_SINCE_DEF("24h"), ARG_UNTIL, ARG_SCHEMA("tables"), ARG_TABLE("the foreign keys"),
+		 ARG_LIMIT("50")},
+		5, fact_cols, N(fact_cols), referential_sql,
+		"nadia_bgw.referential_integrity() over nadia_bgw.quality_facts",
+		"nadia_bgw's quality_checks task (nadia_bgw 1.1)",
+		"no such foreign key in the range (or the quality_checks task has not run yet)",
+		false, NO_FALLBACK
+	},
+	{
+		"data_distribution", "Column distributions",
+		"The shape of each column at its latest ANALYZE in a time range, from the "
+		"planner's statistics (numbers only, never a value): share of NULLs, distinct "
+		"values, share of the most common value, correlation, width; the figures of "
+		"the ANALYZE before; flags for skew and for drift of NULLs or distinct values; "
+		"the statements whose plans filter on the column. Flagged columns first.",
+		{ARG_SINCE_DEF("7d"), ARG_UNTIL, ARG_SCHEMA("tables"), ARG_TABLE("the columns"),
+		 {"columns", ARG_ENUM, "Which columns: all, or only those flagged (skew or drift).",
+		  0, 0, 0, "all", dist_columns},
+		 ARG_LIMIT("50")},
+		6, dist_cols, N(dist_cols), dist_sql,
+		"nadia_bgw.data_distribution() over nadia_bgw.distribution_samples",
+		"nadia_bgw's distribution task (nadia_bgw 1.1; it records each ANALYZE)",
+		"no column statistics recorded in the range (no table analyzed, or none matches)",
+		false, NO_FALLBACK
+	},
+	{
+		"data_anomalies", "Business-metric anomalies",
+		"Buckets of business metrics that fell outside their seasonal range (median "
+		"and MAD of the same hour of week or weekday over past weeks), over a time "
+		"range: the numeric columns of the rollups exposed to MCP (per group, a group "
+		"named by an md5 of its values) and the tables' insert, update and delete rates. "
+		"The latest buckets first.",
+		{ARG_SINCE_DEF("7d"), ARG_UNTIL,
+		 {"kind", ARG_ENUM, "Which series: all, rollup or table_writes.", 0, 0, 0, "all",
+		  anomaly_kinds},
+		 {"source", ARG_TEXT, "Only this rollup (its name) or table (schema.table).",
+		  0, 0, 130, NULL, NULL},
+		 ARG_LIMIT("50")},
+		5, anomaly_cols, N(anomaly_cols), anomaly_sql,
+		"nadia_bgw.data_anomalies() over nadia_bgw.metric_anomalies",
+		"nadia_bgw's anomalies task (nadia_bgw 1.1)",
+		"no anomaly in the range (or too little history to judge: a bucket needs past seasons)",
+		false, NO_FALLBACK
+	},
+	{
+		"capacity_forecast", "Capacity forecast",
+		"When filesystems, databases, tables, indexes, transaction and multixact IDs "
+		"(freeze and wraparound), sequences and connections reach their limits at the "
+		"growth of the last 7 (else 30) days, fitted by robust lines over nadia_bgw's "
+		"history; the nearest first. Computed as of now, or of an earlier instant.",
+		{{"at", ARG_SINCE, "The instant the forecast is made as of (default: now): a "
+		  "duration back or an ISO 8601 time.", 0, 0, 0, NULL, NULL},
+		 {"kind", ARG_ENUM, "Which objects: all, or one kind (xid and mxid cover freeze and "
+		  "wraparound).", 0, 0, 0, "all", capacity_kinds},
+		 {"within_days", ARG_INT, "Only what reaches its limit within this many days.",
+		  0, 36500, 0, NULL, NULL},
+		 ARG_LIMIT("50")},
+		4, capacity_cols, N(capacity_cols), capacity_sql,
+		"nadia_bgw.capacity_forecast() over nadia_bgw.capacity_samples and the size history",
+		"nadia_bgw's capacity task and sampler (nadia_bgw 1.1)",
+		"nothing to forecast: no capacity sample in the 30 days before that instant",
+		true, NO_FALLBACK
 	},
 };
 

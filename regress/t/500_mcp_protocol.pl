@@ -37,7 +37,8 @@ my %tools = map { $_->{name} => $_ } @tools;
 for my $name (qw(slow_queries query_stats explain_query active_connections lock_analysis
 	index_usage missing_indexes table_stats vacuum_stats cost_analysis
 	buffer_cache_stats io_stats replication_lag alerts review_queue_stats
-	user_activity_patterns llm_cost_tracking recovery_system_stats))
+	user_activity_patterns llm_cost_tracking recovery_system_stats constraint_violations
+	referential_integrity data_distribution data_anomalies capacity_forecast))
 {
 	ok($tools{$name}, "tool $name listed");
 }

@@ -117,6 +117,15 @@ $s = mcp_start($conn10, '--max-concurrent=2');
 $s->initialize;
 $r = $s->call('table_stats');
 ok(!$r->{result}{isError}, '1.0 database: served') or diag(explain($r));
+# the data-quality tools read functions 1.0 does not have
+for my $tool (qw(constraint_violations referential_integrity data_distribution data_anomalies
+	capacity_forecast))
+{
+	$r = $s->call($tool);
+	ok($r->{result}{isError}, "1.0 database: $tool isError");
+	like($r->{result}{content}[0]{text}, qr/$tool is not available in database "old10".*1\.1/,
+		'... not available, it says with what');
+}
 my $blocker = $node->background_psql('old10');
 $blocker->query_safe('SELECT pg_advisory_lock(1312899145, 1), pg_advisory_lock(1312899145, 2)');
 $r = $s->call('table_stats');

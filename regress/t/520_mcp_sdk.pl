@@ -33,6 +33,31 @@ $node->safe_psql($db, q{
 	ANALYZE public.interactions;
 	SELECT nadia_bgw.take_sample();
 });
+# what the data-quality tools report: a NOT VALID check whose expression
+# holds a secret literal, a foreign key without an index, a column whose
+# most common value (a secret) dominates; the quality tasks are called
+# directly, as the worker would
+$node->safe_psql($db, q{
+	ALTER TABLE public.interactions ADD CONSTRAINT interactions_no_secret
+		CHECK (user_message <> 'NADIA-SECRET-CHECK') NOT VALID;
+	CREATE TABLE public.feedback (
+		id bigint PRIMARY KEY, interaction_id bigint REFERENCES public.interactions (id),
+		verdict text);
+	INSERT INTO public.feedback
+	SELECT g, g, CASE WHEN g % 10 = 0 THEN 'ok-' || g ELSE 'NADIA-SECRET-SKEW' END
+	  FROM generate_series(1, 5000) g;
+	ANALYZE public.feedback;
+	SELECT nadia_bgw._quality_checks(now()), nadia_bgw._quality_distribution(now()),
+	       nadia_bgw._quality_anomalies(now()), nadia_bgw._quality_capacity(now());
+	-- an anomaly as the anomalies task stores it (a judged bucket needs
+	-- weeks of history; the task has its own tests, 780 and anomalies.sql)
+	INSERT INTO nadia_bgw.metric_anomalies (detected_at, kind, objid, source, metric,
+		bucket_start, bucket_end, observed, median, expected_low, expected_high, score,
+		direction, seasons)
+	VALUES (now(), 'table_writes', 'public.feedback'::regclass::oid, 'public.feedback',
+		'n_tup_ins', now() - interval '20 minutes', now() - interval '10 minutes',
+		5000, 12, 0, 40, 3370.5, 'high', 4);
+});
 my $role = mcp_make_role($node);
 for my $i (1 .. 3)
 {
@@ -87,6 +112,16 @@ if ($have_rollups)
 		SELECT nadia_bgw.mcp_expose_rollup('llm_cost_tracking', 'llm_cost_daily');
 	});
 	# recovery_system_stats stays unexposed: it must say so
+	# anomalies of an exposed and of an unexposed rollup, stored by hand
+	$node->safe_psql($db, q{
+		INSERT INTO nadia_bgw.metric_anomalies (detected_at, kind, objid, source, metric,
+			group_columns, group_hash, bucket_start, bucket_end, observed, median,
+			expected_low, expected_high, score, direction, seasons)
+		SELECT now(), 'rollup', r.id, r.name, 'messages', '{user_id}', md5('(7)'),
+			now() - interval '2 days', now() - interval '1 day', 900, 300, 200, 400, 8.1, 'high', 4
+		  FROM nadia_bgw.rollup r
+		 WHERE r.name IN ('public.llm_cost_daily', 'public.recovered_daily');
+	});
 }
 
 # plan history for the per-user statement, written by hand (the capture
@@ -121,13 +156,18 @@ $ENV{NADIA_MCP_CALLS} = json_encode({
 	lock_analysis => [ { since => $since } ],
 	alerts => [ { state => 'all' } ],
 	missing_indexes => [ { min_rows => 1000, since => '2h' } ],
+	constraint_violations => [ { schema => 'public', table => 'interactions', since => $since } ],
+	referential_integrity => [ { table => 'no_such_table' } ],
+	data_distribution => [ { table => 'feedback', columns => 'flagged', until => '2026-01-01' } ],
+	data_anomalies => [ { kind => 'rollup' } ],
+	capacity_forecast => [ { kind => 'xid' }, { at => '40d' }, { within_days => 36500 } ],
 });
 my $r = mcp_node_client($dir, 'tools', $conn, '--rate-per-minute=0', '--heavy-per-hour=0');
 ok(!$r->{fatal}, 'the client ran') or diag($r->{fatal});
 
 is($r->{server}{name}, 'nadia-mcp', 'initialize: serverInfo');
 is($r->{protocolVersion}, '2025-06-18', 'the SDK asked for its newest version and accepted 2025-06-18');
-is(scalar @{ $r->{tools} }, 18, '18 tools listed');
+is(scalar @{ $r->{tools} }, 23, '23 tools listed');
 ok($r->{ping}, 'ping through the SDK');
 is($r->{unknownTool}{code}, -32602, 'unknown tool through the SDK: -32602');
 
@@ -205,6 +245,47 @@ if ($have_rollups)
 	like($rec->{text}, qr/no rollup is exposed to MCP for recovery_system_stats/,
 		'an unexposed rollup tool says how to expose one');
 }
+
+# the data-quality tools
+my %calls;
+push @{ $calls{ $_->{tool} } }, $_ for @{ $r->{calls} };
+ok((grep { $_->{kind} eq 'not_valid_check' && $_->{objname} eq 'interactions_no_secret'
+		&& $_->{relname} eq 'interactions' && $_->{open} && ($_->{detail} // '') =~ /VALIDATE CONSTRAINT/ }
+	@{ $rows{constraint_violations} }), 'constraint_violations: the NOT VALID check, open, with its fix');
+ok(@{ $calls{constraint_violations}[1]{structuredContent}{rows} } > 0
+	&& !(grep { $_->{relname} ne 'interactions' } @{ $calls{constraint_violations}[1]{structuredContent}{rows} }),
+	'constraint_violations(schema, table): that table only');
+my ($fk) = grep { $_->{kind} eq 'unindexed_foreign_key' && $_->{relname} eq 'feedback' }
+  @{ $rows{referential_integrity} };
+ok($fk, 'referential_integrity: the foreign key without an index');
+is_deeply($fk->{columns}, ['interaction_id'], '... its columns');
+is($fk->{ref_relname}, 'interactions', '... the referenced table');
+like($fk->{detail} // '', qr/CREATE INDEX .*feedback.*interaction_id/, '... the index that fixes it');
+is_deeply($calls{referential_integrity}[1]{structuredContent}{rows}, [],
+	'referential_integrity(table => unknown): no row');
+like($calls{referential_integrity}[1]{structuredContent}{note} // '', qr/no such foreign key/, '... and a note');
+my ($verdict) = grep { $_->{relname} eq 'feedback' && $_->{attname} eq 'verdict' } @{ $rows{data_distribution} };
+ok($verdict && $verdict->{skew} && $verdict->{top_freq} > 0.5,
+	'data_distribution: the skewed column, flagged, with its top share (' . ($verdict->{top_freq} // 'none') . ')');
+ok($rows{data_distribution}[0]{skew} || $rows{data_distribution}[0]{null_frac_drift}
+	|| $rows{data_distribution}[0]{n_distinct_drift}, '... flagged columns first');
+is_deeply($calls{data_distribution}[1]{structuredContent}{rows}, [],
+	'data_distribution(until before the ANALYZE): no row');
+my ($an) = grep { $_->{source} eq 'public.feedback' } @{ $rows{data_anomalies} };
+ok($an && $an->{metric} eq 'n_tup_ins' && $an->{direction} eq 'high' && $an->{observed} == 5000,
+	'data_anomalies: the stored anomaly');
+is_deeply([ map { $_->{source} } @{ $calls{data_anomalies}[1]{structuredContent}{rows} } ],
+	$have_rollups ? ['public.llm_cost_daily'] : [],
+	'data_anomalies(kind => rollup): not the table\'s; an exposed rollup\'s, not an unexposed one\'s');
+ok((grep { $_->{kind} eq 'connections' && $_->{unit} eq 'connections' } @{ $rows{capacity_forecast} }),
+	'capacity_forecast: the connections against max_connections');
+my @xid = @{ $calls{capacity_forecast}[1]{structuredContent}{rows} };
+ok(@xid && !(grep { $_->{kind} !~ /^xid_/ } @xid), 'capacity_forecast(kind => xid): xid_freeze and xid_wraparound only');
+is_deeply($calls{capacity_forecast}[2]{structuredContent}{rows}, [],
+	'capacity_forecast(at => 40 days ago): no sample before, nothing to forecast');
+ok(!(grep { !defined $_->{days_to_limit} || $_->{days_to_limit} > 36500 }
+		@{ $calls{capacity_forecast}[3]{structuredContent}{rows} }),
+	'capacity_forecast(within_days): only what has a limit that near');
 
 # nothing of the application's data, literals or secrets comes back
 my $all = json_encode([ map { [ $_->{text}, $_->{structuredContent} ] } @{ $r->{calls} } ]);
