@@ -44,9 +44,46 @@ function printAdvice(row) {
               `table writes ${row.writes_per_hour} per hour`);
 }
 
-function printRow(row) {
+// the data quality tools: one line a row, the figures a DBA reads
+const num = (x, d = 2) => (x == null ? '?' : Number(x).toFixed(d));
+const day = (t) => (t == null ? 'null' : t.slice(0, 10));
+const time = (t) => (t == null ? 'null' : t.slice(11, 19));
+function printQuality(row) {
+  // constraint_violations, referential_integrity
+  if ('detail' in row && 'open' in row) {
+    const ref = row.ref_relname ? ` -> ${row.ref_schemaname}.${row.ref_relname}` : '';
+    const cols = row.columns ? ` (${row.columns.join(', ')})` : '';
+    // only NOT VALID constraints and disabled foreign key triggers are counted
+    const countable = row.kind.startsWith('not_valid') || row.kind === 'disabled_fk_trigger';
+    const counted = row.counted_at != null
+      ? `; ${row.counted_rows} rows${row.count_exact ? ' (exact)' : ` (estimate ± ${row.count_error_bound})`} at ${time(row.counted_at)}`
+      : countable ? '; rows not counted' : '';
+    console.log(`    [${row.kind}${row.open ? '' : ', resolved ' + time(row.resolved_at)}] ` +
+                `${row.schemaname}.${row.relname} ${row.objname}${cols}${ref}${counted}`);
+    console.log(`      fix: ${row.detail}`);
+  } else if ('top_freq' in row) { // data_distribution
+    const flags = ['skew', 'null_frac_drift', 'n_distinct_drift'].filter((f) => row[f]);
+    console.log(`    ${row.schemaname}.${row.relname}.${row.attname}: ${row.reltuples} rows, ` +
+                `most common value's share ${num(row.top_freq, 3)}, ${row.n_distinct_abs} distinct, ` +
+                `null_frac ${row.null_frac}, analyzed ${time(row.analyzed_at)}; flags: ${flags.join(', ') || 'none'}`);
+  } else if ('expected_low' in row) { // data_anomalies
+    const group = row.group_hash ? ` group ${row.group_hash.slice(0, 12)} (${row.group_columns.join(', ')})` : '';
+    console.log(`    ${row.source} ${row.metric}${group}, bucket ${day(row.bucket_start)}: observed ${num(row.observed)}, ` +
+                `expected ${num(row.expected_low)} .. ${num(row.expected_high)} (median ${num(row.median)}, ` +
+                `${row.seasons} seasons), ${row.direction}, score ${num(row.score, 1)}`);
+  } else { // capacity_forecast
+    console.log(`    [${row.kind}] ${row.object}: ${row.current_value} of ${row.limit_value} ${row.unit}, ` +
+                `${num(row.slope_7d, 0)} a day (7 days, R² ${num(row.fit_7d, 3)}, ${row.points_7d} points) ` +
+                `-> ${row.days_to_limit == null ? 'no date' : num(row.days_to_limit, 1) + ' days to the limit'} (${row.basis})`);
+  }
+}
+const QUALITY_TOOLS = ['constraint_violations', 'referential_integrity', 'data_distribution',
+                       'data_anomalies', 'capacity_forecast'];
+
+function printRow(row, tool) {
   if ('plan_text' in row && 'planid' in row) return printPlan(row);
   if ('create_statement' in row && 'source' in row) return printAdvice(row);
+  if (QUALITY_TOOLS.includes(tool)) return printQuality(row);
   const blocks = [];
   const flat = {};
   for (const [k, v] of Object.entries(row)) {
@@ -74,7 +111,7 @@ for (const m of sent) {
   } else if (r.structuredContent && Array.isArray(r.structuredContent.rows)) {
     const sc = r.structuredContent;
     console.log(`<<< ${sc.row_count ?? sc.rows.length} row(s)${sc.note ? ' (' + sc.note + ')' : ''}`);
-    for (const row of sc.rows) printRow(row);
+    for (const row of sc.rows) printRow(row, m.params.name);
   } else {
     console.log('<<< ' + cut(JSON.stringify(r.structuredContent ?? r.content), 2000));
   }

@@ -69,7 +69,8 @@ $PSQL -c "SELECT b.metric, round(b.mean::numeric, 3) AS baseline, round(sqrt(b.v
             JOIN nadia_bgw.statements s ON s.queryid = b.objid AND s.dbid = b.dbid AND s.userid = b.userid
            WHERE s.query LIKE '%WHERE user_id = \$1%' AND b.metric IN ('mean_exec_time_ms', 'shared_blks_per_call')
            ORDER BY b.metric"
-echo "Alerts open before the regression (earlier demo steps may have left some, e.g. a new heavy statement):"
+echo "Alerts open before the regression (earlier demo steps may have left some, e.g. a new heavy statement;"
+echo "metric_anomaly: the cost spike 20_data.sh injected and the generated review queue, see 90_quality):"
 $PSQL -c "SELECT alert_id, kind, severity, object FROM nadia_bgw.open_alerts"
 
 say "DROP INDEX idx_interactions_user_created under the workload"

@@ -3,17 +3,10 @@
 # slow_queries, alerts and NADIA rollup tools) as a client sends it.
 set -euo pipefail
 
-MCP="$BINDIR/nadia-mcp"
-CONN="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=nadia_mcp"
+. "$ROOT/demo/mcp_calls.sh"   # MCP, CONN, mcp_role
 
 say "The MCP login role: a member of nadia_bgw_reader and nothing else"
-$PSQL -q <<'SQL'
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'nadia_mcp') THEN
-        CREATE ROLE nadia_mcp LOGIN IN ROLE nadia_bgw_reader;
-    END IF;
-END $$;
-SQL
+mcp_role
 echo "CREATE ROLE nadia_mcp LOGIN IN ROLE nadia_bgw_reader;"
 
 # the NADIA rollups of the rollup step, when there, are exposed to their tools

@@ -10,8 +10,6 @@ set -euo pipefail
 
 SCRIPT=$ROOT/demo/pgbench/user_history.sql
 CALLS=${DEMO_PLAN_CALLS:-40}
-MCP="$BINDIR/nadia-mcp"
-CONN="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=nadia_mcp"
 
 if [ "$($PSQL -At -c "SELECT to_regclass('public.interactions') IS NOT NULL")" != t ]; then
 	say "Plans: skipped (the NADIA data of 20_data.sh is not loaded)"
@@ -38,22 +36,9 @@ cycle() {
 	pgbench -U nadia_app -n -t "$CALLS" -f "$SCRIPT" >/dev/null 2>&1
 	$PSQL -qAt -c "SELECT pg_stat_force_next_flush()" -c "SELECT nadia_bgw.wake(wait => true, timeout_ms => 120000)" >/dev/null
 }
-# mcp NAME ARGUMENTS-JSON...: one MCP session (initialize, then a
-# tools/call per pair), its tool calls and their answers printed
-mcp() {
-	local id=2
-	while [ $# -gt 1 ]; do
-		echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"method\":\"tools/call\",\"params\":{\"name\":\"$1\",\"arguments\":$2}}"
-		id=$((id + 1))
-		shift 2
-	done >"$DEMO_DIR/plans_calls.jsonl"
-	{
-		echo '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo","version":"1"}}}'
-		echo '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-		cat "$DEMO_DIR/plans_calls.jsonl"
-	} | "$MCP" "$CONN" 2>>"$DEMO_DIR/mcp_stderr.log" >"$DEMO_DIR/plans_answers.jsonl"
-	node "$ROOT/demo/mcp_print.js" "$DEMO_DIR/plans_calls.jsonl" "$DEMO_DIR/plans_answers.jsonl"
-}
+# mcp NAME ARGUMENTS-JSON...: one MCP session, printed (demo/mcp_calls.sh)
+MCP_FILES=plans
+. "$ROOT/demo/mcp_calls.sh"
 
 if [ "$($PSQL -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'")" = 1 ]; then
 	$PSQL -q -c "CREATE EXTENSION IF NOT EXISTS hypopg"
