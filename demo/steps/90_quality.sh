@@ -29,6 +29,7 @@ SEQ_DAYS=7                # simulated days
 SEQ_LEFT_DAYS=12          # what is left after them, in days at that rate
 SPIKE_DAYS_AGO=${DEMO_SPIKE_DAYS_AGO:-1}   # the day 20_data.sh injected
 OUT=$DEMO_DIR/quality
+rm -rf "$OUT"
 mkdir -p "$OUT"
 
 # This step drives the worker's cycles itself (nadia_bgw.wake()), so that
