@@ -14,6 +14,7 @@
 -- the full-text GIN index only with fts=1 (the workload does not use it,
 -- and at 10M rows its build alone would take most of the bench's time).
 \set ON_ERROR_STOP on
+SET client_min_messages = warning;
 BEGIN;
 \ir ../../demo/schema.sql
 -- the indexes are rebuilt after the load, from their definitions
