@@ -129,6 +129,16 @@ nadia_quality_count_running(void)
 	return nadia_spi_getint8(0, 1, &isnull) > 0;
 }
 
+/* The boolean the last SPI query returned (NULL: false). */
+static bool
+first_bool(void)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
 void
 nadia_quality_count_launch(int free_slots, int lock_timeout_ms)
 {
@@ -137,7 +147,6 @@ nadia_quality_count_launch(int free_slots, int lock_timeout_ms)
 	MemoryContext old;
 	Oid			types[1] = {INT4OID};
 	Datum		values[1];
-	bool		isnull;
 	pid_t		pid;
 
 	if (!nadia_quality_count_enabled || nadia_quality_count_max_per_cycle <= 0 ||
@@ -149,8 +158,7 @@ nadia_quality_count_launch(int free_slots, int lock_timeout_ms)
 								"timestamp with time zone, interval, integer)') IS NOT NULL",
 								true, 1),
 					SPI_OK_SELECT, "looking for the counted facts");
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
-		isnull)
+	if (!first_bool())
 		return;
 	if (nadia_quality_count_running())
 		return;
@@ -161,8 +169,7 @@ nadia_quality_count_launch(int free_slots, int lock_timeout_ms)
 								   "          pg_catalog.now(), pg_catalog.make_interval(secs => $1), 1))",
 								   1, types, values, NULL, true, 1),
 					SPI_OK_SELECT, "looking for due counts");
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
-		isnull)
+	if (!first_bool())
 		return;
 
 	memset(&arg, 0, sizeof(arg));
@@ -499,6 +506,43 @@ count_rows(HeapTuple contup, Oid owner, CountResult *res)
 	res->outcome = "done";
 }
 
+/* The constraint's catalog row, a copy; an error when it was dropped. */
+static HeapTuple
+constraint_tuple(Oid objid)
+{
+	HeapTuple	tup = SearchSysCacheCopy1(CONSTROID, ObjectIdGetDatum(objid));
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the constraint no longer exists")));
+	return tup;
+}
+
+/*
+ * The count worker's transactions: each short, SPI connected, a snapshot
+ * active; "read_only" for a count.
+ */
+static void
+begin_txn(bool read_only)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (read_only)
+		XactReadOnly = true;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_txn(void)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
 /*
  * One attempt at fact "f": its own read-only transaction; an error is
  * caught, logged and becomes the outcome.  Fills "res".
@@ -517,19 +561,10 @@ count_one(const CountFact *f, CountResult *res, MemoryContext ctx)
 		Form_pg_constraint con;
 		Oid			owner;
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		XactReadOnly = true;
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
+		begin_txn(true);
 		pgstat_report_activity(STATE_RUNNING, "counting a quality fact");
 
-		contup = SearchSysCacheCopy1(CONSTROID, ObjectIdGetDatum(f->objid));
-		if (!HeapTupleIsValid(contup))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("the constraint no longer exists")));
+		contup = constraint_tuple(f->objid);
 		con = (Form_pg_constraint) GETSTRUCT(contup);
 		if (!lock_tree(con->conrelid) ||
 			(con->contype == CONSTRAINT_FOREIGN && !lock_tree(con->confrelid)))
@@ -542,18 +577,12 @@ count_one(const CountFact *f, CountResult *res, MemoryContext ctx)
 		{
 			/* the locks processed invalidations: look again */
 			heap_freetuple(contup);
-			contup = SearchSysCacheCopy1(CONSTROID, ObjectIdGetDatum(f->objid));
-			if (!HeapTupleIsValid(contup))
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("the constraint no longer exists")));
+			contup = constraint_tuple(f->objid);
 			con = (Form_pg_constraint) GETSTRUCT(contup);
 			owner = rel_owner(con->conrelid);
 			count_rows(contup, owner, res);
 		}
-		PopActiveSnapshot();
-		SPI_finish();
-		CommitTransactionCommand();
+		end_txn();
 	}
 	PG_CATCH();
 	{
@@ -607,11 +636,7 @@ record_count(const CountFact *f, const CountResult *res, TimestampTz started,
 	char		nulls[11] = "          ";
 	bool		done = strcmp(res->outcome, "done") == 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	begin_txn(false);
 
 	values[0] = Int64GetDatum(f->fact_id);
 	values[1] = TimestampTzGetDatum(started);
@@ -633,9 +658,7 @@ record_count(const CountFact *f, const CountResult *res, TimestampTz started,
 								   " $6, $7, $8, $9, $10)",
 								   10, types, values, nulls, false, 0),
 					SPI_OK_SELECT, "recording a count");
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
+	end_txn();
 }
 
 /* The facts to count now (nadia_bgw._quality_count_due()). */
@@ -648,11 +671,7 @@ due_facts(int *n, MemoryContext ctx)
 	uint64		i;
 	bool		isnull;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	begin_txn(false);
 	values[0] = Int32GetDatum(nadia_quality_count_interval);
 	values[1] = Int32GetDatum(nadia_quality_count_max_per_cycle);
 	nadia_spi_check(nadia_spi_exec("SELECT fact_id, objid FROM nadia_bgw._quality_count_due("
@@ -667,9 +686,7 @@ due_facts(int *n, MemoryContext ctx)
 														SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	*n = (int) SPI_processed;
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
+	end_txn();
 	return facts;
 }
 
