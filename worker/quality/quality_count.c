@@ -404,10 +404,10 @@ violation_condition(HeapTuple contup, StringInfo cond, StringInfo from, bool *on
  * Horvitz-Thompson estimate of the total is sum(y_b) / pi and an unbiased
  * estimate of its variance sum(y_b^2) (1 - pi) / pi^2, (1 - pi) being the
  * finite-population correction (0 when every block is read).  The bound is
- * 1.96 standard errors; since blocks without any violating row say nothing
- * about the spread when few or none are seen, the bound is at least the
- * rule of three: up to 3 / pi violating blocks may have been missed, each
- * of the average sampled block's rows.
+ * 1.96 standard errors.  When the sample holds no violating row that
+ * would be 0, which says nothing: the bound is then the rule of three, up
+ * to 3 / pi violating blocks may have been missed, each of the average
+ * sampled block's rows (times 1 - pi).
  */
 static void
 estimate_from_blocks(CountResult *res, double percent)
@@ -435,7 +435,9 @@ estimate_from_blocks(CountResult *res, double percent)
 	res->percent = percent;
 	res->counted = (int64) rint(sum / pi);
 	half = 1.96 * sqrt(sumsq * (1.0 - pi)) / pi;
-	missed = (pi >= 1.0 || blocks == 0) ? 0 : 3.0 / pi * (rows / blocks) * (1.0 - pi);
+	/* none seen: the variance estimate is 0, the rule of three is not */
+	missed = (sum > 0 || pi >= 1.0 || blocks == 0) ? 0 :
+		3.0 / pi * (rows / blocks) * (1.0 - pi);
 	res->bound = (int64) ceil(Max(half, missed));
 }
 
