@@ -124,6 +124,22 @@ is(sql("SELECT string_agg(kind || ':' || counted_rows, ',' ORDER BY kind) FROM n
 	  . " WHERE objname = 'child_parent_id_fkey'"),
 	'disabled_fk_trigger:12', 'referential_integrity shows the orphans');
 
+# --- PostgreSQL 18: NOT NULL NOT VALID
+SKIP:
+{
+	skip 'NOT NULL NOT VALID is new in PostgreSQL 18', 2
+	  if sql('SHOW server_version_num') < 180000;
+	sql(q{
+		CREATE TABLE nn (id int, note text);
+		INSERT INTO nn SELECT g, CASE WHEN g <= 3 THEN NULL ELSE 'x' END FROM generate_series(1, 20) g;
+		ALTER TABLE nn ADD CONSTRAINT nn_note NOT NULL note NOT VALID;
+	});
+	count_cycle();
+	is(last_count('nn_note', "kind || ':' || outcome || ':' || counted_rows"),
+		'not_valid_not_null:done:3', 'NOT NULL NOT VALID: 3 NULL rows');
+	sql('DROP TABLE nn');
+}
+
 # --- alerts: open from the counts at the next cycle's detection
 cycle();
 my @expected = ('orphaned_rows|constraint full_fk on public.full_child',
