@@ -811,6 +811,38 @@ static const char *const invalid_index_sql =
 	" WHERE q.kind = 'invalid_index' AND q.resolved_at IS NULL"
 	" ORDER BY q.first_seen, q.objid";
 
+/*
+ * Rows breaking a constraint, counted by the quality count worker
+ * (worker/quality/quality_count.c): an open NOT VALID CHECK or NOT NULL
+ * constraint whose latest count found violating rows
+ * (constraint_violation), an open NOT VALID foreign key or one with
+ * disabled triggers whose latest count found orphaned rows
+ * (orphaned_rows; one alert per key when both facts are open).  A count
+ * back to 0, or the fact resolved (the constraint validated or dropped,
+ * the triggers enabled), ends the candidate and the alert resolves.  Only
+ * counts and names: never a row's value.
+ */
+static const char *const quality_count_sql =
+	"SELECT DISTINCT ON (a.kind, q.objid) a.kind,"
+	"       pg_catalog.format('%s:%s', a.kind, q.objid),"
+	"       pg_catalog.format('constraint %I on %I.%I', q.objname, q.schemaname, q.relname),"
+	"       'constraint', d.oid, pg_catalog.current_database()::text, q.relid,"
+	"       pg_catalog.format('%I.%I', q.schemaname, q.relname),"
+	"       NULL::int8, NULL::oid, NULL::text,"
+	"       a.kind, 0::float8, q.counted_rows::float8, 'warning',"
+	"       pg_catalog.jsonb_build_object('constraint', q.objname, 'schema', q.schemaname,"
+	"           'table', q.relname, 'fact', q.kind, 'counted_rows', q.counted_rows,"
+	"           'count_exact', q.count_exact, 'count_error_bound', q.count_error_bound,"
+	"           'counted_at', q.counted_at, 'fix', q.detail, 'fact_id', q.fact_id)"
+	"  FROM nadia_bgw.quality_facts q"
+	"  CROSS JOIN LATERAL (SELECT CASE WHEN q.kind IN ('not_valid_check', 'not_valid_not_null')"
+	"                                  THEN 'constraint_violation' ELSE 'orphaned_rows' END AS kind) a"
+	"  JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database()"
+	" WHERE q.kind IN ('not_valid_check', 'not_valid_not_null', 'not_valid_foreign_key',"
+	"                  'disabled_fk_trigger')"
+	"   AND q.resolved_at IS NULL AND q.counted_rows > 0"
+	" ORDER BY a.kind, q.objid, q.counted_at DESC";
+
 /* the quality facts exist (1.1; not on a schema still at 1.0) */
 static bool
 have_quality_facts(NadiaDetectContext *ctx)
@@ -963,6 +995,8 @@ const NadiaDetector nadia_detectors[] = {
 	{"rollups", "rollup_broken", false, NULL, NULL, {{0}}, nadia_detect_rollups},
 	{"debug", "debug", false, NULL, NULL, {{0}}, detect_debug},
 	{"invalid index", "invalid_index", false, have_quality_facts, invalid_index_sql, {{0}}},
+	{"counted quality facts", "constraint_violation,orphaned_rows", false, have_quality_facts,
+		quality_count_sql, {{0}}},
 	{"metric anomalies", "metric_anomaly", false, have_anomalies,
 		metric_anomaly_sql, {{0}}},
 	{"capacity", "capacity", false, have_capacity, capacity_sql, {{0}}},

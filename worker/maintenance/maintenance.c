@@ -41,6 +41,7 @@
 
 #include "maintenance/maintenance.h"
 #include "core/core.h"
+#include "quality/quality.h"
 
 /*
  * Handles of the job workers this process started.  They tell reliably
@@ -358,37 +359,20 @@ launch_job(int64 job_id, Oid relid)
 	return true;
 }
 
-void
-nadia_maintenance_task(void)
+/*
+ * Queue the best ready candidates (at most "slots") and start their job
+ * workers; returns how many started.
+ */
+static int
+start_jobs(int slots)
 {
-	int			running;
-	int			slots;
 	int			rc;
 	uint64		i,
 				n;
 	JobRow	   *jobs;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
-
-	/*
-	 * Never wait long for a lock on our own tables: DDL on them (DROP
-	 * EXTENSION, ALTER EXTENSION UPDATE) takes its locks in another order,
-	 * and waiting would deadlock with it.  This cycle's task fails instead
-	 * (recorded in nadia_bgw.status) and the next one runs normally.
-	 */
-	nadia_spi_check(SPI_execute("SET LOCAL lock_timeout = '100ms'", false, 0),
-					SPI_OK_UTILITY, "setting lock_timeout");
-
-	running = settle_jobs();
-	if (running > 0)
-		speed_up_jobs();
-	purge();
-
-	if (!nadia_maint_enabled)
-		return;
-	slots = Min(nadia_maint_max_jobs_per_cycle, nadia_maint_max_concurrent - running);
-	if (slots <= 0)
-		return;
+	int			started = 0;
 
 	/*
 	 * Queue the best ready candidates and consume their requests, in one
@@ -423,5 +407,47 @@ nadia_maintenance_task(void)
 							 SPI_OK_DELETE, "dropping a job that could not start");
 			break;
 		}
+		started++;
 	}
+	return started;
+}
+
+void
+nadia_maintenance_task(void)
+{
+	int			running;
+	int			slots;
+
+	/*
+	 * Never wait long for a lock on our own tables: DDL on them (DROP
+	 * EXTENSION, ALTER EXTENSION UPDATE) takes its locks in another order,
+	 * and waiting would deadlock with it.  This cycle's task fails instead
+	 * (recorded in nadia_bgw.status) and the next one runs normally.
+	 */
+	nadia_spi_check(SPI_execute("SET LOCAL lock_timeout = '100ms'", false, 0),
+					SPI_OK_UTILITY, "setting lock_timeout");
+
+	running = settle_jobs();
+	if (running > 0)
+		speed_up_jobs();
+	purge();
+
+	/* the quality count worker, when it runs, takes one job slot */
+	if (nadia_quality_count_running())
+		running++;
+
+	if (nadia_maint_enabled)
+	{
+		slots = Min(nadia_maint_max_jobs_per_cycle, nadia_maint_max_concurrent - running);
+		if (slots > 0)
+			running += start_jobs(slots);
+	}
+
+	/*
+	 * Then the counted quality facts (docs/quality.md), in a slot left by
+	 * VACUUM and ANALYZE, which come first; they have their own switch,
+	 * nadia_bgw.quality_count_enabled, not maintenance_enabled.
+	 */
+	nadia_quality_count_launch(nadia_maint_max_concurrent - running,
+							   nadia_maint_lock_timeout);
 }

@@ -16,6 +16,14 @@
 /* capacity forecasts (docs/capacity.md) */
 static int	nadia_capacity_alert_days = 14;
 
+/* counted facts (docs/quality.md, "Counted facts") */
+bool		nadia_quality_count_enabled = true;
+int			nadia_quality_count_exact_max_size = 16384;	/* 128MB of 8kB blocks */
+double		nadia_quality_count_sample_percent = 1.0;
+int			nadia_quality_count_timeout = 60000;
+int			nadia_quality_count_interval = 86400;
+int			nadia_quality_count_max_per_cycle = 4;
+
 void
 nadia_quality_define_gucs(void)
 {
@@ -106,4 +114,40 @@ nadia_quality_define_gucs(void)
 							"Filesystems, wraparound, sequences and connections (docs/capacity.md).",
 							&nadia_capacity_alert_days, 14, 1, 3650,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * Counted facts: read by the maintenance task (which starts the count
+	 * worker) and by the count worker, which is started afresh each time
+	 * and so sees the configuration of that moment.
+	 */
+	DefineCustomBoolVariable("nadia_bgw.quality_count_enabled",
+							 "Count the rows violating NOT VALID constraints and the orphaned rows of foreign keys.",
+							 "The count worker runs in the maintenance window, in a maintenance job slot.",
+							 &nadia_quality_count_enabled, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.quality_count_exact_max_size",
+							"Largest table counted exactly; a larger one is estimated from a TABLESAMPLE SYSTEM sample.",
+							"The size of the table whose rows are counted (the referencing one of a foreign key), all partitions.",
+							&nadia_quality_count_exact_max_size, 16384, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_BLOCKS, NULL, NULL, NULL);
+	DefineCustomRealVariable("nadia_bgw.quality_count_sample_percent",
+							 "Percentage of a large table's blocks an estimated count reads (TABLESAMPLE SYSTEM).",
+							 NULL,
+							 &nadia_quality_count_sample_percent, 1.0, 0.001, 100.0,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.quality_count_timeout",
+							"statement_timeout of one count.",
+							"A count that takes longer is recorded with outcome timeout.",
+							&nadia_quality_count_timeout, 60000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.quality_count_interval",
+							"Time between two counts of the same fact.",
+							"A count skipped because its table was locked is retried at the next cycle regardless.",
+							&nadia_quality_count_interval, 86400, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("nadia_bgw.quality_count_max_per_cycle",
+							"Counts one start of the count worker makes at most.",
+							"0 disables the counts, like quality_count_enabled = off.",
+							&nadia_quality_count_max_per_cycle, 4, 0, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
