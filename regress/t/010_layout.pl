@@ -19,9 +19,10 @@ my %uses = (
 	plans => ['core'],
 	history => [ 'core', 'plans' ],
 	rollup => [ 'core', 'plans' ],
-	maintenance => [ 'core', 'plans' ],
 	advice => [ 'core', 'history' ],
 	quality => [ 'core', 'history' ],
+	# the maintenance task starts the quality count worker (quality.h)
+	maintenance => [ 'core', 'plans', 'quality' ],
 	alerts => [ 'core', 'plans', 'history', 'rollup', 'advice', 'quality' ],
 	scheduler => [ 'core', 'plans', 'history', 'rollup', 'maintenance', 'advice', 'quality', 'alerts' ],
 );
