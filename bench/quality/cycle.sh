@@ -24,9 +24,13 @@
 #   distribution  nadia_bgw._quality_distribution(now())
 #   anomalies     nadia_bgw._quality_anomalies(now())
 #   capacity      nadia_bgw._quality_capacity(now()), an ordinary cycle
+#                 that refits a batch of the series due this hour
+#   capacity_idle the same with no series due (the hour's last cycles:
+#                 every series refit already; marked so first, untimed)
 #   capacity_hour nadia_bgw._quality_capacity(now()) as the first cycle of
 #                 an hour (the hour's capacity_samples rows are deleted
-#                 first, untimed): it records, then refits
+#                 first, untimed): it records, updates the buckets and
+#                 refits the first batch
 # Printed: each one's median and max in ms and its median as a ratio to the
 # sample's median (the figure: <= 0.10).
 #
@@ -126,6 +130,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	timed "$r" distribution "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_distribution(now())"
 	timed "$r" anomalies "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_anomalies(now())"
 	timed "$r" capacity "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_capacity(now())"
+	Q -c "UPDATE nadia_bgw.capacity_series SET due = false" >/dev/null
+	timed "$r" capacity_idle "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_capacity(now())"
 	Q -c "DELETE FROM nadia_bgw.capacity_samples WHERE sampled_at >= date_trunc('hour', now())" >/dev/null
 	timed "$r" capacity_hour "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_capacity(now())"
 done
@@ -146,5 +152,5 @@ SELECT m.what, m.rounds, round(m.med::numeric, 1) AS median_ms, round(m.mx::nume
        round((m.med / s.med)::numeric, 3) AS ratio_to_sample,
        CASE WHEN m.what = 'sample' THEN '' WHEN m.med / s.med <= 0.10 THEN 'yes' ELSE 'NO' END AS within_10pct
   FROM m, (SELECT med FROM m WHERE what = 'sample') s
- ORDER BY array_position(ARRAY['sample', 'checks', 'distribution', 'anomalies', 'capacity', 'capacity_hour'], m.what);
+ ORDER BY array_position(ARRAY['sample', 'checks', 'distribution', 'anomalies', 'capacity', 'capacity_idle', 'capacity_hour'], m.what);
 SQL
