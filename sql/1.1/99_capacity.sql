@@ -9,9 +9,12 @@
 -- age(datfrozenxid) and mxid_age(datminmxid), every sequence's last value
 -- and limit, and (every cycle) the hour's peak of client connections.
 -- Table, index and database sizes come from history (table_*, index_*,
--- database_* tiers).  It then recomputes the forecasts of
--- capacity_forecast(now) into capacity_forecasts, which the "capacity"
--- alert reads.
+-- database_* tiers).  It keeps the forecasts in capacity_forecasts (which
+-- the "capacity" alert and the MCP tool read) incrementally: the points of
+-- each series in capacity_buckets, recomputed hourly only where rows can
+-- still arrive, and a batch of series refit per cycle (capacity_series),
+-- each series once an hour; capacity_forecast(now) computes the same from
+-- history at each call.
 
 -- One row per object per hour (the first cycle of the hour; connections
 -- keep the hour's peak), one per UTC day after 8 days, none after 35
