@@ -820,18 +820,27 @@ static const ToolColumn capacity_cols[] = {
 	{"days_to_limit", COL_NUM, "days until the limit at that growth; 0 at or past it; "
 	 "null without limit or growth"},
 	{"basis", COL_TEXT, "which slope the forecast used, or why there is none"},
+	{"computed_at", COL_TIME, "when the capacity task computed this row (it refits every "
+	 "series once an hour)"},
 };
 
-/* kind filters by the first word: xid matches xid_freeze and xid_wraparound */
+/*
+ * The capacity task's stored forecasts, not capacity_forecast(): that one
+ * fits every series at each call (seconds at thousands of tables), these
+ * cost a read.  Only the latest forecast of each object is kept: "at"
+ * before it finds nothing.  kind filters by the first word: xid matches
+ * xid_freeze and xid_wraparound.
+ */
 static const char capacity_sql[] =
 "SELECT f.kind, f.object, f.unit, f.current_value, f.limit_value,\n"
 "       round(f.current_value / nullif(f.limit_value, 0), 4) AS used_ratio,\n"
 "       round(f.slope_7d::numeric, 3) AS slope_7d, round(f.slope_30d::numeric, 3) AS slope_30d,\n"
 "       round(f.fit_7d::numeric, 4) AS fit_7d, round(f.fit_30d::numeric, 4) AS fit_30d,\n"
 "       f.points_7d, f.points_30d, round(f.days_to_limit::numeric, 1) AS days_to_limit,\n"
-"       f.basis\n"
-"  FROM nadia_bgw.capacity_forecast(" UNTIL("$1") ") f\n"
-" WHERE ($2::text = 'all' OR pg_catalog.split_part(f.kind, '_', 1) = $2::text)\n"
+"       f.basis, f.computed_at\n"
+"  FROM nadia_bgw.capacity_forecasts f\n"
+" WHERE f.computed_at <= " UNTIL("$1") "\n"
+"   AND ($2::text = 'all' OR pg_catalog.split_part(f.kind, '_', 1) = $2::text)\n"
 "   AND ($3::int IS NULL OR f.days_to_limit <= $3::int)\n"
 " ORDER BY f.days_to_limit NULLS LAST, f.kind, f.object\n"
 " LIMIT $4::int";
@@ -1088,19 +1097,22 @@ static const ToolDef fixed_tools[] = {
 		"When filesystems, databases, tables, indexes, transaction and multixact IDs "
 		"(freeze and wraparound), sequences and connections reach their limits at the "
 		"growth of the last 7 (else 30) days, fitted by robust lines over nadia_bgw's "
-		"history; the nearest first. Computed as of now, or of an earlier instant.",
-		{{"at", ARG_SINCE, "The instant the forecast is made as of (default: now): a "
-		  "duration back or an ISO 8601 time.", 0, 0, 0, NULL, NULL},
+		"history; the nearest first. The capacity task's latest forecasts (refit "
+		"hourly, computed_at says when); none before its first run.",
+		{{"at", ARG_SINCE, "Only forecasts computed at or before this instant (default: "
+		  "now): a duration back or an ISO 8601 time. Only the latest forecast of each "
+		  "object is kept.", 0, 0, 0, NULL, NULL},
 		 {"kind", ARG_ENUM, "Which objects: all, or one kind (xid and mxid cover freeze and "
 		  "wraparound).", 0, 0, 0, "all", capacity_kinds},
 		 {"within_days", ARG_INT, "Only what reaches its limit within this many days.",
 		  0, 36500, 0, NULL, NULL},
 		 ARG_LIMIT("50")},
 		4, capacity_cols, N(capacity_cols), capacity_sql,
-		"nadia_bgw.capacity_forecast() over nadia_bgw.capacity_samples and the size history",
+		"nadia_bgw.capacity_forecasts (the capacity task's latest forecasts)",
 		"nadia_bgw's capacity task and sampler (nadia_bgw 1.1)",
-		"nothing to forecast: no capacity sample in the 30 days before that instant",
-		true, NO_FALLBACK
+		"no forecast stored (the capacity task has not run yet, or computed them after "
+		"that instant)",
+		false, NO_FALLBACK
 	},
 };
 

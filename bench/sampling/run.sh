@@ -26,6 +26,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../regress/lib.sh"
 . "$ROOT/bench/lib.sh"
 . "$ROOT/bench/lib/statements.sh"
+. "$ROOT/bench/lib/timing.sh"
 
 # ROUNDS: PoWA coalesces every 100 snapshots
 bench_defaults NTABLES=1000 ROUNDS=100 ROUNDS_30D=20 PORT=5511 DIR=/tmp/nadia_bench_sampling
@@ -75,16 +76,9 @@ BEGIN
   FOR r IN SELECT * FROM pg_stat_user_tables LOOP END LOOP;
   FOR r IN SELECT * FROM pg_stat_user_indexes LOOP END LOOP;
 END \$f\$;
-CREATE FUNCTION bench_time(q text) RETURNS double precision LANGUAGE plpgsql AS \$f\$
-DECLARE t0 timestamptz;
-BEGIN
-  PERFORM pg_stat_clear_snapshot();
-  t0 := clock_timestamp();
-  EXECUTE q;
-  RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
-END \$f\$;
 CREATE TABLE bench_cost (round int, phase text, floor_ms float8, nadia_ms float8, powa_ms float8);
 SQL
+bench_timer
 
 # baselines: the first sample/snapshot of each only records where counters are
 Q -c "SELECT nadia_bgw.take_sample()" >/dev/null
@@ -117,12 +111,6 @@ size_powa_coalesced() {
 coproc MF { nice psql -X -q -At 2>/dev/null; }
 coproc MN { nice psql -X -q -At 2>/dev/null; }
 coproc MP { nice psql -X -q -At 2>/dev/null; }
-ask() { # ask FD_IN FD_OUT SQL -> first output line
-	echo "$3" >&"$1"
-	local line
-	read -r line <&"$2"
-	echo "$line"
-}
 round() { # round N PHASE
 	shuf -n "$ACTIVE" "$DIR/all.sql" | Q >/dev/null
 	Q -c "SELECT pg_stat_force_next_flush()" >/dev/null

@@ -128,10 +128,48 @@ SELECT days_to_limit IS NULL AS far, basis FROM nadia_bgw.capacity_forecasts
 
 -- after 8 days one row a day; nothing after 35 days
 SELECT nadia_bgw._quality_capacity('2030-03-01 02:10') > 0 AS wrote;
+-- the stored forecasts against those computed from history at the same
+-- instant: the task kept the buckets it built whole at 01:30 and
+-- recomputed those of the day only; the 30-day points older than 8 days
+-- have been downsampled since (one row a day), so the kept ones may
+-- differ a little there
+SELECT s.kind, s.object, s.points_7d = l.points_7d AND s.points_30d = l.points_30d AS same_points,
+       coalesce(s.slope_7d / nullif(l.slope_7d, 0) BETWEEN 0.99 AND 1.01,
+                s.slope_7d IS NOT DISTINCT FROM l.slope_7d) AS slope_7d_same,
+       coalesce(s.slope_30d / nullif(l.slope_30d, 0) BETWEEN 0.95 AND 1.05,
+                s.slope_30d IS NOT DISTINCT FROM l.slope_30d) AS slope_30d_close,
+       s.current_value = l.current_value AS same_current,
+       coalesce(s.days_to_limit / nullif(l.days_to_limit, 0) BETWEEN 0.99 AND 1.01,
+                s.days_to_limit IS NOT DISTINCT FROM l.days_to_limit) AS days_same
+  FROM nadia_bgw.capacity_forecasts s
+  JOIN nadia_bgw.capacity_forecast('2030-03-01 02:10') l USING (kind, objid)
+ WHERE s.objid IN (900001, 900010, 900020, 1663) OR s.kind = 'connections'
+ ORDER BY 1, 2;
+-- a batch at a time: with 150 more sequences the hour's first cycle
+-- refits 100 series (the cluster-wide ones first), the next the rest
+INSERT INTO nadia_bgw.capacity_samples
+SELECT timestamptz '2030-03-01 03:00' - h * interval '1 hour', 'sequence', 910000 + k,
+       'app.s' || k, 1000 - h * 10, 1000000, NULL
+  FROM generate_series(1, 150) k, generate_series(0, 2) h;
+SELECT nadia_bgw._quality_capacity('2030-03-01 03:05') > 0 AS wrote;
+SELECT count(*) FILTER (WHERE due) AS due, count(*) FILTER (WHERE NOT due) AS refit,
+       bool_and(NOT due) FILTER (WHERE kind NOT IN ('table', 'index', 'sequence')) AS cluster_wide_first
+  FROM nadia_bgw.capacity_series;
+SELECT count(*) AS new_forecasts FROM nadia_bgw.capacity_forecasts WHERE objid > 910000 AND objid <= 910150;
+SELECT nadia_bgw._quality_capacity('2030-03-01 03:06') > 0 AS refit_the_rest;
+SELECT count(*) FILTER (WHERE due) AS due FROM nadia_bgw.capacity_series;
+SELECT count(*) AS new_forecasts, min(computed_at) AS first, max(computed_at) AS last
+  FROM nadia_bgw.capacity_forecasts WHERE objid > 910000 AND objid <= 910150;
+SELECT nadia_bgw._quality_capacity('2030-03-01 03:07') AS nothing_due;
+-- (each run reduces the days that crossed the 8-day line within the 3
+-- days before it: here those from 2030-02-18 on; the hand-written older
+-- rows stay until the 35 days)
 SELECT count(*) AS rows, count(DISTINCT floor(extract(epoch FROM sampled_at) / 86400)) AS days,
        min(sampled_at) AS oldest
   FROM nadia_bgw.capacity_samples
- WHERE kind = 'sequence' AND objid = 900010 AND sampled_at < '2030-03-01 02:10'::timestamptz - interval '8 days';
+ WHERE kind = 'sequence' AND objid = 900010 AND sampled_at < '2030-03-01 02:10'::timestamptz - interval '8 days'
+   AND sampled_at >= '2030-02-18';
+SELECT min(sampled_at) AS oldest FROM nadia_bgw.capacity_samples WHERE kind = 'sequence' AND objid = 900010;
 SELECT max(value) AS peak FROM nadia_bgw.capacity_samples
  WHERE kind = 'connections' AND sampled_at < '2030-02-20' AND sampled_at >= '2030-02-19';
 

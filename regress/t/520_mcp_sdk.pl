@@ -279,10 +279,13 @@ is_deeply([ map { $_->{source} } @{ $calls{data_anomalies}[1]{structuredContent}
 	'data_anomalies(kind => rollup): not the table\'s; an exposed rollup\'s, not an unexposed one\'s');
 ok((grep { $_->{kind} eq 'connections' && $_->{unit} eq 'connections' } @{ $rows{capacity_forecast} }),
 	'capacity_forecast: the connections against max_connections');
+is( scalar(grep { ($_->{computed_at} // '') =~ /^\d{4}-\d\d-\d\dT/ } @{ $rows{capacity_forecast} }),
+	scalar(@{ $rows{capacity_forecast} }),
+	'capacity_forecast: the stored rows, each with the time the task computed it');
 my @xid = @{ $calls{capacity_forecast}[1]{structuredContent}{rows} };
 ok(@xid && !(grep { $_->{kind} !~ /^xid_/ } @xid), 'capacity_forecast(kind => xid): xid_freeze and xid_wraparound only');
 is_deeply($calls{capacity_forecast}[2]{structuredContent}{rows}, [],
-	'capacity_forecast(at => 40 days ago): no sample before, nothing to forecast');
+	'capacity_forecast(at => 40 days ago): nothing stored was computed that early');
 ok(!(grep { !defined $_->{days_to_limit} || $_->{days_to_limit} > 36500 }
 		@{ $calls{capacity_forecast}[3]{structuredContent}{rows} }),
 	'capacity_forecast(within_days): only what has a limit that near');

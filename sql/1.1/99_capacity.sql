@@ -9,9 +9,12 @@
 -- age(datfrozenxid) and mxid_age(datminmxid), every sequence's last value
 -- and limit, and (every cycle) the hour's peak of client connections.
 -- Table, index and database sizes come from history (table_*, index_*,
--- database_* tiers).  It then recomputes the forecasts of
--- capacity_forecast(now) into capacity_forecasts, which the "capacity"
--- alert reads.
+-- database_* tiers).  It keeps the forecasts in capacity_forecasts (which
+-- the "capacity" alert and the MCP tool read) incrementally: the points of
+-- each series in capacity_buckets, recomputed hourly only where rows can
+-- still arrive, and a batch of series refit per cycle (capacity_series),
+-- each series once an hour; capacity_forecast(now) computes the same from
+-- history at each call.
 
 -- One row per object per hour (the first cycle of the hour; connections
 -- keep the hour's peak), one per UTC day after 8 days, none after 35
@@ -110,6 +113,7 @@ DECLARE
     v_rows bigint;
     v_prev numeric;
     v_next numeric;
+    v_old timestamptz;
 BEGIN
     -- connections: the hour's peak of what each cycle sees
     SELECT count(*) INTO v_conn FROM pg_stat_activity WHERE backend_type = 'client backend';
@@ -187,17 +191,23 @@ BEGIN
     v_n := v_n + v_rows;
 
     -- after 8 days one row per object and UTC day: the day's last, and for
-    -- connections the day's peak
+    -- connections the day's peak.  Only the days that crossed the 8-day
+    -- line lately (within the 3 days before it, whole UTC days): the older
+    -- ones were reduced by earlier runs (rows that crossed it while the
+    -- worker was stopped longer stay until the 35 days), and reading
+    -- them all every hour would cost more than the rest of the task
+    v_old := to_timestamp(floor(extract(epoch FROM p_now - interval '11 days') / 86400) * 86400);
     UPDATE nadia_bgw.capacity_samples c
        SET value = g.peak
       FROM (SELECT s.objid, floor(extract(epoch FROM s.sampled_at) / 86400) AS day,
                    max(s.sampled_at) AS last_at, max(s.value) AS peak
               FROM nadia_bgw.capacity_samples s
              WHERE s.kind = 'connections' AND s.sampled_at < p_now - interval '8 days'
+               AND s.sampled_at >= v_old
              GROUP BY 1, 2 HAVING count(*) > 1) g
      WHERE c.kind = 'connections' AND c.objid = g.objid AND c.sampled_at = g.last_at;
     DELETE FROM nadia_bgw.capacity_samples c
-     WHERE c.sampled_at < p_now - interval '8 days'
+     WHERE c.sampled_at < p_now - interval '8 days' AND c.sampled_at >= v_old
        AND EXISTS (SELECT 1 FROM nadia_bgw.capacity_samples l
                     WHERE l.kind = c.kind AND l.objid = c.objid
                       AND l.sampled_at > c.sampled_at
@@ -275,61 +285,95 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._capacity_points(timestamptz, timestamptz) FROM PUBLIC;
 
--- The forecasts as of p_now, one row per object (docs/capacity.md):
---   kind           filesystem, database, table, index, xid_freeze,
---                  xid_wraparound, mxid_freeze, mxid_wraparound, sequence,
---                  connections
---   object, objid  what (see capacity_samples; tables and indexes
---                  schema-qualified)
---   unit           bytes, transactions, multixacts, values, connections
---   current_value  the latest value (sizes, used bytes, ages, the
---                  sequence's last value); connections: the peak of the
---                  last 7 days
---   limit_value    total bytes; autovacuum_freeze_max_age or
---                  autovacuum_multixact_freeze_max_age; 2^31 - 3,000,000
---                  (where PostgreSQL stops assigning ids); the sequence's
---                  last possible value; max_connections; NULL when none
---   slope_7d, slope_30d  growth per day: the Theil-Sen slope (median of
---                  the slopes between every pair of points) over points
---                  that are the medians of 6-hour (7 days) and 1-day (30
---                  days) buckets; connections take each bucket's peak
---   fit_7d, fit_30d  R^2 of that robust line: 1 = the points lie on it;
---                  NULL when the points do not vary
---   points_7d, points_30d  buckets the fit had (3 at least, else no slope)
---   days_to_limit  (limit - current) / slope_7d, or slope_30d without a
---                  7-day slope; 0 when at or past the limit; NULL when
---                  there is no limit or the series is not growing
---   basis          how days_to_limit was found, in words
-CREATE FUNCTION nadia_bgw.capacity_forecast(p_now timestamptz DEFAULT now())
-RETURNS TABLE (kind text, object text, objid oid, unit text,
-               current_value numeric, limit_value numeric,
-               slope_7d double precision, slope_30d double precision,
-               fit_7d double precision, fit_30d double precision,
-               points_7d integer, points_30d integer,
-               days_to_limit double precision, basis text)
+-- The points of the fits: each series cut into UTC-aligned buckets of
+-- 6 hours (width 21600, the 7-day fit) and 1 day (86400, the 30-day fit).
+-- A bucket's point is the median time and median y of the rows in it that
+-- are in [since, until] (connections: the bucket's peak), with the bucket's
+-- last row (object name, value, limit) for the series' current value.
+-- capacity_forecast() computes them from history at each call; the
+-- capacity task keeps them in capacity_buckets and recomputes only the
+-- buckets that can still change (docs/capacity.md, "Cost").
+CREATE FUNCTION nadia_bgw._capacity_bucketize(p_since timestamptz, p_until timestamptz)
+RETURNS TABLE (kind text, objid oid, width integer, bucket bigint,
+               x double precision, y double precision,
+               object text, last_at timestamptz, last_value numeric, last_limit numeric)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH raw AS (
-        SELECT * FROM nadia_bgw._capacity_points(p_now - interval '30 days', p_now)),
-    latest AS (
-        SELECT DISTINCT ON (r.kind, r.objid) r.kind, r.objid, r.object, r.value, r.limit_value
-          FROM raw r ORDER BY r.kind, r.objid, r.sampled_at DESC),
-    -- one pass, not a subquery per object: the raw points are many
-    peaks AS (
-        SELECT r.kind, r.objid, max(r.value) AS peak_7d
-          FROM raw r
-         WHERE r.kind = 'connections' AND r.sampled_at > p_now - interval '7 days'
-         GROUP BY r.kind, r.objid),
+    SELECT r.kind, r.objid, w.width, floor(extract(epoch FROM r.sampled_at) / w.width)::bigint,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.sampled_at)::float8),
+           CASE WHEN r.kind = 'connections' THEN max(r.y)
+                ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY r.y) END,
+           (array_agg(r.object ORDER BY r.sampled_at DESC))[1],
+           max(r.sampled_at),
+           (array_agg(r.value ORDER BY r.sampled_at DESC))[1],
+           (array_agg(r.limit_value ORDER BY r.sampled_at DESC))[1]
+      FROM nadia_bgw._capacity_points(p_since - interval '1 microsecond', p_until) r
+     CROSS JOIN (VALUES (21600), (86400)) w(width)
+     GROUP BY r.kind, r.objid, w.width, floor(extract(epoch FROM r.sampled_at) / w.width)
+$$;
+REVOKE ALL ON FUNCTION nadia_bgw._capacity_bucketize(timestamptz, timestamptz) FROM PUBLIC;
+
+-- The capacity task's buckets (_capacity_bucketize's rows, 31 days): only
+-- those that can still receive rows are recomputed, once an hour.
+CREATE TABLE nadia_bgw.capacity_buckets (
+    kind text NOT NULL, objid oid NOT NULL, width integer NOT NULL, bucket bigint NOT NULL,
+    x double precision NOT NULL, y double precision NOT NULL,
+    object text NOT NULL, last_at timestamptz NOT NULL,
+    last_value numeric NOT NULL, last_limit numeric,
+    PRIMARY KEY (kind, objid, width, bucket)
+);
+CREATE INDEX ON nadia_bgw.capacity_buckets (last_at);
+
+-- Each series of capacity_buckets, due when its forecast predates the
+-- hour's buckets.
+CREATE TABLE nadia_bgw.capacity_series (
+    kind text NOT NULL, objid oid NOT NULL, due boolean NOT NULL DEFAULT true,
+    PRIMARY KEY (kind, objid)
+);
+
+-- A forecast, as capacity_forecast() and _capacity_fit() return it (the
+-- columns are described at capacity_forecast()).
+CREATE TYPE nadia_bgw.capacity_forecast_row AS (
+    kind text, object text, objid oid, unit text,
+    current_value numeric, limit_value numeric,
+    slope_7d double precision, slope_30d double precision,
+    fit_7d double precision, fit_30d double precision,
+    points_7d integer, points_30d integer,
+    days_to_limit double precision, basis text
+);
+
+-- The forecasts as of p_now from bucket points: those of history
+-- (p_kinds NULL: every series, computed now) or those kept in
+-- capacity_buckets for the series (p_kinds[i], p_objids[i]) (the task).
+-- A fit takes the buckets that overlap its window, (p_now - 7 days, p_now]
+-- in 6-hour buckets, (p_now - 30 days, p_now] in 1-day buckets.
+CREATE FUNCTION nadia_bgw._capacity_fit(p_now timestamptz, p_kinds text[], p_objids oid[])
+RETURNS SETOF nadia_bgw.capacity_forecast_row
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH src AS (
+        SELECT b.* FROM nadia_bgw._capacity_bucketize(p_now - interval '31 days', p_now) b
+         WHERE p_kinds IS NULL
+        UNION ALL
+        SELECT c.kind, c.objid, c.width, c.bucket, c.x, c.y, c.object, c.last_at, c.last_value, c.last_limit
+          FROM unnest(p_kinds, p_objids) s(kind, objid)
+          JOIN nadia_bgw.capacity_buckets c ON c.kind = s.kind AND c.objid = s.objid
+         WHERE p_kinds IS NOT NULL AND c.last_at <= p_now),
     buckets AS (
-        SELECT w.win, r.kind, r.objid,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.sampled_at)::float8) AS x,
-               CASE WHEN r.kind = 'connections' THEN max(r.y)
-                    ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY r.y) END AS y
-          FROM raw r
-         CROSS JOIN (VALUES (7, 21600), (30, 86400)) w(win, width)
-         WHERE r.sampled_at > p_now - make_interval(days => w.win)
-         GROUP BY w.win, r.kind, r.objid, floor(extract(epoch FROM r.sampled_at) / w.width)),
+        SELECT CASE b.width WHEN 21600 THEN 7 ELSE 30 END AS win, b.*
+          FROM src b
+         WHERE (b.bucket + 1) * b.width > extract(epoch FROM p_now)
+                                          - CASE b.width WHEN 21600 THEN 7 ELSE 30 END * 86400),
+    latest AS (
+        SELECT DISTINCT ON (b.kind, b.objid) b.kind, b.objid, b.object,
+               b.last_value AS value, b.last_limit AS limit_value
+          FROM buckets b WHERE b.win = 30 ORDER BY b.kind, b.objid, b.last_at DESC),
+    peaks AS (
+        SELECT b.kind, b.objid, max(b.y)::numeric AS peak_7d
+          FROM buckets b WHERE b.kind = 'connections' AND b.win = 7
+         GROUP BY b.kind, b.objid),
     slopes AS (
         SELECT a.win, a.kind, a.objid,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY (b.y - a.y) / (b.x - a.x)) AS s
@@ -406,38 +450,136 @@ AS $$
                                      ELSE r.alt_basis END AS basis) g
      ORDER BY 13 NULLS LAST, 1, 2
 $$;
+REVOKE ALL ON FUNCTION nadia_bgw._capacity_fit(timestamptz, text[], oid[]) FROM PUBLIC;
+
+-- The forecasts as of p_now, one row per object, computed from history at
+-- each call (docs/capacity.md; readers should prefer capacity_forecasts,
+-- the task's stored result, which costs nothing to read):
+--   kind           filesystem, database, table, index, xid_freeze,
+--                  xid_wraparound, mxid_freeze, mxid_wraparound, sequence,
+--                  connections
+--   object, objid  what (see capacity_samples; tables and indexes
+--                  schema-qualified)
+--   unit           bytes, transactions, multixacts, values, connections
+--   current_value  the latest value (sizes, used bytes, ages, the
+--                  sequence's last value); connections: the peak of the
+--                  last 7 days
+--   limit_value    total bytes; autovacuum_freeze_max_age or
+--                  autovacuum_multixact_freeze_max_age; 2^31 - 3,000,000
+--                  (where PostgreSQL stops assigning ids); the sequence's
+--                  last possible value; max_connections; NULL when none
+--   slope_7d, slope_30d  growth per day: the Theil-Sen slope (median of
+--                  the slopes between every pair of points) over points
+--                  that are the medians of the 6-hour (7 days) and 1-day
+--                  (30 days) buckets overlapping the window; connections
+--                  take each bucket's peak
+--   fit_7d, fit_30d  R^2 of that robust line: 1 = the points lie on it;
+--                  NULL when the points do not vary
+--   points_7d, points_30d  buckets the fit had (3 at least, else no slope)
+--   days_to_limit  (limit - current) / slope_7d, or slope_30d without a
+--                  7-day slope; 0 when at or past the limit; NULL when
+--                  there is no limit or the series is not growing
+--   basis          how days_to_limit was found, in words
+CREATE FUNCTION nadia_bgw.capacity_forecast(p_now timestamptz DEFAULT now())
+RETURNS SETOF nadia_bgw.capacity_forecast_row
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM nadia_bgw._capacity_fit(p_now, NULL, NULL)
+$$;
 REVOKE ALL ON FUNCTION nadia_bgw.capacity_forecast(timestamptz) FROM PUBLIC;
 
--- The capacity task: record, then once an hour (when it recorded) refresh
--- capacity_forecasts.  Returns the rows written.
+-- The capacity task (docs/capacity.md, "Cost"): record (the first cycle
+-- of an hour records everything, the others the connections' peak); in
+-- the recording cycle recompute the buckets that can still change, both
+-- widths, from the start of the UTC day (of the day before in the first
+-- two hours of a day, while its hourly and daily tiers are written), dropping
+-- buckets older than 31 days and those of dropped objects; then, every
+-- cycle, refit a batch of the series whose forecast predates the hour's
+-- buckets: sized so that every series is refit within 40 minutes of
+-- cycles (nadia_bgw.interval), at least 100 series.  The cluster-wide
+-- series (filesystems, databases, xid, mxid, connections: a handful) are
+-- refit with the first batch of the hour, together, since the data
+-- directory's fallback sums the databases.  Returns the rows written.
 CREATE FUNCTION nadia_bgw._quality_capacity(p_now timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_n bigint;
-    v_f bigint;
+    v_n       bigint;
+    v_f       bigint;
+    v_since   timestamptz;
+    v_batch   bigint;
+    v_kinds   text[];
+    v_objids  oid[];
 BEGIN
     v_n := nadia_bgw._capacity_record(p_now);
-    IF v_n = 0 AND EXISTS (SELECT 1 FROM nadia_bgw.capacity_forecasts) THEN
-        RETURN 0;
+
+    -- the buckets: all of them the first time, else those that can change
+    IF v_n > 0 OR NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets) THEN
+        v_since := CASE WHEN EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets)
+                        THEN p_now - interval '2 hours' ELSE p_now - interval '31 days' END;
+        v_since := to_timestamp(floor(extract(epoch FROM v_since) / 86400) * 86400);
+        -- a bucket starting at or after v_since holds rows from v_since on
+        -- only, one before it none: last_at tells them apart
+        DELETE FROM nadia_bgw.capacity_buckets c
+         WHERE c.last_at >= v_since OR c.last_at < p_now - interval '31 days';
+        DELETE FROM nadia_bgw.capacity_buckets c
+         WHERE (c.kind = 'table' AND c.objid IN (SELECT t.relid FROM nadia_bgw.table_catalog t
+                                                  WHERE t.dropped_at IS NOT NULL))
+            OR (c.kind = 'index' AND c.objid IN (SELECT i.indexrelid FROM nadia_bgw.index_catalog i
+                                                  WHERE i.dropped_at IS NOT NULL));
+        INSERT INTO nadia_bgw.capacity_buckets
+        SELECT b.* FROM nadia_bgw._capacity_bucketize(v_since, p_now) b;
+        INSERT INTO nadia_bgw.capacity_series (kind, objid)
+        SELECT DISTINCT c.kind, c.objid FROM nadia_bgw.capacity_buckets c WHERE c.last_at >= v_since
+        ON CONFLICT (kind, objid) DO NOTHING;
+        DELETE FROM nadia_bgw.capacity_series s
+         WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets c
+                            WHERE c.kind = s.kind AND c.objid = s.objid);
+        DELETE FROM nadia_bgw.capacity_forecasts f
+         WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_series s
+                            WHERE s.kind = split_part(f.kind, '_', 1) AND s.objid = f.objid);
+        UPDATE nadia_bgw.capacity_series SET due = true WHERE NOT due;
     END IF;
-    DELETE FROM nadia_bgw.capacity_forecasts;
+
+    -- the batch: the cluster-wide series first (all in the first batch of
+    -- the hour: the data directory's fallback sums the databases), then
+    -- tables, indexes and sequences
+    SELECT greatest(100, ceil(count(*) * extract(epoch FROM coalesce(current_setting('nadia_bgw.interval', true),
+                                                                      '60s')::interval) / 2400))
+      INTO v_batch FROM nadia_bgw.capacity_series;
+    SELECT array_agg(s.kind), array_agg(s.objid) INTO v_kinds, v_objids
+      FROM (SELECT s.kind, s.objid FROM nadia_bgw.capacity_series s WHERE s.due
+             ORDER BY s.kind IN ('table', 'index', 'sequence'), s.kind, s.objid
+             LIMIT v_batch) s;
+    IF v_kinds IS NULL THEN
+        RETURN v_n;
+    END IF;
+    DELETE FROM nadia_bgw.capacity_forecasts f
+     USING unnest(v_kinds, v_objids) s(kind, objid)
+     WHERE split_part(f.kind, '_', 1) = s.kind AND f.objid = s.objid;
     INSERT INTO nadia_bgw.capacity_forecasts
     SELECT p_now, f.kind, f.objid, f.object, f.unit, f.current_value, f.limit_value,
            f.slope_7d, f.slope_30d, f.fit_7d, f.fit_30d, f.points_7d, f.points_30d,
            f.days_to_limit, f.basis
-      FROM nadia_bgw.capacity_forecast(p_now) f;
+      FROM nadia_bgw._capacity_fit(p_now, v_kinds, v_objids) f;
     GET DIAGNOSTICS v_f = ROW_COUNT;
+    UPDATE nadia_bgw.capacity_series c SET due = false
+      FROM unnest(v_kinds, v_objids) s(kind, objid)
+     WHERE c.kind = s.kind AND c.objid = s.objid;
     RETURN v_n + v_f;
 END
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._quality_capacity(timestamptz) FROM PUBLIC;
 
-GRANT SELECT ON nadia_bgw.capacity_samples, nadia_bgw.capacity_forecasts TO nadia_bgw_reader;
--- the reader computes forecasts itself, from history it may read anyway
+GRANT SELECT ON nadia_bgw.capacity_samples, nadia_bgw.capacity_forecasts,
+                nadia_bgw.capacity_buckets TO nadia_bgw_reader;
+-- the reader may compute forecasts itself, from history it may read anyway
 GRANT EXECUTE ON FUNCTION nadia_bgw.capacity_forecast(timestamptz),
+                          nadia_bgw._capacity_fit(timestamptz, text[], oid[]),
+                          nadia_bgw._capacity_bucketize(timestamptz, timestamptz),
                           nadia_bgw._capacity_points(timestamptz, timestamptz),
                           nadia_bgw._capacity_sizes(text, text, text, timestamptz, timestamptz)
       TO nadia_bgw_reader;
