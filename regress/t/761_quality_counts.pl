@@ -181,6 +181,13 @@ for my $i (1 .. $runs)
 	is("$outcome $exact $pct", 'done f 10', "estimate $i: done, not exact, 10 %") if $i == 1;
 	ok($bound > 0 && $bound < $true / 2, "estimate $i: a bound ($bound) that says something (true $true)")
 	  if $i == 1;
+	if ($i == 1)
+	{
+		my $pages = last_count('big_v', 'pages_read');
+		my $blocks = sql("SELECT pg_relation_size('big') / 8192");
+		ok($pages > $blocks * 0.02 && $pages < $blocks * 0.3,
+			"estimate: pages_read $pages, the sampled blocks of $blocks (10 %)");
+	}
 	$inside++ if abs($est - $true) <= $bound;
 	$inside2++ if abs($est - $true) <= 2 * $bound;
 	note("estimate $i: $est +- $bound (true $true)");
@@ -304,6 +311,46 @@ count_cycle();
 is(last_count('simple_fk', 'counted_rows'), 0, 'recount: 0 orphans');
 cycle();
 is(scalar(open_alerts($node)), 0, 'the last alert resolves on a count of 0');
+
+# --- throttled: an exact count in chunks (TID ranges) with sleeps between
+# them, all in one snapshot.  At a duty cycle of 0.001 each chunk of a
+# millisecond or so is followed by a second's sleep: while the count sleeps
+# between two chunks, rows are added, violating rows deleted and others
+# (in the table's last blocks) corrected; the count is that of its
+# snapshot.
+sql(q{
+	CREATE TABLE chunky (id int, v int, pad text);
+	INSERT INTO chunky SELECT g, CASE WHEN g % 13 = 0 THEN -1 ELSE 1 END, repeat('y', 100)
+	  FROM generate_series(1, 60000) g;
+	ALTER TABLE chunky ADD CONSTRAINT chunky_v CHECK (v > 0) NOT VALID;
+});
+my $chunky_true = sql('SELECT count(*) FROM chunky WHERE v <= 0');
+my $chunky_blocks = sql("SELECT pg_relation_size('chunky') / 8192");
+my $chunky_oid = sql("SELECT oid FROM pg_constraint WHERE conname = 'chunky_v'");
+cmp_ok($chunky_blocks, '>', 2 * 64, "chunky: $chunky_blocks blocks, more than two first chunks");
+set_conf($node, 'nadia_bgw.quality_count_duty_cycle' => '0.001',
+	'nadia_bgw.quality_count_timeout' => '120000', 'log_min_messages' => 'debug1');
+my $offset = -s $node->logfile;
+wake($node) or die 'the cycle did not run';
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'nadia_bgw quality count'"
+		  . " AND query = 'counting the rows of constraint $chunky_oid' AND wait_event_type = 'Extension'"),
+	'the count of chunky sleeps between its chunks (a wait event)');
+sql(q{
+	INSERT INTO chunky SELECT g, 1, repeat('z', 100) FROM generate_series(60001, 70000) g;
+	DELETE FROM chunky WHERE id % 26 = 0;
+	UPDATE chunky SET v = 1 WHERE id > 50000 AND v < 0;
+});
+my $t1 = time;
+sleep 0.1 until log_count($node, qr/quality count worker done/, $offset) || time - $t1 > 120;
+is(last_count('chunky_v', "outcome || ':' || counted_rows || ':' || count_exact"), "done:$chunky_true:true",
+	"the chunked exact count is that of its snapshot ($chunky_true), not of the rows changed during it");
+is(last_count('chunky_v', 'pages_read'), $chunky_blocks, 'pages_read: each block of the table once');
+my ($chunks) = log_since($node, $offset) =~ /quality count of constraint $chunky_oid: exact, (\d+) chunks/;
+cmp_ok($chunks // 0, '>=', 2, 'counted in several chunks (' . ($chunks // 'none') . ')');
+reset_conf($node, 'nadia_bgw.quality_count_duty_cycle', 'nadia_bgw.quality_count_timeout', 'log_min_messages');
+isnt(sql("SELECT count(*) FROM chunky WHERE v <= 0"), $chunky_true, 'the table did change meanwhile');
+sql('DROP TABLE chunky');
 
 # --- no value of the rows, no expression text, anywhere in nadia_bgw
 is(sql(q{

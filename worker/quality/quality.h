@@ -36,6 +36,7 @@ extern bool nadia_quality_count_enabled;
 extern int	nadia_quality_count_exact_max_size;	/* blocks */
 extern double nadia_quality_count_sample_percent;
 extern int	nadia_quality_count_timeout;	/* ms */
+extern double nadia_quality_count_duty_cycle;	/* share of the wall time */
 extern int	nadia_quality_count_interval;	/* s */
 extern int	nadia_quality_count_max_per_cycle;
 

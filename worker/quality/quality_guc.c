@@ -21,6 +21,7 @@ bool		nadia_quality_count_enabled = true;
 int			nadia_quality_count_exact_max_size = 16384;	/* 128MB of 8kB blocks */
 double		nadia_quality_count_sample_percent = 1.0;
 int			nadia_quality_count_timeout = 60000;
+double		nadia_quality_count_duty_cycle = 0.05;
 int			nadia_quality_count_interval = 86400;
 int			nadia_quality_count_max_per_cycle = 4;
 
@@ -126,20 +127,25 @@ nadia_quality_define_gucs(void)
 							 &nadia_quality_count_enabled, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("nadia_bgw.quality_count_exact_max_size",
-							"Largest table counted exactly; a larger one is estimated from a TABLESAMPLE SYSTEM sample.",
+							"Largest table counted exactly; a larger one is estimated from a sample of its blocks.",
 							"The size of the table whose rows are counted (the referencing one of a foreign key), all partitions.",
 							&nadia_quality_count_exact_max_size, 16384, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_BLOCKS, NULL, NULL, NULL);
 	DefineCustomRealVariable("nadia_bgw.quality_count_sample_percent",
-							 "Percentage of a large table's blocks an estimated count reads (TABLESAMPLE SYSTEM).",
+							 "Percentage of a large table's blocks an estimated count reads (each block drawn independently, as TABLESAMPLE SYSTEM).",
 							 NULL,
 							 &nadia_quality_count_sample_percent, 1.0, 0.001, 100.0,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("nadia_bgw.quality_count_timeout",
-							"statement_timeout of one count.",
+							"Longest time one count may take, its sleeps between chunks included.",
 							"A count that takes longer is recorded with outcome timeout.",
 							&nadia_quality_count_timeout, 60000, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomRealVariable("nadia_bgw.quality_count_duty_cycle",
+							 "Largest share of the wall time a count is busy reading.",
+							 "The count reads its table in chunks of a few milliseconds and sleeps between them; 1 never sleeps.",
+							 &nadia_quality_count_duty_cycle, 0.05, 0.001, 1.0,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("nadia_bgw.quality_count_interval",
 							"Time between two counts of the same fact.",
 							"A count skipped because its table was locked is retried at the next cycle regardless.",
