@@ -702,6 +702,24 @@ count_rows(HeapTuple contup, Oid owner, TimestampTz deadline, CountResult *res)
 	(void) set_config_option("jit", "off", PGC_SUSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
+	/*
+	 * One plan for all the chunks of a relation (the TID range, the block
+	 * numbers are its parameters), not a custom plan per chunk: planning a
+	 * foreign key's anti-join took as long as counting the chunk.  And the
+	 * referenced table probed by its key's index for each row, as the
+	 * foreign key triggers do, never hashed or sorted whole for each chunk:
+	 * that would cost a chunk the size of the referenced table.
+	 */
+	(void) set_config_option("plan_cache_mode", "force_generic_plan", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (con->contype == CONSTRAINT_FOREIGN)
+	{
+		(void) set_config_option("enable_hashjoin", "off", PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_mergejoin", "off", PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+
 	violation_condition(contup, &cond, &only);
 	leaves = count_leaves(con->conrelid, only);
 	foreach(lc, leaves)
