@@ -11,6 +11,7 @@
  *		json.c			the JSON builder (cJSON in palloc'd memory)
  *		test_hooks.c	failure injection of the test build
  *		session.c		settings pinned right after connecting
+ *		bgworker.c		the common set-up of our dynamic background workers
  *		public_error.c	the text of an error a reader may see
  *		statement_text.c what of another session's statement may be stored
  *
@@ -120,6 +121,12 @@ extern void nadia_debug_fail_point(const char *setting, const char *guc,
 
 #define NADIA_SAFE_SEARCH_PATH	"pg_catalog, pg_temp"
 extern void nadia_session_pin(void);
+
+/* bgworker.c ------------------------------------------------------------*/
+struct BackgroundWorker;
+extern void nadia_dynamic_worker_init(struct BackgroundWorker *worker,
+									  const char *function, const char *type,
+									  const void *extra, Size extralen);
 
 /* public_error.c --------------------------------------------------------*/
 

@@ -309,19 +309,12 @@ launch_job(int64 job_id, Oid relid)
 	arg.relid = relid;
 	arg.planner_xid = GetTopTransactionId();
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "nadia_bgw");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "nadia_maintenance_job_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "nadia_bgw maintenance job " INT64_FORMAT,
-			 job_id);
-	snprintf(worker.bgw_type, BGW_MAXLEN, NADIA_MAINT_JOB_TYPE);
-	worker.bgw_notify_pid = MyProcPid;
 	StaticAssertStmt(sizeof(NadiaMaintJobArg) <= BGW_EXTRALEN,
 					 "job argument must fit in bgw_extra");
-	memcpy(worker.bgw_extra, &arg, sizeof(arg));
+	nadia_dynamic_worker_init(&worker, "nadia_maintenance_job_main",
+							  NADIA_MAINT_JOB_TYPE, &arg, sizeof(arg));
+	snprintf(worker.bgw_name, BGW_MAXLEN, "nadia_bgw maintenance job " INT64_FORMAT,
+			 job_id);
 
 	if (ntracked >= MAX_TRACKED_JOBS)
 		return false;
@@ -417,6 +410,7 @@ nadia_maintenance_task(void)
 {
 	int			running;
 	int			slots;
+	bool		counting;
 
 	/*
 	 * Never wait long for a lock on our own tables: DDL on them (DROP
@@ -433,7 +427,8 @@ nadia_maintenance_task(void)
 	purge();
 
 	/* the quality count worker, when it runs, takes one job slot */
-	if (nadia_quality_count_running())
+	counting = nadia_quality_count_running();
+	if (counting)
 		running++;
 
 	if (nadia_maint_enabled)
@@ -448,6 +443,7 @@ nadia_maintenance_task(void)
 	 * VACUUM and ANALYZE, which come first; they have their own switch,
 	 * nadia_bgw.quality_count_enabled, not maintenance_enabled.
 	 */
-	nadia_quality_count_launch(nadia_maint_max_concurrent - running,
-							   nadia_maint_lock_timeout);
+	if (!counting)
+		nadia_quality_count_launch(nadia_maint_max_concurrent - running,
+								   nadia_maint_lock_timeout);
 }

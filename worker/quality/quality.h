@@ -48,7 +48,8 @@ extern int	nadia_quality_count_max_per_cycle;
  * (nadia_bgw.maintenance_max_concurrent less the jobs running) and the
  * lock_timeout of its jobs; starts the count worker when counts are due,
  * the window is open and a slot is free.  nadia_quality_count_running()
- * says whether a count worker runs (it takes one slot).
+ * says whether a count worker runs (it takes one slot); the task calls
+ * the launcher only when none does.
  */
 extern bool nadia_quality_count_running(void);
 extern void nadia_quality_count_launch(int free_slots, int lock_timeout_ms);

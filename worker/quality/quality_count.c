@@ -167,8 +167,6 @@ nadia_quality_count_launch(int free_slots, int lock_timeout_ms)
 					SPI_OK_SELECT, "looking for the counted facts");
 	if (!first_bool())
 		return;
-	if (nadia_quality_count_running())
-		return;
 
 	values[0] = Int32GetDatum(nadia_quality_count_interval);
 	nadia_spi_check(nadia_spi_exec("SELECT nadia_bgw.maintenance_window_open(pg_catalog.now())"
@@ -183,18 +181,10 @@ nadia_quality_count_launch(int free_slots, int lock_timeout_ms)
 	arg.dbid = MyDatabaseId;
 	arg.lock_timeout_ms = lock_timeout_ms;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "nadia_bgw");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "nadia_quality_count_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "nadia_bgw quality count");
-	snprintf(worker.bgw_type, BGW_MAXLEN, NADIA_QUALITY_COUNT_TYPE);
-	worker.bgw_notify_pid = MyProcPid;
 	StaticAssertStmt(sizeof(NadiaCountArg) <= BGW_EXTRALEN,
 					 "count argument must fit in bgw_extra");
-	memcpy(worker.bgw_extra, &arg, sizeof(arg));
+	nadia_dynamic_worker_init(&worker, "nadia_quality_count_main",
+							  NADIA_QUALITY_COUNT_TYPE, &arg, sizeof(arg));
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &count_handle))
