@@ -28,9 +28,11 @@ CREATE TABLE nadia_bgw.quality_counts (
     count_exact       boolean,
     -- 95 % half-width of an estimate, 0 when exact
     count_error_bound bigint,
-    -- TABLESAMPLE SYSTEM percentage of an estimate, NULL when exact
+    -- percentage of the table's blocks an estimate drew (each block
+    -- independently, as TABLESAMPLE SYSTEM does), NULL when exact
     sample_percent    real,
-    -- shared buffers the count read (hits and reads)
+    -- blocks of the counted table the attempt visited (all of them when
+    -- exact, the drawn ones for an estimate)
     pages_read        bigint,
     outcome           text NOT NULL
                       CHECK (outcome IN ('done', 'skipped-locked', 'timeout', 'failed')),
