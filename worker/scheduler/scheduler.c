@@ -35,6 +35,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -43,6 +44,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
@@ -317,11 +319,31 @@ record_task(int i, TimestampTz start, bool ok, const char *error)
 }
 
 /*
+ * Hold the extension for one task's transaction, as any use of an object
+ * does (AccessShareLock on it): a DROP EXTENSION then waits for the task
+ * to end instead of taking our schema from under it, which failed every
+ * statement left in the cycle.  False when it was dropped before we got
+ * the lock: taking it processed the invalidations, so the second lookup
+ * sees the drop.
+ */
+static bool
+hold_extension(void)
+{
+	Oid			ext = get_extension_oid(NADIA_BGW_NAME, true);
+
+	if (!OidIsValid(ext))
+		return false;
+	LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+	return get_extension_oid(NADIA_BGW_NAME, true) == ext;
+}
+
+/*
  * Run one task in its own transaction.  An ERROR aborts only that
  * transaction: it is reported to the log (with the task named in the
- * context line) and recorded for nadia_bgw.status.
+ * context line) and recorded for nadia_bgw.status.  Returns false, the
+ * task not run, when the extension was dropped since the cycle began.
  */
-static void
+static bool
 run_task(int i)
 {
 	const NadiaTask *task = &nadia_tasks[i];
@@ -329,6 +351,7 @@ run_task(int i)
 	ErrorContextCallback errcb;
 	char		error[NADIA_BGW_ERRMSG_LEN];
 	bool		ok = false;
+	bool		dropped = false;
 
 	error[0] = '\0';
 	MemoryContextSwitchTo(cycle_context);
@@ -347,8 +370,12 @@ run_task(int i)
 			elog(ERROR, "SPI_connect failed");
 		PushActiveSnapshot(GetTransactionSnapshot());
 
-		apply_debug_hooks(task->name);
-		task->run();
+		dropped = !hold_extension();
+		if (!dropped)
+		{
+			apply_debug_hooks(task->name);
+			task->run();
+		}
 
 		SPI_finish();
 		PopActiveSnapshot();
@@ -378,9 +405,11 @@ run_task(int i)
 	}
 	PG_END_TRY();
 
-	record_task(i, start, ok, error);
+	if (!dropped)
+		record_task(i, start, ok, error);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextReset(cycle_context);
+	return !dropped;
 }
 
 /* Take the wake ticket a cycle serves and note when the cycle starts. */
@@ -434,7 +463,9 @@ run_cycle(void)
 			/* a reload may have paused us between two tasks */
 			if (!nadia_bgw_enabled)
 				break;
-			run_task(i);
+			/* dropped mid-cycle: the next cycle waits for it */
+			if (!run_task(i))
+				break;
 		}
 	}
 }
