@@ -38,8 +38,8 @@
  *	  included;
  *	- exact up to nadia_bgw.quality_count_exact_max_size, estimated above
  *	  it from a Bernoulli sample of blocks (quality_count_sample_percent,
- *	  the design of TABLESAMPLE SYSTEM) with a 95 % bound
- *	  (estimate_from_blocks()).
+ *	  the design of TABLESAMPLE SYSTEM), N times the drawn blocks' mean,
+ *	  with a 95 % bound (estimate_leaf(), estimate_from_blocks()).
  * Only numbers leave it: a failure is recorded by its SQLSTATE
  * (nadia_public_error()), its message, which may quote a value, goes to
  * the server log only.
@@ -437,11 +437,18 @@ typedef struct CountScan
 	CountResult *res;			/* its pages: the blocks visited, kept on a failure */
 	/* exact: the violating rows */
 	int64		counted;
-	/* estimate: over the sampled blocks, rows and violating rows y_b */
-	double		rows;
-	double		sum;
-	double		sumsq;
-	double		blocks;
+	/* estimate: the current leaf's sampled blocks, their rows and y_b */
+	double		leaf_rows;
+	double		leaf_sum;
+	double		leaf_sumsq;
+	double		leaf_n;
+	/* estimate: the leaves done (estimate_leaf()) */
+	double		est;			/* estimated violating rows */
+	double		var;			/* its estimated variance */
+	double		rows;			/* rows of the sampled blocks */
+	double		sum;			/* violating rows in them */
+	double		blocks;			/* sampled blocks */
+	double		all_blocks;		/* blocks of the leaves */
 } CountScan;
 
 /* The whole count, sleeps included, is bounded by quality_count_timeout. */
@@ -562,14 +569,52 @@ count_sample_chunk(SPIPlanPtr plan, Datum *blks, int n, CountScan *scan)
 	{
 		double		y = (double) nadia_spi_getint8(i, 2, &isnull);
 
-		scan->rows += (double) nadia_spi_getint8(i, 1, &isnull);
-		scan->sum += y;
-		scan->sumsq += y * y;
-		scan->blocks += 1;
+		scan->leaf_rows += (double) nadia_spi_getint8(i, 1, &isnull);
+		scan->leaf_sum += y;
+		scan->leaf_sumsq += y * y;
+		scan->leaf_n += 1;
 	}
 	scan->res->pages += n;
 	pfree(DatumGetPointer(values[0]));
 	chunk_done(scan, began);
+}
+
+/*
+ * One leaf's share of the estimate.  Given the number n of blocks the
+ * Bernoulli draw kept of the leaf's N, they are a simple random sample of
+ * n blocks (clusters), so the leaf's total is estimated by N times their
+ * mean y_b, with variance N^2 (1 - n/N) s^2 / n (s^2 the sample variance
+ * of y_b; 1 - n/N the finite-population correction, 0 when every block
+ * was read).  The leaves are strata: estimates and variances add up.
+ * Unlike the Horvitz-Thompson estimate sum(y_b) / pi, this one does not
+ * carry the randomness of n itself: where violations are spread evenly it
+ * is several times tighter.  A leaf with fewer than two blocks drawn (a
+ * small partition) has no s^2 and takes the Horvitz-Thompson estimate,
+ * sum(y_b) / pi, variance (1 - pi) sum(y_b^2) / pi^2.
+ */
+static void
+estimate_leaf(CountScan *scan, double nblocks, double pi)
+{
+	double		n = scan->leaf_n;
+
+	if (n >= 2)
+	{
+		double		mean = scan->leaf_sum / n;
+		double		s2 = Max(0.0, (scan->leaf_sumsq - scan->leaf_sum * mean) / (n - 1));
+
+		scan->est += nblocks * mean;
+		scan->var += nblocks * nblocks * Max(0.0, 1.0 - n / nblocks) * s2 / n;
+	}
+	else
+	{
+		scan->est += scan->leaf_sum / pi;
+		scan->var += scan->leaf_sumsq * (1.0 - pi) / (pi * pi);
+	}
+	scan->rows += scan->leaf_rows;
+	scan->sum += scan->leaf_sum;
+	scan->blocks += n;
+	scan->all_blocks += nblocks;
+	scan->leaf_rows = scan->leaf_sum = scan->leaf_sumsq = scan->leaf_n = 0;
 }
 
 /*
@@ -619,34 +664,34 @@ count_sample_leaf(Oid leaf, const char *cond, double pi, pg_prng_state *rng,
 	}
 	pfree(blks);
 	SPI_freeplan(plan);
+	estimate_leaf(scan, (double) nblocks, pi);
 }
 
 /*
- * The estimate from the sampled blocks: each block was kept independently
- * with probability pi = percent / 100 (a Bernoulli sample of clusters).
- * With y_b the violating rows of sampled block b, the Horvitz-Thompson
- * estimate of the total is sum(y_b) / pi and an unbiased estimate of its
- * variance sum(y_b^2) (1 - pi) / pi^2, (1 - pi) being the finite-population
- * correction (0 when every block is read).  The bound is 1.96 standard
- * errors.  When the sample holds no violating row that would be 0, which
- * says nothing: the bound is then the rule of three, up to 3 / pi
- * violating blocks may have been missed, each of the average sampled
- * block's rows (times 1 - pi).
+ * The estimate from the sampled blocks (estimate_leaf(), summed over the
+ * leaves); the bound is 1.96 standard errors.  When the sample holds no
+ * violating row that would be 0, which says nothing: the bound is then
+ * the rule of three, up to 3 / f violating blocks may have been missed (f
+ * the share of blocks read), each of the sampled blocks' average rows,
+ * times 1 - f.
  */
 static void
 estimate_from_blocks(CountResult *res, const CountScan *scan, double percent)
 {
-	double		pi = percent / 100.0;
 	double		half,
-				missed;
+				missed = 0;
 
 	res->exact = false;
 	res->percent = percent;
-	res->counted = (int64) rint(scan->sum / pi);
-	half = 1.96 * sqrt(scan->sumsq * (1.0 - pi)) / pi;
+	res->counted = (int64) rint(scan->est);
+	half = 1.96 * sqrt(scan->var);
 	/* none seen: the variance estimate is 0, the rule of three is not */
-	missed = (scan->sum > 0 || pi >= 1.0 || scan->blocks == 0) ? 0 :
-		3.0 / pi * (scan->rows / scan->blocks) * (1.0 - pi);
+	if (scan->sum == 0 && scan->blocks > 0 && scan->blocks < scan->all_blocks)
+	{
+		double		f = scan->blocks / scan->all_blocks;
+
+		missed = 3.0 / f * (scan->rows / scan->blocks) * (1.0 - f);
+	}
 	res->bound = (int64) ceil(Max(half, missed));
 }
 
