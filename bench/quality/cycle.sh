@@ -20,7 +20,14 @@
 # in its own transaction and its own long-lived session (as the worker's
 # cycle), timed in the server:
 #   sample        nadia_bgw.take_sample()
-#   checks        nadia_bgw._quality_checks(now())
+#   checks        nadia_bgw._quality_checks(now()): a full check (a call
+#                 by hand, the worker's first after it starts)
+#   checks_scoped nadia_bgw._quality_checks(now(), relids): the worker's
+#                 check, given the relations the round changed (the
+#                 analyzed tables and their indexes, whose pg_class rows
+#                 ANALYZE updates: the relation cache invalidations the
+#                 worker would receive)
+#   checks_idle   the same with no relation changed
 #   distribution  nadia_bgw._quality_distribution(now())
 #   anomalies     nadia_bgw._quality_anomalies(now())
 #   capacity      nadia_bgw._quality_capacity(now()), an ordinary cycle
@@ -85,6 +92,7 @@ BEGIN
 END \$\$;
 ANALYZE;
 CREATE TABLE bench_cost (round int, what text, ms float8);
+CREATE TABLE bench_changed (relid oid);
 SQL
 bench_timer
 
@@ -122,11 +130,20 @@ timed() { # timed ROUND WHAT FD_IN FD_OUT SQL
 log "$ROUNDS rounds: sample, then checks, distribution, anomalies, capacity (ordinary and hourly)"
 for r in $(seq 1 "$ROUNDS"); do
 	shuf -n "$ACTIVE" "$DIR/all.sql" | Q >/dev/null
-	for t in $(shuf -i 1-"$NTABLES" -n "$ANALYZE"); do echo "ANALYZE bench_t$t;"; done | Q
+	picked=$(shuf -i 1-"$NTABLES" -n "$ANALYZE")
+	for t in $picked; do echo "ANALYZE bench_t$t;"; done | Q
+	# what the worker's invalidations would name: ANALYZE updates the
+	# pg_class rows of each table and its indexes
+	Q -c "TRUNCATE bench_changed; INSERT INTO bench_changed
+	      SELECT c.oid FROM pg_class c WHERE c.relname IN ($(for t in $picked; do printf "'bench_t%s'," "$t"; done | sed 's/,$//'))
+	      UNION ALL SELECT i.indexrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+	       WHERE c.relname IN ($(for t in $picked; do printf "'bench_t%s'," "$t"; done | sed 's/,$//'))" >/dev/null
 	Q -c "SELECT pg_stat_force_next_flush()" >/dev/null
 	sleep 0.1
 	timed "$r" sample "${MS[1]}" "${MS[0]}" "SELECT nadia_bgw.take_sample()"
 	timed "$r" checks "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_checks(now())"
+	timed "$r" checks_scoped "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_checks(now(), (SELECT array_agg(relid) FROM bench_changed))"
+	timed "$r" checks_idle "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_checks(now(), ARRAY[]::oid[])"
 	timed "$r" distribution "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_distribution(now())"
 	timed "$r" anomalies "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_anomalies(now())"
 	timed "$r" capacity "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_capacity(now())"
@@ -152,5 +169,5 @@ SELECT m.what, m.rounds, round(m.med::numeric, 1) AS median_ms, round(m.mx::nume
        round((m.med / s.med)::numeric, 3) AS ratio_to_sample,
        CASE WHEN m.what = 'sample' THEN '' WHEN m.med / s.med <= 0.10 THEN 'yes' ELSE 'NO' END AS within_10pct
   FROM m, (SELECT med FROM m WHERE what = 'sample') s
- ORDER BY array_position(ARRAY['sample', 'checks', 'distribution', 'anomalies', 'capacity', 'capacity_idle', 'capacity_hour'], m.what);
+ ORDER BY array_position(ARRAY['sample', 'checks', 'checks_scoped', 'checks_idle', 'distribution', 'anomalies', 'capacity', 'capacity_idle', 'capacity_hour'], m.what);
 SQL

@@ -119,6 +119,35 @@ SELECT nadia_bgw._quality_checks('2030-01-01 00:30+00') AS changed;
 SELECT kind, relname, objname, detail
   FROM nadia_bgw.referential_integrity('2030-01-01 00:30+00', '2030-01-01 00:30+00');
 
+-- a scoped check (the worker's: the relations whose catalog entries
+-- changed since its last check).  An empty list reads nothing and moves
+-- only the instant
+SELECT nadia_bgw._quality_checks('2030-01-01 00:40+00', '{}') AS changed;
+SELECT checked_at, scope_relations FROM nadia_bgw.quality_checks_state;
+-- the scope of a table takes in the tables whose foreign keys reference
+-- it and, for a partitioned one, its partitions; of an index, its table
+SELECT s::regclass AS customers_scope
+  FROM unnest(nadia_bgw._quality_checks_scope(ARRAY['app.customers'::regclass])) s ORDER BY s::regclass::text;
+SELECT s::regclass AS index_scope
+  FROM unnest(nadia_bgw._quality_checks_scope(ARRAY['app.orders_customer'::regclass])) s ORDER BY s::regclass::text;
+-- a change is seen only when its relation is in the list: items' foreign
+-- key references orders, not customers
+ALTER TABLE app.items DISABLE TRIGGER ALL;
+SELECT nadia_bgw._quality_checks('2030-01-01 00:41+00', ARRAY['app.customers'::regclass]) AS changed;
+SELECT nadia_bgw._quality_checks('2030-01-01 00:42+00', ARRAY['app.orders'::regclass]) AS changed;
+SELECT kind, relname, objname, first_seen FROM nadia_bgw.quality_facts
+ WHERE relname = 'items' AND resolved_at IS NULL;
+SELECT checked_at, scope_relations FROM nadia_bgw.quality_checks_state;
+-- a dropped table's facts resolve when its OID is in the list; the open
+-- facts of relations outside the list stay open
+ALTER TABLE app.items ENABLE TRIGGER ALL;
+SELECT 'app.events'::regclass::oid AS events_oid \gset
+DROP TABLE app.events;
+SELECT nadia_bgw._quality_checks('2030-01-01 00:43+00', ARRAY[:events_oid, 'app.items'::regclass]::oid[]) AS changed;
+SELECT kind, relname, objname, resolved_at FROM nadia_bgw.quality_facts
+ WHERE relname IN ('events', 'items') ORDER BY fact_id;
+SELECT count(*) AS open_elsewhere FROM nadia_bgw.quality_facts WHERE resolved_at IS NULL;
+
 -- the reader calls the readers; it reads no application table through
 -- them (nor directly), and PUBLIC reaches none of it
 CREATE ROLE regress_quality_reader LOGIN IN ROLE nadia_bgw_reader;
@@ -135,7 +164,7 @@ SELECT p.proname, has_function_privilege('regress_quality_other', p.oid, 'EXECUT
        has_function_privilege('regress_quality_reader', p.oid, 'EXECUTE') AS reader_can
   FROM pg_proc p
  WHERE p.pronamespace = 'nadia_bgw'::regnamespace
-   AND p.proname IN ('_quality_checks', '_quality_catalog_facts', '_quality_facts_in',
+   AND p.proname IN ('_quality_checks', '_quality_checks_scope', '_quality_catalog_facts', '_quality_facts_in',
                      'constraint_violations', 'referential_integrity')
  ORDER BY 1;
 SELECT has_table_privilege('regress_quality_other', 'nadia_bgw.quality_facts', 'SELECT') AS public_reads;

@@ -9,6 +9,12 @@
 -- a usable index.  A row is written when a fact appears and updated when
 -- it goes away, not once per cycle: at 1,000 tables with a steady schema a
 -- cycle writes one row (the instant of the check).
+--
+-- The worker's task passes the relations whose catalog entries changed
+-- since its last check (it collects them from PostgreSQL's relation cache
+-- invalidations, worker/quality/quality_checks.c); only their facts are
+-- read and compared then.  A call without that list (NULL), the worker's
+-- first and any call by hand read every relation.
 
 -- One row per episode of a fact: from the check that first saw it to the
 -- one that no longer did.  The same fact coming back later is a new row.
@@ -60,28 +66,74 @@ CREATE INDEX quality_facts_range ON nadia_bgw.quality_facts (first_seen, resolve
 CREATE TABLE nadia_bgw.quality_checks_state (
     only_row   boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     first_checked_at timestamptz NOT NULL,
-    checked_at timestamptz NOT NULL
+    checked_at timestamptz NOT NULL,
+    -- how many relations the latest check read: NULL when it read every
+    -- relation, else those whose catalog entries had changed (with the
+    -- tables whose facts depend on them); 0 when nothing had changed
+    scope_relations integer
 );
 
 REVOKE ALL ON nadia_bgw.quality_facts, nadia_bgw.quality_checks_state FROM PUBLIC;
 GRANT SELECT ON nadia_bgw.quality_facts, nadia_bgw.quality_checks_state TO nadia_bgw_reader;
 
--- The facts the catalogs show now, in the schemas of the application:
--- not pg_catalog, information_schema, nadia_bgw, TOAST or other sessions'
--- temporary schemas.  Only catalog reads: no lock on any table.
-CREATE FUNCTION nadia_bgw._quality_catalog_facts()
-RETURNS TABLE (kind text, objid oid, relid oid, schemaname name, relname name,
-               objname name, columns name[], ref_relid oid, ref_schemaname name,
-               ref_relname name, detail text)
+-- The relations whose facts a change of the given relations can alter:
+-- themselves, the tables whose foreign keys reference them (the key's
+-- referenced names, and its triggers live on the referenced table), the
+-- tables of the indexes among them, and their partitions (a partition's
+-- trigger is reported only while its parent's is enabled).  Relations of
+-- the schemas the checks never read (ours, the system's) are left out; a
+-- dropped relation's OID is kept, its facts are resolved.  NULL: all.
+CREATE FUNCTION nadia_bgw._quality_checks_scope(p_relids oid[])
+RETURNS oid[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH given AS (
+        SELECT r FROM unnest(p_relids) r
+         WHERE NOT EXISTS (
+               SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.oid = r
+                  AND (n.nspname IN ('pg_catalog', 'information_schema', 'nadia_bgw')
+                       OR n.nspname LIKE 'pg\_toast%' OR n.nspname LIKE 'pg\_temp\_%'))),
+    direct AS (
+        SELECT r FROM given
+        UNION
+        SELECT k.conrelid FROM pg_constraint k
+         WHERE k.contype = 'f' AND k.confrelid IN (SELECT r FROM given)
+        UNION
+        SELECT i.indrelid FROM pg_index i WHERE i.indexrelid IN (SELECT r FROM given))
+    SELECT CASE WHEN p_relids IS NOT NULL
+                THEN ARRAY(SELECT r FROM direct
+                           UNION
+                           SELECT h.inhrelid FROM pg_inherits h
+                            WHERE h.inhparent IN (SELECT r FROM direct)
+                           ORDER BY 1) END
+$$;
+
+-- The facts the catalogs show now, in the schemas of the application:
+-- not pg_catalog, information_schema, nadia_bgw, TOAST or other sessions'
+-- temporary schemas; of the relations of p_scope only, when it is not
+-- NULL.  Only catalog reads: no lock on any table.
+CREATE FUNCTION nadia_bgw._quality_catalog_facts(p_scope oid[] DEFAULT NULL)
+RETURNS TABLE (kind text, objid oid, relid oid, schemaname name, relname name,
+               objname name, columns name[], ref_relid oid, ref_schemaname name,
+               ref_relname name, detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- planned at each call with p_scope's value (EXECUTE): as a SQL
+    -- function's generic plan, for both "every relation" and a few OIDs,
+    -- a check of 12 relations took twice as long (50 ms instead of 24 at
+    -- 1,000 tables, most of it planning)
+    RETURN QUERY EXECUTE $q$
     WITH rel AS (
         SELECT c.oid, c.relname, c.relkind, n.nspname
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')
            AND n.nspname NOT LIKE 'pg\_toast%'
-           AND n.nspname NOT LIKE 'pg\_temp\_%'),
+           AND n.nspname NOT LIKE 'pg\_temp\_%'
+           AND ($1 IS NULL OR c.oid = ANY ($1))),
     -- constraints of the tables themselves: a partition's copy of its
     -- parent's constraint (conparentid) is the parent's fact
     con AS (
@@ -187,70 +239,81 @@ AS $$
               AND am.amname IN ('btree', 'hash')
               AND i.indnkeyatts >= cardinality(f.conkey)
               AND x.lead @> f.conkey AND x.lead <@ f.conkey)
+$q$ USING p_scope;
+END
 $$;
 
 -- One check: the facts seen now against the open rows.  New facts open a
 -- row (first_seen = p_now), gone ones are resolved (resolved_at = p_now,
 -- last_seen = the previous check), renamed ones get their new names;
--- resolved rows older than nadia_bgw.daily_retention are deleted.  Returns
--- the number of rows opened and resolved.
-CREATE FUNCTION nadia_bgw._quality_checks(p_now timestamptz)
+-- resolved rows older than nadia_bgw.daily_retention are deleted.  With
+-- p_relids (the worker: the relations changed since its last check) only
+-- the facts of their scope (_quality_checks_scope) are read and compared;
+-- the open facts of other relations stay open.  Returns the number of
+-- rows opened and resolved.
+CREATE FUNCTION nadia_bgw._quality_checks(p_now timestamptz, p_relids oid[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     prev      timestamptz;
-    n_changed bigint;
+    n_changed bigint := 0;
+    scope     oid[];
 BEGIN
     -- the worker's task and a manual call: one at a time, so that both
     -- never open the same fact
     PERFORM pg_advisory_xact_lock(hashtext('nadia_bgw._quality_checks'));
     SELECT s.checked_at INTO prev FROM nadia_bgw.quality_checks_state s;
+    scope := nadia_bgw._quality_checks_scope(p_relids);
 
-    -- one statement, so that every part sees the same open rows
-    WITH now_f AS MATERIALIZED (
-        SELECT * FROM nadia_bgw._quality_catalog_facts()),
-    gone AS (
-        UPDATE nadia_bgw.quality_facts q
-           SET resolved_at = greatest(p_now, q.first_seen),
-               last_seen = least(greatest(coalesce(prev, q.first_seen), q.first_seen),
-                                 greatest(p_now, q.first_seen))
-         WHERE q.resolved_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM now_f n WHERE n.kind = q.kind AND n.objid = q.objid)
-        RETURNING 1),
-    -- names and suggestions follow renames (an update only then)
-    renamed AS (
-        UPDATE nadia_bgw.quality_facts q
-           SET relid = n.relid, schemaname = n.schemaname, relname = n.relname,
-               objname = n.objname, columns = n.columns, ref_relid = n.ref_relid,
-               ref_schemaname = n.ref_schemaname, ref_relname = n.ref_relname,
-               detail = n.detail
-          FROM now_f n
-         WHERE q.resolved_at IS NULL AND n.kind = q.kind AND n.objid = q.objid
-           AND (q.relid, q.schemaname, q.relname, q.objname, q.columns, q.ref_relid,
-                q.ref_schemaname, q.ref_relname, q.detail)
-               IS DISTINCT FROM
-               (n.relid, n.schemaname, n.relname, n.objname, n.columns, n.ref_relid,
-                n.ref_schemaname, n.ref_relname, n.detail)
-        RETURNING 1),
-    opened AS (
-        INSERT INTO nadia_bgw.quality_facts (kind, objid, relid, schemaname, relname, objname,
-                                             columns, ref_relid, ref_schemaname, ref_relname,
-                                             detail, first_seen)
-        SELECT n.kind, n.objid, n.relid, n.schemaname, n.relname, n.objname, n.columns,
-               n.ref_relid, n.ref_schemaname, n.ref_relname, n.detail, p_now
-          FROM now_f n
-         WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.quality_facts q
-                            WHERE q.resolved_at IS NULL AND q.kind = n.kind
-                              AND q.objid = n.objid)
-        RETURNING 1)
-    -- (renamed runs though unread: a data-modifying WITH always does)
-    SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM opened) INTO n_changed;
+    IF scope IS NULL OR cardinality(scope) > 0 THEN
+        -- one statement, so that every part sees the same open rows
+        WITH now_f AS MATERIALIZED (
+            SELECT * FROM nadia_bgw._quality_catalog_facts(scope)),
+        gone AS (
+            UPDATE nadia_bgw.quality_facts q
+               SET resolved_at = greatest(p_now, q.first_seen),
+                   last_seen = least(greatest(coalesce(prev, q.first_seen), q.first_seen),
+                                     greatest(p_now, q.first_seen))
+             WHERE q.resolved_at IS NULL
+               AND (scope IS NULL OR q.relid = ANY (scope))
+               AND NOT EXISTS (SELECT 1 FROM now_f n WHERE n.kind = q.kind AND n.objid = q.objid)
+            RETURNING 1),
+        -- names and suggestions follow renames (an update only then)
+        renamed AS (
+            UPDATE nadia_bgw.quality_facts q
+               SET relid = n.relid, schemaname = n.schemaname, relname = n.relname,
+                   objname = n.objname, columns = n.columns, ref_relid = n.ref_relid,
+                   ref_schemaname = n.ref_schemaname, ref_relname = n.ref_relname,
+                   detail = n.detail
+              FROM now_f n
+             WHERE q.resolved_at IS NULL AND n.kind = q.kind AND n.objid = q.objid
+               AND (q.relid, q.schemaname, q.relname, q.objname, q.columns, q.ref_relid,
+                    q.ref_schemaname, q.ref_relname, q.detail)
+                   IS DISTINCT FROM
+                   (n.relid, n.schemaname, n.relname, n.objname, n.columns, n.ref_relid,
+                    n.ref_schemaname, n.ref_relname, n.detail)
+            RETURNING 1),
+        opened AS (
+            INSERT INTO nadia_bgw.quality_facts (kind, objid, relid, schemaname, relname, objname,
+                                                 columns, ref_relid, ref_schemaname, ref_relname,
+                                                 detail, first_seen)
+            SELECT n.kind, n.objid, n.relid, n.schemaname, n.relname, n.objname, n.columns,
+                   n.ref_relid, n.ref_schemaname, n.ref_relname, n.detail, p_now
+              FROM now_f n
+             WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.quality_facts q
+                                WHERE q.resolved_at IS NULL AND q.kind = n.kind
+                                  AND q.objid = n.objid)
+            RETURNING 1)
+        -- (renamed runs though unread: a data-modifying WITH always does)
+        SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM opened) INTO n_changed;
+    END IF;
 
-    INSERT INTO nadia_bgw.quality_checks_state AS s (first_checked_at, checked_at)
-    VALUES (p_now, p_now)
-    ON CONFLICT (only_row) DO UPDATE SET checked_at = EXCLUDED.checked_at;
+    INSERT INTO nadia_bgw.quality_checks_state AS s (first_checked_at, checked_at, scope_relations)
+    VALUES (p_now, p_now, cardinality(scope))
+    ON CONFLICT (only_row) DO UPDATE
+        SET checked_at = EXCLUDED.checked_at, scope_relations = EXCLUDED.scope_relations;
 
     DELETE FROM nadia_bgw.quality_facts q
      WHERE q.resolved_at < p_now - nadia_bgw.retention('daily');
@@ -258,7 +321,8 @@ BEGIN
     RETURN n_changed;
 END
 $$;
-REVOKE ALL ON FUNCTION nadia_bgw._quality_catalog_facts(), nadia_bgw._quality_checks(timestamptz)
+REVOKE ALL ON FUNCTION nadia_bgw._quality_checks_scope(oid[]),
+    nadia_bgw._quality_catalog_facts(oid[]), nadia_bgw._quality_checks(timestamptz, oid[])
     FROM PUBLIC;
 
 -- A row of the readers (constraint_violations, referential_integrity):

@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * quality.c
- *		The tasks of the quality module: catalog and counted quality
- *		checks, column distributions, business-metric anomalies and
- *		capacity forecasts.
+ *		The tasks of the quality module that are one SQL function each:
+ *		column distributions, business-metric anomalies and capacity
+ *		forecasts (the catalog checks' task is quality_checks.c).
  *
  * Each is a SQL function of the extension, nadia_bgw._quality_<step>(now),
- * that reads the history the sample just wrote (or the catalogs) and
+ * that reads the history the sample just wrote and
  * stores what it found; the worker calls it once per cycle as a task of
  * its own, so each has its own transaction, its own row in
  * nadia_bgw.status and its own error isolation.  The time is passed in
@@ -49,12 +49,6 @@ run_step(const char *step)
 	nadia_spi_check(nadia_spi_exec(psprintf("SELECT nadia_bgw._quality_%s($1)", step),
 								   1, types, vals, NULL, false, 0),
 					SPI_OK_SELECT, "quality step");
-}
-
-void
-nadia_quality_checks_task(void)
-{
-	run_step("checks");
 }
 
 void

@@ -4,9 +4,11 @@
  *		The quality module: data quality, business-metric anomalies and
  *		capacity forecasts (docs/quality.md, docs/capacity.md).
  *
- *		quality.c		the tasks "quality_checks", "distribution",
- *						"anomalies", "capacity": each a SQL function of
- *						the extension, a task of its own
+ *		quality.c		the tasks "distribution", "anomalies",
+ *						"capacity": each a SQL function of the
+ *						extension, a task of its own
+ *		quality_checks.c	the task "quality_checks": the catalog facts,
+ *						read for the relations that changed
  *		quality_guc.c	its settings
  *		quality_count.c	the counted facts: the count worker (violating
  *						and orphaned rows), started by the maintenance
@@ -25,7 +27,7 @@
 /* quality_guc.c: called from _PG_init, before the prefix is reserved */
 extern void nadia_quality_define_gucs(void);
 
-/* quality.c: the tasks of the worker's cycle, one per step */
+/* quality_checks.c, quality.c: the tasks of the worker's cycle */
 extern void nadia_quality_checks_task(void);
 extern void nadia_distribution_task(void);
 extern void nadia_anomalies_task(void);
