@@ -130,9 +130,12 @@ SELECT pending_invalidations, hot_changes_pending FROM nadia_bgw.rollups WHERE n
 SELECT nadia_bgw.refresh_rollup('daily') AS buckets;
 SELECT * FROM nadia_bgw.rollup_check('daily');
 
--- rows into old days are logged once per bucket and subtransaction
+-- rows into old days are logged once per bucket and subtransaction (the
+-- 30 rows at noon of their day: at now() they would straddle two days in
+-- the first 30 s after midnight, where the guard above starts the test)
 INSERT INTO events (at, user_id, model, amount, score)
-SELECT now() - interval '3 days' - i * interval '1 second', 100 + i, 'b', 0.02, 1
+SELECT date_trunc('day', now()) - interval '3 days' + interval '12 hours' - i * interval '1 second',
+       100 + i, 'b', 0.02, 1
   FROM generate_series(1, 30) i;
 INSERT INTO events (at, user_id, model, amount, score)
 VALUES (now() - interval '5 days', 1, 'c', 0.03, 3), (now() - interval '6 days', 2, 'c', 0.03, 4);
