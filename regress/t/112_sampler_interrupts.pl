@@ -77,14 +77,16 @@ sub around
 	return ($before, $after);
 }
 
-# a session of DB whose take_sample() logs each object of LOOP; returns
-# the session and its pid, the sample running
+# a session of DB whose take_sample() logs each object of LOOP, waiting
+# DELAY ms (default 1) at each; returns the session and its pid, the
+# sample running
 sub slow_sample
 {
-	my ($loop, $db) = @_;
+	my ($loop, $db, $delay) = @_;
 	my $s = $node->background_psql($db // 'postgres', on_error_stop => 0);
 	my $pid = $s->query_safe('SELECT pg_backend_pid()');
-	$s->query_safe("SET nadia_bgw.debug_object_delay = 1; SET nadia_bgw.debug_object_loop = '$loop'");
+	$delay //= 1;
+	$s->query_safe("SET nadia_bgw.debug_object_delay = $delay; SET nadia_bgw.debug_object_loop = '$loop'");
 	$s->query_until(qr/go/, "\\echo go\nSELECT nadia_bgw.take_sample();\n");
 	return ($s, $pid);
 }
@@ -107,13 +109,16 @@ sub wait_idle
 	                     WHERE pid = $pid AND state = 'active')");
 }
 
-# --- (a) a cancel or a terminate stops a sample within one object
+# --- (a) a cancel or a terminate stops a sample within one object.  Each
+# object waits 50 ms: the mark is logged just before the signal, and on a
+# loaded machine the signalling session can be descheduled between the two
+# for longer than a 1 ms object (CI on 17 once saw 2 after in the read loop)
 for my $case (['read', 'pg_cancel_backend'], ['compare', 'pg_terminate_backend'])
 {
 	my ($loop, $fn) = @$case;
 	my $samples = sql('SELECT count(*) FROM nadia_bgw.samples');
 	my $off = -s $node->logfile;
-	my ($s, $pid) = slow_sample($loop);
+	my ($s, $pid) = slow_sample($loop, undef, 50);
 	wait_for_line($off, qr/\[$pid\].*object 5 of tables $loop$/);
 	my $mark = send_signal($fn, $pid);
 	wait_idle($pid);
