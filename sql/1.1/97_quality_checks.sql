@@ -76,6 +76,18 @@ CREATE TABLE nadia_bgw.quality_checks_state (
 REVOKE ALL ON nadia_bgw.quality_facts, nadia_bgw.quality_checks_state FROM PUBLIC;
 GRANT SELECT ON nadia_bgw.quality_facts, nadia_bgw.quality_checks_state TO nadia_bgw_reader;
 
+-- The schemas the checks read: the application's, not pg_catalog,
+-- information_schema, nadia_bgw, TOAST or other sessions' temporary
+-- schemas.  (A SQL expression without SET: inlined where it is used.)
+CREATE FUNCTION nadia_bgw._quality_checked_schema(p_nspname name)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT p_nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')
+       AND p_nspname NOT LIKE 'pg\_toast%'
+       AND p_nspname NOT LIKE 'pg\_temp\_%'
+$$;
+
 -- The relations whose facts a change of the given relations can alter:
 -- themselves, the tables whose foreign keys reference them (the key's
 -- referenced names, and its triggers live on the referenced table), the
@@ -92,9 +104,7 @@ AS $$
         SELECT r FROM unnest(p_relids) r
          WHERE NOT EXISTS (
                SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.oid = r
-                  AND (n.nspname IN ('pg_catalog', 'information_schema', 'nadia_bgw')
-                       OR n.nspname LIKE 'pg\_toast%' OR n.nspname LIKE 'pg\_temp\_%'))),
+                WHERE c.oid = r AND NOT nadia_bgw._quality_checked_schema(n.nspname))),
     direct AS (
         SELECT r FROM given
         UNION
@@ -110,10 +120,8 @@ AS $$
                            ORDER BY 1) END
 $$;
 
--- The facts the catalogs show now, in the schemas of the application:
--- not pg_catalog, information_schema, nadia_bgw, TOAST or other sessions'
--- temporary schemas; of the relations of p_scope only, when it is not
--- NULL.  Only catalog reads: no lock on any table.
+-- The facts the catalogs show now, in the schemas the checks read; of the
+-- relations of p_scope only, when it is not NULL.  Only catalog reads: no lock on any table.
 CREATE FUNCTION nadia_bgw._quality_catalog_facts(p_scope oid[] DEFAULT NULL)
 RETURNS TABLE (kind text, objid oid, relid oid, schemaname name, relname name,
                objname name, columns name[], ref_relid oid, ref_schemaname name,
@@ -130,9 +138,7 @@ BEGIN
     WITH rel AS (
         SELECT c.oid, c.relname, c.relkind, n.nspname
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'nadia_bgw')
-           AND n.nspname NOT LIKE 'pg\_toast%'
-           AND n.nspname NOT LIKE 'pg\_temp\_%'
+         WHERE nadia_bgw._quality_checked_schema(n.nspname)
            AND ($1 IS NULL OR c.oid = ANY ($1))),
     -- constraints of the tables themselves: a partition's copy of its
     -- parent's constraint (conparentid) is the parent's fact
@@ -321,7 +327,7 @@ BEGIN
     RETURN n_changed;
 END
 $$;
-REVOKE ALL ON FUNCTION nadia_bgw._quality_checks_scope(oid[]),
+REVOKE ALL ON FUNCTION nadia_bgw._quality_checked_schema(name), nadia_bgw._quality_checks_scope(oid[]),
     nadia_bgw._quality_catalog_facts(oid[]), nadia_bgw._quality_checks(timestamptz, oid[])
     FROM PUBLIC;
 

@@ -62,6 +62,7 @@ extern void nadia_spi_check(int rc, int expected, const char *what);
 extern char *nadia_spi_getstring(int row, int col);
 extern int64 nadia_spi_getint8(int row, int col, bool *isnull);
 extern bool nadia_spi_getfloat8(int row, int col, double *out);
+extern bool nadia_function_exists(const char *signature);
 extern HTAB *nadia_local_hash(const char *name, Size keysize, Size entrysize, uint64 n);
 
 /* a timestamp for a result row of our set-returning functions: 0 (never set) is NULL */

@@ -9,7 +9,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -89,6 +91,24 @@ nadia_spi_getint8(int row, int col, bool *isnull)
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
 
 	return *isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Whether the function of "signature" (schema-qualified, with argument
+ * types) exists: a task whose SQL came with the 1.1 update does nothing on
+ * a schema still at 1.0.
+ */
+bool
+nadia_function_exists(const char *signature)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		vals[1] = {CStringGetTextDatum(signature)};
+	bool		isnull;
+
+	nadia_spi_check(nadia_spi_exec("SELECT pg_catalog.to_regprocedure($1) IS NOT NULL",
+								   1, types, vals, NULL, true, 1),
+					SPI_OK_SELECT, "function lookup");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* A float8 column of SPI_tuptable's row "row"; false when NULL. */

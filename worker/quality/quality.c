@@ -31,20 +31,11 @@
 static void
 run_step(const char *step)
 {
-	char	   *sig = psprintf("nadia_bgw._quality_%s(timestamp with time zone)", step);
-	Oid			types[1] = {TEXTOID};
+	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		vals[1];
-	bool		isnull;
-	int64		present;
 
-	vals[0] = CStringGetTextDatum(sig);
-	nadia_spi_check(nadia_spi_exec("SELECT count(*) FROM pg_catalog.pg_proc WHERE oid = pg_catalog.to_regprocedure($1)",
-								   1, types, vals, NULL, true, 1),
-					SPI_OK_SELECT, "quality step lookup");
-	present = nadia_spi_getint8(0, 1, &isnull);
-	if (present != 1)
+	if (!nadia_function_exists(psprintf("nadia_bgw._quality_%s(timestamp with time zone)", step)))
 		return;
-	types[0] = TIMESTAMPTZOID;
 	vals[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	nadia_spi_check(nadia_spi_exec(psprintf("SELECT nadia_bgw._quality_%s($1)", step),
 								   1, types, vals, NULL, false, 0),

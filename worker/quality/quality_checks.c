@@ -149,10 +149,9 @@ keep_building_tables(void)
 void
 nadia_quality_checks_task(void)
 {
-	Oid			types[2] = {TEXTOID, OIDARRAYOID};
+	Oid			types[2] = {TIMESTAMPTZOID, OIDARRAYOID};
 	Datum		vals[2];
 	char		nulls[2] = {' ', ' '};
-	bool		isnull;
 	uint64		want;
 	int			n;
 
@@ -168,16 +167,11 @@ nadia_quality_checks_task(void)
 	 */
 	AcceptInvalidationMessages();
 
-	vals[0] = CStringGetTextDatum("nadia_bgw._quality_checks(timestamp with time zone, oid[])");
-	nadia_spi_check(nadia_spi_exec("SELECT count(*) FROM pg_catalog.pg_proc WHERE oid = pg_catalog.to_regprocedure($1)",
-								   1, types, vals, NULL, true, 1),
-					SPI_OK_SELECT, "quality step lookup");
-	if (nadia_spi_getint8(0, 1, &isnull) != 1)
+	if (!nadia_function_exists("nadia_bgw._quality_checks(timestamp with time zone, oid[])"))
 		return;					/* a 1.0 schema */
 
 	want = full_wanted;
 	n = nchanged;
-	types[0] = TIMESTAMPTZOID;
 	vals[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	if (want != full_done || IsolationUsesXactSnapshot())
 		nulls[1] = 'n';

@@ -161,11 +161,7 @@ nadia_quality_count_launch(int free_slots, int lock_timeout_ms)
 		return;
 
 	/* a schema still at 1.0 has nothing to count into */
-	nadia_spi_check(SPI_execute("SELECT pg_catalog.to_regprocedure('nadia_bgw._quality_count_due("
-								"timestamp with time zone, interval, integer)') IS NOT NULL",
-								true, 1),
-					SPI_OK_SELECT, "looking for the counted facts");
-	if (!first_bool())
+	if (!nadia_function_exists("nadia_bgw._quality_count_due(timestamp with time zone, interval, integer)"))
 		return;
 
 	values[0] = Int32GetDatum(nadia_quality_count_interval);
