@@ -257,6 +257,13 @@ for d in $(seq "$SEQ_DAYS" -1 1); do
 		           || nadia_bgw._quality_capacity(timestamptz '$T0' - interval '$d days')
 		      FROM public.webhook_events_id_seq"
 done
+# the hour's recording cycle only records: the cycles after it refit the
+# series a batch at a time; so the last simulated day's next minutes
+$PSQL -qAt -c "SELECT 'the cycles after the last simulated day refit the series: '
+                      || count(*) FILTER (WHERE nadia_bgw._quality_capacity(timestamptz '$T0' - interval '1 day'
+                                                                             + i * interval '1 minute') > 0)
+                      || ' cycles'
+                 FROM generate_series(1, 50) i"
 echo
 echo "The forecast now (nadia_bgw.capacity_forecast(now()), computed from that history):"
 sql readers.txt -c "SELECT object, current_value, limit_value, round(slope_7d::numeric) AS per_day_7d, round(fit_7d::numeric, 3) AS fit_7d, points_7d,

@@ -106,8 +106,10 @@ SELECT kind, object, slope_7d / 1073741824 AS gib_per_day, points_7d, round(days
 
 -- the task records what this server has now: filesystems, xid and mxid per
 -- database, sequences (the int4 column's limit behind a bigint sequence),
--- connections; again in the same hour only the connections' peak (the
--- hour of T already has rows: written by hand above)
+-- connections, and fits nothing; again in the same hour it records only
+-- the connections' peak (the hour of T already has rows: written by hand
+-- above) and builds its first batch of series (all of them here: fewer
+-- than 25)
 CREATE TABLE capacity_seq (id int, v int);
 CREATE SEQUENCE capacity_seq_id AS bigint OWNED BY capacity_seq.id;
 SELECT nextval('capacity_seq_id') + nextval('capacity_seq_id') AS used;
@@ -128,11 +130,17 @@ SELECT days_to_limit IS NULL AS far, basis FROM nadia_bgw.capacity_forecasts
 
 -- after 8 days one row a day; nothing after 35 days
 SELECT nadia_bgw._quality_capacity('2030-03-01 02:10') > 0 AS wrote;
--- the stored forecasts against those computed from history at the same
--- instant: the task kept the buckets it built whole at 01:30 and
--- recomputed those of the day only; the 30-day points older than 8 days
--- have been downsampled since (one row a day), so the kept ones may
--- differ a little there
+-- the cycles after it (a minute apart) refit every series
+SELECT count(*) FILTER (WHERE nadia_bgw._quality_capacity(timestamptz '2030-03-01 02:10' + i * interval '1 minute') > 0)
+       AS refitting_cycles
+  FROM generate_series(1, 8) i;
+SELECT count(*) FILTER (WHERE due) AS due, count(*) AS series FROM nadia_bgw.capacity_series;
+-- the stored forecasts against those computed from history at an
+-- instant of those cycles (nothing was recorded between them but the
+-- connections' peak): the task kept the buckets it built in the cycles
+-- after 01:30 and recomputed those of the day only; the 30-day points
+-- older than 8 days have been downsampled since (one row a day), so the
+-- kept ones may differ a little there
 SELECT s.kind, s.object, s.points_7d = l.points_7d AND s.points_30d = l.points_30d AS same_points,
        coalesce(s.slope_7d / nullif(l.slope_7d, 0) BETWEEN 0.99 AND 1.01,
                 s.slope_7d IS NOT DISTINCT FROM l.slope_7d) AS slope_7d_same,
@@ -142,36 +150,85 @@ SELECT s.kind, s.object, s.points_7d = l.points_7d AND s.points_30d = l.points_3
        coalesce(s.days_to_limit / nullif(l.days_to_limit, 0) BETWEEN 0.99 AND 1.01,
                 s.days_to_limit IS NOT DISTINCT FROM l.days_to_limit) AS days_same
   FROM nadia_bgw.capacity_forecasts s
-  JOIN nadia_bgw.capacity_forecast('2030-03-01 02:10') l USING (kind, objid)
+  JOIN nadia_bgw.capacity_forecast('2030-03-01 02:15') l USING (kind, objid)
  WHERE s.objid IN (900001, 900010, 900020, 1663) OR s.kind = 'connections'
  ORDER BY 1, 2;
--- a batch at a time: with 150 more sequences the hour's first cycle
--- refits 100 series (the cluster-wide ones first), the next the rest
+-- a batch at a time: with 150 more sequences, the hour's recording cycle
+-- refits none; each cycle after it takes 25 series (at least 25, else the
+-- share that spreads every series over 50 minutes of cycles), the
+-- cluster-wide ones first; those with no point (databases without size
+-- history here) are forgotten
 INSERT INTO nadia_bgw.capacity_samples
 SELECT timestamptz '2030-03-01 03:00' - h * interval '1 hour', 'sequence', 910000 + k,
        'app.s' || k, 1000 - h * 10, 1000000, NULL
   FROM generate_series(1, 150) k, generate_series(0, 2) h;
 SELECT nadia_bgw._quality_capacity('2030-03-01 03:05') > 0 AS wrote;
-SELECT count(*) FILTER (WHERE due) AS due, count(*) FILTER (WHERE NOT due) AS refit,
+SELECT count(*) FILTER (WHERE NOT due) AS refit FROM nadia_bgw.capacity_series;
+SELECT nadia_bgw._quality_capacity('2030-03-01 03:06') > 0 AS first_batch;
+SELECT count(*) FILTER (WHERE NOT due) AS refit,
        bool_and(NOT due) FILTER (WHERE kind NOT IN ('table', 'index', 'sequence')) AS cluster_wide_first
   FROM nadia_bgw.capacity_series;
-SELECT count(*) AS new_forecasts FROM nadia_bgw.capacity_forecasts WHERE objid > 910000 AND objid <= 910150;
-SELECT nadia_bgw._quality_capacity('2030-03-01 03:06') > 0 AS refit_the_rest;
+-- the next cycles (a minute apart) take the rest, then find nothing due
+SELECT string_agg(nadia_bgw._quality_capacity(timestamptz '2030-03-01 03:06' + i * interval '1 minute')::text, ' '
+                  ORDER BY i) AS rows_per_cycle
+  FROM generate_series(1, 8) i;
 SELECT count(*) FILTER (WHERE due) AS due FROM nadia_bgw.capacity_series;
 SELECT count(*) AS new_forecasts, min(computed_at) AS first, max(computed_at) AS last
   FROM nadia_bgw.capacity_forecasts WHERE objid > 910000 AND objid <= 910150;
-SELECT nadia_bgw._quality_capacity('2030-03-01 03:07') AS nothing_due;
--- (each run reduces the days that crossed the 8-day line within the 3
--- days before it: here those from 2030-02-18 on; the hand-written older
--- rows stay until the 35 days)
-SELECT count(*) AS rows, count(DISTINCT floor(extract(epoch FROM sampled_at) / 86400)) AS days,
-       min(sampled_at) AS oldest
+-- after 8 days one row per object and UTC day: each hourly run takes the
+-- rows that crossed the 8-day line in the 3 hours before it and deletes
+-- the earlier rows of their day (connections: the crossing row keeps the
+-- day's peak).  Rows written by hand long past the line stay until the
+-- 35 days; so run the task hourly for a day from 03:10, so that
+-- 2030-02-21 (crossed whole from 2030-03-01 00:00 to 2030-03-02 00:00)
+-- is reduced as in a running server
+SELECT count(*) AS rows_before FROM nadia_bgw.capacity_samples
+ WHERE kind = 'sequence' AND objid = 900010 AND sampled_at >= '2030-02-21' AND sampled_at < '2030-02-22';
+SELECT max(value) AS day_peak FROM nadia_bgw.capacity_samples
+ WHERE kind = 'connections' AND sampled_at >= '2030-02-21' AND sampled_at < '2030-02-22';
+SELECT count(*) FILTER (WHERE nadia_bgw._quality_capacity(h) >= 0) AS hourly_runs
+  FROM generate_series(timestamptz '2030-03-01 03:10', '2030-03-02 02:10', '1 hour') h;
+SELECT kind, count(*) AS rows, min(sampled_at) AS kept, max(value) AS value
   FROM nadia_bgw.capacity_samples
- WHERE kind = 'sequence' AND objid = 900010 AND sampled_at < '2030-03-01 02:10'::timestamptz - interval '8 days'
-   AND sampled_at >= '2030-02-18';
+ WHERE objid IN (900010, 0) AND kind IN ('sequence', 'connections')
+   AND sampled_at >= '2030-02-21' AND sampled_at < '2030-02-22'
+ GROUP BY kind ORDER BY kind;
+-- the days before, written by hand past the line, as they were
+SELECT count(*) AS rows, count(DISTINCT floor(extract(epoch FROM sampled_at) / 86400)) AS days
+  FROM nadia_bgw.capacity_samples
+ WHERE kind = 'sequence' AND objid = 900010 AND sampled_at >= '2030-02-18' AND sampled_at < '2030-02-21';
 SELECT min(sampled_at) AS oldest FROM nadia_bgw.capacity_samples WHERE kind = 'sequence' AND objid = 900010;
-SELECT max(value) AS peak FROM nadia_bgw.capacity_samples
- WHERE kind = 'connections' AND sampled_at < '2030-02-20' AND sampled_at >= '2030-02-19';
+
+-- the fit in C against its definition in SQL (Theil-Sen: the median of
+-- the pairs' slopes, the intercept the median of y - slope x, R^2), on
+-- 20 series of 2..31 noisy points; then its edges and bad input
+CREATE TEMP TABLE pts AS
+SELECT s, i::float8 * 21600 + (i * 7919 % 13) AS x,
+       1000 + s * i * 37.5 + ((i * 104729 + s) % 17 - 8) * 100.0 * (s % 3) AS y
+  FROM generate_series(1, 20) s, generate_series(1, 1 + s + s / 2) i;
+WITH sl AS (SELECT a.s, percentile_cont(0.5) WITHIN GROUP (ORDER BY (b.y - a.y) / (b.x - a.x)) AS slope
+              FROM pts a JOIN pts b ON b.s = a.s AND b.x > a.x GROUP BY a.s),
+     ln AS (SELECT p.s, sl.slope, count(*) AS n, avg(p.y) AS ybar,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY p.y - sl.slope * p.x) AS a
+              FROM pts p JOIN sl USING (s) GROUP BY p.s, sl.slope),
+     q AS (SELECT l.s, l.n, l.slope, l.a,
+                  greatest(0, 1 - sum((p.y - (l.a + l.slope * p.x)) ^ 2) / nullif(sum((p.y - l.ybar) ^ 2), 0)) AS fit
+             FROM ln l JOIN pts p USING (s) GROUP BY l.s, l.n, l.slope, l.a, l.ybar),
+     c AS (SELECT p.s, t.* FROM (SELECT s, array_agg(x) xs, array_agg(y) ys FROM pts GROUP BY s) p
+            CROSS JOIN LATERAL nadia_bgw._theil_sen(p.xs, p.ys) t)
+SELECT count(*) AS series,
+       count(*) FILTER (WHERE c.points = q.n
+                          AND CASE WHEN q.n < 3 THEN c.slope IS NULL AND c.intercept IS NULL AND c.fit IS NULL
+                                   ELSE abs(c.slope - q.slope) <= 1e-9 * abs(q.slope)
+                                        AND abs(c.intercept - q.a) <= 1e-6 * greatest(abs(q.a), 1)
+                                        AND abs(c.fit - q.fit) <= 1e-9 END) AS same
+  FROM c JOIN q USING (s);
+SELECT * FROM nadia_bgw._theil_sen('{1,2,3}', '{5,5,5}');      -- flat: no fit
+SELECT * FROM nadia_bgw._theil_sen('{1,1,1}', '{1,2,3}');      -- no two distinct x
+SELECT * FROM nadia_bgw._theil_sen('{1,2,3,4,5}', '{2,4,6,8,100}'); -- an outlier: slope 2
+SELECT * FROM nadia_bgw._theil_sen('{1,2}', '{1}');
+SELECT * FROM nadia_bgw._theil_sen('{1,2,NULL}', '{1,2,3}');
+SELECT * FROM nadia_bgw._theil_sen('{{1,2},{3,4}}', '{1,2,3,4}');
 
 -- the reader: forecasts and their history, never the filesystem function
 SET ROLE nadia_bgw_reader;

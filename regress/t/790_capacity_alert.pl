@@ -6,9 +6,10 @@
 # 3 nothing opens; at the default 14 a warning opens; the column turned
 # bigint moves the limit out of reach and the alert resolves.
 #
-# The task records and forecasts once an hour: to make the worker's next
-# cycle do both again, the test deletes what this hour recorded and the
-# stored forecasts.
+# The task records once an hour and refits each series in a later cycle
+# of the hour: to make the worker's next two cycles do both again, the
+# test deletes what this hour recorded (and where its reading of
+# sequences got to) and the stored forecasts.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -28,18 +29,20 @@ SELECT now() - k * interval '6 hours', 'sequence', 'orders_id'::regclass, 'publi
   FROM generate_series(1, 12) k;
 });
 
-# the next cycle records and forecasts again
+# the next cycle records again, the one after it forecasts
 sub again
 {
 	$node->safe_psql('postgres', q{
 DELETE FROM nadia_bgw.capacity_samples WHERE sampled_at > now() - interval '1 hour';
+DELETE FROM nadia_bgw.capacity_sequence_cursor;
 DELETE FROM nadia_bgw.capacity_forecasts;
 });
 }
 
 reload_conf($node, 'nadia_bgw.capacity_alert_days = 3');
 again();
-ok(wake($node), 'a cycle ran');
+ok(wake_until($node, "EXISTS (SELECT 1 FROM nadia_bgw.capacity_forecasts WHERE object = 'public.orders_id')"),
+	'cycles ran: the recording one, then a batch that forecasts');
 is(status_of($node, 'capacity', 'outcome'), 'ok', 'the capacity task succeeded');
 my $f = $node->safe_psql('postgres', q{
 SELECT limit_value || ' ' || round(days_to_limit) || ' ' || basis

@@ -101,6 +101,14 @@ $$;
 REVOKE ALL ON FUNCTION nadia_bgw._capacity_filesystems() FROM PUBLIC;
 
 -- Record what the hour has not recorded yet; returns the rows written.
+-- Where the hour's recording of sequences got to: they are read in chunks
+-- of the cycles (one lock and one buffer read each), in oid order.
+CREATE TABLE nadia_bgw.capacity_sequence_cursor (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    hour timestamptz NOT NULL,
+    last_oid oid NOT NULL
+);
+
 CREATE FUNCTION nadia_bgw._capacity_record(p_now timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -113,7 +121,9 @@ DECLARE
     v_rows bigint;
     v_prev numeric;
     v_next numeric;
-    v_old timestamptz;
+    v_line timestamptz := p_now - interval '8 days';
+    v_cursor oid;
+    v_chunk bigint;
 BEGIN
     -- connections: the hour's peak of what each cycle sees
     SELECT count(*) INTO v_conn FROM pg_stat_activity WHERE backend_type = 'client backend';
@@ -129,10 +139,55 @@ BEGIN
         ON CONFLICT DO NOTHING;
     END IF;
 
+    -- sequences of this database that can run out (not CYCLE), with a
+    -- value, in chunks: those after the hour's cursor, a fortieth of them
+    -- per cycle (at least 25), so that the hour's first 40 cycles read
+    -- each once; the limit is the column's type when the sequence belongs
+    -- to an int2/int4 column (a bigint sequence behind an int4 key).  A
+    -- sequence never called has no value and no row.
+    SELECT CASE WHEN k.hour = v_hour THEN k.last_oid ELSE 0 END INTO v_cursor
+      FROM nadia_bgw.capacity_sequence_cursor k;
+    v_cursor := coalesce(v_cursor, 0);
+    SELECT greatest(25, ceil(count(*) / 40.0)) INTO v_chunk FROM pg_sequence;
+    WITH chunk AS (
+        SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name,
+               s.seqincrement, s.seqmax, s.seqmin, col.maxv
+          FROM pg_sequence s
+          JOIN pg_class c ON c.oid = s.seqrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN LATERAL (
+               SELECT min(CASE a.atttypid WHEN 'int2'::regtype THEN 32767::numeric
+                                          WHEN 'int4'::regtype THEN 2147483647::numeric END) AS maxv
+                 FROM pg_depend dp
+                 JOIN pg_attribute a ON a.attrelid = dp.refobjid AND a.attnum = dp.refobjsubid
+                WHERE dp.classid = 'pg_class'::regclass AND dp.objid = c.oid
+                  AND dp.refclassid = 'pg_class'::regclass AND dp.refobjsubid > 0
+                  AND dp.deptype IN ('a', 'i')) col ON true
+         WHERE s.seqrelid > v_cursor AND NOT s.seqcycle AND NOT pg_is_other_temp_schema(n.oid)
+         ORDER BY s.seqrelid
+         LIMIT v_chunk),
+    cur AS (
+        INSERT INTO nadia_bgw.capacity_sequence_cursor AS k (hour, last_oid)
+        SELECT v_hour, max(ch.oid) FROM chunk ch HAVING count(*) > 0
+        ON CONFLICT (one) DO UPDATE SET hour = excluded.hour, last_oid = excluded.last_oid)
+    INSERT INTO nadia_bgw.capacity_samples
+    SELECT p_now, 'sequence', ch.oid, ch.name,
+           CASE WHEN ch.seqincrement > 0 THEN v.lv ELSE -v.lv::numeric END,
+           CASE WHEN ch.seqincrement > 0
+                THEN least(ch.seqmax::numeric, coalesce(ch.maxv, ch.seqmax))
+                ELSE least(-ch.seqmin::numeric, coalesce(ch.maxv + 1, -ch.seqmin::numeric)) END,
+           NULL
+      FROM chunk ch
+     CROSS JOIN LATERAL (SELECT pg_sequence_last_value(ch.oid) AS lv) v
+     WHERE v.lv IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    v_n := v_n + v_rows;
+
     IF EXISTS (SELECT 1 FROM nadia_bgw.capacity_samples c
                 WHERE c.kind = 'xid' AND c.sampled_at >= v_hour
                   AND c.sampled_at < v_hour + interval '1 hour') THEN
-        RETURN 0;
+        RETURN v_n;
     END IF;
 
     INSERT INTO nadia_bgw.capacity_samples
@@ -165,55 +220,32 @@ BEGIN
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     v_n := v_n + v_rows;
 
-    -- sequences of this database that can run out (not CYCLE), with a
-    -- value; the limit is the column's type when the sequence belongs to
-    -- an int2/int4 column (a bigint sequence behind an int4 key)
-    INSERT INTO nadia_bgw.capacity_samples
-    SELECT p_now, 'sequence', c.oid, format('%I.%I', s.schemaname, s.sequencename),
-           CASE WHEN s.increment_by > 0 THEN s.last_value ELSE -s.last_value::numeric END,
-           CASE WHEN s.increment_by > 0
-                THEN least(s.max_value::numeric, coalesce(col.maxv, s.max_value))
-                ELSE least(-s.min_value::numeric, coalesce(col.maxv + 1, -s.min_value::numeric)) END,
-           NULL
-      FROM pg_sequences s
-      JOIN pg_class c ON c.relname = s.sequencename
-      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
-      LEFT JOIN LATERAL (
-           SELECT min(CASE a.atttypid WHEN 'int2'::regtype THEN 32767::numeric
-                                      WHEN 'int4'::regtype THEN 2147483647::numeric END) AS maxv
-             FROM pg_depend dp
-             JOIN pg_attribute a ON a.attrelid = dp.refobjid AND a.attnum = dp.refobjsubid
-            WHERE dp.classid = 'pg_class'::regclass AND dp.objid = c.oid
-              AND dp.refclassid = 'pg_class'::regclass AND dp.refobjsubid > 0
-              AND dp.deptype IN ('a', 'i')) col ON true
-     WHERE NOT s.cycle AND s.last_value IS NOT NULL;
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    v_n := v_n + v_rows;
-
     -- after 8 days one row per object and UTC day: the day's last, and for
-    -- connections the day's peak.  Only the days that crossed the 8-day
-    -- line lately (within the 3 days before it, whole UTC days): the older
-    -- ones were reduced by earlier runs (rows that crossed it while the
-    -- worker was stopped longer stay until the 35 days), and reading
-    -- them all every hour would cost more than the rest of the task
-    v_old := to_timestamp(floor(extract(epoch FROM p_now - interval '11 days') / 86400) * 86400);
+    -- connections the day's peak.  Once an hour, from the rows that crossed
+    -- the 8-day line in the last 3 hours (hourly rows: one or three per
+    -- object): each takes the peak of the earlier rows of its day
+    -- (connections) and those are deleted.  Rows that crossed it while the
+    -- worker was stopped longer stay until the 35 days; reading every day
+    -- past the line each hour would cost more than the rest of the task
     UPDATE nadia_bgw.capacity_samples c
        SET value = g.peak
-      FROM (SELECT s.objid, floor(extract(epoch FROM s.sampled_at) / 86400) AS day,
-                   max(s.sampled_at) AS last_at, max(s.value) AS peak
-              FROM nadia_bgw.capacity_samples s
-             WHERE s.kind = 'connections' AND s.sampled_at < p_now - interval '8 days'
-               AND s.sampled_at >= v_old
-             GROUP BY 1, 2 HAVING count(*) > 1) g
-     WHERE c.kind = 'connections' AND c.objid = g.objid AND c.sampled_at = g.last_at;
+      FROM (SELECT x.objid, x.sampled_at, max(e.value) AS peak
+              FROM nadia_bgw.capacity_samples x
+              JOIN nadia_bgw.capacity_samples e
+                ON e.kind = x.kind AND e.objid = x.objid
+               AND e.sampled_at >= to_timestamp(floor(extract(epoch FROM x.sampled_at) / 86400) * 86400)
+               AND e.sampled_at <= x.sampled_at
+             WHERE x.kind = 'connections'
+               AND x.sampled_at < v_line AND x.sampled_at >= v_line - interval '3 hours'
+             GROUP BY x.objid, x.sampled_at) g
+     WHERE c.kind = 'connections' AND c.objid = g.objid AND c.sampled_at = g.sampled_at
+       AND c.value < g.peak;
     DELETE FROM nadia_bgw.capacity_samples c
-     WHERE c.sampled_at < p_now - interval '8 days' AND c.sampled_at >= v_old
-       AND EXISTS (SELECT 1 FROM nadia_bgw.capacity_samples l
-                    WHERE l.kind = c.kind AND l.objid = c.objid
-                      AND l.sampled_at > c.sampled_at
-                      AND l.sampled_at < p_now - interval '8 days'
-                      AND floor(extract(epoch FROM l.sampled_at) / 86400)
-                          = floor(extract(epoch FROM c.sampled_at) / 86400));
+     USING nadia_bgw.capacity_samples x
+     WHERE x.sampled_at < v_line AND x.sampled_at >= v_line - interval '3 hours'
+       AND c.kind = x.kind AND c.objid = x.objid
+       AND c.sampled_at >= to_timestamp(floor(extract(epoch FROM x.sampled_at) / 86400) * 86400)
+       AND c.sampled_at < x.sampled_at;
     DELETE FROM nadia_bgw.capacity_samples c WHERE c.sampled_at < p_now - interval '35 days';
     RETURN v_n;
 END
@@ -222,9 +254,13 @@ REVOKE ALL ON FUNCTION nadia_bgw._capacity_record(timestamptz) FROM PUBLIC;
 
 -- A size gauge of history over (since, until], from the three tiers of
 -- <kind>_samples, <kind>_hourly and <kind>_daily: the rows where it was
--- measured.
+-- measured.  Given p_objids, only those objects and only from the hourly
+-- and daily tiers, through their (key, sampled_at) indexes: the capacity
+-- task reads a batch of series at a time, and the raw tier has no such
+-- index (its rows reach the hourly tier within the hour).
 CREATE FUNCTION nadia_bgw._capacity_sizes(p_kind text, p_key text, p_column text,
-                                          p_since timestamptz, p_until timestamptz)
+                                          p_since timestamptz, p_until timestamptz,
+                                          p_objids oid[] DEFAULT NULL)
 RETURNS TABLE (objid oid, sampled_at timestamptz, bytes bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -240,50 +276,94 @@ BEGIN
               USING ERRCODE = 'invalid_parameter_value',
                     HINT = 'The sizes are those of databases, tables and indexes.';
     END IF;
-    FOREACH t IN ARRAY ARRAY['_samples', '_hourly', '_daily'] LOOP
+    FOREACH t IN ARRAY CASE WHEN p_objids IS NULL THEN ARRAY['_samples', '_hourly', '_daily']
+                            ELSE ARRAY['_hourly', '_daily'] END
+    LOOP
         RETURN QUERY EXECUTE format(
             'SELECT r.%2$I, r.sampled_at, r.%3$I FROM nadia_bgw.%1$I r'
-            ' WHERE r.sampled_at > $1 AND r.sampled_at <= $2 AND r.%3$I IS NOT NULL',
+            ' WHERE r.sampled_at > $1 AND r.sampled_at <= $2 AND r.%3$I IS NOT NULL'
+            '   AND ($3 IS NULL OR r.%2$I = ANY ($3))',
             p_kind || t, p_key, p_column)
-        USING p_since, p_until;
+        USING p_since, p_until, p_objids;
     END LOOP;
 END
 $$;
-REVOKE ALL ON FUNCTION nadia_bgw._capacity_sizes(text, text, text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nadia_bgw._capacity_sizes(text, text, text, timestamptz, timestamptz, oid[]) FROM PUBLIC;
+
+-- what _capacity_sizes reads for a batch of objects
+CREATE INDEX ON nadia_bgw.table_hourly (relid, sampled_at);
+CREATE INDEX ON nadia_bgw.table_daily (relid, sampled_at);
+CREATE INDEX ON nadia_bgw.index_hourly (indexrelid, sampled_at);
+CREATE INDEX ON nadia_bgw.index_daily (indexrelid, sampled_at);
+CREATE INDEX ON nadia_bgw.database_hourly (datid, sampled_at);
+CREATE INDEX ON nadia_bgw.database_daily (datid, sampled_at);
 
 -- Every series the forecasts fit, over (since, until]: y is what grows
 -- (the counter for xid and mxid, whose ages fall at each freeze, else the
 -- value).  Sizes of databases, tables and indexes come from the three
 -- history tiers: a bucket of the fit takes the median of what falls in it,
 -- so the overlap of tiers does not matter.  Tables and indexes dropped
--- since are left out.
-CREATE FUNCTION nadia_bgw._capacity_points(p_since timestamptz, p_until timestamptz)
+-- since are left out.  Given the series (p_kinds[i], p_objids[i]): only
+-- those, sizes from the hourly and daily tiers (_capacity_sizes).
+CREATE FUNCTION nadia_bgw._capacity_points(p_since timestamptz, p_until timestamptz,
+                                           p_kinds text[] DEFAULT NULL, p_objids oid[] DEFAULT NULL)
 RETURNS TABLE (kind text, objid oid, object text, sampled_at timestamptz,
                value numeric, limit_value numeric, y double precision)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT c.kind, c.objid, c.object, c.sampled_at, c.value, c.limit_value,
-           coalesce(c.counter, c.value)::float8
-      FROM nadia_bgw.capacity_samples c
-     WHERE c.sampled_at > p_since AND c.sampled_at <= p_until
-    UNION ALL
-    SELECT 'database', h.objid, coalesce(d.datname::text, h.objid::text), h.sampled_at,
-           h.bytes, NULL, h.bytes::float8
-      FROM nadia_bgw._capacity_sizes('database', 'datid', 'size_bytes', p_since, p_until) h
+DECLARE
+    v_db  oid[];
+    v_tab oid[];
+    v_idx oid[];
+BEGIN
+    IF p_kinds IS NULL THEN
+        RETURN QUERY
+        SELECT c.kind, c.objid, c.object, c.sampled_at, c.value, c.limit_value,
+               coalesce(c.counter, c.value)::float8
+          FROM nadia_bgw.capacity_samples c
+         WHERE c.sampled_at > p_since AND c.sampled_at <= p_until;
+    ELSE
+        SELECT array_agg(s.objid) FILTER (WHERE s.kind = 'database'),
+               array_agg(s.objid) FILTER (WHERE s.kind = 'table'),
+               array_agg(s.objid) FILTER (WHERE s.kind = 'index')
+          INTO v_db, v_tab, v_idx
+          FROM unnest(p_kinds, p_objids) s(kind, objid);
+        -- an empty array reads nothing: NULL would read every object
+        v_db := coalesce(v_db, '{}'); v_tab := coalesce(v_tab, '{}'); v_idx := coalesce(v_idx, '{}');
+        RETURN QUERY
+        SELECT c.kind, c.objid, c.object, c.sampled_at, c.value, c.limit_value,
+               coalesce(c.counter, c.value)::float8
+          FROM unnest(p_kinds, p_objids) s(kind, objid)
+          JOIN nadia_bgw.capacity_samples c ON c.kind = s.kind AND c.objid = s.objid
+         WHERE c.sampled_at > p_since AND c.sampled_at <= p_until;
+    END IF;
+    RETURN QUERY
+    SELECT 'database'::text, h.objid, coalesce(d.datname::text, h.objid::text), h.sampled_at,
+           h.bytes::numeric, NULL::numeric, h.bytes::float8
+      FROM nadia_bgw._capacity_sizes('database', 'datid', 'size_bytes', p_since, p_until, v_db) h
       LEFT JOIN pg_database d ON d.oid = h.objid
     UNION ALL
     SELECT 'table', h.objid, format('%I.%I', t.schemaname, t.relname), h.sampled_at,
            h.bytes, NULL, h.bytes::float8
-      FROM nadia_bgw._capacity_sizes('table', 'relid', 'total_bytes', p_since, p_until) h
+      FROM nadia_bgw._capacity_sizes('table', 'relid', 'total_bytes', p_since, p_until, v_tab) h
       JOIN nadia_bgw.table_catalog t ON t.relid = h.objid AND t.dropped_at IS NULL
     UNION ALL
     SELECT 'index', h.objid, format('%I.%I', i.schemaname, i.indexrelname), h.sampled_at,
            h.bytes, NULL, h.bytes::float8
-      FROM nadia_bgw._capacity_sizes('index', 'indexrelid', 'index_bytes', p_since, p_until) h
-      JOIN nadia_bgw.index_catalog i ON i.indexrelid = h.objid AND i.dropped_at IS NULL
+      FROM nadia_bgw._capacity_sizes('index', 'indexrelid', 'index_bytes', p_since, p_until, v_idx) h
+      JOIN nadia_bgw.index_catalog i ON i.indexrelid = h.objid AND i.dropped_at IS NULL;
+END
 $$;
-REVOKE ALL ON FUNCTION nadia_bgw._capacity_points(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nadia_bgw._capacity_points(timestamptz, timestamptz, text[], oid[]) FROM PUBLIC;
+
+-- The median (percentile_cont(0.5)) of an array, NULL when empty
+-- (worker/quality/capacity_fit.c): the buckets' points.
+CREATE FUNCTION nadia_bgw._median(v float8[])
+RETURNS float8
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'nadia_bgw_median';
+REVOKE ALL ON FUNCTION nadia_bgw._median(float8[]) FROM PUBLIC;
 
 -- The points of the fits: each series cut into UTC-aligned buckets of
 -- 6 hours (width 21600, the 7-day fit) and 1 day (86400, the 30-day fit).
@@ -292,27 +372,40 @@ REVOKE ALL ON FUNCTION nadia_bgw._capacity_points(timestamptz, timestamptz) FROM
 -- last row (object name, value, limit) for the series' current value.
 -- capacity_forecast() computes them from history at each call; the
 -- capacity task keeps them in capacity_buckets and recomputes only the
--- buckets that can still change (docs/capacity.md, "Cost").
-CREATE FUNCTION nadia_bgw._capacity_bucketize(p_since timestamptz, p_until timestamptz)
+-- buckets that can still change (docs/capacity.md, "Cost"), a batch of
+-- series at a time (p_kinds, p_objids: see _capacity_points).
+CREATE FUNCTION nadia_bgw._capacity_bucketize(p_since timestamptz, p_until timestamptz,
+                                              p_kinds text[] DEFAULT NULL, p_objids oid[] DEFAULT NULL)
 RETURNS TABLE (kind text, objid oid, width integer, bucket bigint,
                x double precision, y double precision,
                object text, last_at timestamptz, last_value numeric, last_limit numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT r.kind, r.objid, w.width, floor(extract(epoch FROM r.sampled_at) / w.width)::bigint,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.sampled_at)::float8),
-           CASE WHEN r.kind = 'connections' THEN max(r.y)
-                ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY r.y) END,
-           (array_agg(r.object ORDER BY r.sampled_at DESC))[1],
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    -- (PL/pgSQL, as _capacity_fit: its plan is kept, where a SQL
+    -- function's is made again at each call)
+    -- one sort of all the rows, by bucket and latest first (the aggregates
+    -- take them in that order; the grouping needs no other sort), rather
+    -- than sorts per bucket: medians by _median()
+    SELECT r.kind, r.objid, r.width, r.bucket,
+           nadia_bgw._median(array_agg(r.t)),
+           CASE WHEN r.kind = 'connections' THEN max(r.y) ELSE nadia_bgw._median(array_agg(r.y)) END,
+           (array_agg(r.object))[1],
            max(r.sampled_at),
-           (array_agg(r.value ORDER BY r.sampled_at DESC))[1],
-           (array_agg(r.limit_value ORDER BY r.sampled_at DESC))[1]
-      FROM nadia_bgw._capacity_points(p_since - interval '1 microsecond', p_until) r
-     CROSS JOIN (VALUES (21600), (86400)) w(width)
-     GROUP BY r.kind, r.objid, w.width, floor(extract(epoch FROM r.sampled_at) / w.width)
+           (array_agg(r.value))[1],
+           (array_agg(r.limit_value))[1]
+      FROM (SELECT p.*, w.width, floor(extract(epoch FROM p.sampled_at) / w.width)::bigint AS bucket,
+                   extract(epoch FROM p.sampled_at)::float8 AS t
+              FROM nadia_bgw._capacity_points(p_since - interval '1 microsecond', p_until, p_kinds, p_objids) p
+             CROSS JOIN (VALUES (21600), (86400)) w(width)
+             ORDER BY kind, objid, width, bucket, sampled_at DESC) r
+     GROUP BY r.kind, r.objid, r.width, r.bucket;
+END
 $$;
-REVOKE ALL ON FUNCTION nadia_bgw._capacity_bucketize(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nadia_bgw._capacity_bucketize(timestamptz, timestamptz, text[], oid[]) FROM PUBLIC;
 
 -- The capacity task's buckets (_capacity_bucketize's rows, 31 days): only
 -- those that can still receive rows are recomputed, once an hour.
@@ -323,7 +416,6 @@ CREATE TABLE nadia_bgw.capacity_buckets (
     last_value numeric NOT NULL, last_limit numeric,
     PRIMARY KEY (kind, objid, width, bucket)
 );
-CREATE INDEX ON nadia_bgw.capacity_buckets (last_at);
 
 -- Each series of capacity_buckets, due when its forecast predates the
 -- hour's buckets.
@@ -343,6 +435,18 @@ CREATE TYPE nadia_bgw.capacity_forecast_row AS (
     days_to_limit double precision, basis text
 );
 
+-- The robust line through points (x, y) (worker/quality/capacity_fit.c):
+-- slope, the median of the pairs' slopes (Theil-Sen); intercept, the
+-- median of y - slope * x; fit, its R^2 (NULL when y does not vary);
+-- points, the number of points.  slope, intercept and fit are NULL below
+-- 3 points.
+CREATE FUNCTION nadia_bgw._theil_sen(x float8[], y float8[],
+    OUT slope float8, OUT intercept float8, OUT fit float8, OUT points integer)
+RETURNS record
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'nadia_bgw_theil_sen';
+REVOKE ALL ON FUNCTION nadia_bgw._theil_sen(float8[], float8[]) FROM PUBLIC;
+
 -- The forecasts as of p_now from bucket points: those of history
 -- (p_kinds NULL: every series, computed now) or those kept in
 -- capacity_buckets for the series (p_kinds[i], p_objids[i]) (the task).
@@ -350,9 +454,11 @@ CREATE TYPE nadia_bgw.capacity_forecast_row AS (
 -- in 6-hour buckets, (p_now - 30 days, p_now] in 1-day buckets.
 CREATE FUNCTION nadia_bgw._capacity_fit(p_now timestamptz, p_kinds text[], p_objids oid[])
 RETURNS SETOF nadia_bgw.capacity_forecast_row
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN QUERY
     WITH src AS (
         SELECT b.* FROM nadia_bgw._capacity_bucketize(p_now - interval '31 days', p_now) b
          WHERE p_kinds IS NULL
@@ -366,43 +472,29 @@ AS $$
           FROM src b
          WHERE (b.bucket + 1) * b.width > extract(epoch FROM p_now)
                                           - CASE b.width WHEN 21600 THEN 7 ELSE 30 END * 86400),
-    latest AS (
-        SELECT DISTINCT ON (b.kind, b.objid) b.kind, b.objid, b.object,
-               b.last_value AS value, b.last_limit AS limit_value
-          FROM buckets b WHERE b.win = 30 ORDER BY b.kind, b.objid, b.last_at DESC),
-    peaks AS (
-        SELECT b.kind, b.objid, max(b.y)::numeric AS peak_7d
-          FROM buckets b WHERE b.kind = 'connections' AND b.win = 7
-         GROUP BY b.kind, b.objid),
-    slopes AS (
-        SELECT a.win, a.kind, a.objid,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY (b.y - a.y) / (b.x - a.x)) AS s
-          FROM buckets a JOIN buckets b
-            ON b.win = a.win AND b.kind = a.kind AND b.objid = a.objid AND b.x > a.x
-         GROUP BY a.win, a.kind, a.objid),
-    lines AS (
-        SELECT b.win, b.kind, b.objid, s.s, count(*)::int AS n,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY b.y - s.s * b.x) AS a,
-               avg(b.y) AS ybar
-          FROM buckets b JOIN slopes s USING (win, kind, objid)
-         GROUP BY b.win, b.kind, b.objid, s.s),
-    fits AS (
-        SELECT l.win, l.kind, l.objid, l.n,
-               CASE WHEN l.n >= 3 THEN l.s * 86400 END AS slope,
-               CASE WHEN l.n >= 3 AND sum((b.y - l.ybar) ^ 2) > 0
-                    THEN greatest(0, 1 - sum((b.y - (l.a + l.s * b.x)) ^ 2)
-                                         / sum((b.y - l.ybar) ^ 2)) END AS fit
-          FROM lines l JOIN buckets b USING (win, kind, objid)
-         GROUP BY l.win, l.kind, l.objid, l.n, l.s),
+    -- one group per series: its latest 1-day bucket's row, the 7-day peak
+    -- (connections), the points of both fits
+    points AS (
+        SELECT b.kind, b.objid,
+               (array_agg(b.object ORDER BY b.last_at DESC) FILTER (WHERE b.win = 30))[1] AS object,
+               (array_agg(b.last_value ORDER BY b.last_at DESC) FILTER (WHERE b.win = 30))[1] AS value,
+               (array_agg(b.last_limit ORDER BY b.last_at DESC) FILTER (WHERE b.win = 30))[1] AS limit_value,
+               max(b.y) FILTER (WHERE b.win = 7)::numeric AS peak_7d,
+               array_agg(b.x) FILTER (WHERE b.win = 7) AS x7, array_agg(b.y) FILTER (WHERE b.win = 7) AS y7,
+               array_agg(b.x) FILTER (WHERE b.win = 30) AS x30, array_agg(b.y) FILTER (WHERE b.win = 30) AS y30
+          FROM buckets b
+         GROUP BY b.kind, b.objid
+        HAVING count(*) FILTER (WHERE b.win = 30) > 0),
+    -- (a STRICT function given a NULL array: a row of NULLs)
     series AS (
-        SELECT t.kind, t.objid, t.object, t.value, t.limit_value,
-               f7.slope AS slope_7d, f30.slope AS slope_30d, f7.fit AS fit_7d, f30.fit AS fit_30d,
-               coalesce(f7.n, 0) AS points_7d, coalesce(f30.n, 0) AS points_30d,
+        SELECT p.kind, p.objid, p.object, p.value, p.limit_value,
+               f7.slope * 86400 AS slope_7d, f30.slope * 86400 AS slope_30d,
+               f7.fit AS fit_7d, f30.fit AS fit_30d,
+               coalesce(f7.points, 0) AS points_7d, coalesce(f30.points, 0) AS points_30d,
                p.peak_7d
-          FROM latest t
-          LEFT JOIN peaks p ON p.kind = t.kind AND p.objid = t.objid
-          LEFT JOIN fits f7 ON f7.win = 7 AND f7.kind = t.kind AND f7.objid = t.objid
-          LEFT JOIN fits f30 ON f30.win = 30 AND f30.kind = t.kind AND f30.objid = t.objid),
+          FROM points p
+         CROSS JOIN LATERAL nadia_bgw._theil_sen(p.x7, p.y7) f7
+         CROSS JOIN LATERAL nadia_bgw._theil_sen(p.x30, p.y30) f30),
     -- what the data directory's filesystem grows by when its own history
     -- is too short: the databases' growth
     dbsum AS (
@@ -448,7 +540,8 @@ AS $$
                                 CASE WHEN r.slope_7d IS NOT NULL THEN 'slope_7d'
                                      WHEN r.slope_30d IS NOT NULL THEN 'slope_30d'
                                      ELSE r.alt_basis END AS basis) g
-     ORDER BY 13 NULLS LAST, 1, 2
+     ORDER BY 13 NULLS LAST, 1, 2;
+END
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._capacity_fit(timestamptz, text[], oid[]) FROM PUBLIC;
 
@@ -490,17 +583,22 @@ $$;
 REVOKE ALL ON FUNCTION nadia_bgw.capacity_forecast(timestamptz) FROM PUBLIC;
 
 -- The capacity task (docs/capacity.md, "Cost"): record (the first cycle
--- of an hour records everything, the others the connections' peak); in
--- the recording cycle recompute the buckets that can still change, both
--- widths, from the start of the UTC day (of the day before in the first
--- two hours of a day, while its hourly and daily tiers are written), dropping
--- buckets older than 31 days and those of dropped objects; then, every
--- cycle, refit a batch of the series whose forecast predates the hour's
--- buckets: sized so that every series is refit within 40 minutes of
--- cycles (nadia_bgw.interval), at least 100 series.  The cluster-wide
--- series (filesystems, databases, xid, mxid, connections: a handful) are
--- refit with the first batch of the hour, together, since the data
--- directory's fallback sums the databases.  Returns the rows written.
+-- of an hour records everything but sequences, read in chunks from then
+-- on; the others raise the connections' peak); in the recording cycle
+-- find the series (those recorded in the last two hours, the tables,
+-- indexes and databases history knows; every series of the last 31 days
+-- the first time), drop those of dropped tables and indexes and mark
+-- every series due, and stop there.  Then, every other cycle, a batch of
+-- the due series: sized so that every series is done within 50 minutes of
+-- cycles (nadia_bgw.interval), at least 25 series.  For each series of
+-- the batch its buckets that can still change are recomputed from its
+-- own rows (from the start of the UTC day, of the day before in the first
+-- two hours of a day, while its hourly and daily tiers are written; all 31
+-- days for a series without buckets), buckets older than 31 days dropped,
+-- and it is refit.  The cluster-wide series (filesystems, databases, xid,
+-- mxid, connections: a handful) come first, together, since the data
+-- directory's fallback sums the databases; then sequences, tables and
+-- indexes.  Returns the rows written.
 CREATE FUNCTION nadia_bgw._quality_capacity(p_now timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -509,57 +607,100 @@ AS $$
 DECLARE
     v_n       bigint;
     v_f       bigint;
+    v_b       bigint;
     v_since   timestamptz;
     v_batch   bigint;
     v_kinds   text[];
     v_objids  oid[];
+    v_nk      text[];
+    v_no      oid[];
+    v_hourly  boolean;
 BEGIN
+    -- the hour's recording cycle: the one that records the xid counter
+    v_hourly := NOT EXISTS (
+        SELECT 1 FROM nadia_bgw.capacity_samples c
+         WHERE c.kind = 'xid'
+           AND c.sampled_at >= to_timestamp(floor(extract(epoch FROM p_now) / 3600) * 3600)
+           AND c.sampled_at < to_timestamp(floor(extract(epoch FROM p_now) / 3600) * 3600) + interval '1 hour');
     v_n := nadia_bgw._capacity_record(p_now);
 
-    -- the buckets: all of them the first time, else those that can change
-    IF v_n > 0 OR NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets) THEN
-        v_since := CASE WHEN EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets)
+    IF v_hourly OR NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_series) THEN
+        v_since := CASE WHEN EXISTS (SELECT 1 FROM nadia_bgw.capacity_series)
                         THEN p_now - interval '2 hours' ELSE p_now - interval '31 days' END;
-        v_since := to_timestamp(floor(extract(epoch FROM v_since) / 86400) * 86400);
-        -- a bucket starting at or after v_since holds rows from v_since on
-        -- only, one before it none: last_at tells them apart
-        DELETE FROM nadia_bgw.capacity_buckets c
-         WHERE c.last_at >= v_since OR c.last_at < p_now - interval '31 days';
-        DELETE FROM nadia_bgw.capacity_buckets c
-         WHERE (c.kind = 'table' AND c.objid IN (SELECT t.relid FROM nadia_bgw.table_catalog t
-                                                  WHERE t.dropped_at IS NOT NULL))
-            OR (c.kind = 'index' AND c.objid IN (SELECT i.indexrelid FROM nadia_bgw.index_catalog i
-                                                  WHERE i.dropped_at IS NOT NULL));
-        INSERT INTO nadia_bgw.capacity_buckets
-        SELECT b.* FROM nadia_bgw._capacity_bucketize(v_since, p_now) b;
         INSERT INTO nadia_bgw.capacity_series (kind, objid)
-        SELECT DISTINCT c.kind, c.objid FROM nadia_bgw.capacity_buckets c WHERE c.last_at >= v_since
-        ON CONFLICT (kind, objid) DO NOTHING;
-        DELETE FROM nadia_bgw.capacity_series s
-         WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets c
-                            WHERE c.kind = s.kind AND c.objid = s.objid);
-        DELETE FROM nadia_bgw.capacity_forecasts f
+        SELECT n.kind, n.objid
+          FROM (SELECT c.kind, c.objid FROM nadia_bgw.capacity_samples c
+                 WHERE c.sampled_at > v_since AND c.sampled_at <= p_now
+                UNION
+                SELECT 'table', t.relid FROM nadia_bgw.table_catalog t WHERE t.dropped_at IS NULL
+                UNION
+                SELECT 'index', i.indexrelid FROM nadia_bgw.index_catalog i WHERE i.dropped_at IS NULL
+                UNION
+                SELECT 'database', d.oid FROM pg_database d WHERE d.datallowconn) n
          WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_series s
-                            WHERE s.kind = split_part(f.kind, '_', 1) AND s.objid = f.objid);
+                            WHERE s.kind = n.kind AND s.objid = n.objid)
+        ON CONFLICT (kind, objid) DO NOTHING;
+        WITH gone AS (
+            DELETE FROM nadia_bgw.capacity_series s
+             WHERE (s.kind = 'table' AND s.objid IN (SELECT t.relid FROM nadia_bgw.table_catalog t
+                                                      WHERE t.dropped_at IS NOT NULL))
+                OR (s.kind = 'index' AND s.objid IN (SELECT i.indexrelid FROM nadia_bgw.index_catalog i
+                                                      WHERE i.dropped_at IS NOT NULL))
+            RETURNING s.kind, s.objid),
+        b AS (
+            DELETE FROM nadia_bgw.capacity_buckets c USING gone g
+             WHERE c.kind = g.kind AND c.objid = g.objid)
+        DELETE FROM nadia_bgw.capacity_forecasts f USING gone g
+         WHERE split_part(f.kind, '_', 1) = g.kind AND f.objid = g.objid;
         UPDATE nadia_bgw.capacity_series SET due = true WHERE NOT due;
+        -- the batches start with the next cycle: this one has recorded
+        RETURN v_n;
     END IF;
 
     -- the batch: the cluster-wide series first (all in the first batch of
     -- the hour: the data directory's fallback sums the databases), then
-    -- tables, indexes and sequences
-    SELECT greatest(100, ceil(count(*) * extract(epoch FROM coalesce(current_setting('nadia_bgw.interval', true),
-                                                                      '60s')::interval) / 2400))
+    -- sequences (the classic outage), tables, indexes
+    SELECT greatest(25, ceil(count(*) * extract(epoch FROM coalesce(current_setting('nadia_bgw.interval', true),
+                                                                     '60s')::interval) / 3000))
       INTO v_batch FROM nadia_bgw.capacity_series;
     SELECT array_agg(s.kind), array_agg(s.objid) INTO v_kinds, v_objids
       FROM (SELECT s.kind, s.objid FROM nadia_bgw.capacity_series s WHERE s.due
-             ORDER BY s.kind IN ('table', 'index', 'sequence'), s.kind, s.objid
+             ORDER BY CASE s.kind WHEN 'sequence' THEN 1 WHEN 'table' THEN 2 WHEN 'index' THEN 3 ELSE 0 END,
+                      s.kind, s.objid
              LIMIT v_batch) s;
     IF v_kinds IS NULL THEN
         RETURN v_n;
     END IF;
+
+    -- the batch's buckets that can still change, from its series' rows: a
+    -- bucket starting at or after v_since holds rows from v_since on only,
+    -- one before it none (v_since is the start of a UTC day): last_at
+    -- tells them apart
+    v_since := to_timestamp(floor(extract(epoch FROM p_now - interval '2 hours') / 86400) * 86400);
+    DELETE FROM nadia_bgw.capacity_buckets c
+     USING unnest(v_kinds, v_objids) s(kind, objid)
+     WHERE c.kind = s.kind AND c.objid = s.objid
+       AND (c.last_at >= v_since OR c.last_at < p_now - interval '31 days');
+    SELECT array_agg(s.kind), array_agg(s.objid) INTO v_nk, v_no
+      FROM unnest(v_kinds, v_objids) s(kind, objid)
+     WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets c
+                        WHERE c.kind = s.kind AND c.objid = s.objid);
+    INSERT INTO nadia_bgw.capacity_buckets
+    SELECT b.* FROM nadia_bgw._capacity_bucketize(v_since, p_now, v_kinds, v_objids) b;
+    GET DIAGNOSTICS v_b = ROW_COUNT;
+    IF v_nk IS NOT NULL THEN
+        -- series new to the task: their older buckets too
+        INSERT INTO nadia_bgw.capacity_buckets
+        SELECT b.* FROM nadia_bgw._capacity_bucketize(p_now - interval '31 days',
+                                                      v_since - interval '1 microsecond', v_nk, v_no) b;
+        GET DIAGNOSTICS v_f = ROW_COUNT;
+        v_b := v_b + v_f;
+    END IF;
+
+    -- (xid and mxid have two forecasts each: through the primary key)
     DELETE FROM nadia_bgw.capacity_forecasts f
      USING unnest(v_kinds, v_objids) s(kind, objid)
-     WHERE split_part(f.kind, '_', 1) = s.kind AND f.objid = s.objid;
+     WHERE f.kind IN (s.kind, s.kind || '_freeze', s.kind || '_wraparound') AND f.objid = s.objid;
     INSERT INTO nadia_bgw.capacity_forecasts
     SELECT p_now, f.kind, f.objid, f.object, f.unit, f.current_value, f.limit_value,
            f.slope_7d, f.slope_30d, f.fit_7d, f.fit_30d, f.points_7d, f.points_30d,
@@ -569,7 +710,14 @@ BEGIN
     UPDATE nadia_bgw.capacity_series c SET due = false
       FROM unnest(v_kinds, v_objids) s(kind, objid)
      WHERE c.kind = s.kind AND c.objid = s.objid;
-    RETURN v_n + v_f;
+    -- a series with no point in 31 days (a dropped sequence, a database
+    -- without size history) is forgotten
+    DELETE FROM nadia_bgw.capacity_series c
+     USING unnest(v_kinds, v_objids) s(kind, objid)
+     WHERE c.kind = s.kind AND c.objid = s.objid
+       AND NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets b
+                        WHERE b.kind = s.kind AND b.objid = s.objid);
+    RETURN v_n + v_b + v_f;
 END
 $$;
 REVOKE ALL ON FUNCTION nadia_bgw._quality_capacity(timestamptz) FROM PUBLIC;
@@ -579,7 +727,9 @@ GRANT SELECT ON nadia_bgw.capacity_samples, nadia_bgw.capacity_forecasts,
 -- the reader may compute forecasts itself, from history it may read anyway
 GRANT EXECUTE ON FUNCTION nadia_bgw.capacity_forecast(timestamptz),
                           nadia_bgw._capacity_fit(timestamptz, text[], oid[]),
-                          nadia_bgw._capacity_bucketize(timestamptz, timestamptz),
-                          nadia_bgw._capacity_points(timestamptz, timestamptz),
-                          nadia_bgw._capacity_sizes(text, text, text, timestamptz, timestamptz)
+                          nadia_bgw._theil_sen(float8[], float8[]),
+                          nadia_bgw._median(float8[]),
+                          nadia_bgw._capacity_bucketize(timestamptz, timestamptz, text[], oid[]),
+                          nadia_bgw._capacity_points(timestamptz, timestamptz, text[], oid[]),
+                          nadia_bgw._capacity_sizes(text, text, text, timestamptz, timestamptz, oid[])
       TO nadia_bgw_reader;
