@@ -52,6 +52,8 @@
 # WORKER_MODES ("exact sampled": the modes of arms (b) and (c); "sampled"
 # alone skips the exact count, minutes on 10M rows at the default duty
 # cycle), WORKER_WAIT (s to wait for a count, 600),
+# WORKER_SETTINGS (words NAME=VALUE given to the worker's arms on top of
+# those above, e.g. "nadia_bgw.quality_count_duty_cycle=0.02"; empty),
 # FTS_INDEX (0), DIR / PORT (/tmp/nadia_bench_quality, 5551), KEEP=1.
 #
 # MOCK_WORKER=1 tests this script's worker arm on a build without the
@@ -64,7 +66,7 @@ set -euo pipefail
 . "$ROOT/bench/lib.sh"
 
 bench_defaults ROWS=10000000 USERS=20000 CHECK_EVERY=2000 ORPHAN_EVERY=1000 CLIENTS=2 SECONDS_PER_RUN=30 \
-	PAIRS=3 INTERVAL=1 "WORKER_MODES=exact sampled" WORKER_WAIT=600 FTS_INDEX=0 \
+	PAIRS=3 INTERVAL=1 "WORKER_MODES=exact sampled" WORKER_WAIT=600 FTS_INDEX=0 WORKER_SETTINGS= \
 	DIR=/tmp/nadia_bench_quality PORT=5551
 HERE=$ROOT/bench/quality
 # the prefix of the counted checks' settings: the worker's, or the mock's
@@ -181,6 +183,7 @@ WORKER=$(Q -c "SELECT to_regclass('nadia_bgw.quality_counts') IS NOT NULL
                       AND current_setting('$GP.quality_count_enabled', true) IS NOT NULL")
 QC_GUCS="nadia_bgw.maintenance_window $GP.quality_count_enabled $GP.quality_count_interval
 	$GP.quality_count_max_per_cycle $GP.quality_count_exact_max_size $GP.quality_count_timeout"
+for pair in $WORKER_SETTINGS; do QC_GUCS="$QC_GUCS ${pair%%=*}"; done
 # one cycle, so that the catalog check records the two NOT VALID facts
 Q -c "SELECT nadia_bgw.wake(wait => true, timeout_ms => 120000)" >/dev/null
 
@@ -253,8 +256,9 @@ worker_mode() {
 	exact) extra=($GP.quality_count_exact_max_size=big $GP.quality_count_timeout=most) ;;
 	sampled) extra=($GP.quality_count_exact_max_size=small) ;;
 	esac
+	# shellcheck disable=SC2086 # WORKER_SETTINGS: words NAME=VALUE
 	worker_set nadia_bgw.maintenance_window=00:00-24:00 $GP.quality_count_enabled=on \
-		$GP.quality_count_interval=least $GP.quality_count_max_per_cycle=most "${extra[@]}"
+		$GP.quality_count_interval=least $GP.quality_count_max_per_cycle=most "${extra[@]}" $WORKER_SETTINGS
 }
 # worker_off: counting off, every setting back to its default, and wait
 # until no count runs: no count worker, no open row, and no new row for
@@ -472,6 +476,7 @@ cat <<REPORT
 
 nadia_bgw counted quality checks benchmark: $(Q -c "SHOW server_version"), public.interactions $ROWS rows
 (heap $HEAP_MB MB = $HEAP_PAGES pages, $TOTAL_MB MB with indexes; loaded in $LOAD_S s), shared_buffers $(Q -c "SHOW shared_buffers")
+worker arms' extra settings: ${WORKER_SETTINGS:-none}
 truth: $TRUE_VIOL rows violate interactions_approved_scored, $TRUE_ORPH rows orphaned by interactions_user_fk
 
 (a) naive counts (psql \\timing; I/O of the EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) run after it):
