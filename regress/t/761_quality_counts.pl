@@ -29,6 +29,8 @@ nadia_bgw.maintenance_window = ''
 nadia_bgw.quality_count_interval = 0
 nadia_bgw.quality_count_max_per_cycle = 20
 nadia_bgw.quality_count_timeout = 1500
+# (the duty cycle of the version that set these timings)
+nadia_bgw.quality_count_duty_cycle = 0.05
 CONF
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }

@@ -20,8 +20,9 @@ static int	nadia_capacity_alert_days = 14;
 bool		nadia_quality_count_enabled = true;
 int			nadia_quality_count_exact_max_size = 16384;	/* 128MB of 8kB blocks */
 double		nadia_quality_count_sample_percent = 1.0;
-int			nadia_quality_count_timeout = 60000;
-double		nadia_quality_count_duty_cycle = 0.05;
+int			nadia_quality_count_timeout = 150000;
+/* 0.05 cost the application 4-6 % of its TPS (docs/benchmarks.md) */
+double		nadia_quality_count_duty_cycle = 0.02;
 int			nadia_quality_count_interval = 86400;
 int			nadia_quality_count_max_per_cycle = 4;
 
@@ -139,12 +140,12 @@ nadia_quality_define_gucs(void)
 	DefineCustomIntVariable("nadia_bgw.quality_count_timeout",
 							"Longest time one count may take, its sleeps between chunks included.",
 							"A count that takes longer is recorded with outcome timeout.",
-							&nadia_quality_count_timeout, 60000, 1, INT_MAX,
+							&nadia_quality_count_timeout, 150000, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomRealVariable("nadia_bgw.quality_count_duty_cycle",
 							 "Largest share of the wall time a count is busy reading.",
 							 "The count reads its table in chunks of a few milliseconds and sleeps between them; 1 never sleeps.",
-							 &nadia_quality_count_duty_cycle, 0.05, 0.001, 1.0,
+							 &nadia_quality_count_duty_cycle, 0.02, 0.001, 1.0,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("nadia_bgw.quality_count_interval",
 							"Time between two counts of the same fact.",
