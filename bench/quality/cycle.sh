@@ -120,7 +120,8 @@ t0=$(date +%s%N) batches=0
 while :; do
 	Q -c "SELECT nadia_bgw._quality_capacity(now())" >/dev/null
 	batches=$((batches + 1))
-	[ "$(Q -c "SELECT count(*) FROM nadia_bgw.capacity_series WHERE due")" = 0 ] && break
+	[ "$(Q -c "SELECT count(*) FROM nadia_bgw.capacity_series
+	           WHERE fit_at IS NULL OR fit_at < to_timestamp(floor(extract(epoch FROM now()) / 3600) * 3600)")" = 0 ] && break
 done
 log "capacity: the first build took $batches cycles, $(( ($(date +%s%N) - t0) / 1000000 )) ms in all"
 hist=$(Q -c "SELECT (SELECT count(*) FROM nadia_bgw.table_hourly) + (SELECT count(*) FROM nadia_bgw.table_daily)
@@ -159,9 +160,12 @@ for r in $(seq 1 "$ROUNDS"); do
 	timed "$r" anomalies "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_anomalies(now())"
 	# a batch cycle as in the hour's first cycles, which also read a chunk
 	# of the sequences (the hour's reading restarted, untimed)
-	Q -c "UPDATE nadia_bgw.capacity_sequence_cursor SET last_oid = 0" >/dev/null
+	# and with every series due, as after an hour's recording cycle (fit
+	# in the hour before)
+	Q -c "UPDATE nadia_bgw.capacity_sequence_cursor SET last_oid = 0" \
+	  -c "UPDATE nadia_bgw.capacity_series SET fit_at = now() - interval '1 hour'" >/dev/null
 	timed "$r" capacity "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_capacity(now())"
-	Q -c "UPDATE nadia_bgw.capacity_series SET due = false" >/dev/null
+	Q -c "UPDATE nadia_bgw.capacity_series SET fit_at = now()" >/dev/null
 	timed "$r" capacity_idle "${MQ[1]}" "${MQ[0]}" "SELECT nadia_bgw._quality_capacity(now())"
 	Q -c "DELETE FROM nadia_bgw.capacity_samples WHERE sampled_at >= date_trunc('hour', now())" \
 	  -c "DELETE FROM nadia_bgw.capacity_sequence_cursor" >/dev/null

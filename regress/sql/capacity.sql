@@ -134,7 +134,8 @@ SELECT nadia_bgw._quality_capacity('2030-03-01 02:10') > 0 AS wrote;
 SELECT count(*) FILTER (WHERE nadia_bgw._quality_capacity(timestamptz '2030-03-01 02:10' + i * interval '1 minute') > 0)
        AS refitting_cycles
   FROM generate_series(1, 8) i;
-SELECT count(*) FILTER (WHERE due) AS due, count(*) AS series FROM nadia_bgw.capacity_series;
+-- (due: not fit since the hour began)
+SELECT count(*) FILTER (WHERE fit_at IS NULL OR fit_at < '2030-03-01 02:00') AS due, count(*) AS series FROM nadia_bgw.capacity_series;
 -- the stored forecasts against those computed from history at an
 -- instant of those cycles (nothing was recorded between them but the
 -- connections' peak): the task kept the buckets it built in the cycles
@@ -163,16 +164,17 @@ SELECT timestamptz '2030-03-01 03:00' - h * interval '1 hour', 'sequence', 91000
        'app.s' || k, 1000 - h * 10, 1000000, NULL
   FROM generate_series(1, 150) k, generate_series(0, 2) h;
 SELECT nadia_bgw._quality_capacity('2030-03-01 03:05') > 0 AS wrote;
-SELECT count(*) FILTER (WHERE NOT due) AS refit FROM nadia_bgw.capacity_series;
+SELECT count(*) FILTER (WHERE fit_at >= '2030-03-01 03:00') AS refit FROM nadia_bgw.capacity_series;
 SELECT nadia_bgw._quality_capacity('2030-03-01 03:06') > 0 AS first_batch;
-SELECT count(*) FILTER (WHERE NOT due) AS refit,
-       bool_and(NOT due) FILTER (WHERE kind NOT IN ('table', 'index', 'sequence')) AS cluster_wide_first
+SELECT count(*) FILTER (WHERE fit_at >= '2030-03-01 03:00') AS refit,
+       bool_and(fit_at >= '2030-03-01 03:00') FILTER (WHERE kind NOT IN ('table', 'index', 'sequence')) AS cluster_wide_first
   FROM nadia_bgw.capacity_series;
 -- the next cycles (a minute apart) take the rest, then find nothing due
 SELECT string_agg(nadia_bgw._quality_capacity(timestamptz '2030-03-01 03:06' + i * interval '1 minute')::text, ' '
                   ORDER BY i) AS rows_per_cycle
   FROM generate_series(1, 8) i;
-SELECT count(*) FILTER (WHERE due) AS due FROM nadia_bgw.capacity_series;
+SELECT count(*) FILTER (WHERE fit_at IS NULL OR fit_at < '2030-03-01 03:00') AS due
+  FROM nadia_bgw.capacity_series;
 SELECT count(*) AS new_forecasts, min(computed_at) AS first, max(computed_at) AS last
   FROM nadia_bgw.capacity_forecasts WHERE objid > 910000 AND objid <= 910150;
 -- after 8 days one row per object and UTC day: each hourly run takes the

@@ -9,7 +9,7 @@
 # The task records once an hour and refits each series in a later cycle
 # of the hour: to make the worker's next two cycles do both again, the
 # test deletes what this hour recorded (and where its reading of
-# sequences got to) and the stored forecasts.
+# sequences got to) and the stored forecasts, and makes every series due.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -36,6 +36,7 @@ sub again
 DELETE FROM nadia_bgw.capacity_samples WHERE sampled_at > now() - interval '1 hour';
 DELETE FROM nadia_bgw.capacity_sequence_cursor;
 DELETE FROM nadia_bgw.capacity_forecasts;
+UPDATE nadia_bgw.capacity_series SET fit_at = NULL;
 });
 }
 

@@ -389,7 +389,10 @@ BEGIN
     -- function's is made again at each call)
     -- one sort of all the rows, by bucket and latest first (the aggregates
     -- take them in that order; the grouping needs no other sort), rather
-    -- than sorts per bucket: medians by _median()
+    -- than sorts per bucket: medians by _median().  The kind sorted as
+    -- bytes (COLLATE "C"): under a linguistic collation that sort took
+    -- ten times as long; epochs in float8 (date_part), not numeric (the
+    -- same values: a timestamp's microseconds are exact in a float8)
     SELECT r.kind, r.objid, r.width, r.bucket,
            nadia_bgw._median(array_agg(r.t)),
            CASE WHEN r.kind = 'connections' THEN max(r.y) ELSE nadia_bgw._median(array_agg(r.y)) END,
@@ -397,8 +400,10 @@ BEGIN
            max(r.sampled_at),
            (array_agg(r.value))[1],
            (array_agg(r.limit_value))[1]
-      FROM (SELECT p.*, w.width, floor(extract(epoch FROM p.sampled_at) / w.width)::bigint AS bucket,
-                   extract(epoch FROM p.sampled_at)::float8 AS t
+      FROM (SELECT p.kind COLLATE "C" AS kind, p.objid, p.object, p.sampled_at, p.value,
+                   p.limit_value, p.y,
+                   w.width, floor(date_part('epoch', p.sampled_at) / w.width)::bigint AS bucket,
+                   date_part('epoch', p.sampled_at) AS t
               FROM nadia_bgw._capacity_points(p_since - interval '1 microsecond', p_until, p_kinds, p_objids) p
              CROSS JOIN (VALUES (21600), (86400)) w(width)
              ORDER BY kind, objid, width, bucket, sampled_at DESC) r
@@ -417,10 +422,12 @@ CREATE TABLE nadia_bgw.capacity_buckets (
     PRIMARY KEY (kind, objid, width, bucket)
 );
 
--- Each series of capacity_buckets, due when its forecast predates the
--- hour's buckets.
+-- Each series of capacity_buckets and when it was last fit: due again
+-- once an hour, when fit_at (NULL: never) predates the hour's start.  A
+-- time, not a flag: a new hour makes every series due without an UPDATE
+-- of thousands of rows in its first cycle.
 CREATE TABLE nadia_bgw.capacity_series (
-    kind text NOT NULL, objid oid NOT NULL, due boolean NOT NULL DEFAULT true,
+    kind text NOT NULL, objid oid NOT NULL, fit_at timestamptz,
     PRIMARY KEY (kind, objid)
 );
 
@@ -467,15 +474,17 @@ BEGIN
           FROM unnest(p_kinds, p_objids) s(kind, objid)
           JOIN nadia_bgw.capacity_buckets c ON c.kind = s.kind AND c.objid = s.objid
          WHERE p_kinds IS NOT NULL AND c.last_at <= p_now),
+    -- (the kind grouped as bytes, COLLATE "C": see _capacity_bucketize)
     buckets AS (
-        SELECT CASE b.width WHEN 21600 THEN 7 ELSE 30 END AS win, b.*
+        SELECT CASE b.width WHEN 21600 THEN 7 ELSE 30 END AS win, b.kind COLLATE "C" AS kind,
+               b.objid, b.width, b.bucket, b.x, b.y, b.object, b.last_at, b.last_value, b.last_limit
           FROM src b
          WHERE (b.bucket + 1) * b.width > extract(epoch FROM p_now)
                                           - CASE b.width WHEN 21600 THEN 7 ELSE 30 END * 86400),
     -- one group per series: its latest 1-day bucket's row, the 7-day peak
     -- (connections), the points of both fits
     points AS (
-        SELECT b.kind, b.objid,
+        SELECT b.kind COLLATE "default" AS kind, b.objid,
                (array_agg(b.object ORDER BY b.last_at DESC) FILTER (WHERE b.win = 30))[1] AS object,
                (array_agg(b.last_value ORDER BY b.last_at DESC) FILTER (WHERE b.win = 30))[1] AS value,
                (array_agg(b.last_limit ORDER BY b.last_at DESC) FILTER (WHERE b.win = 30))[1] AS limit_value,
@@ -587,10 +596,11 @@ REVOKE ALL ON FUNCTION nadia_bgw.capacity_forecast(timestamptz) FROM PUBLIC;
 -- on; the others raise the connections' peak); in the recording cycle
 -- find the series (those recorded in the last two hours, the tables,
 -- indexes and databases history knows; every series of the last 31 days
--- the first time), drop those of dropped tables and indexes and mark
--- every series due, and stop there.  Then, every other cycle, a batch of
--- the due series: sized so that every series is done within 50 minutes of
--- cycles (nadia_bgw.interval), at least 25 series.  For each series of
+-- the first time), drop those of dropped tables and indexes, and stop
+-- there (every series fit before the hour is now due: capacity_series).
+-- Then, every later cycle, a batch of the due series: sized so that
+-- every series is done within 50 minutes of cycles (nadia_bgw.interval),
+-- at least 25 series.  For each series of
 -- the batch its buckets that can still change are recomputed from its
 -- own rows (from the start of the UTC day, of the day before in the first
 -- two hours of a day, while its hourly and daily tiers are written; all 31
@@ -615,13 +625,12 @@ DECLARE
     v_nk      text[];
     v_no      oid[];
     v_hourly  boolean;
+    v_hour    timestamptz := to_timestamp(floor(extract(epoch FROM p_now) / 3600) * 3600);
 BEGIN
     -- the hour's recording cycle: the one that records the xid counter
     v_hourly := NOT EXISTS (
         SELECT 1 FROM nadia_bgw.capacity_samples c
-         WHERE c.kind = 'xid'
-           AND c.sampled_at >= to_timestamp(floor(extract(epoch FROM p_now) / 3600) * 3600)
-           AND c.sampled_at < to_timestamp(floor(extract(epoch FROM p_now) / 3600) * 3600) + interval '1 hour');
+         WHERE c.kind = 'xid' AND c.sampled_at >= v_hour AND c.sampled_at < v_hour + interval '1 hour');
     v_n := nadia_bgw._capacity_record(p_now);
 
     IF v_hourly OR NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_series) THEN
@@ -652,7 +661,6 @@ BEGIN
              WHERE c.kind = g.kind AND c.objid = g.objid)
         DELETE FROM nadia_bgw.capacity_forecasts f USING gone g
          WHERE split_part(f.kind, '_', 1) = g.kind AND f.objid = g.objid;
-        UPDATE nadia_bgw.capacity_series SET due = true WHERE NOT due;
         -- the batches start with the next cycle: this one has recorded
         RETURN v_n;
     END IF;
@@ -664,9 +672,10 @@ BEGIN
                                                                      '60s')::interval) / 3000))
       INTO v_batch FROM nadia_bgw.capacity_series;
     SELECT array_agg(s.kind), array_agg(s.objid) INTO v_kinds, v_objids
-      FROM (SELECT s.kind, s.objid FROM nadia_bgw.capacity_series s WHERE s.due
+      FROM (SELECT s.kind, s.objid FROM nadia_bgw.capacity_series s
+             WHERE s.fit_at IS NULL OR s.fit_at < v_hour
              ORDER BY CASE s.kind WHEN 'sequence' THEN 1 WHEN 'table' THEN 2 WHEN 'index' THEN 3 ELSE 0 END,
-                      s.kind, s.objid
+                      s.kind COLLATE "C", s.objid
              LIMIT v_batch) s;
     IF v_kinds IS NULL THEN
         RETURN v_n;
@@ -707,7 +716,7 @@ BEGIN
            f.days_to_limit, f.basis
       FROM nadia_bgw._capacity_fit(p_now, v_kinds, v_objids) f;
     GET DIAGNOSTICS v_f = ROW_COUNT;
-    UPDATE nadia_bgw.capacity_series c SET due = false
+    UPDATE nadia_bgw.capacity_series c SET fit_at = p_now
       FROM unnest(v_kinds, v_objids) s(kind, objid)
      WHERE c.kind = s.kind AND c.objid = s.objid;
     -- a series with no point in 31 days (a dropped sequence, a database

@@ -10,8 +10,9 @@
  * slope is a self-join of the points and a percentile over the pairs, per
  * series; it was most of the capacity task's cost per cycle (the bench in
  * docs/benchmarks.md, "Quality tasks per cycle").  Here it is one
- * selection among at most n(n-1)/2 floats per series.  The definitions are those the SQL
- * had, so capacity_forecast() and the stored forecasts agree:
+ * selection among at most n(n-1)/2 floats per series.  The definitions
+ * are those the SQL had, so capacity_forecast() and the stored forecasts
+ * agree:
  *	 slope		the median (percentile_cont(0.5): the mean of the two middle
  *				values of an even count) of (y_j - y_i) / (x_j - x_i) over
  *				the pairs with x_j > x_i;
