@@ -200,6 +200,14 @@ SELECT count(*) AS rows, count(DISTINCT floor(extract(epoch FROM sampled_at) / 8
   FROM nadia_bgw.capacity_samples
  WHERE kind = 'sequence' AND objid = 900010 AND sampled_at >= '2030-02-18' AND sampled_at < '2030-02-21';
 SELECT min(sampled_at) AS oldest FROM nadia_bgw.capacity_samples WHERE kind = 'sequence' AND objid = 900010;
+-- the clock gone back an hour (or a call for an instant in the past): a
+-- batch at 02:20 refits the first 25 series; at 01:40 those, fit after
+-- the 01:00 hour, are due again and refit first (order: kind, objid)
+SELECT nadia_bgw._quality_capacity('2030-03-02 02:20') > 0 AS wrote;
+SELECT nadia_bgw._quality_capacity('2030-03-02 01:40') > 0 AS wrote;
+SELECT count(*) FILTER (WHERE fit_at = '2030-03-02 02:20') AS fit_at_0220,
+       count(*) FILTER (WHERE fit_at = '2030-03-02 01:40') AS fit_at_0140
+  FROM nadia_bgw.capacity_series;
 
 -- the fit in C against its definition in SQL (Theil-Sen: the median of
 -- the pairs' slopes, the intercept the median of y - slope x, R^2), on

@@ -422,10 +422,11 @@ CREATE TABLE nadia_bgw.capacity_buckets (
     PRIMARY KEY (kind, objid, width, bucket)
 );
 
--- Each series of capacity_buckets and when it was last fit: due again
--- once an hour, when fit_at (NULL: never) predates the hour's start.  A
--- time, not a flag: a new hour makes every series due without an UPDATE
--- of thousands of rows in its first cycle.
+-- Each series of capacity_buckets and when it was last fit: due once an
+-- hour, when fit_at (NULL: never) is not in the current hour (before it,
+-- or after it when the clock went back or the task is called for an
+-- instant in the past).  A time, not a flag: a new hour makes every
+-- series due without an UPDATE of thousands of rows in its first cycle.
 CREATE TABLE nadia_bgw.capacity_series (
     kind text NOT NULL, objid oid NOT NULL, fit_at timestamptz,
     PRIMARY KEY (kind, objid)
@@ -673,7 +674,7 @@ BEGIN
       INTO v_batch FROM nadia_bgw.capacity_series;
     SELECT array_agg(s.kind), array_agg(s.objid) INTO v_kinds, v_objids
       FROM (SELECT s.kind, s.objid FROM nadia_bgw.capacity_series s
-             WHERE s.fit_at IS NULL OR s.fit_at < v_hour
+             WHERE s.fit_at IS NULL OR s.fit_at < v_hour OR s.fit_at >= v_hour + interval '1 hour'
              ORDER BY CASE s.kind WHEN 'sequence' THEN 1 WHEN 'table' THEN 2 WHEN 'index' THEN 3 ELSE 0 END,
                       s.kind COLLATE "C", s.objid
              LIMIT v_batch) s;
