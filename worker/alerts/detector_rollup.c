@@ -28,8 +28,6 @@
 List *
 nadia_detect_rollups(NadiaDetectContext *ctx)
 {
-	const char *probe =
-		"SELECT pg_catalog.to_regprocedure('nadia_bgw._rollup_broken_reason(integer)') IS NOT NULL";
 	const char *sql =
 		"SELECT r.name, r.broken_reason, r.capture_errors,"
 		"       pg_catalog.jsonb_build_object('reason', r.broken_reason,"
@@ -40,12 +38,9 @@ nadia_detect_rollups(NadiaDetectContext *ctx)
 	List	   *result = NIL;
 	uint64		i;
 	bool		isnull;
-	int			rc;
 
-	rc = SPI_execute(probe, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1 ||
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
-		isnull)
+	/* a schema still at 1.0 has no broken-rollup facts */
+	if (!nadia_function_exists("nadia_bgw._rollup_broken_reason(integer)"))
 		return NIL;
 
 	nadia_spi_check(SPI_execute(sql, true, 0), SPI_OK_SELECT, "rollup detector query");

@@ -926,15 +926,7 @@ static const char *const metric_anomaly_sql =
 static bool
 have_anomalies(NadiaDetectContext *ctx)
 {
-	bool		isnull;
-	Datum		d;
-
-	nadia_spi_check(SPI_execute("SELECT pg_catalog.to_regprocedure("
-								"'nadia_bgw._anomaly_alerts()') IS NOT NULL",
-								true, 1),
-					SPI_OK_SELECT, "looking for the anomaly results");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return !isnull && DatumGetBool(d);
+	return nadia_function_exists("nadia_bgw._anomaly_alerts()");
 }
 
 /* the parameters of a query detector, $1 first */
