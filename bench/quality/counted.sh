@@ -35,13 +35,16 @@
 #      insert_hot.sql @3: per-user lookups and new messages on the big
 #      table), CLIENTS clients, unthrottled, SECONDS_PER_RUN s per run: one
 #      A/A pair (nothing, nothing) for the noise, then PAIRS rounds of
-#      nothing / naive counts in a loop / the worker counting (each mode of
-#      WORKER_MODES), alternating so that drifting load on the shared
-#      machine hits all alike, the order rotated one arm per round.  Each run starts after a CHECKPOINT.  During
-#      a worker run the worker must be counting all along: the runs report
-#      the quality_counts rows that ended within the window and the share
-#      of the window covered by a count; the other runs report any count
-#      that overlapped them (should be 0).
+#      nothing / naive counts in a loop / control arms (EXTRA_ARMS) / the
+#      worker counting (each mode of WORKER_MODES), alternating so that
+#      drifting load on the shared machine hits all alike, the order
+#      rotated one arm per round and reversed in even rounds.  Each run
+#      starts after a CHECKPOINT.  During a worker run the worker must be
+#      counting all along: the runs report the quality_counts rows that
+#      ended within the window and the share of the window covered by a
+#      count; the other runs report any count that overlapped them (should
+#      be 0).  Each run also reports the main worker's CPU during it and
+#      the seconds from its CHECKPOINT to its start.
 #
 # The worker runs in every arm with the same settings (nadia_bgw.interval =
 # INTERVAL); only its counting is switched.  The load runs with wal_level =
@@ -54,6 +57,12 @@
 # cycle), WORKER_WAIT (s to wait for a count, 600),
 # WORKER_SETTINGS (words NAME=VALUE given to the worker's arms on top of
 # those above, e.g. "nadia_bgw.quality_count_duty_cycle=0.02"; empty),
+# ALL_SETTINGS (words NAME=VALUE in every arm's configuration; empty),
+# NAIVE_ARM (1; 0: no naive arm in (c)), EXTRA_ARMS (words, each a
+# control arm of (c) with its leading space: " wait" sleeps WAIT_S (35)
+# s after its CHECKPOINT, as a worker arm waits for its first counts;
+# " snapshot" holds a REPEATABLE READ snapshot all along the run, as a
+# count does, without reading the table),
 # FTS_INDEX (0), DIR / PORT (/tmp/nadia_bench_quality, 5551), KEEP=1.
 #
 # MOCK_WORKER=1 tests this script's worker arm on a build without the
@@ -67,6 +76,7 @@ set -euo pipefail
 
 bench_defaults ROWS=10000000 USERS=20000 CHECK_EVERY=2000 ORPHAN_EVERY=1000 CLIENTS=2 SECONDS_PER_RUN=30 \
 	PAIRS=3 INTERVAL=1 "WORKER_MODES=exact sampled" WORKER_WAIT=600 FTS_INDEX=0 WORKER_SETTINGS= \
+	ALL_SETTINGS= NAIVE_ARM=1 EXTRA_ARMS= WAIT_S=35 \
 	DIR=/tmp/nadia_bench_quality PORT=5551
 HERE=$ROOT/bench/quality
 # the prefix of the counted checks' settings: the worker's, or the mock's
@@ -83,6 +93,7 @@ LOOP_PID= MOCK_PID=
 stop() {
 	[ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null || true
 	[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
+	[ -n "${SNAP_PID:-}" ] && kill "$SNAP_PID" 2>/dev/null || true
 	if [ -z "${KEEP:-}" ]; then
 		bench_stop_cluster "$DIR"
 		rm -rf "$DIR"
@@ -100,6 +111,10 @@ checkpoint_timeout = 30min
 nadia_bgw.database = 'postgres'
 nadia_bgw.interval = $INTERVAL
 CONF
+# ALL_SETTINGS: lines of every arm's configuration (see the header)
+for pair in $ALL_SETTINGS; do
+	echo "${pair%%=*} = '${pair#*=}'" >>"$DIR/data/postgresql.conf"
+done
 if [ -n "${MOCK_WORKER:-}" ]; then
 	# the mock's settings exist from the start (as the worker's would)
 	cat >>"$DIR/data/postgresql.conf" <<CONF
@@ -394,15 +409,38 @@ counts_in() {
 	                               / extract(epoch FROM w.t1 - w.t0), 1)
 	               FROM w"
 }
+# worker_ticks: CPU time (clock ticks, utime + stime) of the main worker
+# so far, "0" when it is not found (a mock, a build without it)
+worker_ticks() {
+	local pid
+	pid=$(Q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'nadia_bgw worker' LIMIT 1")
+	if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
+		awk '{ print $14 + $15 }' "/proc/$pid/stat"
+	else
+		echo 0
+	fi
+}
+HZ=$(getconf CLK_TCK)
 # arm NAME: one pgbench run with NAME going on; records TPS, latency and
 # the window; prints a line
-declare -A TPS=() LAT=() WIN=() NOTE=() COV=()
+declare -A TPS=() LAT=() WIN=() NOTE=() COV=() WCPU=() SETTLE=()
 PARTIAL=
+SNAP_PID=
 arm() {
-	local name=$1 key=$1.$2 t0 t1
+	local name=$1 key=$1.$2 t0 t1 c0 c1 k0
 	Q -c "CHECKPOINT"
+	k0=$(secs)
 	case $name in
 	naive) naive_loop; sleep 1 ;;
+	wait) sleep "$WAIT_S" ;;
+	snapshot)
+		# a REPEATABLE READ snapshot held all along the run, reading nothing
+		# else: what a count's one snapshot holds back, without its reads
+		PGAPPNAME=bench_snapshot Q -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+			-c "SELECT count(*) FROM public.users" -c "SELECT pg_sleep(100000)" >/dev/null 2>&1 &
+		SNAP_PID=$!
+		sleep 1
+		;;
 	worker-*)
 		after=$(last_count_id)
 		worker_mode "${name#worker-}" >/dev/null
@@ -410,34 +448,57 @@ arm() {
 		worker_wait_counts "$after" || BAD="$BAD $name: no count within $WORKER_WAIT s;"
 		;;
 	esac
+	# seconds from the CHECKPOINT to the run (a worker arm waits for its
+	# first counts; the wait arm mimics that)
+	SETTLE[$key]=$(elapsed "$k0")
 	t0=$(now_ts)
+	c0=$(worker_ticks)
 	pgbench_run
+	c1=$(worker_ticks)
 	t1=$(now_ts)
+	# the main worker's share of one core during the run (its cycles, not
+	# the count worker's): the arms should differ only by the count
+	WCPU[$key]=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v s="$SECONDS_PER_RUN" 'BEGIN { printf "%.1f", 100 * (b - a) / hz / s }')
 	case $name in
 	naive)
 		naive_loop_stop
 		NOTE[$key]="naive counts completed: $(grep -c . "$DIR/naive_loop.log" || true)"
 		;;
 	worker-*) worker_off ;;
+	snapshot)
+		Q -c "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name = 'bench_snapshot'" >/dev/null
+		wait "$SNAP_PID" 2>/dev/null || true
+		;;
 	esac
 	TPS[$key]=$RUN_TPS LAT[$key]=$RUN_LAT WIN[$key]="$t0|$t1"
-	log "$key: $RUN_TPS TPS, latency $RUN_LAT ms ${NOTE[$key]:-}"
+	log "$key: $RUN_TPS TPS, latency $RUN_LAT ms, main worker ${WCPU[$key]} % of a core, ${SETTLE[$key]} s after its CHECKPOINT ${NOTE[$key]:-}"
 }
-ARMS="none naive"
+ARMS="none"
+[ "$NAIVE_ARM" = 0 ] || ARMS="$ARMS naive"
+ARMS="$ARMS$EXTRA_ARMS"
 if [ "$WORKER" = t ]; then
 	for m in $WORKER_MODES; do ARMS="$ARMS worker-$m"; done
 fi
-# Round i runs the arms rotated by i - 1 (none naive worker, naive worker
-# none, worker none naive, ...): each arm follows each other one equally
-# often, so what an arm leaves behind (the naive loop's whole-table scans,
-# a count's last chunk, the CHECKPOINT's writes) does not always fall on
-# the same next arm.  Runs 1-4 ran them in one fixed order.
-log "(c) pgbench: A/A pair, then $PAIRS rounds of: $ARMS, rotated one arm per round"
+# Round i runs the arms rotated by i - 1, and in even rounds in reverse
+# order (none naive worker, worker none naive, worker none naive reversed
+# ...): a rotation alone keeps the cycle, so each arm kept following the
+# same one (runs 5 and 6: the worker arm followed the naive loop in 6
+# rounds of 8); reversing every other round gives each arm different
+# predecessors.  Runs 1-4 ran them in one fixed order.
+log "(c) pgbench: A/A pair, then $PAIRS rounds of: $ARMS, rotated one arm per round, even rounds reversed"
 arm none 0
 read -r -a ARM_LIST <<<"$ARMS"
 for ((i = 1; i <= PAIRS; i++)); do
+	order=()
 	for ((k = 0; k < ${#ARM_LIST[@]}; k++)); do
-		arm "${ARM_LIST[(k + i - 1) % ${#ARM_LIST[@]}]}" "$i"
+		order+=("${ARM_LIST[(k + i - 1) % ${#ARM_LIST[@]}]}")
+	done
+	for ((k = 0; k < ${#order[@]}; k++)); do
+		if ((i % 2 == 0)); then
+			arm "${order[${#order[@]} - 1 - k]}" "$i"
+		else
+			arm "${order[k]}" "$i"
+		fi
 	done
 done
 # worker counts seen in each window (after the fact, so a count that
@@ -476,7 +537,7 @@ cat <<REPORT
 
 nadia_bgw counted quality checks benchmark: $(Q -c "SHOW server_version"), public.interactions $ROWS rows
 (heap $HEAP_MB MB = $HEAP_PAGES pages, $TOTAL_MB MB with indexes; loaded in $LOAD_S s), shared_buffers $(Q -c "SHOW shared_buffers")
-worker arms' extra settings: ${WORKER_SETTINGS:-none}
+every arm's settings: nadia_bgw.interval = $INTERVAL ${ALL_SETTINGS:+, $ALL_SETTINGS}; worker arms' extra settings: ${WORKER_SETTINGS:-none}
 truth: $TRUE_VIOL rows violate interactions_approved_scored, $TRUE_ORPH rows orphaned by interactions_user_fk
 
 (a) naive counts (psql \\timing; I/O of the EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) run after it):
@@ -515,16 +576,16 @@ cat <<REPORT
 
 A/A pair (nothing vs nothing): ${TPS[none.0]} vs ${TPS[none.1]} TPS = $(ratio "${TPS[none.0]}" "${TPS[none.1]}" 3)
 
-| arm | TPS per round | median TPS | ratio of medians | median of per-round ratios | per-round ratios | mean latency per round (ms) | % of window with a worker count running, per round |
-|---|---|---|---|---|---|---|---|
+| arm | TPS per round | median TPS | ratio of medians | median of per-round ratios | per-round ratios | mean latency per round (ms) | % of window with a worker count running, per round | main worker's % of a core, per round | s from CHECKPOINT to run, per round |
+|---|---|---|---|---|---|---|---|---|---|
 REPORT
 for a in $ARMS; do
-	lats=() covs=()
-	for ((i = 1; i <= PAIRS; i++)); do lats+=("${LAT[$a.$i]}") covs+=("${COV[$a.$i]:--}"); done
+	lats=() covs=() cpus=() sets=()
+	for ((i = 1; i <= PAIRS; i++)); do lats+=("${LAT[$a.$i]}") covs+=("${COV[$a.$i]:--}") cpus+=("${WCPU[$a.$i]}") sets+=("${SETTLE[$a.$i]}"); done
 	if [ "$a" = none ]; then
-		echo "| $a | $(per_arm "$a") | $med_none | 1 | | | ${lats[*]} | ${covs[*]} |"
+		echo "| $a | $(per_arm "$a") | $med_none | 1 | | | ${lats[*]} | ${covs[*]} | ${cpus[*]} | ${sets[*]} |"
 	else
-		echo "| $a | $(per_arm "$a") | $(median $(per_arm "$a")) | $(ratio "$med_none" "$(median $(per_arm "$a"))" 3) | $(median $(pair_ratios "$a")) | $(pair_ratios "$a") | ${lats[*]} | ${covs[*]} |"
+		echo "| $a | $(per_arm "$a") | $(median $(per_arm "$a")) | $(ratio "$med_none" "$(median $(per_arm "$a"))" 3) | $(median $(pair_ratios "$a")) | $(pair_ratios "$a") | ${lats[*]} | ${covs[*]} | ${cpus[*]} | ${sets[*]} |"
 	fi
 done
 echo
