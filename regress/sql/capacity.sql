@@ -208,6 +208,19 @@ SELECT nadia_bgw._quality_capacity('2030-03-02 01:40') > 0 AS wrote;
 SELECT count(*) FILTER (WHERE fit_at = '2030-03-02 02:20') AS fit_at_0220,
        count(*) FILTER (WHERE fit_at = '2030-03-02 01:40') AS fit_at_0140
   FROM nadia_bgw.capacity_series;
+-- a batch drops its series' buckets wholly older than 31 days (here one
+-- a series' 2030-01-20, given to each); the series not in it keep theirs
+-- until their turn
+INSERT INTO nadia_bgw.capacity_buckets
+SELECT s.kind, s.objid, 86400, floor(extract(epoch FROM timestamptz '2030-01-20 12:00') / 86400),
+       0, 0, 'old', '2030-01-20 12:00', 0, NULL
+  FROM nadia_bgw.capacity_series s;
+SELECT nadia_bgw._quality_capacity('2030-03-02 01:41') > 0 AS wrote;
+SELECT (SELECT count(*) FROM nadia_bgw.capacity_series WHERE fit_at = '2030-03-02 01:41') AS batch,
+       count(*) FILTER (WHERE s.fit_at = '2030-03-02 01:41') AS old_in_batch,
+       count(*) FILTER (WHERE s.fit_at < '2030-03-02 01:00') > 0 AS old_elsewhere
+  FROM nadia_bgw.capacity_buckets b JOIN nadia_bgw.capacity_series s USING (kind, objid)
+ WHERE (b.bucket + 1) * b.width <= extract(epoch FROM timestamptz '2030-03-02 01:41' - interval '31 days');
 
 -- the fit in C against its definition in SQL (Theil-Sen: the median of
 -- the pairs' slopes, the intercept the median of y - slope x, R^2), on

@@ -331,12 +331,17 @@ BEGIN
           FROM unnest(p_kinds, p_objids) s(kind, objid);
         -- an empty array reads nothing: NULL would read every object
         v_db := coalesce(v_db, '{}'); v_tab := coalesce(v_tab, '{}'); v_idx := coalesce(v_idx, '{}');
+        -- each series' rows through the primary key (OFFSET 0 keeps the
+        -- subquery a per-series probe: joined as a whole, the planner
+        -- read every series' rows of the range by time and hashed them)
         RETURN QUERY
         SELECT c.kind, c.objid, c.object, c.sampled_at, c.value, c.limit_value,
                coalesce(c.counter, c.value)::float8
           FROM unnest(p_kinds, p_objids) s(kind, objid)
-          JOIN nadia_bgw.capacity_samples c ON c.kind = s.kind AND c.objid = s.objid
-         WHERE c.sampled_at > p_since AND c.sampled_at <= p_until;
+         CROSS JOIN LATERAL (SELECT c.* FROM nadia_bgw.capacity_samples c
+                              WHERE c.kind = s.kind AND c.objid = s.objid
+                                AND c.sampled_at > p_since AND c.sampled_at <= p_until
+                             OFFSET 0) c;
     END IF;
     RETURN QUERY
     SELECT 'database'::text, h.objid, coalesce(d.datname::text, h.objid::text), h.sampled_at,
@@ -605,7 +610,7 @@ REVOKE ALL ON FUNCTION nadia_bgw.capacity_forecast(timestamptz) FROM PUBLIC;
 -- the batch its buckets that can still change are recomputed from its
 -- own rows (from the start of the UTC day, of the day before in the first
 -- two hours of a day, while its hourly and daily tiers are written; all 31
--- days for a series without buckets), buckets older than 31 days dropped,
+-- days for a series never fit), buckets wholly older than 31 days dropped,
 -- and it is refit.  The cluster-wide series (filesystems, databases, xid,
 -- mxid, connections: a handful) come first, together, since the data
 -- directory's fallback sums the databases; then sequences, tables and
@@ -672,8 +677,11 @@ BEGIN
     SELECT greatest(25, ceil(count(*) * extract(epoch FROM coalesce(current_setting('nadia_bgw.interval', true),
                                                                      '60s')::interval) / 3000))
       INTO v_batch FROM nadia_bgw.capacity_series;
-    SELECT array_agg(s.kind), array_agg(s.objid) INTO v_kinds, v_objids
-      FROM (SELECT s.kind, s.objid FROM nadia_bgw.capacity_series s
+    SELECT array_agg(s.kind), array_agg(s.objid),
+           array_agg(s.kind) FILTER (WHERE s.fit_at IS NULL),
+           array_agg(s.objid) FILTER (WHERE s.fit_at IS NULL)
+      INTO v_kinds, v_objids, v_nk, v_no
+      FROM (SELECT s.kind, s.objid, s.fit_at FROM nadia_bgw.capacity_series s
              WHERE s.fit_at IS NULL OR s.fit_at < v_hour OR s.fit_at >= v_hour + interval '1 hour'
              ORDER BY CASE s.kind WHEN 'sequence' THEN 1 WHEN 'table' THEN 2 WHEN 'index' THEN 3 ELSE 0 END,
                       s.kind COLLATE "C", s.objid
@@ -682,19 +690,27 @@ BEGIN
         RETURN v_n;
     END IF;
 
-    -- the batch's buckets that can still change, from its series' rows: a
-    -- bucket starting at or after v_since holds rows from v_since on only,
-    -- one before it none (v_since is the start of a UTC day): last_at
-    -- tells them apart
+    -- the batch's buckets that can still change, from its series' rows:
+    -- those from v_since on (the start of a UTC day: no bucket straddles
+    -- it), and those wholly before the 31 days; each a range of the
+    -- primary key's buckets (a filter on last_at read every bucket of
+    -- each series: a third of the batch's time)
     v_since := to_timestamp(floor(extract(epoch FROM p_now - interval '2 hours') / 86400) * 86400);
+    -- series never fit (fit_at NULL: new to the task) get all 31 days
+    -- built below: nothing of theirs is kept
+    IF v_nk IS NOT NULL THEN
+        DELETE FROM nadia_bgw.capacity_buckets c
+         USING unnest(v_nk, v_no) s(kind, objid)
+         WHERE c.kind = s.kind AND c.objid = s.objid;
+    END IF;
     DELETE FROM nadia_bgw.capacity_buckets c
-     USING unnest(v_kinds, v_objids) s(kind, objid)
-     WHERE c.kind = s.kind AND c.objid = s.objid
-       AND (c.last_at >= v_since OR c.last_at < p_now - interval '31 days');
-    SELECT array_agg(s.kind), array_agg(s.objid) INTO v_nk, v_no
-      FROM unnest(v_kinds, v_objids) s(kind, objid)
-     WHERE NOT EXISTS (SELECT 1 FROM nadia_bgw.capacity_buckets c
-                        WHERE c.kind = s.kind AND c.objid = s.objid);
+     USING unnest(v_kinds, v_objids) s(kind, objid), (VALUES (21600), (86400)) w(width)
+     WHERE c.kind = s.kind AND c.objid = s.objid AND c.width = w.width
+       AND c.bucket >= floor(date_part('epoch', v_since) / w.width)::bigint;
+    DELETE FROM nadia_bgw.capacity_buckets c
+     USING unnest(v_kinds, v_objids) s(kind, objid), (VALUES (21600), (86400)) w(width)
+     WHERE c.kind = s.kind AND c.objid = s.objid AND c.width = w.width
+       AND c.bucket < floor(date_part('epoch', p_now - interval '31 days') / w.width)::bigint;
     INSERT INTO nadia_bgw.capacity_buckets
     SELECT b.* FROM nadia_bgw._capacity_bucketize(v_since, p_now, v_kinds, v_objids) b;
     GET DIAGNOSTICS v_b = ROW_COUNT;
