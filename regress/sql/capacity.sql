@@ -130,12 +130,17 @@ SELECT days_to_limit IS NULL AS far, basis FROM nadia_bgw.capacity_forecasts
 
 -- after 8 days one row a day; nothing after 35 days
 SELECT nadia_bgw._quality_capacity('2030-03-01 02:10') > 0 AS wrote;
--- the cycles after it (a minute apart) refit every series
+-- the cycles after it (a minute apart) refit every series due
 SELECT count(*) FILTER (WHERE nadia_bgw._quality_capacity(timestamptz '2030-03-01 02:10' + i * interval '1 minute') > 0)
        AS refitting_cycles
   FROM generate_series(1, 8) i;
--- (due: not fit since the hour began)
-SELECT count(*) FILTER (WHERE fit_at IS NULL OR fit_at < '2030-03-01 02:00') AS due, count(*) AS series FROM nadia_bgw.capacity_series;
+-- (due: not fit since the hour began; tables and indexes: not in the 5
+-- hours before it either)
+SELECT count(*) FILTER (WHERE fit_at IS NULL
+                           OR fit_at < timestamptz '2030-03-01 02:00'
+                                       - CASE WHEN kind IN ('table', 'index') THEN interval '5 hours'
+                                              ELSE interval '0' END) AS due,
+       count(*) AS series FROM nadia_bgw.capacity_series;
 -- the stored forecasts against those computed from history at an
 -- instant of those cycles (nothing was recorded between them but the
 -- connections' peak): the task kept the buckets it built in the cycles
@@ -173,7 +178,10 @@ SELECT count(*) FILTER (WHERE fit_at >= '2030-03-01 03:00') AS refit,
 SELECT string_agg(nadia_bgw._quality_capacity(timestamptz '2030-03-01 03:06' + i * interval '1 minute')::text, ' '
                   ORDER BY i) AS rows_per_cycle
   FROM generate_series(1, 8) i;
-SELECT count(*) FILTER (WHERE fit_at IS NULL OR fit_at < '2030-03-01 03:00') AS due
+SELECT count(*) FILTER (WHERE fit_at IS NULL
+                           OR fit_at < timestamptz '2030-03-01 03:00'
+                                       - CASE WHEN kind IN ('table', 'index') THEN interval '5 hours'
+                                              ELSE interval '0' END) AS due
   FROM nadia_bgw.capacity_series;
 SELECT count(*) AS new_forecasts, min(computed_at) AS first, max(computed_at) AS last
   FROM nadia_bgw.capacity_forecasts WHERE objid > 910000 AND objid <= 910150;
@@ -221,6 +229,23 @@ SELECT (SELECT count(*) FROM nadia_bgw.capacity_series WHERE fit_at = '2030-03-0
        count(*) FILTER (WHERE s.fit_at < '2030-03-02 01:00') > 0 AS old_elsewhere
   FROM nadia_bgw.capacity_buckets b JOIN nadia_bgw.capacity_series s USING (kind, objid)
  WHERE (b.bucket + 1) * b.width <= extract(epoch FROM timestamptz '2030-03-02 01:41' - interval '31 days');
+
+-- tables and indexes are refit once in 6 hours, the other series once an
+-- hour: all fit at 03:30, the cycles of 04:05.. refit the others only,
+-- those of 09:05.. the tables and indexes too
+UPDATE nadia_bgw.capacity_series SET fit_at = '2030-03-02 03:30';
+SELECT count(*) FILTER (WHERE nadia_bgw._quality_capacity(timestamptz '2030-03-02 04:05' + i * interval '1 minute') >= 0)
+       AS cycles
+  FROM generate_series(0, 8) i;
+SELECT kind IN ('table', 'index') AS six_hourly, count(*) FILTER (WHERE fit_at > '2030-03-02 04:00') AS refit,
+       count(*) AS series
+  FROM nadia_bgw.capacity_series GROUP BY 1 ORDER BY 1;
+SELECT count(*) FILTER (WHERE nadia_bgw._quality_capacity(timestamptz '2030-03-02 09:05' + i * interval '1 minute') >= 0)
+       AS cycles
+  FROM generate_series(0, 8) i;
+SELECT kind IN ('table', 'index') AS six_hourly, count(*) FILTER (WHERE fit_at > '2030-03-02 09:00') AS refit,
+       count(*) AS series
+  FROM nadia_bgw.capacity_series GROUP BY 1 ORDER BY 1;
 
 -- the fit in C against its definition in SQL (Theil-Sen: the median of
 -- the pairs' slopes, the intercept the median of y - slope x, R^2), on

@@ -604,14 +604,16 @@ REVOKE ALL ON FUNCTION nadia_bgw.capacity_forecast(timestamptz) FROM PUBLIC;
 -- indexes and databases history knows; every series of the last 31 days
 -- the first time), drop those of dropped tables and indexes, and stop
 -- there (every series fit before the hour is now due: capacity_series).
--- Then, every later cycle, a batch of the due series: sized so that
--- every series is done within 50 minutes of cycles (nadia_bgw.interval),
--- at least 25 series.  For each series of
--- the batch its buckets that can still change are recomputed from its
--- own rows (from the start of the UTC day, of the day before in the first
--- two hours of a day, while its hourly and daily tiers are written; all 31
--- days for a series never fit), buckets wholly older than 31 days dropped,
--- and it is refit.  The cluster-wide series (filesystems, databases, xid,
+-- Then, every later cycle, a batch of the due series: each series is due
+-- once an hour, tables and indexes once in 6 hours (their forecasts have
+-- no limit: no alert reads them); a batch is sized so that an hour's due
+-- series are done within 50 minutes of cycles (nadia_bgw.interval), at
+-- least 25 series.  For each series of the batch its buckets that may
+-- have changed since its last fit are recomputed from its own rows (from
+-- the start of the UTC day two hours before that fit, while its hourly
+-- and daily tiers are written; all 31 days for a series never fit or not
+-- fit for 29 days), buckets wholly older than 31 days dropped, and it is
+-- refit.  The cluster-wide series (filesystems, databases, xid,
 -- mxid, connections: a handful) come first, together, since the data
 -- directory's fallback sums the databases; then sequences, tables and
 -- indexes.  Returns the rows written.
@@ -630,6 +632,7 @@ DECLARE
     v_objids  oid[];
     v_nk      text[];
     v_no      oid[];
+    v_oldest  timestamptz;
     v_hourly  boolean;
     v_hour    timestamptz := to_timestamp(floor(extract(epoch FROM p_now) / 3600) * 3600);
 BEGIN
@@ -674,15 +677,28 @@ BEGIN
     -- the batch: the cluster-wide series first (all in the first batch of
     -- the hour: the data directory's fallback sums the databases), then
     -- sequences (the classic outage), tables, indexes
-    SELECT greatest(25, ceil(count(*) * extract(epoch FROM coalesce(current_setting('nadia_bgw.interval', true),
-                                                                     '60s')::interval) / 3000))
-      INTO v_batch FROM nadia_bgw.capacity_series;
+    -- (tables and indexes are refit every 6 hours: a sixth of them an
+    -- hour, but all of those never fit, so that the first build after
+    -- install or update is done in the first hour)
+    SELECT greatest(25, ceil((count(*) FILTER (WHERE s.kind NOT IN ('table', 'index') OR s.fit_at IS NULL)
+                              + count(*) FILTER (WHERE s.kind IN ('table', 'index') AND s.fit_at IS NOT NULL) / 6.0)
+                             * extract(epoch FROM coalesce(current_setting('nadia_bgw.interval', true),
+                                                           '60s')::interval) / 3000))
+      INTO v_batch FROM nadia_bgw.capacity_series s;
+    -- due: never fit, fit "after" this hour (the clock went back), or fit
+    -- before this hour (tables and indexes: before the 5 hours before it).
+    -- A series not fit for 29 days is built anew, as a new one.
     SELECT array_agg(s.kind), array_agg(s.objid),
-           array_agg(s.kind) FILTER (WHERE s.fit_at IS NULL),
-           array_agg(s.objid) FILTER (WHERE s.fit_at IS NULL)
-      INTO v_kinds, v_objids, v_nk, v_no
-      FROM (SELECT s.kind, s.objid, s.fit_at FROM nadia_bgw.capacity_series s
-             WHERE s.fit_at IS NULL OR s.fit_at < v_hour OR s.fit_at >= v_hour + interval '1 hour'
+           array_agg(s.kind) FILTER (WHERE s.fresh),
+           array_agg(s.objid) FILTER (WHERE s.fresh),
+           min(s.fit_at) FILTER (WHERE NOT s.fresh)
+      INTO v_kinds, v_objids, v_nk, v_no, v_oldest
+      FROM (SELECT s.kind, s.objid, s.fit_at,
+                   s.fit_at IS NULL OR s.fit_at < p_now - interval '29 days' AS fresh
+              FROM nadia_bgw.capacity_series s
+             WHERE s.fit_at IS NULL OR s.fit_at >= v_hour + interval '1 hour'
+                OR s.fit_at < v_hour - CASE WHEN s.kind IN ('table', 'index') THEN interval '5 hours'
+                                            ELSE interval '0' END
              ORDER BY CASE s.kind WHEN 'sequence' THEN 1 WHEN 'table' THEN 2 WHEN 'index' THEN 3 ELSE 0 END,
                       s.kind COLLATE "C", s.objid
              LIMIT v_batch) s;
@@ -690,12 +706,15 @@ BEGIN
         RETURN v_n;
     END IF;
 
-    -- the batch's buckets that can still change, from its series' rows:
-    -- those from v_since on (the start of a UTC day: no bucket straddles
-    -- it), and those wholly before the 31 days; each a range of the
+    -- the batch's buckets that may have changed since its oldest fit, from
+    -- its series' rows: those from v_since on (the start of the UTC day
+    -- two hours before that fit, or before now: the hourly and daily
+    -- tiers write a bucket's rows after it; no bucket straddles a day's
+    -- start), and those wholly before the 31 days; each a range of the
     -- primary key's buckets (a filter on last_at read every bucket of
     -- each series: a third of the batch's time)
-    v_since := to_timestamp(floor(extract(epoch FROM p_now - interval '2 hours') / 86400) * 86400);
+    v_since := to_timestamp(floor(extract(epoch FROM least(p_now, coalesce(v_oldest, p_now))
+                                                     - interval '2 hours') / 86400) * 86400);
     -- series never fit (fit_at NULL: new to the task) get all 31 days
     -- built below: nothing of theirs is kept
     IF v_nk IS NOT NULL THEN
